@@ -1,0 +1,305 @@
+"""Feasible (unit, placement) pairs and their objective terms, vectorised.
+
+Work is done in blocks: a set of units (sibling groups or single children) against a set
+of placement columns, every rule a numpy operation on the whole block. Units with a
+distance limit only look at placements inside a KD-tree ball around their home, so a
+national register is never evaluated densely for them. The same block evaluator serves
+the candidate pass, the pricing pass that proves pruning safe, and the explanations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .instance import Instance
+from .rules import (
+    EARTH_RADIUS_KM,
+    PLACEMENT_TYPES,
+    RATINGS,
+    SUPPORTED_MIN_AGE,
+    Rule,
+)
+
+SUPPORTED = PLACEMENT_TYPES.index("supported_accommodation")
+NOT_RATED_CODE = len(RATINGS)
+BLOCK_ELEMENTS = 1_500_000  # child-placement cells evaluated at once (memory ~ 100 MB)
+
+
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
+                 lon2: np.ndarray) -> np.ndarray:
+    """Great-circle distance (spec: haversine, R = 6371.0 km); broadcasts."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dl = np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+
+@dataclass(frozen=True)
+class PairBlock:
+    """Rules and terms for children `rows` x placements `cols`."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    distance: np.ndarray  # km
+    violations: dict[Rule, np.ndarray]  # True where the rule is broken
+    feasible: np.ndarray  # no per-pair rule broken (current placement exempt)
+    objective: np.ndarray  # pounds/week for this child at this placement
+    terms: dict[str, np.ndarray]
+
+
+def _position(index: np.ndarray, size: int) -> np.ndarray:
+    pos = np.full(size, -1, dtype=np.int64)
+    pos[index] = np.arange(len(index))
+    return pos
+
+
+def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
+                   keep_rules: bool = False) -> PairBlock:
+    """Every per-pair rule and objective term for children `rows` x placements `cols`."""
+    w = inst.policy.weights
+    r, c = rows[:, None], cols[None, :]
+    dist = haversine_km(inst.home_lat[r], inst.home_lon[r], inst.lat[c], inst.lon[c])
+    pos_r = _position(rows, inst.n_children)
+    pos_c = _position(cols, inst.n_placements)
+    if len(inst.dist_child):
+        dr, dc = pos_r[inst.dist_child], pos_c[inst.dist_placement]
+        hit = (dr >= 0) & (dc >= 0)
+        dist[dr[hit], dc[hit]] = inst.dist_km[hit]
+
+    age = inst.age[r]
+    ptype = inst.ptype[c]
+    floor = RATINGS.index(inst.policy.rules.min_ofsted_rating)
+    rating = inst.rating[cols]
+    bad_rating = (rating > floor) & (rating != NOT_RATED_CODE)
+    needs_missing = np.zeros((len(rows), len(cols)), dtype=bool)
+    for word in range(inst.needs.shape[1]):
+        need = inst.needs[rows, word][:, None]
+        if need.any():
+            needs_missing |= (need & ~inst.needs_supported[cols, word][None, :]) != 0
+    excluded = np.zeros((len(rows), len(cols)), dtype=bool)
+    if len(inst.excl_child):
+        er, ec = pos_r[inst.excl_child], pos_c[inst.excl_placement]
+        hit = (er >= 0) & (ec >= 0)
+        excluded[er[hit], ec[hit]] = True
+
+    checks: list[tuple[Rule, np.ndarray]] = [
+        (Rule.SUPPORTED_UNDER_16, (ptype == SUPPORTED) & (age < SUPPORTED_MIN_AGE)),
+        (Rule.PLACEMENT_TYPE,
+         ((inst.types_allowed[r].astype(np.int64) >> ptype.astype(np.int64)) & 1) == 0),
+        (Rule.AGE_RANGE, (age < inst.age_min[c]) | (age > inst.age_max[c])),
+        (Rule.GENDER,
+         ((inst.genders_allowed[c].astype(np.int64) >> inst.gender[r].astype(np.int64)) & 1)
+         == 0),
+        (Rule.NEEDS, needs_missing),
+        (Rule.FAITH_REQUIRED, (inst.faith_match[r] == 2) & (inst.faith[r] != inst.pfaith[c])),
+        (Rule.OFSTED_RATING, np.broadcast_to(bad_rating[None, :], dist.shape)),
+        (Rule.EXCLUSION, excluded),
+        (Rule.MAX_DISTANCE, dist > inst.max_distance_km[r]),
+    ]
+    broken = np.zeros(dist.shape, dtype=bool)
+    for _, mask in checks:
+        broken |= mask
+    # spec: a current placement that now breaks a rule stays a candidate for that child
+    cur = inst.current[rows]
+    has_cur = (cur >= 0) & (pos_c[np.maximum(cur, 0)] >= 0)
+    cur_col = np.where(has_cur, pos_c[np.maximum(cur, 0)], -1)
+    broken[np.flatnonzero(has_cur), cur_col[has_cur]] = False
+
+    is_cur = np.zeros(dist.shape, dtype=bool)
+    is_cur[np.flatnonzero(has_cur), cur_col[has_cur]] = True
+    t_cost = np.broadcast_to(w.cost * inst.weekly_cost[c], dist.shape)
+    t_dist = w.per_km * dist
+    t_faith = w.faith_mismatch * ((inst.faith_match[r] == 1) & (inst.faith[r] != inst.pfaith[c]))
+    t_move = w.move * ((inst.current[r] >= 0) & ~is_cur)
+    objective = t_cost + t_dist + t_faith + t_move
+    terms = {"cost": t_cost, "distance": t_dist, "faith_mismatch": t_faith, "move": t_move}
+    return PairBlock(
+        rows=rows, cols=cols, distance=dist,
+        violations=dict(checks) if keep_rules else {},
+        feasible=~broken, objective=objective, terms=terms if keep_rules else {},
+    )
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The sparse candidate set: one row per kept (unit, placement) pair."""
+
+    unit: np.ndarray  # int64, sorted by unit then objective
+    placement: np.ndarray  # int64
+    objective: np.ndarray  # pounds/week for the whole unit there
+    use: np.ndarray  # beds used: unit size, or the whole capacity for a solo child
+    n_feasible: np.ndarray  # per unit: feasible placements before pruning
+    limit: int | None  # per-unit cap used for pruning (None: every feasible pair kept)
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pruned(self) -> bool:
+        return bool((self.n_feasible > np.bincount(self.unit, minlength=len(self.n_feasible)))
+                    .any())
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+
+class BlockPlan:
+    """Which units are evaluated together, and against which placements."""
+
+    def __init__(self, inst: Instance):
+        self.inst = inst
+        units = inst.units
+        self.tree = cKDTree(_unit_vectors(inst.lat, inst.lon)) if inst.n_placements else None
+        self.cap = inst.capacity
+        child_maxd = inst.max_distance_km
+        # a unit is bounded by its tightest member's limit
+        unit_maxd = np.full(units.n, np.inf)
+        np.minimum.at(unit_maxd, units.unit_of, child_maxd)
+        self.unit_maxd = unit_maxd
+        first = units.order[units.start[:-1]]
+        lat, lon = inst.home_lat[first], inst.home_lon[first]
+        bounded = np.isfinite(unit_maxd)
+        # spatial order (0.2 degree bands) so a block's balls overlap
+        key = np.lexsort((lon, np.floor(lat / 0.2), ~bounded))
+        self.order = key
+        self.bounded = bounded
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (units, placement columns) blocks."""
+        inst, units = self.inst, self.inst.units
+        m = inst.n_placements
+        order = self.order
+        i = 0
+        all_cols = np.arange(m, dtype=np.int64)
+        mean_size = max(1.0, inst.n_children / max(units.n, 1))
+        while i < len(order):
+            if self.bounded[order[i]]:
+                step = max(8, int(BLOCK_ELEMENTS / mean_size / max(min(m, 2000), 1)))
+            else:
+                step = max(1, int(BLOCK_ELEMENTS / mean_size / max(m, 1)))
+            block = order[i : i + step]
+            # keep bounded and unbounded apart
+            bnd = self.bounded[block]
+            if bnd[0] and not bnd.all():
+                block = block[: int(np.argmin(bnd))]
+            i += len(block)
+            if self.bounded[block[0]] and self.tree is not None:
+                yield block, self._ball_columns(block)
+            else:
+                yield block, all_cols
+
+    def _ball_columns(self, block: np.ndarray) -> np.ndarray:
+        inst, units = self.inst, self.inst.units
+        members = np.concatenate([units.members(u) for u in block])
+        maxd = inst.max_distance_km[members]
+        finite = np.isfinite(maxd)
+        pts = _unit_vectors(inst.home_lat[members[finite]], inst.home_lon[members[finite]])
+        # chord length for an arc of d km, with a little slack for float error
+        radius = 2 * np.sin(np.minimum(maxd[finite] / EARTH_RADIUS_KM, np.pi) / 2) * 1.000001
+        radius += 1e-9
+        assert self.tree is not None
+        hits = self.tree.query_ball_point(pts, radius, return_sorted=False)
+        parts = [np.asarray(h, dtype=np.int64) for h in hits]
+        cur = inst.current[members]
+        parts.append(cur[cur >= 0].astype(np.int64))
+        if len(inst.dist_child):
+            in_block = np.isin(inst.dist_child, members)
+            parts.append(inst.dist_placement[in_block].astype(np.int64))
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class UnitBlock:
+    units: np.ndarray
+    cols: np.ndarray
+    feasible: np.ndarray  # (units, cols)
+    objective: np.ndarray  # (units, cols), pounds/week for the unit
+    use: np.ndarray  # (units, cols) beds used
+
+
+def unit_blocks(inst: Instance, plan: BlockPlan | None = None) -> Iterator[UnitBlock]:
+    """Per block: which units can go where (all members together), and at what price."""
+    plan = plan or BlockPlan(inst)
+    units = inst.units
+    cap = inst.capacity
+    for block, cols in plan.blocks():
+        if len(cols) == 0:
+            continue
+        sizes = units.size[block]
+        rows = np.concatenate([units.members(u) for u in block])
+        pb = evaluate_block(inst, rows, cols)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        feas = np.logical_and.reduceat(pb.feasible, offsets, axis=0)
+        obj = np.add.reduceat(pb.objective, offsets, axis=0)
+        solo = units.solo[block]
+        ccap = cap[cols]
+        feas &= sizes[:, None] <= ccap[None, :]
+        # a solo child takes the whole placement; a group that contains one cannot be placed
+        feas &= ~(solo & (sizes > 1))[:, None]
+        use = np.where(solo[:, None], ccap[None, :], sizes[:, None]).astype(np.int64)
+        yield UnitBlock(block, cols, feas, obj, use)
+
+
+def build_candidates(inst: Instance, *, limit: int | None = 40) -> Candidates:
+    """Feasible pairs, keeping at most `limit` cheapest per unit plus current placements.
+
+    Pruning is safe: `solve` prices every dropped pair against the LP duals and adds back
+    any that could improve the solution (see `optimiser.solver`).
+    """
+    t0 = time.perf_counter()
+    units = inst.units
+    n_feasible = np.zeros(units.n, dtype=np.int64)
+    cur_unit = np.full(units.n, -1, dtype=np.int64)  # current placement of a unit (first)
+    cur = inst.current[units.order]
+    has = cur >= 0
+    cur_unit[units.unit_of[units.order[has]]] = cur[has]
+    parts_u, parts_p, parts_o, parts_w = [], [], [], []
+    evaluated = 0
+    for ub in unit_blocks(inst):
+        evaluated += ub.feasible.size
+        n_feasible[ub.units] = ub.feasible.sum(axis=1)
+        obj = np.where(ub.feasible, ub.objective, np.inf)
+        if limit is not None and len(ub.cols) > limit:
+            idx = np.argpartition(obj, limit - 1, axis=1)[:, :limit]
+            keep = np.zeros_like(ub.feasible)
+            np.put_along_axis(keep, idx, True, axis=1)
+            keep &= ub.feasible
+            # always keep the unit's current placement (staying must stay possible)
+            cu = cur_unit[ub.units]
+            pos = np.searchsorted(ub.cols, cu)
+            ok = (cu >= 0) & (pos < len(ub.cols))
+            ok[ok] &= ub.cols[pos[ok]] == cu[ok]
+            rr = np.flatnonzero(ok)
+            keep[rr, pos[ok]] |= ub.feasible[rr, pos[ok]]
+        else:
+            keep = ub.feasible
+        r, c = np.nonzero(keep)
+        parts_u.append(ub.units[r])
+        parts_p.append(ub.cols[c])
+        parts_o.append(ub.objective[r, c])
+        parts_w.append(ub.use[r, c])
+    if parts_u:
+        u = np.concatenate(parts_u)
+        p = np.concatenate(parts_p)
+        o = np.concatenate(parts_o)
+        w = np.concatenate(parts_w)
+    else:
+        u = p = w = np.zeros(0, dtype=np.int64)
+        o = np.zeros(0)
+    order = np.lexsort((p, o, u))
+    return Candidates(
+        unit=u[order].astype(np.int64), placement=p[order].astype(np.int64),
+        objective=o[order], use=w[order].astype(np.int64), n_feasible=n_feasible,
+        limit=limit,
+        stats={"pairs_evaluated": float(evaluated), "pairs_feasible": float(n_feasible.sum()),
+               "pairs_kept": float(len(u)), "seconds": time.perf_counter() - t0},
+    )

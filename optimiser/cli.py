@@ -1,0 +1,176 @@
+"""The `placement` command: a thin layer over the Python API.
+
+Exit codes: 0 success, 1 a check failed, 2 bad input (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from .instance import InstanceError
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _load(path: str, quiet: bool = False):  # type: ignore[no-untyped-def]
+    from .reader import load_instance
+
+    inst = load_instance(path)
+    if not quiet:
+        for w in inst.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    return inst
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from .solver import SolveOptions, solve, stderr_progress
+    from .writer import make_report, write_output
+
+    t0 = time.perf_counter()
+    inst = _load(args.instance, args.quiet)
+    t_load = time.perf_counter() - t0
+    params: dict[str, object] = {}
+    for item in args.param or []:
+        key, _, value = item.partition("=")
+        params[key] = _coerce(value)
+    opts = SolveOptions(time_limit=args.time_limit, seed=args.seed, workers=args.workers,
+                        candidate_limit=None if args.candidates == 0 else args.candidates,
+                        params=params)
+    progress = None if args.quiet else stderr_progress
+    if progress:
+        progress(f"loaded {inst.n_children:,} children, {inst.n_placements:,} placements "
+                 f"from {args.instance} ({t_load:.1f}s)")
+    result = solve(inst, opts, progress=progress)
+    t = time.perf_counter()
+    report = make_report(result)
+    report.summary["timings_seconds"]["load"] = round(t_load, 3)
+    write_output(report, args.out)
+    t_write = time.perf_counter() - t
+    print(format_summary(report.summary, report.assignments))
+    tm = report.summary["timings_seconds"]
+    print(f"\ntime: load {t_load:.2f}s, candidates {tm.get('candidates', 0):.2f}s, "
+          f"build {tm.get('build', 0):.2f}s, solve {tm.get('solve', 0):.2f}s, "
+          f"pricing {tm.get('pricing', 0):.2f}s, report+write {t_write:.2f}s")
+    print(f"written to {args.out}/ (assignments.csv, summary.json)")
+    return EXIT_OK
+
+
+def _coerce(value: str) -> object:
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def format_summary(s: dict, assignments) -> str:  # type: ignore[no-untyped-def]
+    gap = s.get("gap")
+    rows = [
+        ("status", s["status"]),
+        ("children placed", f"{s['placed']:,} of {s['children']:,}"),
+        ("unplaced", f"{s['unplaced']:,}"),
+        ("weekly cost", f"£{s['total_weekly_cost']:,.2f}"),
+        ("mean distance", f"{s['mean_distance_km']:.1f} km"),
+        ("placed > 20 miles", f"{100 * s['share_over_20_miles']:.1f}%"),
+        ("family-based", f"{100 * s['family_based_share']:.1f}%"),
+        ("objective", f"£{s['objective']:,.2f}/week"),
+        ("best bound", "n/a" if s["best_bound"] is None else f"£{s['best_bound']:,.2f}/week"),
+        ("gap", "n/a" if gap is None else f"{100 * gap:.4f}%"),
+        ("time", f"{s['solve_seconds']:.1f}s"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    unplaced = assignments[assignments["placement_id"] == ""]
+    if len(unplaced):
+        lines.append("\nunplaced, and why:")
+        for reason, grp in unplaced.groupby("reason", sort=False):
+            ids = ", ".join(grp["child_id"].head(6))
+            more = f" (+{len(grp) - 6} more)" if len(grp) > 6 else ""
+            lines.append(f"  {ids}{more}: {reason}")
+    return "\n".join(lines)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .checker import check, format_report
+
+    report = check(args.instance, args.solution)
+    print(format_report(report))
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from . import generate as gen
+
+    if args.recipe:
+        path = gen.generate_recipe(args.recipe)
+        print(f"generated recipe {args.recipe} into {path}")
+        return EXIT_OK
+    if args.children is None or args.placements is None:
+        print("error: give --children and --placements, or --recipe", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    gen.generate(args.out, children=args.children, placements=args.placements, seed=args.seed,
+                 authority=args.authority, placed_share=args.placed_share,
+                 data_dir=args.data_dir)
+    print(f"generated {args.children:,} children and {args.placements:,} placements "
+          f"into {args.out}/")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="placement",
+        description="Allocate children in care to placements: optimal, checked, explained.")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("solve", help="allocate an instance and write the output folder")
+    s.add_argument("instance", help="instance folder or .xlsx workbook")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=int, default=0, help="CP-SAT workers (0: all cores)")
+    s.add_argument("--candidates", type=int, default=40,
+                   help="cheapest placements kept per unit before pricing (0: keep all)")
+    s.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="a CP-SAT parameter, e.g. --param log_search_progress=true")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    s.set_defaults(func=cmd_solve)
+
+    c = sub.add_parser("check", help="verify a solution against the spec, independently")
+    c.add_argument("instance")
+    c.add_argument("solution", help="output folder of a solve")
+    c.set_defaults(func=cmd_check)
+
+    g = sub.add_parser("generate", help="write a calibrated synthetic instance")
+    g.add_argument("out", nargs="?", default="instances/generated")
+    g.add_argument("--children", type=int)
+    g.add_argument("--placements", type=int)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--authority", default=None)
+    g.add_argument("--placed-share", type=float, default=0.0)
+    g.add_argument("--data-dir", default=None, help="path to shared/data (optional)")
+    g.add_argument("--recipe", default=None, help="a recipe name from instances/recipes.toml")
+    g.set_defaults(func=cmd_generate)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except InstanceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

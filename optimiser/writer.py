@@ -1,0 +1,127 @@
+"""Write the spec's output folder: assignments.csv, summary.json (and review.csv).
+
+Files are written into a temporary folder beside the target and moved into place only
+when all of them are complete, so a crash or a full disk never leaves half an output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .candidates import haversine_km
+from .explain import review_list, unplaced_reasons
+from .instance import Instance
+from .rules import FAMILY_TYPES, KM_PER_MILE, PLACEMENT_TYPES
+from .solver import Result
+
+SPEC_VERSION = 1
+TWENTY_MILES_KM = 20 * KM_PER_MILE
+
+
+def pair_distances(inst: Instance, children: np.ndarray, placements: np.ndarray) -> np.ndarray:
+    """Distance per (child, placement) pair, with distances.csv overrides applied."""
+    d = haversine_km(inst.home_lat[children], inst.home_lon[children], inst.lat[placements],
+                     inst.lon[placements])
+    if len(inst.dist_child) and len(children):
+        n = inst.n_placements
+        over = pd.Series(inst.dist_km, index=inst.dist_child.astype(np.int64) * n
+                         + inst.dist_placement)
+        key = pd.Index(children.astype(np.int64) * n + placements)
+        hit = key.isin(over.index)
+        if hit.any():
+            d[hit] = over.reindex(key[hit]).to_numpy()
+    return d
+
+
+@dataclass(frozen=True)
+class Report:
+    """The tables a solve reports, ready to write or print."""
+
+    assignments: pd.DataFrame
+    summary: dict[str, Any]
+    review: pd.DataFrame
+
+
+def make_report(result: Result) -> Report:
+    inst = result.instance
+    a = result.assignment
+    placed = np.flatnonzero(a >= 0)
+    cost = np.full(inst.n_children, np.nan)
+    dist = np.full(inst.n_children, np.nan)
+    cost[placed] = inst.weekly_cost[a[placed]]
+    dist[placed] = pair_distances(inst, placed, a[placed])
+    reasons = unplaced_reasons(inst, a)
+    pid = np.where(a >= 0, inst.placement_ids[np.maximum(a, 0)], "")
+    df = pd.DataFrame({
+        "child_id": inst.child_ids,
+        "placement_id": pid,
+        "weekly_cost": np.round(cost, 2),
+        "distance_km": np.round(dist, 3),
+        "reason": [reasons[c].text if c in reasons else "" for c in range(inst.n_children)],
+        "reason_code": [reasons[c].code if c in reasons else "" for c in range(inst.n_children)],
+    })
+    rev = review_list(inst, a)
+    review = pd.DataFrame({
+        "child_id": [str(inst.child_ids[c]) for c, _, _ in rev],
+        "placement_id": [str(inst.placement_ids[p]) for _, p, _ in rev],
+        "rules": [";".join(r) for _, _, r in rev],
+    })
+    n_placed = len(placed)
+    family = np.isin(np.asarray(PLACEMENT_TYPES, dtype=object)[inst.ptype[a[placed]]],
+                     list(FAMILY_TYPES)) if n_placed else np.zeros(0, bool)
+    unplaced_codes: dict[str, int] = {}
+    for r in reasons.values():
+        unplaced_codes[r.code] = unplaced_codes.get(r.code, 0) + 1
+    summary: dict[str, Any] = {
+        "spec_version": SPEC_VERSION,
+        "status": result.status,
+        "objective": round(result.objective, 6),
+        "best_bound": round(result.bound, 6) if np.isfinite(result.bound) else None,
+        "gap": result.gap if np.isfinite(result.gap) else None,
+        "solve_seconds": round(result.runtime, 3),
+        "placed": n_placed,
+        "unplaced": int(inst.n_children - n_placed),
+        "total_weekly_cost": round(float(cost[placed].sum()), 2),
+        "mean_distance_km": round(float(dist[placed].mean()), 6) if n_placed else 0.0,
+        "share_over_20_miles": float((dist[placed] > TWENTY_MILES_KM).mean()) if n_placed
+        else 0.0,
+        "family_based_share": float(family.mean()) if n_placed else 0.0,
+        "unplaced_by_reason": unplaced_codes,
+        "review": len(rev),
+        "greedy_objective": round(result.greedy_objective, 6),
+        "seed": result.seed,
+        "children": inst.n_children,
+        "placements": inst.n_placements,
+        "timings_seconds": {k: round(v, 3) for k, v in result.timings.items()},
+        "pairs": {k: v for k, v in result.stats.items()},
+    }
+    return Report(df, summary, review)
+
+
+def write_output(report: Report, out: str | Path) -> Path:
+    """Write atomically: everything lands, or nothing does."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        report.assignments.to_csv(tmp / "assignments.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(report.summary, indent=2) + "\n")
+        if len(report.review):
+            report.review.to_csv(tmp / "review.csv", index=False)
+        out.mkdir(exist_ok=True)
+        for stale in ("assignments.csv", "summary.json", "review.csv"):
+            (out / stale).unlink(missing_ok=True)
+        for f in tmp.iterdir():
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
