@@ -91,7 +91,10 @@ def objective_of(inst: Instance, cands: Candidates, chosen: np.ndarray) -> float
 
 
 def unit_placement(cands: Candidates, chosen: np.ndarray) -> np.ndarray:
-    return np.where(chosen >= 0, cands.placement[np.maximum(chosen, 0)], -1)
+    out = np.full(len(chosen), -1, dtype=np.int64)
+    placed = chosen >= 0
+    out[placed] = cands.placement[chosen[placed]]
+    return out
 
 
 def split_penalty(inst: Instance, unit_place: np.ndarray) -> float:
@@ -221,6 +224,15 @@ def _merge(cands: Candidates, pr: Pricing) -> Candidates:
 # --------------------------------------------------------------------------- CP-SAT model
 
 
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the runs of equal values in a sorted array."""
+    if len(sorted_keys) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    starts = np.flatnonzero(np.diff(sorted_keys, prepend=sorted_keys[0] - 1))
+    return starts, np.append(starts[1:], len(sorted_keys))
+
+
 def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None) -> cp_model.CpModel:
     """Write the CP-SAT proto directly from the candidate arrays."""
     units = inst.units
@@ -234,16 +246,14 @@ def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None) -> c
     obj_vars: list[int] = list(range(k))
     obj_coefs: list[int] = coef.tolist()
     # one placement per unit
-    starts = np.flatnonzero(np.diff(cands.unit, prepend=-1)) if k else np.zeros(0, int)
-    ends = np.append(starts[1:], k)
+    starts, ends = _runs(cands.unit)
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         if e - s > 1:
             proto.constraints.add().at_most_one.literals.extend(range(s, e))
     # capacity rows, only where the candidates could overflow
     by_p = np.argsort(cands.placement, kind="stable")
     pp = cands.placement[by_p]
-    pstarts = np.flatnonzero(np.diff(pp, prepend=-1)) if k else np.zeros(0, int)
-    pends = np.append(pstarts[1:], k)
+    pstarts, pends = _runs(pp)
     cap = inst.capacity
     load = np.add.reduceat(cands.use[by_p], pstarts) if k else np.zeros(0)
     for s, e, ld in zip(pstarts.tolist(), pends.tolist(), load.tolist(), strict=True):
@@ -389,8 +399,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         timings["solve"] += time.perf_counter() - t
         restricted_bound = -np.inf
         if cp_status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            vals = np.asarray(solver.boolean_values(list(range(len(cands))))) if len(cands) \
-                else np.zeros(0, dtype=bool)
+            vals = np.asarray(solver.response_proto.solution, dtype=np.int64)[: len(cands)]
             chosen = np.full(units.n, -1, dtype=np.int64)
             sel = np.flatnonzero(vals)
             chosen[cands.unit[sel]] = sel
