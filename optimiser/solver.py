@@ -285,7 +285,8 @@ def _add_split(inst: Instance, cands: Candidates, proto: object, obj_vars: list[
     units = inst.units
     g_of_unit = units.group_of_child[units.order[units.start[:-1]]]
     g = g_of_unit[cands.unit]
-    sizes = np.bincount(units.group_of_child[units.group_of_child >= 0])
+    sizes = np.bincount(units.group_of_child[units.group_of_child >= 0],
+                        minlength=len(units.group_names) + 1)
     grouped = (g >= 0) & (sizes[np.maximum(g, 0)] > 1)
     if not grouped.any():
         return
