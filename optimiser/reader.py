@@ -2,12 +2,17 @@
 
 Every problem is collected and reported at once, each naming file, row and column,
 because a council analyst fixing an export wants the whole list, not one error per run.
-Row numbers are the line numbers a spreadsheet shows (the header is row 1).
+Row numbers are the line numbers a spreadsheet shows (the header is row 1); blank rows
+are skipped but still counted, so the numbers match what the analyst sees.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import logging
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import fields
@@ -21,7 +26,6 @@ from .instance import Instance, InstanceError, Policy, Problem, Rules, Weights
 from .rules import (
     ALL_RATINGS,
     DEFAULT_TYPES,
-    FAITH_MATCH,
     GENDERS,
     PLACEMENT_TYPES,
     RATINGS,
@@ -73,9 +77,13 @@ EXTRA_CHILD_COLUMNS = {"pinned", "placed_since"}
 EXTRA_PLACEMENT_COLUMNS = {"on_hold_reason", "available_from"}
 
 TABLES = ("children", "placements", "exclusions", "distances")
+FAITH_MATCH_CODES = ("none", "preferred", "required")  # code order of Instance.faith_match
+_INT_LIMIT = 2**31 - 1  # larger whole numbers are a typo, and would overflow int32 arrays
 
 
 class _Collector:
+    """Problems (errors) and warnings gathered over the whole load."""
+
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
@@ -83,80 +91,239 @@ class _Collector:
     def add(self, file: str, row: int | None, column: str | None, message: str) -> None:
         self.problems.append(Problem(file, row, column, message))
 
-    def rows(self, file: str, df: pd.DataFrame, mask: Any, column: str, message: Callable) -> None:
-        """Report every row where `mask` is true; `message(value)` words it."""
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning(message)
+
+    def rows(self, file: str, df: pd.DataFrame, mask: Any, column: str,
+             message: Callable[[Any], str]) -> None:
+        """Report every row where `mask` is true; `message(value)` words it.
+
+        The frame's index holds the spreadsheet row numbers (see `_frame`).
+        """
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         values = df[column].to_numpy() if column in df.columns else None
         for i in np.flatnonzero(mask):
             v = values[i] if values is not None else None
-            self.add(file, int(i) + 2, column, message(v))
+            self.add(file, int(df.index[i]), column, message(v))
 
 
 # --------------------------------------------------------------------------- raw tables
 
 
-def _read_tables(path: Path, out: _Collector) -> tuple[dict[str, pd.DataFrame], dict, str]:
-    """Return the raw string tables, the policy mapping and the file-name style."""
+def _frame(records: list[list[str]], file: str, out: _Collector) -> pd.DataFrame | None:
+    """Turn raw records (header first) into a string frame indexed by spreadsheet row.
+
+    Blank rows are dropped but keep their numbers; short rows are padded (Excel's CSV
+    export can drop trailing empty cells); a row with more values than the header is an
+    error, even if the extras are empty, because its values may have shifted columns.
+    """
+    if not records or not any(c.strip() for c in records[0]):
+        out.add(file, None, None, "is empty (the first row must be the header)")
+        return None
+    header = [c.replace("\ufeff", "").strip().lower() for c in records[0]]
+    width = len(header)
+    seen: set[str] = set()
+    keep: list[int] = []
+    for j, name in enumerate(header):
+        if name == "":
+            continue
+        if name in seen:
+            out.add(file, 1, name, "this column appears more than once")
+            continue
+        seen.add(name)
+        keep.append(j)
+    unnamed = [j for j, name in enumerate(header) if name == ""]
+    all_kept = len(keep) == width
+    data: list[list[str]] = []
+    index: list[int] = []
+    unnamed_used = False
+    short: list[int] = []
+    for r, rec in enumerate(records[1:], start=2):
+        if not "".join(rec).strip():
+            continue
+        cells = rec
+        if len(cells) > width:
+            out.add(file, r, None, f"has {len(cells)} values but the header has {width} "
+                    "columns (a stray comma or an unquoted comma inside a value?)")
+            continue
+        if len(cells) < width:
+            short.append(r)
+            cells = cells + [""] * (width - len(cells))
+        if unnamed and not unnamed_used:
+            unnamed_used = any(cells[j].strip() for j in unnamed)
+        data.append(cells if all_kept else [cells[j] for j in keep])
+        index.append(r)
+    if short:
+        out.warn(f"{file}: {len(short)} row(s) have fewer values than the header (first: row "
+                 f"{short[0]}); the missing cells at the end are read as empty")
+    if unnamed_used:
+        out.warn(f"{file}: a column without a header has values; they are ignored")
+    cols = [header[j] for j in keep]
+    if not data:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    frame = pd.DataFrame(data, columns=cols, index=index, dtype=object)
+    for c in cols:  # whitespace around values is an export artefact, never meaningful
+        frame[c] = frame[c].str.strip()
+    return frame
+
+
+def _read_csv(f: Path, file: str, out: _Collector) -> pd.DataFrame | None:
+    """A UTF-8 CSV (a BOM is tolerated) read with the csv module to keep row numbers."""
+    try:
+        text = f.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        out.add(file, None, None, "is not UTF-8 text: in Excel, save it as 'CSV UTF-8'")
+        return None
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), skipinitialspace=True))
+    except csv.Error as e:
+        out.add(file, None, None, f"cannot be read as CSV ({e})")
+        return None
+    return _frame(records, file, out)
+
+
+def _cell(v: Any) -> str:
+    """An Excel cell as the text a CSV export would hold (`12.0` -> `12`, TRUE -> `true`)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return repr(v)
+    if isinstance(v, dt.datetime | dt.date | dt.time):
+        return v.isoformat()
+    return str(v)
+
+
+def _read_xlsx(path: Path) -> dict[str, list[list[str]]]:
+    """Every sheet as raw text records, keyed by lower-case sheet name.
+
+    Read with openpyxl directly (not pandas) so blank rows keep their row numbers and
+    ids such as `NA` or `007` stay text.
+    """
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many kinds for a damaged file
+        raise InstanceError([Problem(path.name, None, None,
+                                     f"cannot be read as an Excel workbook ({e})")]) from e
+    try:
+        sheets: dict[str, list[list[str]]] = {}
+        for ws in wb.worksheets:
+            rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+            sheets[ws.title.strip().lower()] = rows
+    finally:
+        wb.close()
+    return sheets
+
+
+def _read_tables(path: Path, out: _Collector
+                 ) -> tuple[dict[str, pd.DataFrame], dict, dict[str, tuple[int, str | None]], str]:
+    """Return the raw string tables, the policy mapping, where each policy key is, and style.
+
+    The style ("csv" or "xlsx") decides how files are named in problems.
+    """
     tables: dict[str, pd.DataFrame] = {}
     policy: dict = {}
+    where: dict[str, tuple[int, str | None]] = {}
     if path.is_dir():
         for name in TABLES:
             f = path / f"{name}.csv"
             if f.exists():
-                try:
-                    tables[name] = pd.read_csv(
-                        f, dtype=str, keep_default_na=False, skipinitialspace=True,
-                        encoding="utf-8-sig",
-                    )
-                except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-                    out.add(f"{name}.csv", None, None, f"cannot be read as CSV ({e})")
+                frame = _read_csv(f, f"{name}.csv", out)
+                if frame is not None:
+                    tables[name] = frame
         pol = path / "policy.toml"
         if pol.exists():
-            try:
-                policy = tomllib.loads(pol.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-                out.add("policy.toml", None, None, f"is not valid TOML ({e})")
-        return tables, policy, "csv"
+            policy, where = _read_toml(pol, out)
+        return tables, policy, where, "csv"
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        try:
-            sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
-        except Exception as e:  # openpyxl raises many kinds
-            out.add(path.name, None, None, f"cannot be read as an Excel workbook ({e})")
-            return tables, policy, "xlsx"
-        by_lower = {k.strip().lower(): v for k, v in sheets.items()}
+        sheets = _read_xlsx(path)
         for name in TABLES:
-            if name in by_lower:
-                tables[name] = by_lower[name].astype(str).replace("nan", "")
-        if "policy" in by_lower:
-            policy = _policy_from_sheet(by_lower["policy"], out)
-        return tables, policy, "xlsx"
-    out.add(str(path), None, None, "is neither an instance folder nor an .xlsx workbook")
-    return tables, policy, "csv"
+            if name in sheets:
+                frame = _frame(sheets[name], f"{name} sheet", out)
+                if frame is not None:
+                    tables[name] = frame
+        if "policy" in sheets:
+            frame = _frame(sheets["policy"], "policy sheet", out)
+            if frame is not None:
+                policy, where = _policy_from_sheet(frame, out)
+        known = {*TABLES, "policy"}
+        for name in sheets:
+            if name not in known:
+                out.warn(f"{path.name}: unknown sheet {name!r} ignored")
+        return tables, policy, where, "xlsx"
+    raise InstanceError([Problem(str(path), None, None,
+                                 "is neither an instance folder nor an .xlsx workbook")])
 
 
-def _policy_from_sheet(df: pd.DataFrame, out: _Collector) -> dict:
-    """Sheet `policy`: columns key (`weights.per_km`) and value, parsed as TOML values."""
+_TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_TOML_SECTION = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]")
+_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=")
+
+
+def _read_toml(f: Path, out: _Collector) -> tuple[dict, dict[str, tuple[int, str | None]]]:
+    """Parse policy.toml; also note the line of each `section.key`, for precise problems."""
+    try:
+        text = f.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        out.add("policy.toml", None, None, "is not UTF-8 text")
+        return {}, {}
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        detail = str(e)
+        m = _TOML_POS.search(detail)
+        row = int(m.group(1)) if m else None
+        if m:
+            detail = f"{detail[: m.start()]} at character {m.group(2)}"
+        out.add("policy.toml", row, None,
+                f"is not valid TOML: {detail[:1].lower()}{detail[1:]} (text values need "
+                'double quotes, e.g. min_ofsted_rating = "good"; numbers and true/false do not)')
+        return {}, {}
+    where: dict[str, tuple[int, str | None]] = {}
+    section = ""
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if m := _TOML_SECTION.match(line):
+            section = m.group(1)
+        elif m := _TOML_KEY.match(line):
+            key = m.group(1)
+            where.setdefault(f"{section}.{key}" if section else key, (line_no, None))
+    return data, where
+
+
+def _policy_from_sheet(df: pd.DataFrame, out: _Collector
+                       ) -> tuple[dict, dict[str, tuple[int, str | None]]]:
+    """Sheet `policy`: columns key (`weights.per_km`) and value, each value read as TOML."""
     policy: dict = {}
-    cols = [c.strip().lower() for c in df.columns]
-    if "key" not in cols or "value" not in cols:
-        out.add("policy sheet", None, None, "needs the columns key and value")
-        return policy
-    df.columns = cols
-    for i, (key, value) in enumerate(zip(df["key"], df["value"], strict=True)):
-        key, value = str(key).strip(), str(value).strip()
+    where: dict[str, tuple[int, str | None]] = {}
+    if "key" not in df.columns or "value" not in df.columns:
+        out.add("policy sheet", 1, None, "needs the columns key and value")
+        return policy, where
+    for row, key, value in zip(df.index, df["key"], df["value"], strict=True):
         if not key:
             continue
-        section, _, name = key.partition(".")
+        if not value:
+            out.warn(f"policy sheet: {key} has no value; the default is used")
+            continue
+        section, dot, name = key.partition(".")
+        if not dot or not name:
+            out.add("policy sheet", int(row), "key",
+                    f"{key!r} is not a section.key name such as weights.per_km")
+            continue
         try:
             parsed = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
-            parsed = tomllib.loads(f"v = {value.lower()}")["v"] if value.lower() in (
-                "true", "false") else value
+            parsed = value.lower() == "true" if value.lower() in ("true", "false") else value
         policy.setdefault(section, {})[name] = parsed
-        del i
-    return policy
+        where[key] = (int(row), "value")
+    return policy, where
 
 
 def _fname(name: str, style: str) -> str:
@@ -165,7 +332,7 @@ def _fname(name: str, style: str) -> str:
 
 def _check_columns(df: pd.DataFrame, spec: dict[str, bool], extra: set[str], file: str,
                    out: _Collector) -> bool:
-    df.columns = [str(c).strip() for c in df.columns]
+    """Report missing required columns, warn on unknown ones, add empty optional ones."""
     ok = True
     for col, required in spec.items():
         if required and col not in df.columns:
@@ -173,76 +340,83 @@ def _check_columns(df: pd.DataFrame, spec: dict[str, bool], extra: set[str], fil
             ok = False
     for col in df.columns:
         if col not in spec and col not in extra:
-            msg = f"{file}: unknown column {col!r} ignored"
-            out.warnings.append(msg)
-            log.warning(msg)
+            out.warn(f"{file}: unknown column {col!r} ignored")
     for col in spec:
         if col not in df.columns:
             df[col] = ""
-    for col in df.columns:
-        df[col] = df[col].astype(str).str.strip()
     return ok
 
 
 # --------------------------------------------------------------------------- parsers
 
 
+def _bound(lo: float | None, hi: float | None) -> str:
+    return f"{lo}..{hi}" if lo is not None and hi is not None else f"{lo} or more"
+
+
 def _ints(df: pd.DataFrame, col: str, file: str, out: _Collector, *, default: int | None,
           lo: int | None = None, hi: int | None = None, what: str = "a whole number") -> np.ndarray:
+    """Whole numbers; `12.0` (Excel) is accepted, `8.5` and `ten` are not."""
     s = df[col]
-    empty = s == ""
-    num = pd.to_numeric(s.where(~empty), errors="coerce")
-    bad_num = (~empty & (num.isna() | (num % 1 != 0))).to_numpy()
+    empty = (s == "").to_numpy()
+    num = pd.to_numeric(s.where(~empty), errors="coerce").to_numpy(dtype=float)
+    finite = np.isfinite(num)
+    bad_num = ~empty & (~finite | (np.where(finite, num, 0) % 1 != 0))
     if default is None:
         out.rows(file, df, empty, col, lambda v: "is required but empty")
     out.rows(file, df, bad_num, col, lambda v: f"{v!r} is not {what}")
-    vals = num.fillna(default if default is not None else 0).to_numpy()
-    vals = np.where(bad_num, default if default is not None else 0, vals).astype(np.int64)
+    good = ~empty & ~bad_num
+    huge = good & (np.abs(np.where(good, num, 0)) > _INT_LIMIT)
+    out.rows(file, df, huge, col, lambda v: f"{v} is too large")
+    good &= ~huge
     if lo is not None or hi is not None:
-        rng = ~bad_num & ~empty.to_numpy()
-        low = lo if lo is not None else -(2**62)
-        high = hi if hi is not None else 2**62
-        outside = rng & ((vals < low) | (vals > high))
-        bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        low = lo if lo is not None else -np.inf
+        high = hi if hi is not None else np.inf
+        outside = good & ((num < low) | (num > high))
+        bound = _bound(lo, hi)
         out.rows(file, df, outside, col, lambda v: f"{v} is out of range ({bound})")
-    return vals
+    fill = default if default is not None else 0
+    return np.where(good, np.where(good, num, 0), fill).astype(np.int64)
 
 
 def _floats(df: pd.DataFrame, col: str, file: str, out: _Collector, *, required: bool,
             lo: float | None = None, hi: float | None = None, default: float = np.nan,
             ) -> np.ndarray:
+    """Decimal numbers; an empty cell takes `default` unless the column is required."""
     s = df[col]
-    empty = s == ""
-    num = pd.to_numeric(s.where(~empty), errors="coerce")
-    bad = (~empty & (num.isna() | ~np.isfinite(num.fillna(0)))).to_numpy()
+    empty = (s == "").to_numpy()
+    num = pd.to_numeric(s.where(~empty), errors="coerce").to_numpy(dtype=float)
+    bad = ~empty & ~np.isfinite(num)
     if required:
         out.rows(file, df, empty, col, lambda v: "is required but empty")
     out.rows(file, df, bad, col, lambda v: f"{v!r} is not a number")
-    vals = num.to_numpy(dtype=float)
-    vals = np.where(empty.to_numpy() | bad, default, vals)
-    ok = ~bad & ~empty.to_numpy()
-    if lo is not None:
-        out.rows(file, df, ok & (vals < lo), col, lambda v: f"{v} is below {lo}")
-    if hi is not None:
-        out.rows(file, df, ok & (vals > hi), col, lambda v: f"{v} is above {hi}")
+    ok = ~bad & ~empty
+    vals = np.where(ok, num, default)
+    if lo is not None or hi is not None:
+        low = lo if lo is not None else -np.inf
+        high = hi if hi is not None else np.inf
+        outside = ok & ((vals < low) | (vals > high))
+        bound = _bound(lo, hi)
+        out.rows(file, df, outside, col, lambda v: f"{v} is out of range ({bound})")
     return vals
 
 
 def _choice(df: pd.DataFrame, col: str, file: str, out: _Collector, options: tuple[str, ...],
-            *, default: str | None, lower: bool = False) -> np.ndarray:
-    s = df[col].str.lower() if lower else df[col]
+            *, default: str | None, upper: bool = False) -> np.ndarray:
+    """A code from a fixed vocabulary, matched case-insensitively (`Good` is `good`)."""
+    s = df[col].str.upper() if upper else df[col].str.lower()
     empty = (s == "").to_numpy()
     if default is None:
         out.rows(file, df, empty, col, lambda v: "is required but empty")
     s = s.where(~empty, default or options[0])
     bad = ~s.isin(options).to_numpy()
-    out.rows(file, df, bad, col,
-             lambda v: f"{v!r} is not one of {', '.join(options)}")
-    codes = pd.Categorical(s, categories=list(options)).codes.astype(np.int64)
-    return np.where(codes < 0, 0, codes)
+    out.rows(file, df, bad, col, lambda v: f"{v!r} is not one of {', '.join(options)}")
+    codes = pd.Categorical(s.where(~bad, options[0]), categories=list(options)).codes
+    return codes.astype(np.int64)
 
 
 def _bools(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray:
+    """true/false (also yes/no, 1/0, any case); empty is false."""
     s = df[col].str.lower()
     truthy = s.isin(["true", "1", "yes"]).to_numpy()
     falsy = s.isin(["false", "0", "no", ""]).to_numpy()
@@ -251,15 +425,36 @@ def _bools(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray
 
 
 def _lists(s: pd.Series) -> list[list[str]]:
-    return [[t.strip() for t in v.split(";") if t.strip()] if v else [] for v in s]
+    return [[t.strip() for t in v.split(";") if t.strip()] if v else [] for v in s.tolist()]
+
+
+def _list_choice(df: pd.DataFrame, col: str, file: str, out: _Collector,
+                 options: tuple[str, ...], what: str, norm: Callable[[str], str],
+                 ) -> list[list[str]]:
+    """A `;`-separated list of codes; each unknown entry is named as the analyst wrote it."""
+    allowed = set(options)
+    lists: list[list[str]] = []
+    for i, items in enumerate(_lists(df[col])):
+        bad = [t for t in items if norm(t) not in allowed]
+        if bad:
+            names = ", ".join(repr(t) for t in bad)
+            verb = f"is not a {what}" if len(bad) == 1 else f"are not {what}s"
+            out.add(file, int(df.index[i]), col,
+                    f"{names} {verb} (allowed: {', '.join(options)}; separate entries with ;)")
+        lists.append([norm(t) for t in items])
+    return lists
 
 
 def _ids(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray:
+    """Ids are kept as text exactly (after trimming): `007` and `NA` are ids, not numbers."""
     s = df[col]
-    out.rows(file, df, (s == "").to_numpy(), col, lambda v: "id is empty")
+    out.rows(file, df, (s == "").to_numpy(), col, lambda v: "is required but empty")
     dup = (s.duplicated(keep="first") & (s != "")).to_numpy()
-    first_row = {v: i + 2 for i, v in reversed(list(enumerate(s)))}
-    out.rows(file, df, dup, col, lambda v: f"duplicate id {v!r} (first at row {first_row[v]})")
+    first_row: dict[str, int] = {}
+    for r, v in zip(df.index.tolist(), s.tolist(), strict=True):
+        first_row.setdefault(v, int(r))
+    out.rows(file, df, dup, col, lambda v: f"duplicate id {v!r} (already used at row "
+             f"{first_row[v]})")
     return s.to_numpy(dtype=object)
 
 
@@ -273,71 +468,86 @@ def _bitset(lists: list[list[str]], vocab: dict[str, int], words: int) -> np.nda
     if rows:
         r = np.asarray(rows)
         b = np.asarray(bits)
-        np.bitwise_or.at(mask, (r, b // 64), np.left_shift(np.uint64(1), (b % 64).astype(np.uint64)))
+        one = np.left_shift(np.uint64(1), (b % 64).astype(np.uint64))
+        np.bitwise_or.at(mask, (r, b // 64), one)
     return mask
 
 
 def _lookup(df: pd.DataFrame, col: str, file: str, out: _Collector, index: dict[str, int],
-            what: str, *, optional: bool) -> np.ndarray:
+            what: str, where: str, *, optional: bool) -> np.ndarray:
+    """Resolve ids against another table; an id not found there is an error."""
     s = df[col]
     codes = s.map(index)
     empty = (s == "").to_numpy()
     if not optional:
         out.rows(file, df, empty, col, lambda v: "is required but empty")
-    unknown = (~empty & codes.isna().to_numpy())
-    out.rows(file, df, unknown, col, lambda v: f"unknown {what} {v!r}")
+    unknown = ~empty & codes.isna().to_numpy()
+    out.rows(file, df, unknown, col, lambda v: f"unknown {what} {v!r} (not in {where})")
     return codes.fillna(-1).to_numpy().astype(np.int64)
 
 
 # --------------------------------------------------------------------------- policy
 
 
-def _parse_policy(raw: dict, file: str, out: _Collector) -> Policy:
+def _parse_policy(raw: dict, file: str, out: _Collector,
+                  where: dict[str, tuple[int, str | None]]) -> Policy:
+    """Check the policy's types and values; unknown sections and keys only warn."""
+
+    def bad(key: str, value: Any, must: str) -> None:
+        row, column = where.get(key, (None, None))
+        out.add(file, row, column, f"{key} is {value!r}, but must be {must}")
+
     weights: dict[str, float] = {}
     rules: dict[str, Any] = {}
-    known = {"weights", "rules"}
     for section in raw:
-        if section not in known:
-            out.warnings.append(f"{file}: unknown section [{section}] ignored")
+        if section not in ("weights", "rules"):
+            out.warn(f"{file}: unknown section [{section}] ignored")
     w_raw = raw.get("weights", {})
     if not isinstance(w_raw, dict):
-        out.add(file, None, "weights", "must be a table [weights]")
+        bad("weights", w_raw, "a section: write [weights] on a line of its own")
         w_raw = {}
     names = {f.name for f in fields(Weights)}
     for key, value in w_raw.items():
+        name = f"weights.{key}"
         if key not in names:
-            out.warnings.append(f"{file}: unknown key weights.{key} ignored")
+            out.warn(f"{file}: unknown key {name} ignored")
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
-            out.add(file, None, f"weights.{key}",
-                    f"must be a number (pounds per week), got {type(value).__name__} {value!r}")
-        elif value < 0 or not np.isfinite(value):
-            out.add(file, None, f"weights.{key}", f"must be a finite number >= 0, got {value}")
+            bad(name, value, "a number (pounds per week)")
+        elif not np.isfinite(value) or value < 0:
+            bad(name, value, "a number, 0 or more")
         else:
             weights[key] = float(value)
     r_raw = raw.get("rules", {})
     if not isinstance(r_raw, dict):
-        out.add(file, None, "rules", "must be a table [rules]")
+        bad("rules", r_raw, "a section: write [rules] on a line of its own")
         r_raw = {}
     for key, value in r_raw.items():
+        name = f"rules.{key}"
         if key == "min_ofsted_rating":
-            if not isinstance(value, str) or value not in RATINGS:
-                out.add(file, None, "rules.min_ofsted_rating",
-                        f"must be one of {', '.join(RATINGS)}, got {value!r}")
+            rating = value.strip().lower() if isinstance(value, str) else None
+            if rating not in RATINGS:
+                bad(name, value, f"one of {', '.join(RATINGS)}")
             else:
-                rules[key] = value
+                rules[key] = rating
         elif key == "split_siblings":
             if not isinstance(value, bool):
-                out.add(file, None, "rules.split_siblings",
-                        f"must be true or false, got {type(value).__name__} {value!r}")
+                bad(name, value, "true or false (without quotes)")
             else:
                 rules[key] = value
         else:
-            out.warnings.append(f"{file}: unknown key rules.{key} ignored")
+            out.warn(f"{file}: unknown key {name} ignored")
     return Policy(weights=Weights(**weights), rules=Rules(**rules))
 
 
 # --------------------------------------------------------------------------- main
+
+
+def _fail(out: _Collector, files: tuple[str, ...]) -> InstanceError:
+    """The error to raise, problems grouped by file and in row order, as an analyst fixes them."""
+    rank = {f: i for i, f in enumerate(files)}
+    return InstanceError(
+        sorted(out.problems, key=lambda p: (rank.get(p.file, len(rank)), p.row or 0)))
 
 
 def load_instance(path: str | Path, *, policy: Policy | None = None) -> Instance:
@@ -348,47 +558,56 @@ def load_instance(path: str | Path, *, policy: Policy | None = None) -> Instance
     path = Path(path)
     out = _Collector()
     if not path.exists():
-        raise InstanceError([Problem(str(path), None, None, "does not exist")])
-    tables, raw_policy, style = _read_tables(path, out)
+        raise InstanceError([Problem(str(path), None, None, "no such folder or file")])
+    tables, raw_policy, where, style = _read_tables(path, out)
     cf, pf = _fname("children", style), _fname("placements", style)
     ef, df_ = _fname("exclusions", style), _fname("distances", style)
     polf = "policy.toml" if style == "csv" else "policy sheet"
+    files = (cf, pf, ef, df_, polf)
+    pol = policy if policy is not None else _parse_policy(raw_policy, polf, out, where)
+    kind = "file" if style == "csv" else "sheet"
+    # Only a missing (or unreadable) required table stops the load here: everything
+    # else is checked on, so one run lists every problem.
+    required_missing = False
     for name, f in (("children", cf), ("placements", pf)):
-        if name not in tables and not any(p.file == f for p in out.problems):
-            out.add(f, None, None, "is required but missing")
-    if out.problems:
-        raise InstanceError(out.problems)
+        if name not in tables:
+            required_missing = True
+            if not any(p.file == f for p in out.problems):
+                out.add(f, None, None, f"required {kind} is missing")
+    if required_missing:
+        raise _fail(out, files)
 
     ch = tables["children"]
     pl = tables["placements"]
     ok = _check_columns(ch, CHILD_COLUMNS, EXTRA_CHILD_COLUMNS, cf, out)
     ok &= _check_columns(pl, PLACEMENT_COLUMNS, EXTRA_PLACEMENT_COLUMNS, pf, out)
-    ex = tables.get("exclusions", pd.DataFrame({c: [] for c in EXCLUSION_COLUMNS}, dtype=str))
+    ex = tables.get("exclusions", pd.DataFrame({c: [] for c in EXCLUSION_COLUMNS}, dtype=object))
     ok &= _check_columns(ex, EXCLUSION_COLUMNS, set(), ef, out)
-    dist = tables.get("distances", pd.DataFrame({c: [] for c in DISTANCE_COLUMNS}, dtype=str))
+    dist = tables.get("distances", pd.DataFrame({c: [] for c in DISTANCE_COLUMNS}, dtype=object))
     ok &= _check_columns(dist, DISTANCE_COLUMNS, set(), df_, out)
-    pol = policy if policy is not None else _parse_policy(raw_policy, polf, out)
     if not ok:
-        raise InstanceError(out.problems)
+        raise _fail(out, files)
 
     # ---- placements
     pids = _ids(pl, "placement_id", pf, out)
     pindex = {p: i for i, p in enumerate(pids) if p != ""}
-    out.rows(pf, pl, (pl["provider"] == "").to_numpy(), "provider", lambda v: "is required but empty")
+    out.rows(pf, pl, (pl["provider"] == "").to_numpy(), "provider",
+             lambda v: "is required but empty")
     ptype = _choice(pl, "type", pf, out, PLACEMENT_TYPES, default=None)
     vac = _ints(pl, "vacancies", pf, out, default=None, lo=0, what="a whole number of beds")
     amin = _ints(pl, "age_min", pf, out, default=None, lo=0, hi=25)
     amax = _ints(pl, "age_max", pf, out, default=None, lo=0, hi=25)
-    out.rows(pf, pl, amin > amax, "age_max", lambda v: f"{v} is below age_min")
-    glists = _lists(pl["genders"])
-    gbad = [i for i, g in enumerate(glists) if any(x not in GENDERS for x in g)]
-    out.rows(pf, pl, np.isin(np.arange(len(pl)), gbad), "genders",
-             lambda v: f"{v!r} has a gender other than F, M, X")
+    age_problem = {(p.row, p.column) for p in out.problems if p.file == pf}
+    for i in np.flatnonzero(amin > amax):
+        row = int(pl.index[i])
+        if (row, "age_min") not in age_problem and (row, "age_max") not in age_problem:
+            out.add(pf, row, "age_max", f"{amax[i]} is below age_min ({amin[i]})")
+    glists = _list_choice(pl, "genders", pf, out, GENDERS, "gender", str.upper)
     gmask = np.array(
         [sum(1 << GENDERS.index(x) for x in set(g) if x in GENDERS) if g else 7 for g in glists],
         dtype=np.uint8,
     )
-    rating = _choice(pl, "ofsted_rating", pf, out, ALL_RATINGS, default="not_rated", lower=True)
+    rating = _choice(pl, "ofsted_rating", pf, out, ALL_RATINGS, default="not_rated")
     lat = _floats(pl, "lat", pf, out, required=True, lo=-90, hi=90, default=0.0)
     lon = _floats(pl, "lon", pf, out, required=True, lo=-180, hi=180, default=0.0)
     cost = _floats(pl, "weekly_cost", pf, out, required=True, lo=0, default=0.0)
@@ -397,18 +616,15 @@ def load_instance(path: str | Path, *, policy: Policy | None = None) -> Instance
     cids = _ids(ch, "child_id", cf, out)
     cindex = {c: i for i, c in enumerate(cids) if c != ""}
     age = _ints(ch, "age", cf, out, default=None, lo=0, hi=17, what="an age in whole years")
-    gender = _choice(ch, "gender", cf, out, GENDERS, default=None)
+    gender = _choice(ch, "gender", cf, out, GENDERS, default=None, upper=True)
     hlat = _floats(ch, "home_lat", cf, out, required=True, lo=-90, hi=90, default=0.0)
     hlon = _floats(ch, "home_lon", cf, out, required=True, lo=-180, hi=180, default=0.0)
-    fm = _choice(ch, "faith_match", cf, out, ("none", "preferred", "required"), default="none",
-                 lower=True)
+    fm = _choice(ch, "faith_match", cf, out, FAITH_MATCH_CODES, default="none")
     cfaith_s = ch["faith"].str.lower()
     out.rows(cf, ch, (fm == 2) & (cfaith_s == "").to_numpy(), "faith",
-             lambda v: "faith_match is required but no faith is given")
-    types_l = _lists(ch["placement_types"])
-    tbad = np.array([any(t not in PLACEMENT_TYPES for t in ts) for ts in types_l], dtype=bool)
-    out.rows(cf, ch, tbad, "placement_types",
-             lambda v: f"{v!r} names a type other than {', '.join(PLACEMENT_TYPES)}")
+             lambda v: "is empty, but faith_match is required: give the child's faith")
+    types_l = _list_choice(ch, "placement_types", cf, out, PLACEMENT_TYPES, "placement type",
+                           str.lower)
     default_tmask = sum(1 << PLACEMENT_TYPES.index(t) for t in DEFAULT_TYPES)
     tmask = np.array(
         [sum(1 << PLACEMENT_TYPES.index(t) for t in set(ts) if t in PLACEMENT_TYPES)
@@ -417,7 +633,7 @@ def load_instance(path: str | Path, *, policy: Policy | None = None) -> Instance
     )
     maxd = _floats(ch, "max_distance_km", cf, out, required=False, lo=0, default=np.inf)
     solo = _bools(ch, "solo", cf, out)
-    current = _lookup(ch, "current_placement", cf, out, pindex, "placement", optional=True)
+    current = _lookup(ch, "current_placement", cf, out, pindex, "placement", pf, optional=True)
     prio = _ints(ch, "priority", cf, out, default=1, lo=1)
 
     # ---- vocabularies (faith is compared case-insensitively)
@@ -431,18 +647,22 @@ def load_instance(path: str | Path, *, policy: Policy | None = None) -> Instance
     words = (len(tags) + 63) // 64
 
     # ---- relations
-    ex_c = _lookup(ex, "child_id", ef, out, cindex, "child", optional=False)
-    ex_p = _lookup(ex, "placement_id", ef, out, pindex, "placement", optional=False)
-    d_c = _lookup(dist, "child_id", df_, out, cindex, "child", optional=False)
-    d_p = _lookup(dist, "placement_id", df_, out, pindex, "placement", optional=False)
+    ex_c = _lookup(ex, "child_id", ef, out, cindex, "child", cf, optional=False)
+    ex_p = _lookup(ex, "placement_id", ef, out, pindex, "placement", pf, optional=False)
+    d_c = _lookup(dist, "child_id", df_, out, cindex, "child", cf, optional=False)
+    d_p = _lookup(dist, "placement_id", df_, out, pindex, "placement", pf, optional=False)
     d_km = _floats(dist, "km", df_, out, required=True, lo=0, default=0.0)
     if len(dist):
-        pair = pd.Series(list(zip(dist["child_id"], dist["placement_id"], strict=True)))
-        out.rows(df_, dist, pair.duplicated().to_numpy(), "placement_id",
-                 lambda v: f"the pair ({v!r}) is given more than once")
+        first: dict[tuple[str, str], int] = {}
+        for r, c, p in zip(dist.index, dist["child_id"], dist["placement_id"], strict=True):
+            if (c, p) in first:
+                out.add(df_, int(r), "placement_id", f"child {c!r} and placement {p!r} are "
+                        f"already given at row {first[(c, p)]}")
+            else:
+                first[(c, p)] = int(r)
 
     if out.problems:
-        raise InstanceError(out.problems)
+        raise _fail(out, files)
 
     inst = Instance(
         source=str(path),
