@@ -135,7 +135,7 @@ def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
 class Candidates:
     """The sparse candidate set: one row per kept (unit, placement) pair."""
 
-    unit: np.ndarray  # int64, sorted by unit then objective
+    unit: np.ndarray  # int64, sorted by unit then placement
     placement: np.ndarray  # int64
     objective: np.ndarray  # pounds/week for the whole unit there
     use: np.ndarray  # beds used: unit size, or the whole capacity for a solo child
@@ -249,11 +249,43 @@ def unit_blocks(inst: Instance, plan: BlockPlan | None = None) -> Iterator[UnitB
         yield UnitBlock(block, cols, feas, obj, use)
 
 
-def build_candidates(inst: Instance, *, limit: int | None = 40) -> Candidates:
+POOL_LIMIT = 40_000_000  # feasible pairs kept in memory for pricing (~0.9 GB at 24 B each)
+
+
+@dataclass(frozen=True)
+class PairPool:
+    """Every feasible (unit, placement) pair, when they fit in memory; sorted by unit."""
+
+    unit: np.ndarray
+    placement: np.ndarray
+    objective: np.ndarray
+    use: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+
+def select(pool: PairPool, n_units: int, limit: int | None, cur_unit: np.ndarray,
+           ) -> np.ndarray:
+    """Indices of the `limit` cheapest pairs per unit, plus each unit's current placement."""
+    if limit is None:
+        return np.arange(len(pool))
+    order = np.lexsort((pool.placement, pool.objective, pool.unit))
+    u = pool.unit[order]
+    first = np.searchsorted(u, np.arange(n_units))
+    rank = np.arange(len(u)) - first[u]
+    keep = rank < limit
+    keep |= pool.placement[order] == cur_unit[u]
+    return np.sort(order[keep])
+
+
+def build_candidates(inst: Instance, *, limit: int | None = 40,
+                     pool_limit: int = POOL_LIMIT) -> tuple[Candidates, PairPool | None]:
     """Feasible pairs, keeping at most `limit` cheapest per unit plus current placements.
 
-    Pruning is safe: `solve` prices every dropped pair against the LP duals and adds back
-    any that could improve the solution (see `optimiser.solver`).
+    Also returns the pool of all feasible pairs when it fits in `pool_limit` (the pricing
+    passes then work on arrays instead of re-evaluating the rules). Pruning is safe:
+    `solve` prices every dropped pair and adds back any that could improve the solution.
     """
     t0 = time.perf_counter()
     units = inst.units
@@ -262,44 +294,39 @@ def build_candidates(inst: Instance, *, limit: int | None = 40) -> Candidates:
     cur = inst.current[units.order]
     has = cur >= 0
     cur_unit[units.unit_of[units.order[has]]] = cur[has]
-    parts_u, parts_p, parts_o, parts_w = [], [], [], []
+    parts: list[tuple[np.ndarray, ...]] = []
+    pooled = 0
     evaluated = 0
     for ub in unit_blocks(inst):
         evaluated += ub.feasible.size
         n_feasible[ub.units] = ub.feasible.sum(axis=1)
-        obj = np.where(ub.feasible, ub.objective, np.inf)
-        if limit is not None and len(ub.cols) > limit:
+        keep = ub.feasible
+        if pooled > pool_limit and limit is not None and len(ub.cols) > limit:
+            # too many pairs to hold: keep the cheapest per unit only
+            obj = np.where(ub.feasible, ub.objective, np.inf)
             idx = np.argpartition(obj, limit - 1, axis=1)[:, :limit]
             keep = np.zeros_like(ub.feasible)
             np.put_along_axis(keep, idx, True, axis=1)
             keep &= ub.feasible
-            # always keep the unit's current placement (staying must stay possible)
-            cu = cur_unit[ub.units]
-            pos = np.searchsorted(ub.cols, cu)
-            ok = (cu >= 0) & (pos < len(ub.cols))
-            ok[ok] &= ub.cols[pos[ok]] == cu[ok]
-            rr = np.flatnonzero(ok)
-            keep[rr, pos[ok]] |= ub.feasible[rr, pos[ok]]
-        else:
-            keep = ub.feasible
+            is_cur = ub.cols[None, :] == cur_unit[ub.units][:, None]
+            keep |= ub.feasible & is_cur
         r, c = np.nonzero(keep)
-        parts_u.append(ub.units[r])
-        parts_p.append(ub.cols[c])
-        parts_o.append(ub.objective[r, c])
-        parts_w.append(ub.use[r, c])
-    if parts_u:
-        u = np.concatenate(parts_u)
-        p = np.concatenate(parts_p)
-        o = np.concatenate(parts_o)
-        w = np.concatenate(parts_w)
+        pooled += len(r)
+        parts.append((ub.units[r], ub.cols[c], ub.objective[r, c], ub.use[r, c]))
+    if parts:
+        u, p, o, w = (np.concatenate(x) for x in zip(*parts, strict=True))
     else:
         u = p = w = np.zeros(0, dtype=np.int64)
         o = np.zeros(0)
-    order = np.lexsort((p, o, u))
-    return Candidates(
-        unit=u[order].astype(np.int64), placement=p[order].astype(np.int64),
-        objective=o[order], use=w[order].astype(np.int64), n_feasible=n_feasible,
-        limit=limit,
+    full = pooled <= pool_limit or limit is None
+    order = np.lexsort((p, u))
+    pool = PairPool(u[order].astype(np.int64), p[order].astype(np.int64), o[order],
+                    w[order].astype(np.int64))
+    idx = select(pool, units.n, limit, cur_unit)
+    cands = Candidates(
+        unit=pool.unit[idx], placement=pool.placement[idx], objective=pool.objective[idx],
+        use=pool.use[idx], n_feasible=n_feasible, limit=limit,
         stats={"pairs_evaluated": float(evaluated), "pairs_feasible": float(n_feasible.sum()),
-               "pairs_kept": float(len(u)), "seconds": time.perf_counter() - t0},
+               "pairs_kept": float(len(idx)), "seconds": time.perf_counter() - t0},
     )
+    return cands, (pool if full else None)

@@ -52,8 +52,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     print(format_summary(report.summary, report.assignments))
     tm = report.summary["timings_seconds"]
     print(f"\ntime: load {t_load:.2f}s, candidates {tm.get('candidates', 0):.2f}s, "
+          f"LP and pricing {tm.get('lp', 0):.2f}s, hints {tm.get('greedy', 0):.2f}s, "
           f"build {tm.get('build', 0):.2f}s, solve {tm.get('solve', 0):.2f}s, "
-          f"pricing {tm.get('pricing', 0):.2f}s, report+write {t_write:.2f}s")
+          f"report+write {t_write:.2f}s")
     print(f"written to {args.out}/ (assignments.csv, summary.json)")
     return EXIT_OK
 

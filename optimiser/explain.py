@@ -14,7 +14,7 @@ import numpy as np
 
 from .candidates import evaluate_block
 from .instance import Instance
-from .rules import GENDERS, PLACEMENT_TYPES, RATINGS, Rule
+from .rules import DEFAULT_TYPES, GENDERS, PLACEMENT_TYPES, RATINGS, Rule
 
 # funnel order: the care plan first, then where, who, and what
 FUNNEL: tuple[Rule, ...] = (
@@ -49,6 +49,8 @@ def _phrase(inst: Instance, rule: Rule, members: np.ndarray) -> str:
     if rule is Rule.PLACEMENT_TYPE:
         mask = int(np.bitwise_and.reduce(inst.types_allowed[members].astype(np.int64)))
         types = [t for i, t in enumerate(PLACEMENT_TYPES) if mask >> i & 1]
+        if set(types) == set(DEFAULT_TYPES):
+            return "are of a type open without a specific care plan (not secure or parent and child)"
         return f"are of a type in the care plan ({', '.join(types) or 'none'})"
     if rule is Rule.SUPPORTED_UNDER_16:
         return "are not supported accommodation (the child is under 16)"

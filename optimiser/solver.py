@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +26,7 @@ from ortools.sat.python import cp_model
 from scipy import sparse
 from scipy.optimize import linprog
 
-from .candidates import Candidates, build_candidates, unit_blocks
+from .candidates import Candidates, PairPool, build_candidates, unit_blocks
 from .instance import Instance
 from .scaling import MONEY_SCALE, to_int
 
@@ -112,21 +112,26 @@ def split_penalty(inst: Instance, unit_place: np.ndarray) -> float:
     return float(inst.policy.weights.sibling_split * np.maximum(spread - 1, 0).sum())
 
 
-def greedy(inst: Instance, cands: Candidates) -> np.ndarray:
-    """Largest saving over leaving unplaced first; capacity respected; a fast hint."""
+def greedy(inst: Instance, cands: Candidates, lp_x: np.ndarray | None = None,
+           capacity: np.ndarray | None = None) -> np.ndarray:
+    """Largest saving over leaving unplaced first, capacity respected: a fast hint.
+
+    With `lp_x` (the LP relaxation's values), pairs the LP chose come first: LP rounding.
+    """
     units = inst.units
     w = inst.policy.weights
     saving = cands.objective - w.unplaced * units.unplaced_cost[cands.unit]
-    order = np.lexsort((cands.placement, saving))
-    remaining = inst.capacity.astype(np.int64).copy()
+    keys = (cands.placement, saving) if lp_x is None else (cands.placement, saving,
+                                                           -np.round(lp_x, 6))
+    order = np.lexsort(keys)
     chosen = np.full(units.n, -1, dtype=np.int64)
     cu, cp, cw, sv = (cands.unit.tolist(), cands.placement.tolist(), cands.use.tolist(),
                       saving.tolist())
-    rem = remaining.tolist()
+    rem = (inst.capacity if capacity is None else capacity).astype(np.int64).tolist()
     ch = chosen.tolist()
     for k in order.tolist():
         if sv[k] >= 0:
-            break
+            continue
         u = cu[k]
         if ch[u] >= 0:
             continue
@@ -137,14 +142,16 @@ def greedy(inst: Instance, cands: Candidates) -> np.ndarray:
     return np.asarray(ch, dtype=np.int64)
 
 
-def lp_duals(inst: Instance, cands: Candidates) -> np.ndarray:
-    """Capacity duals (>= 0) of the LP relaxation of the restricted model."""
+def lp_duals(inst: Instance, cands: Candidates) -> tuple[np.ndarray, float, np.ndarray]:
+    """Capacity duals (>= 0), value and solution of the restricted model's LP relaxation."""
     units = inst.units
     k = len(cands)
     pi = np.zeros(inst.n_placements)
-    if k == 0:
-        return pi
     w = inst.policy.weights
+    offset = float(w.unplaced * units.unplaced_cost.sum())
+    x = np.zeros(k)
+    if k == 0:
+        return pi, offset, x
     c = cands.objective - w.unplaced * units.unplaced_cost[cands.unit]
     places, prow = np.unique(cands.placement, return_inverse=True)
     rows = np.concatenate([cands.unit, units.n + prow])
@@ -155,58 +162,75 @@ def lp_duals(inst: Instance, cands: Candidates) -> np.ndarray:
     res = linprog(c, A_ub=a, b_ub=b, bounds=(0, 1), method="highs")
     if res.status != 0:
         log.warning("LP relaxation did not solve (%s); pricing uses zero duals", res.message)
-        return pi
+        return pi, -np.inf, x
     pi[places] = np.maximum(-res.ineqlin.marginals[units.n:], 0.0)
-    return pi
+    return pi, float(res.fun) + offset, np.asarray(res.x)
 
 
 @dataclass(frozen=True)
 class Pricing:
-    lagrangian_bound: float
+    lagrangian_bound: float  # valid lower bound over every feasible pair
     min_dropped_rc: float  # smallest reduced cost among dropped pairs (inf: none)
+    best_option: np.ndarray  # per unit: min(unplaced, min_p c + a pi) over every pair
     add_unit: np.ndarray
     add_placement: np.ndarray
     add_objective: np.ndarray
     add_use: np.ndarray
 
 
-def price(inst: Instance, cands: Candidates, pi: np.ndarray, incumbent: float,
-          per_unit: int = 10) -> Pricing:
-    """One pass over every feasible pair: the Lagrangian bound and the pairs to add back."""
+def _feasible_chunks(inst: Instance, pool: PairPool | None,
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """All feasible pairs as (unit, placement, objective, use) chunks; whole units per chunk."""
+    if pool is not None:
+        yield pool.unit, pool.placement, pool.objective, pool.use
+        return
+    for ub in unit_blocks(inst):
+        r, c = np.nonzero(ub.feasible)
+        yield ub.units[r], ub.cols[c], ub.objective[r, c], ub.use[r, c]
+
+
+def price(inst: Instance, cands: Candidates, pool: PairPool | None, pi: np.ndarray,
+          incumbent: float | None = None, per_unit: int | None = 10) -> Pricing:
+    """One pass over every feasible pair: the Lagrangian bound and the pairs to add back.
+
+    `incumbent=None`: column generation for the LP (add pairs with negative reduced cost).
+    Otherwise: add pairs that could lead to a solution better than `incumbent`.
+    """
     units = inst.units
     w = inst.policy.weights
-    m_u = w.unplaced * units.unplaced_cost.astype(float)
-    kept = cands.unit * inst.n_placements + cands.placement
-    kept_sorted = np.sort(kept)
-    dropped: list[tuple[np.ndarray, ...]] = []
-    for ub in unit_blocks(inst):
-        rc = np.where(ub.feasible, ub.objective + ub.use * pi[ub.cols][None, :], np.inf)
-        m_u[ub.units] = np.minimum(m_u[ub.units], rc.min(axis=1) if rc.shape[1] else np.inf)
-        r, c = np.nonzero(ub.feasible)
-        key = ub.units[r] * inst.n_placements + ub.cols[c]
-        pos = np.searchsorted(kept_sorted, key)
-        is_kept = (pos < len(kept_sorted)) & (kept_sorted[np.minimum(pos, len(kept_sorted) - 1)]
-                                              == key)
-        r, c = r[~is_kept], c[~is_kept]
-        dropped.append((ub.units[r], ub.cols[c], ub.objective[r, c], ub.use[r, c], rc[r, c]))
-    lag = float(m_u.sum() - (pi * inst.capacity).sum())
-    if not dropped:
-        z = np.zeros(0, dtype=np.int64)
-        return Pricing(lag, np.inf, z, z, np.zeros(0), z)
-    du, dp, do, dw, drc = (np.concatenate(x) for x in zip(*dropped, strict=True))
-    red = drc - m_u[du]
+    unplaced = w.unplaced * units.unplaced_cost.astype(float)
+    m_full = unplaced.copy()
+    m_kept = unplaced.copy()
+    np.minimum.at(m_kept, cands.unit, cands.objective + cands.use * pi[cands.placement])
+    kept_sorted = np.sort(cands.unit * inst.n_placements + cands.placement)
+    best: list[tuple[np.ndarray, ...]] = []
+    for u, p, o, a in _feasible_chunks(inst, pool):
+        rc = o + a * pi[p]
+        np.minimum.at(m_full, u, rc)
+        key = u * inst.n_placements + p
+        pos = np.minimum(np.searchsorted(kept_sorted, key), max(len(kept_sorted) - 1, 0))
+        dropped = kept_sorted[pos] != key if len(kept_sorted) else np.ones(len(key), bool)
+        u, p, o, a, rc = u[dropped], p[dropped], o[dropped], a[dropped], rc[dropped]
+        order = np.lexsort((p, rc, u))
+        u, p, o, a, rc = u[order], p[order], o[order], a[order], rc[order]
+        if per_unit is not None:
+            first = np.searchsorted(u, u, side="left")
+            sel = (np.arange(len(u)) - first) < per_unit
+        else:
+            sel = np.ones(len(u), dtype=bool)
+        best.append((u[sel], p[sel], o[sel], a[sel], rc[sel]))
+    lag = float(m_full.sum() - (pi * inst.capacity).sum())
+    z = np.zeros(0, dtype=np.int64)
+    if not best:
+        return Pricing(lag, np.inf, m_full, z, z, np.zeros(0), z)
+    du, dp, do, dw, drc = (np.concatenate(x) for x in zip(*best, strict=True))
+    red = drc - m_full[du]
     min_rc = float(red.min()) if len(red) else np.inf
-    improving = lag + red < incumbent - 1e-6
-    du, dp, do, dw, red = du[improving], dp[improving], do[improving], dw[improving], red[
-        improving]
-    # the most promising few per unit
-    order = np.lexsort((red, du))
-    du, dp, do, dw, red = du[order], dp[order], do[order], dw[order], red[order]
-    first = np.concatenate([[0], np.flatnonzero(np.diff(du)) + 1]) if len(du) else np.zeros(
-        0, dtype=np.int64)
-    rank = np.arange(len(du)) - np.repeat(first, np.diff(np.append(first, len(du))))
-    sel = rank < per_unit
-    return Pricing(lag, min_rc, du[sel], dp[sel], do[sel], dw[sel])
+    if incumbent is None:
+        add = drc < m_kept[du] - 1e-7 * np.maximum(1.0, np.abs(m_kept[du]))
+    else:
+        add = lag + red < incumbent - 1e-6 * max(1.0, abs(incumbent))
+    return Pricing(lag, min_rc, m_full, du[add], dp[add], do[add], dw[add])
 
 
 def _merge(cands: Candidates, pr: Pricing) -> Candidates:
@@ -214,7 +238,7 @@ def _merge(cands: Candidates, pr: Pricing) -> Candidates:
     p = np.concatenate([cands.placement, pr.add_placement])
     o = np.concatenate([cands.objective, pr.add_objective])
     w = np.concatenate([cands.use, pr.add_use])
-    order = np.lexsort((p, o, u))
+    order = np.lexsort((p, u))
     stats = dict(cands.stats)
     stats["pairs_kept"] = float(len(u))
     return Candidates(u[order], p[order], o[order], w[order], cands.n_feasible, cands.limit,
@@ -233,7 +257,8 @@ def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.append(starts[1:], len(sorted_keys))
 
 
-def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None) -> cp_model.CpModel:
+def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None,
+                capacity: np.ndarray | None = None) -> cp_model.CpModel:
     """Write the CP-SAT proto directly from the candidate arrays."""
     units = inst.units
     w = inst.policy.weights
@@ -254,7 +279,7 @@ def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None) -> c
     by_p = np.argsort(cands.placement, kind="stable")
     pp = cands.placement[by_p]
     pstarts, pends = _runs(pp)
-    cap = inst.capacity
+    cap = inst.capacity if capacity is None else capacity
     load = np.add.reduceat(cands.use[by_p], pstarts) if k else np.zeros(0)
     for s, e, ld in zip(pstarts.tolist(), pends.tolist(), load.tolist(), strict=True):
         p = int(pp[s])
@@ -348,6 +373,7 @@ def _run_cpsat(model: cp_model.CpModel, opts: SolveOptions, time_limit: float,
     prm = solver.parameters
     prm.max_time_in_seconds = max(time_limit, 0.05)
     prm.random_seed = opts.seed
+    prm.cp_model_probing_level = 0  # probing costs seconds on 1e5 Booleans for little gain
     if opts.workers:
         prm.num_workers = opts.workers
     if opts.relative_gap:
@@ -359,103 +385,179 @@ def _run_cpsat(model: cp_model.CpModel, opts: SolveOptions, time_limit: float,
     return solver, status
 
 
+def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOptions,
+            time_limit: float) -> np.ndarray:
+    """Fix the pairs the LP chose whole, solve the small rest exactly: a strong incumbent."""
+    units = inst.units
+    fixed = lp_x > 1 - 1e-6
+    # free the neighbourhood of the fractional part: units at placements the LP splits
+    frac_places = np.unique(cands.placement[(lp_x > 1e-6) & ~fixed])
+    fixed &= ~np.isin(cands.placement, frac_places)
+    fixed = np.flatnonzero(fixed)
+    chosen = np.full(units.n, -1, dtype=np.int64)
+    chosen[cands.unit[fixed]] = fixed
+    cap = inst.capacity.astype(np.int64) - np.bincount(
+        cands.placement[fixed], weights=cands.use[fixed], minlength=inst.n_placements
+    ).astype(np.int64)
+    if inst.policy.rules.split_siblings:
+        return chosen  # the split penalty couples children; keep the plain rounding
+    open_units = chosen < 0
+    rest = np.flatnonzero(open_units[cands.unit] & (cands.use <= cap[cands.placement]))
+    if len(rest) == 0:
+        return chosen
+    sub = _subset(cands, np.isin(np.arange(len(cands)), rest))
+    hint = greedy(inst, sub, capacity=cap)
+    model = build_model(inst, sub, hint, capacity=cap)
+    solver, st = _run_cpsat(model, opts, time_limit, 0.0, None)
+    if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        vals = np.asarray(solver.response_proto.solution, dtype=np.int64)[: len(sub)]
+        sel = np.flatnonzero(vals)
+    else:
+        sel = hint[hint >= 0]
+    chosen[sub.unit[sel]] = rest[sel]
+    return chosen
+
+
+def _subset(cands: Candidates, keep: np.ndarray) -> Candidates:
+    stats = dict(cands.stats)
+    stats["pairs_in_model"] = float(keep.sum())
+    return Candidates(cands.unit[keep], cands.placement[keep], cands.objective[keep],
+                      cands.use[keep], cands.n_feasible, cands.limit, stats)
+
+
 def solve(inst: Instance, options: SolveOptions | None = None, *,
           progress: Callable[[str], None] | None = None, **kw: object) -> Result:
     """Allocate children to placements; see the module docstring for the method."""
     opts = options or SolveOptions(**kw)  # type: ignore[arg-type]
     t_start = time.perf_counter()
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"candidates": 0.0, "lp": 0.0, "greedy": 0.0, "build": 0.0,
+                                 "solve": 0.0}
     say = progress or (lambda s: None)
     units = inst.units
     w = inst.policy.weights
+    offset = float(w.unplaced * units.unplaced_cost.sum())
+
+    def elapsed() -> float:
+        return time.perf_counter() - t_start
 
     t = time.perf_counter()
-    cands = build_candidates(inst, limit=opts.candidate_limit)
+    cands, pool = build_candidates(inst, limit=opts.candidate_limit)
     timings["candidates"] = time.perf_counter() - t
     say(f"candidates: {len(cands):,} pairs kept of {int(cands.stats['pairs_feasible']):,} "
         f"feasible for {units.n:,} units ({timings['candidates']:.1f}s)")
 
-    offset = float(w.unplaced * units.unplaced_cost.sum())
+    # 1. LP by column generation: duals pi give a bound over *all* pairs
+    t = time.perf_counter()
+    lag, pi, lp_x, pricing = -np.inf, np.zeros(inst.n_placements), None, None
+    rounds = 0
+    while len(cands):
+        rounds += 1
+        pi_r, lp_val, x_r = lp_duals(inst, cands)
+        pr = price(inst, cands, pool, pi_r, None)
+        if pr.lagrangian_bound >= lag:
+            lag, pi, pricing = pr.lagrangian_bound, pi_r, pr
+        lp_x = x_r
+        say(f"LP round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
+            f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in")
+        if len(pr.add_unit) == 0 or elapsed() > 0.3 * opts.time_limit \
+                or rounds >= opts.max_pricing_rounds * 4:
+            break
+        cands = _merge(cands, pr)
+        lp_x = None
+    timings["lp"] = time.perf_counter() - t
+
+    # 2. hints: plain greedy, and greedy guided by the LP (rounding)
     t = time.perf_counter()
     start = greedy(inst, cands)
     greedy_obj = objective_of(inst, cands, start)
+    best, best_obj = start, greedy_obj
+    if lp_x is not None:
+        for rounded in (greedy(inst, cands, lp_x),
+                        lp_dive(inst, cands, lp_x, opts, min(5.0, 0.15 * opts.time_limit))):
+            r_obj = objective_of(inst, cands, rounded)
+            if r_obj < best_obj:
+                best, best_obj = rounded, r_obj
     timings["greedy"] = time.perf_counter() - t
-    say(f"greedy start: £{greedy_obj:,.2f}/week")
+    say(f"greedy start £{greedy_obj:,.2f}/week; LP-rounded hint £{best_obj:,.2f}/week")
 
-    best = start
-    best_obj = greedy_obj
-    bound = -np.inf
-    status = STATUS_FEASIBLE
-    timings["build"] = timings["solve"] = timings["pricing"] = 0.0
-    rounds = 0
-    while True:
-        rounds += 1
+    # 3. reduced-cost fixing: a pair whose reduced cost exceeds (incumbent - bound) is in
+    #    no better solution, so the model holds only the pairs that could matter
+    proof_complete = True
+    model_cands = cands
+    min_excluded = np.inf
+    if pricing is not None and np.isfinite(lag):
         t = time.perf_counter()
-        hint = best if opts.hint else None
-        model = build_model(inst, cands, hint)
-        timings["build"] += time.perf_counter() - t
-        remaining = opts.time_limit - (time.perf_counter() - t_start)
-        t = time.perf_counter()
-        solver, cp_status = _run_cpsat(model, opts, remaining, offset, progress)
-        timings["solve"] += time.perf_counter() - t
-        restricted_bound = -np.inf
-        if cp_status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            vals = np.asarray(solver.response_proto.solution, dtype=np.int64)[: len(cands)]
-            chosen = np.full(units.n, -1, dtype=np.int64)
-            sel = np.flatnonzero(vals)
-            chosen[cands.unit[sel]] = sel
-            obj = objective_of(inst, cands, chosen)
-            if obj < best_obj - 1e-9:
-                best, best_obj = chosen, obj
-            restricted_bound = solver.best_objective_bound / MONEY_SCALE + offset
-        proven_restricted = cp_status == cp_model.OPTIMAL
-        if not cands.pruned:
-            bound = restricted_bound
-            status = STATUS_OPTIMAL if proven_restricted else STATUS_FEASIBLE
-            break
-        # pricing: is any dropped pair worth having?
-        t = time.perf_counter()
-        pi = lp_duals(inst, cands)
-        pr = price(inst, cands, pi, best_obj)
-        timings["pricing"] += time.perf_counter() - t
-        say(f"pricing round {rounds}: Lagrangian bound £{pr.lagrangian_bound:,.2f}, "
-            f"{len(pr.add_unit):,} dropped pairs could improve")
-        bound = min(restricted_bound, pr.lagrangian_bound + pr.min_dropped_rc)
-        out_of_time = time.perf_counter() - t_start >= opts.time_limit
-        if len(pr.add_unit) == 0:
-            status = STATUS_OPTIMAL if proven_restricted else STATUS_FEASIBLE
-            break
-        if out_of_time or rounds >= opts.max_pricing_rounds:
-            bound = min(bound, pr.lagrangian_bound)
-            status = STATUS_FEASIBLE
-            break
-        # map the incumbent onto the enlarged candidate set
-        old_keys = cands.unit * inst.n_placements + cands.placement
-        cands = _merge(cands, pr)
-        new_keys = cands.unit * inst.n_placements + cands.placement
-        lookup = dict(zip(new_keys.tolist(), range(len(new_keys)), strict=True))
-        best = np.where(best >= 0, [lookup[int(old_keys[b])] if b >= 0 else -1
-                                    for b in best.tolist()], -1).astype(np.int64)
-    runtime = time.perf_counter() - t_start
+        extra = price(inst, cands, pool, pi, best_obj, per_unit=None if pool is not None else 50)
+        proof_complete = pool is not None
+        old = cands.unit * inst.n_placements + cands.placement
+        if len(extra.add_unit):
+            cands = _merge(cands, extra)
+            new = cands.unit * inst.n_placements + cands.placement
+            best = np.where(best >= 0, np.searchsorted(new, old[np.maximum(best, 0)]), -1)
+        m_full = extra.best_option
+        red = cands.objective + cands.use * pi[cands.placement] - m_full[cands.unit]
+        slack = best_obj - lag
+        keep = red <= slack + 1e-6 * max(1.0, abs(best_obj))
+        if keep.sum() > max(3 * len(old), 200_000):
+            # the incumbent is too far from the bound for fixing to bite: search the
+            # column-generation pairs only (the bound below stays valid for all pairs)
+            keep &= np.isin(cands.unit * inst.n_placements + cands.placement, old)
+        keep[best[best >= 0]] = True
+        if (~keep).any():
+            min_excluded = float(red[~keep].min())
+        # dropped pairs never added back all have lag + red >= incumbent
+        min_excluded = min(min_excluded, slack) if proof_complete else min_excluded
+        index = np.cumsum(keep) - 1
+        best = np.where(best >= 0, index[np.maximum(best, 0)], -1).astype(np.int64)
+        model_cands = _subset(cands, keep)
+        timings["lp"] += time.perf_counter() - t
+        say(f"reduced-cost fixing: {len(model_cands):,} of {len(cands):,} pairs can still "
+            f"matter (gap £{slack:,.2f})")
+
+    # 4. CP-SAT on what is left, from the hint
+    t = time.perf_counter()
+    model = build_model(inst, model_cands, best if opts.hint else None)
+    timings["build"] = time.perf_counter() - t
+    t = time.perf_counter()
+    solver, cp_status = _run_cpsat(model, opts, opts.time_limit - elapsed(), offset, progress)
+    timings["solve"] = time.perf_counter() - t
+    cp_bound = -np.inf
+    if cp_status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        vals = np.asarray(solver.response_proto.solution, dtype=np.int64)[: len(model_cands)]
+        chosen = np.full(units.n, -1, dtype=np.int64)
+        sel = np.flatnonzero(vals)
+        chosen[model_cands.unit[sel]] = sel
+        obj = objective_of(inst, model_cands, chosen)
+        if obj < best_obj - 1e-9:
+            best, best_obj = chosen, obj
+        cp_bound = solver.best_objective_bound / MONEY_SCALE + offset
+    if not model_cands.pruned:
+        bound = max(cp_bound, lag)  # nothing left out: both bounds hold
+    elif proof_complete:
+        bound = max(lag, min(cp_bound, lag + min_excluded))
+    else:
+        bound = lag
+    proven = cp_status == cp_model.OPTIMAL and (not model_cands.pruned or (
+        proof_complete and lag + min_excluded >= best_obj - 1e-6 * max(1.0, abs(best_obj))))
+    runtime = elapsed()
     timings["total"] = runtime
-    if status != STATUS_OPTIMAL and runtime >= opts.time_limit * 0.98:
-        status = STATUS_TIME_LIMIT
-    if status == STATUS_OPTIMAL:
-        bound = best_obj
+    if proven:
+        status, bound = STATUS_OPTIMAL, best_obj
+    else:
+        status = STATUS_TIME_LIMIT if runtime >= opts.time_limit * 0.95 else STATUS_FEASIBLE
     bound = min(bound, best_obj) if np.isfinite(bound) else -np.inf
-    gap = 0.0 if status == STATUS_OPTIMAL else (
+    gap = 0.0 if proven else (
         (best_obj - bound) / max(abs(best_obj), 1.0) if np.isfinite(bound) else float("inf"))
-    assignment = np.full(inst.n_children, -1, dtype=np.int64)
-    up = unit_placement(cands, best)
-    assignment[:] = up[units.unit_of]
-    stats = dict(cands.stats)
-    stats["pricing_rounds"] = float(rounds)
+    assignment = unit_placement(model_cands, best)[units.unit_of]
+    stats = dict(model_cands.stats)
+    stats["lp_rounds"] = float(rounds)
+    stats["lagrangian_bound"] = float(lag)
     stats["units"] = float(units.n)
     return Result(
         status=status, objective=best_obj, bound=float(bound), gap=float(gap),
         runtime=runtime, seed=opts.seed, assignment=assignment,
         greedy_objective=greedy_obj, timings=timings, stats=stats, instance=inst,
-        candidates=cands,
+        candidates=model_cands,
     )
 
 
