@@ -276,7 +276,7 @@ def _policy_from_mapping(data: Mapping[str, Any]) -> _Policy:
     return _Policy(weights=weights, min_rating=floor, split_siblings=split)
 
 
-def _policy_from_sheet(sheet: pd.DataFrame) -> _Policy:
+def _policy_from_sheet(sheet: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """An Excel `policy` sheet of dotted keys (`weights.per_km`) turned into the TOML shape."""
     sheet = _clean(sheet)
     if not {"key", "value"} <= set(sheet.columns):
@@ -287,7 +287,7 @@ def _policy_from_sheet(sheet: pd.DataFrame) -> _Policy:
             continue
         table, name = key.split(".", 1)
         data.setdefault(table.strip(), {})[name.strip()] = value
-    return _policy_from_mapping(data)
+    return data
 
 
 def _pair_table(raw: pd.DataFrame | None, what: str) -> pd.DataFrame:
@@ -299,10 +299,14 @@ def _pair_table(raw: pd.DataFrame | None, what: str) -> pd.DataFrame:
     return raw
 
 
-def _load_instance(path: str | Path) -> _Instance:
-    """A folder of CSV files plus policy.toml, or one .xlsx workbook with the same sheets."""
+def _load_instance(path: str | Path, policy_file: str | Path | None = None) -> _Instance:
+    """A folder of CSV files plus policy.toml, or one .xlsx workbook with the same sheets.
+
+    `policy_file` is laid over the instance's policy, key by key (as `solve --policy`).
+    """
     path = Path(path)
     sheets: dict[str, pd.DataFrame | None]
+    raw: dict[str, Any] = {}
     if path.is_dir():
         sheets = {}
         for name in ("children", "placements", "exclusions", "distances"):
@@ -311,9 +315,7 @@ def _load_instance(path: str | Path) -> _Instance:
         toml_path = path / "policy.toml"
         if toml_path.exists():
             with toml_path.open("rb") as fh:
-                policy = _policy_from_mapping(tomllib.load(fh))
-        else:
-            policy = _Policy()
+                raw = tomllib.load(fh)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         book = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
         by_name = {str(k).strip().lower(): v for k, v in book.items()}
@@ -321,9 +323,15 @@ def _load_instance(path: str | Path) -> _Instance:
             n: (_clean(by_name[n]) if n in by_name else None)
             for n in ("children", "placements", "exclusions", "distances")
         }
-        policy = _policy_from_sheet(by_name["policy"]) if "policy" in by_name else _Policy()
+        raw = _policy_from_sheet(by_name["policy"]) if "policy" in by_name else {}
     else:
         raise ValueError(f"instance {path} is neither a folder nor an .xlsx workbook")
+    if policy_file is not None:
+        with Path(policy_file).open("rb") as fh:
+            for table, values in tomllib.load(fh).items():
+                if isinstance(values, dict):
+                    raw.setdefault(table, {}).update(values)
+    policy = _policy_from_mapping(raw)
     if sheets["children"] is None or sheets["placements"] is None:
         raise ValueError(f"instance {path}: children and placements are required")
     children = _prepare_children(sheets["children"])
@@ -698,14 +706,15 @@ def _check_summary(
 # --------------------------------------------------------------------------- entry points
 
 
-def check(instance: str | Path, solution: str | Path, *, tol: float = 1e-6) -> CheckReport:
+def check(instance: str | Path, solution: str | Path, *, tol: float = 1e-6,
+          policy_file: str | Path | None = None) -> CheckReport:
     """Recompute every hard rule and the objective of `solution` from the spec alone.
 
     `instance`: a folder of CSV files (+ policy.toml) or an .xlsx workbook.
     `solution`: a folder with assignments.csv and optionally summary.json.
     `tol`: relative tolerance on the solution's weekly_cost/distance_km columns.
     """
-    inst = _load_instance(instance)
+    inst = _load_instance(instance, policy_file)
     solution = Path(solution)
     violations: list[Violation] = []
     review: list[str] = []

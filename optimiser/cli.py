@@ -9,16 +9,20 @@ import argparse
 import logging
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from .instance import InstanceError
+from .instance import Instance, InstanceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def _load(path: str, quiet: bool = False):  # type: ignore[no-untyped-def]
+def _load(path: str, quiet: bool = False, policy: str | None = None) -> Instance:
     from .reader import load_instance
 
-    inst = load_instance(path)
+    inst = load_instance(path, policy_file=policy)
     if not quiet:
         for w in inst.warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -30,7 +34,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from .writer import make_report, write_output
 
     t0 = time.perf_counter()
-    inst = _load(args.instance, args.quiet)
+    inst = _load(args.instance, args.quiet, args.policy)
     t_load = time.perf_counter() - t0
     params: dict[str, object] = {}
     for item in args.param or []:
@@ -71,7 +75,7 @@ def _coerce(value: str) -> object:
     return value
 
 
-def format_summary(s: dict, assignments) -> str:  # type: ignore[no-untyped-def]
+def format_summary(s: dict, assignments: pd.DataFrame) -> str:
     gap = s.get("gap")
     rows = [
         ("status", s["status"]),
@@ -101,7 +105,7 @@ def format_summary(s: dict, assignments) -> str:  # type: ignore[no-untyped-def]
 def cmd_check(args: argparse.Namespace) -> int:
     from .checker import check, format_report
 
-    report = check(args.instance, args.solution)
+    report = check(args.instance, args.solution, policy_file=args.policy)
     print(format_report(report))
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
@@ -141,12 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cheapest placements kept per unit before pricing (0: keep all)")
     s.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="a CP-SAT parameter, e.g. --param log_search_progress=true")
+    s.add_argument("--policy", default=None,
+                   help="a policy.toml laid over the instance's own (e.g. models/policies/...)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_solve)
 
     c = sub.add_parser("check", help="verify a solution against the spec, independently")
     c.add_argument("instance")
     c.add_argument("solution", help="output folder of a solve")
+    c.add_argument("--policy", default=None, help="the same --policy the solve was given")
     c.set_defaults(func=cmd_check)
 
     g = sub.add_parser("generate", help="write a calibrated synthetic instance")

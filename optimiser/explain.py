@@ -50,7 +50,8 @@ def _phrase(inst: Instance, rule: Rule, members: np.ndarray) -> str:
         mask = int(np.bitwise_and.reduce(inst.types_allowed[members].astype(np.int64)))
         types = [t for i, t in enumerate(PLACEMENT_TYPES) if mask >> i & 1]
         if set(types) == set(DEFAULT_TYPES):
-            return "are of a type open without a specific care plan (not secure or parent and child)"
+            return ("are of a type open without a specific care plan "
+                    "(not secure or parent and child)")
         return f"are of a type in the care plan ({', '.join(types) or 'none'})"
     if rule is Rule.SUPPORTED_UNDER_16:
         return "are not supported accommodation (the child is under 16)"

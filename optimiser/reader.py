@@ -107,7 +107,7 @@ class _Collector:
         values = df[column].to_numpy() if column in df.columns else None
         for i in np.flatnonzero(mask):
             v = values[i] if values is not None else None
-            self.add(file, int(df.index[i]), column, message(v))
+            self.add(file, int(df.index[int(i)]), column, message(v))
 
 
 # --------------------------------------------------------------------------- raw tables
@@ -550,16 +550,32 @@ def _fail(out: _Collector, files: tuple[str, ...]) -> InstanceError:
         sorted(out.problems, key=lambda p: (rank.get(p.file, len(rank)), p.row or 0)))
 
 
-def load_instance(path: str | Path, *, policy: Policy | None = None) -> Instance:
+def load_instance(path: str | Path, *, policy: Policy | None = None,
+                  policy_file: str | Path | None = None) -> Instance:
     """Load and validate an instance; raise `InstanceError` listing every problem.
 
-    `policy`, when given, overrides the instance's own policy.toml (what-if runs).
+    `policy`, when given, replaces the instance's own policy (what-if runs);
+    `policy_file` (a policy.toml, e.g. a preset from models/policies/) is laid over it:
+    its keys win, the instance's other keys stay.
     """
     path = Path(path)
     out = _Collector()
     if not path.exists():
         raise InstanceError([Problem(str(path), None, None, "no such folder or file")])
     tables, raw_policy, where, style = _read_tables(path, out)
+    if policy_file is not None:
+        pf_path = Path(policy_file)
+        if not pf_path.is_file():
+            out.add(str(pf_path), None, None, "no such policy file")
+        else:
+            over, _ = _read_toml(pf_path, out)
+            merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw_policy.items()}
+            for section, values in over.items():
+                if isinstance(values, dict) and isinstance(merged.get(section), dict):
+                    merged[section].update(values)
+                else:
+                    merged[section] = values
+            raw_policy = merged
     cf, pf = _fname("children", style), _fname("placements", style)
     ef, df_ = _fname("exclusions", style), _fname("distances", style)
     polf = "policy.toml" if style == "csv" else "policy sheet"
@@ -599,7 +615,7 @@ def load_instance(path: str | Path, *, policy: Policy | None = None) -> Instance
     amax = _ints(pl, "age_max", pf, out, default=None, lo=0, hi=25)
     age_problem = {(p.row, p.column) for p in out.problems if p.file == pf}
     for i in np.flatnonzero(amin > amax):
-        row = int(pl.index[i])
+        row = int(pl.index[int(i)])
         if (row, "age_min") not in age_problem and (row, "age_max") not in age_problem:
             out.add(pf, row, "age_max", f"{amax[i]} is below age_min ({amin[i]})")
     glists = _list_choice(pl, "genders", pf, out, GENDERS, "gender", str.upper)

@@ -368,7 +368,7 @@ class _Progress(cp_model.CpSolverSolutionCallback):
 
 def _run_cpsat(model: cp_model.CpModel, opts: SolveOptions, time_limit: float,
                offset: float, progress: Callable[[str], None] | None,
-               ) -> tuple[cp_model.CpSolver, int]:
+               ) -> tuple[cp_model.CpSolver, object]:
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.max_time_in_seconds = max(time_limit, 0.05)
@@ -389,11 +389,10 @@ def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOpti
             time_limit: float) -> np.ndarray:
     """Fix the pairs the LP chose whole, solve the small rest exactly: a strong incumbent."""
     units = inst.units
-    fixed = lp_x > 1 - 1e-6
+    whole = lp_x > 1 - 1e-6
     # free the neighbourhood of the fractional part: units at placements the LP splits
-    frac_places = np.unique(cands.placement[(lp_x > 1e-6) & ~fixed])
-    fixed &= ~np.isin(cands.placement, frac_places)
-    fixed = np.flatnonzero(fixed)
+    frac_places = np.unique(cands.placement[(lp_x > 1e-6) & ~whole])
+    fixed = np.flatnonzero(whole & ~np.isin(cands.placement, frac_places))
     chosen = np.full(units.n, -1, dtype=np.int64)
     chosen[cands.unit[fixed]] = fixed
     cap = inst.capacity.astype(np.int64) - np.bincount(
