@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# size -> (recipe in instances/recipes.toml, time limit of the issue's target)
 SIZES = {
-    "authority": (2000, 1500, 30.0),
-    "region": (20000, 15000, 120.0),
+    "authority": ("authority-2000", 30.0),
+    "region": ("region-20000", 120.0),
 }
 
 
@@ -32,15 +33,15 @@ def run_one(name: str, work: Path, seed: int, workers: int, time_limit: float | 
     """Run in a child process; returns the figures as a dict."""
     from optimiser import load_instance, solve
     from optimiser.checker import check
-    from optimiser.generate import generate
+    from optimiser.generate import generate_recipe, recipe_kwargs
     from optimiser.writer import make_report, write_output
 
-    n, m, limit = SIZES[name]
+    recipe, limit = SIZES[name]
     limit = time_limit or limit
-    inst_dir = work / f"{name}-{n}-s{seed}"
+    kw = recipe_kwargs(recipe)
+    n, m = kw["children"], kw["placements"]
     t = time.perf_counter()
-    if not (inst_dir / "children.csv").exists():
-        generate(inst_dir, children=n, placements=m, seed=seed)
+    inst_dir = generate_recipe(recipe, out_root=work)
     t_gen = time.perf_counter() - t
     t = time.perf_counter()
     inst = load_instance(inst_dir)
@@ -55,7 +56,8 @@ def run_one(name: str, work: Path, seed: int, workers: int, time_limit: float | 
     chk = check(inst_dir, out)
     t_check = time.perf_counter() - t
     row = {
-        "size": name, "children": n, "placements": m, "seed": seed, "workers": workers,
+        "size": name, "recipe": recipe, "children": n, "placements": m, "seed": seed,
+        "workers": workers,
         "time_limit": limit, "status": res.status, "objective": res.objective,
         "bound": res.bound, "gap": res.gap, "placed": res.placed, "unplaced": res.unplaced,
         "generate_s": t_gen, "load_s": t_load,
