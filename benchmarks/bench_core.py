@@ -64,12 +64,14 @@ def run_one(name: str, work: Path, seed: int, workers: int, time_limit: float | 
         "candidates_s": res.timings.get("candidates", 0.0),
         "greedy_s": res.timings.get("greedy", 0.0),
         "build_s": res.timings.get("build", 0.0), "solve_s": res.timings.get("solve", 0.0),
-        "pricing_s": res.timings.get("pricing", 0.0), "engine_total_s": res.runtime,
+        "lp_pricing_s": res.timings.get("lp", 0.0), "engine_total_s": res.runtime,
         "write_s": t_write, "check_s": t_check, "check_ok": chk.ok,
         "pairs_evaluated": res.stats.get("pairs_evaluated"),
         "pairs_feasible": res.stats.get("pairs_feasible"),
         "pairs_kept": res.stats.get("pairs_kept"),
-        "pricing_rounds": res.stats.get("pricing_rounds"),
+        "pairs_in_model": res.stats.get("pairs_in_model"),
+        "lp_rounds": res.stats.get("lp_rounds"),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if baseline:
         row.update(plain_baseline(inst, limit, seed, workers))
@@ -140,7 +142,9 @@ def main() -> int:
     if args.one:
         row = run_one(args.one, work, args.seed, args.workers, args.time_limit,
                       baseline=args.one == "authority" and not args.no_baseline)
-        row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if "baseline_status" in row:
+            row["baseline_peak_rss_mib"] = resource.getrusage(
+                resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(row))
         return 0
     rows = []

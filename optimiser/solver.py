@@ -452,13 +452,16 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     while len(cands):
         rounds += 1
         pi_r, lp_val, x_r = lp_duals(inst, cands)
-        pr = price(inst, cands, pool, pi_r, None)
+        pr = price(inst, cands, pool, pi_r, None, per_unit=25)
         if pr.lagrangian_bound >= lag:
             lag, pi, pricing = pr.lagrangian_bound, pi_r, pr
         lp_x = x_r
         say(f"LP round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
             f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in")
-        if len(pr.add_unit) == 0 or elapsed() > 0.3 * opts.time_limit \
+        # stop when the LP over the kept pairs is within a penny-scale tolerance of the
+        # bound over all pairs: more rounds cannot move either by more than that
+        converged = lp_val - pr.lagrangian_bound <= max(1.0, 1e-6 * abs(lp_val))
+        if len(pr.add_unit) == 0 or converged or elapsed() > 0.3 * opts.time_limit \
                 or rounds >= opts.max_pricing_rounds * 4:
             break
         cands = _merge(cands, pr)

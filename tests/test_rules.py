@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from builders import placement_of, solve_and_check, write_instance
 
 # rule code -> (child columns, placement columns, exclusions) that break it; the

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import placement_of, solve_and_check, write_instance
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builders import placement_of, solve_and_check, write_instance
 from optimiser import load_instance, solve
 from optimiser.checker import check
 
