@@ -32,7 +32,7 @@ FUNNEL: tuple[Rule, ...] = (
 
 @dataclass(frozen=True)
 class Reason:
-    code: str  # a Rule value, or "full" / "cheaper_unplaced"
+    code: str  # a Rule value, or "cheaper_unplaced" / "not_reached"
     text: str
 
 
@@ -122,7 +122,7 @@ def no_candidate_reason(inst: Instance, unit: int) -> Reason:
 
 
 def full_reason(inst: Instance, unit: int, candidates: np.ndarray,
-                assignment: np.ndarray) -> Reason:
+                assignment: np.ndarray, proven: bool = True) -> Reason:
     """Candidates exist: say which children took them (ids only)."""
     units = inst.units
     members = units.members(unit)
@@ -135,6 +135,12 @@ def full_reason(inst: Instance, unit: int, candidates: np.ndarray,
     need = int(inst.capacity[candidates].max()) if units.solo[unit] else len(members)
     has_room = candidates[(cap[candidates] - used[candidates]) >= need] if not units.solo[
         unit] else candidates[used[candidates] == 0]
+    if len(has_room) and not proven:
+        ids = ", ".join(str(inst.placement_ids[p]) for p in has_room[:3])
+        return Reason("not_reached",
+                      f"placements with room could take {_who(inst, members)} ({ids}), but the "
+                      "solver stopped at its time limit before finding a better plan; run it "
+                      "longer or ask for a match for this child")
     if len(has_room):
         return Reason("cheaper_unplaced",
                       "a placement with room exists, but the authority's weights make leaving "
@@ -167,14 +173,15 @@ def feasible_placements(inst: Instance, unit: int) -> np.ndarray:
     return cols[ok]
 
 
-def unplaced_reasons(inst: Instance, assignment: np.ndarray) -> dict[int, Reason]:
+def unplaced_reasons(inst: Instance, assignment: np.ndarray,
+                     proven: bool = True) -> dict[int, Reason]:
     """Reason per unplaced child index."""
     units = inst.units
     out: dict[int, Reason] = {}
     unplaced_units = np.unique(units.unit_of[assignment < 0])
     for u in unplaced_units.tolist():
         cands = feasible_placements(inst, u)
-        reason = full_reason(inst, u, cands, assignment) if len(cands) else (
+        reason = full_reason(inst, u, cands, assignment, proven) if len(cands) else (
             no_candidate_reason(inst, u))
         for c in units.members(u).tolist():
             out[c] = reason

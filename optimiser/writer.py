@@ -59,7 +59,7 @@ def make_report(result: Result) -> Report:
     dist = np.full(inst.n_children, np.nan)
     cost[placed] = inst.weekly_cost[a[placed]]
     dist[placed] = pair_distances(inst, placed, a[placed])
-    reasons = unplaced_reasons(inst, a)
+    reasons = unplaced_reasons(inst, a, proven=result.status == "optimal")
     pid = np.where(a >= 0, inst.placement_ids[np.maximum(a, 0)], "")
     df = pd.DataFrame({
         "child_id": inst.child_ids,

@@ -183,3 +183,16 @@ def test_current_placement_breaking_a_rule_stays_candidate(tmp_path: Path,
     assert review.exists() == current
     if current:
         assert "ofsted_rating" in review.read_text()
+
+
+@pytest.mark.parametrize("unplaced_weight, placed", [(10.0, False), (100000.0, True)])
+def test_unplaced_cheaper_than_any_placement_is_explained(tmp_path: Path,
+                                                          unplaced_weight: float,
+                                                          placed: bool) -> None:
+    """A placement with room costing more than the unplaced penalty: the child stays out."""
+    folder = write_instance(tmp_path / "i", [{"child_id": "C1"}], [{"placement_id": "P1"}],
+                            policy=f"[weights]\nunplaced = {unplaced_weight}\n")
+    _, a, _ = solve_and_check(folder)
+    assert placement_of(a, "C1") == ("P1" if placed else "")
+    if not placed:
+        assert a.loc["C1", "reason_code"] == "cheaper_unplaced"
