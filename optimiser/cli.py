@@ -128,6 +128,26 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_match(args: argparse.Namespace) -> int:
+    """Rank placements for one referral (a child or a sibling group); exit 2 if unknown."""
+    import json
+
+    from .match import Matcher, UnknownReferral
+
+    if args.top is not None and args.top < 1:
+        print("error: --top must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    inst = _load(args.instance, quiet=True)
+    matcher = Matcher(inst)
+    try:
+        res = matcher.rank(args.child, group=args.group, top=args.top, cohort=args.cohort)
+    except UnknownReferral as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(res.to_dict(), indent=1) if args.json else res.text())
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="placement",
@@ -166,6 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--data-dir", default=None, help="path to shared/data (optional)")
     g.add_argument("--recipe", default=None, help="a recipe name from instances/recipes.toml")
     g.set_defaults(func=cmd_generate)
+
+    mt = sub.add_parser("match", help="rank the placements for one referral, with reasons")
+    mt.add_argument("instance")
+    who = mt.add_mutually_exclusive_group(required=True)
+    who.add_argument("--child", help="child_id of the referral")
+    who.add_argument("--group", help="sibling_group of the referral (placed together)")
+    mt.add_argument("--top", type=int, default=None, help="show the K best (default: all)")
+    mt.add_argument("--json", action="store_true", help="machine-readable output")
+    mt.add_argument("--cohort", action="store_true",
+                    help="rank by the whole waiting list's optimum (what the bed costs others)")
+    mt.set_defaults(func=cmd_match)
     return ap
 
 
