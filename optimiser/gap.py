@@ -57,6 +57,7 @@ BACKENDS = ("cpsat", "plain", "highs", "cbc")
 SENSES = ("min", "max")
 LAYOUTS = ("auto", "multi", "single")
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CPSAT_PARAMS: dict[str, object] = {}  # extra CP-SAT parameters for our full-model searches
 
 
 # --------------------------------------------------------------------------- instance
@@ -534,6 +535,8 @@ class _FullSearch(threading.Thread):
         prm.max_time_in_seconds = max(time_limit, 0.01)
         prm.num_workers = workers
         prm.random_seed = seed
+        for key, val in CPSAT_PARAMS.items():
+            setattr(prm, key, val)
         self.status: int = -1
         self.bound = -math.inf
 
