@@ -21,6 +21,7 @@ from .rules import (
     EARTH_RADIUS_KM,
     PLACEMENT_TYPES,
     RATINGS,
+    REALLOCATION_RULES,
     SUPPORTED_MIN_AGE,
     Rule,
 )
@@ -93,6 +94,18 @@ def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
         hit = (er >= 0) & (ec >= 0)
         excluded[er[hit], ec[hit]] = True
 
+    # spec: a current placement that now breaks a rule stays a candidate for that child
+    cur = inst.current[rows]
+    has_cur = (cur >= 0) & (pos_c[np.maximum(cur, 0)] >= 0)
+    cur_col = np.where(has_cur, pos_c[np.maximum(cur, 0)], -1)
+    is_cur = np.zeros(dist.shape, dtype=bool)
+    is_cur[np.flatnonzero(has_cur), cur_col[has_cur]] = True
+
+    t_cost = np.broadcast_to(w.cost * inst.weekly_cost[c], dist.shape)
+    t_dist = w.per_km * dist
+    t_faith = w.faith_mismatch * ((inst.faith_match[r] == 1) & (inst.faith[r] != inst.pfaith[c]))
+    t_move = w.move * ((inst.current[r] >= 0) & ~is_cur)
+
     checks: list[tuple[Rule, np.ndarray]] = [
         (Rule.SUPPORTED_UNDER_16, (ptype == SUPPORTED) & (age < SUPPORTED_MIN_AGE)),
         (Rule.PLACEMENT_TYPE,
@@ -106,29 +119,91 @@ def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
         (Rule.OFSTED_RATING, np.broadcast_to(bad_rating[None, :], dist.shape)),
         (Rule.EXCLUSION, excluded),
         (Rule.MAX_DISTANCE, dist > inst.max_distance_km[r]),
+        *_reallocation_checks(inst, rows, cols, is_cur, t_cost + t_dist + t_faith,
+                              keep_rules),
     ]
     broken = np.zeros(dist.shape, dtype=bool)
     for _, mask in checks:
         broken |= mask
-    # spec: a current placement that now breaks a rule stays a candidate for that child
-    cur = inst.current[rows]
-    has_cur = (cur >= 0) & (pos_c[np.maximum(cur, 0)] >= 0)
-    cur_col = np.where(has_cur, pos_c[np.maximum(cur, 0)], -1)
-    broken[np.flatnonzero(has_cur), cur_col[has_cur]] = False
+    broken[is_cur] = False
 
-    is_cur = np.zeros(dist.shape, dtype=bool)
-    is_cur[np.flatnonzero(has_cur), cur_col[has_cur]] = True
-    t_cost = np.broadcast_to(w.cost * inst.weekly_cost[c], dist.shape)
-    t_dist = w.per_km * dist
-    t_faith = w.faith_mismatch * ((inst.faith_match[r] == 1) & (inst.faith[r] != inst.pfaith[c]))
-    t_move = w.move * ((inst.current[r] >= 0) & ~is_cur)
     objective = t_cost + t_dist + t_faith + t_move
     terms = {"cost": t_cost, "distance": t_dist, "faith_mismatch": t_faith, "move": t_move}
+    prev = inst.reallocation.previous
+    if prev is not None:
+        # stability (`--previous`): a proposal unlike yesterday's costs previous_weight
+        p_r = np.asarray(prev)[rows]
+        t_prev = inst.reallocation.previous_weight * (
+            inst.previous_known[rows][:, None] & (p_r[:, None] != cols[None, :]))
+        objective = objective + t_prev
+        terms["stability"] = t_prev
     return PairBlock(
         rows=rows, cols=cols, distance=dist,
         violations=dict(checks) if keep_rules else {},
         feasible=~broken, objective=objective, terms=terms if keep_rules else {},
     )
+
+
+MIN_SAVING_TOL = 1e-9  # pounds: float noise must not flip a gain that equals the threshold
+
+
+def _reallocation_checks(inst: Instance, rows: np.ndarray, cols: np.ndarray,
+                         is_cur: np.ndarray, own: np.ndarray, keep_rules: bool,
+                         ) -> list[tuple[Rule, np.ndarray]]:
+    """Pinned, held and not-yet-available placements, minimum own saving.
+
+    Each rule rules out only pairs that are not the child's current placement. Masks of
+    rules that cannot bite are left out (kept as all-False views when explaining), so an
+    ordinary instance pays nothing for them.
+    """
+    shape = is_cur.shape
+    out: list[tuple[Rule, np.ndarray]] = []
+    assert inst.pinned is not None
+    pinned = inst.pinned[rows]
+    if pinned.any():
+        out.append((Rule.PINNED, pinned[:, None] & ~is_cur))
+    held = inst.held[cols]
+    if held.any():
+        out.append((Rule.ON_HOLD, held[None, :] & ~is_cur))
+    later = inst.not_yet_available[cols] & ~held
+    if later.any():
+        out.append((Rule.NOT_YET_AVAILABLE, later[None, :] & ~is_cur))
+    threshold = inst.reallocation.min_saving
+    if threshold is not None:
+        stay = inst.stay_terms[rows]
+        placed = np.isfinite(stay)
+        if placed.any():
+            gain = stay[:, None] - own
+            out.append((Rule.MIN_SAVING, placed[:, None] & ~is_cur
+                        & (gain < threshold - MIN_SAVING_TOL)))
+    if keep_rules:
+        have = {rule for rule, _ in out}
+        for rule in REALLOCATION_RULES:
+            if rule not in have:
+                out.append((rule, np.broadcast_to(np.zeros(1, dtype=bool), shape)))
+    return out
+
+
+def current_terms(inst: Instance) -> np.ndarray:
+    """Per child, the cost, distance and faith terms at its current placement (nan when
+    waiting), with distances.csv overrides: the same numbers `evaluate_block` gives."""
+    w = inst.policy.weights
+    out = np.full(inst.n_children, np.nan)
+    kids = np.flatnonzero(inst.current >= 0)
+    if len(kids) == 0:
+        return out
+    p = inst.current[kids].astype(np.int64)
+    dist = haversine_km(inst.home_lat[kids], inst.home_lon[kids], inst.lat[p], inst.lon[p])
+    if len(inst.dist_child):
+        m = max(inst.n_placements, 1)
+        over = dict(zip((inst.dist_child.astype(np.int64) * m + inst.dist_placement).tolist(),
+                        inst.dist_km.tolist(), strict=True))
+        for i, key in enumerate((kids * m + p).tolist()):
+            if key in over:
+                dist[i] = over[key]
+    faith = (inst.faith_match[kids] == 1) & (inst.faith[kids] != inst.pfaith[p])
+    out[kids] = w.cost * inst.weekly_cost[p] + w.per_km * dist + w.faith_mismatch * faith
+    return out
 
 
 @dataclass(frozen=True)
@@ -231,6 +306,7 @@ def unit_blocks(inst: Instance, plan: BlockPlan | None = None) -> Iterator[UnitB
     plan = plan or BlockPlan(inst)
     units = inst.units
     cap = inst.capacity
+    pload = inst.pinned_load
     for block, cols in plan.blocks():
         if len(cols) == 0:
             continue
@@ -245,6 +321,12 @@ def unit_blocks(inst: Instance, plan: BlockPlan | None = None) -> Iterator[UnitB
         feas &= sizes[:, None] <= ccap[None, :]
         # a solo child takes the whole placement; a group that contains one cannot be placed
         feas &= ~(solo & (sizes > 1))[:, None]
+        if pload.any():
+            # beds of pinned children are never free: others fit in what is left
+            pinned = inst.pinned_unit[block] >= 0
+            held = pload[cols]
+            feas &= pinned[:, None] | (sizes[:, None] <= (ccap - held)[None, :])
+            feas &= ~(solo & ~pinned)[:, None] | (held == 0)[None, :]
         use = np.where(solo[:, None], ccap[None, :], sizes[:, None]).astype(np.int64)
         yield UnitBlock(block, cols, feas, obj, use)
 

@@ -7,8 +7,10 @@ numpy arrays so that candidate generation is vectorised over children and placem
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +71,50 @@ class Policy:
     rules: Rules = field(default_factory=Rules)
 
 
+PREVIOUS_UNKNOWN = -2  # Reallocation.previous: the child was not in yesterday's plan
+DEFAULT_PREVIOUS_WEIGHT = 100.0
+
+
+@dataclass(frozen=True, eq=False)
+class Reallocation:
+    """Settings of an overnight re-allocation run (issue 5); the defaults change nothing.
+
+    They live on the Instance, not on SolveOptions, because they change *the problem*:
+    candidate generation, the LP, pricing and the CP-SAT model all read them from here,
+    so the bound is computed over exactly the pairs and rows the model uses.
+
+    - `date`: the as-of date for `available_from` (None: today).
+    - `min_saving`: a placed child moves only if its own gain (cost, distance and faith
+      terms of the objective, without the move penalty) is at least this many pounds/week.
+    - `max_moves`: at most this many children already placed are moved or unplaced.
+    - `previous`: per child, yesterday's proposed placement (index, -1 unplaced,
+      PREVIOUS_UNKNOWN not in it); a proposal that differs costs `previous_weight`.
+    """
+
+    date: dt.date | None = None
+    min_saving: float | None = None
+    max_moves: int | None = None
+    previous: np.ndarray | None = None
+    previous_weight: float = DEFAULT_PREVIOUS_WEIGHT
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Reallocation):
+            return NotImplemented
+        same_prev = (self.previous is None and other.previous is None) or (
+            self.previous is not None and other.previous is not None
+            and np.array_equal(self.previous, other.previous))
+        return same_prev and (self.date, self.min_saving, self.max_moves,
+                              self.previous_weight) == (other.date, other.min_saving,
+                                                        other.max_moves, other.previous_weight)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def active(self) -> bool:
+        return (self.min_saving is not None or self.max_moves is not None
+                or self.previous is not None)
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
@@ -127,11 +173,31 @@ class Instance:
     faiths: tuple[str, ...]
     need_tags: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    # optional re-allocation columns (None: the default, filled in __post_init__)
+    pinned: np.ndarray | None = None  # bool (n): never move this child
+    placed_since: np.ndarray | None = None  # object (n): datetime.date, None when not given
+    on_hold: np.ndarray | None = None  # object (m): hold reason, "" when offered
+    available_from: np.ndarray | None = None  # object (m): datetime.date or None
+    reallocation: Reallocation = field(default_factory=Reallocation)
 
     def __post_init__(self) -> None:
+        n, m = len(self.child_ids), len(self.placement_ids)
+        defaults = {
+            "pinned": np.zeros(n, dtype=bool),
+            "placed_since": np.full(n, None, dtype=object),
+            "on_hold": np.full(m, "", dtype=object),
+            "available_from": np.full(m, None, dtype=object),
+        }
+        for name, default in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default)
         for name, value in self.__dict__.items():
             if isinstance(value, np.ndarray):
                 object.__setattr__(self, name, _frozen(value))
+
+    def with_reallocation(self, **settings: Any) -> Instance:
+        """A copy with re-allocation settings (see `Reallocation`); derived data is rebuilt."""
+        return replace(self, reallocation=replace(self.reallocation, **settings))
 
     # sizes -----------------------------------------------------------------
     @property
@@ -151,10 +217,134 @@ class Instance:
         return {p: i for i, p in enumerate(self.placement_ids)}
 
     @cached_property
+    def residents(self) -> np.ndarray:
+        """Children in the instance whose current placement it is, per placement."""
+        return _frozen(np.bincount(self.current[self.current >= 0],
+                                   minlength=self.n_placements).astype(np.int64))
+
+    @cached_property
+    def as_of(self) -> dt.date:
+        """The date `available_from` is compared with: the run's date, or today."""
+        return self.reallocation.date or dt.date.today()
+
+    @cached_property
+    def held(self) -> np.ndarray:
+        """Placement's vacancies are on hold (`on_hold_reason` given)."""
+        assert self.on_hold is not None
+        return _frozen(self.on_hold != "")
+
+    @cached_property
+    def not_yet_available(self) -> np.ndarray:
+        """Placement's vacancies open only after the as-of date (`available_from`)."""
+        assert self.available_from is not None
+        day = self.as_of
+        return _frozen(np.array([d is not None and d > day for d in self.available_from],
+                                dtype=bool))
+
+    @cached_property
+    def offered(self) -> np.ndarray:
+        """Vacancies actually offered: not on hold and already available."""
+        return _frozen(~self.held & ~self.not_yet_available)
+
+    @cached_property
     def capacity(self) -> np.ndarray:
-        """vacancies + children whose current placement it is (spec)."""
-        residents = np.bincount(self.current[self.current >= 0], minlength=self.n_placements)
-        return _frozen((self.vacancies + residents).astype(np.int64))
+        """Current residents + vacancies offered (spec, less held/not-yet-available beds)."""
+        vac = np.where(self.offered, self.vacancies, 0)
+        return _frozen((vac + self.residents).astype(np.int64))
+
+    @cached_property
+    def stay_terms(self) -> np.ndarray:
+        """Per child: cost, distance and faith terms at its current placement (nan: none).
+
+        The baseline of the `min_saving` rule: a move's own gain is this minus the same
+        terms at the new placement.
+        """
+        from .candidates import current_terms  # candidates imports this module
+
+        return _frozen(current_terms(self))
+
+    @cached_property
+    def previous_known(self) -> np.ndarray:
+        """Children who have a proposal in yesterday's plan (`--previous`)."""
+        prev = self.reallocation.previous
+        if prev is None:
+            return _frozen(np.zeros(self.n_children, dtype=bool))
+        return _frozen(np.asarray(prev) != PREVIOUS_UNKNOWN)
+
+    @cached_property
+    def unit_unplaced(self) -> np.ndarray:
+        """Per unit, pounds/week of leaving it unplaced: priority x weight, plus the
+        stability term of members yesterday's plan placed (`--previous`)."""
+        units = self.units
+        pen = self.policy.weights.unplaced * units.unplaced_cost.astype(float)
+        prev = self.reallocation.previous
+        if prev is not None:
+            was_placed = self.previous_known & (np.asarray(prev) >= 0)
+            pen = pen + self.reallocation.previous_weight * np.bincount(
+                units.unit_of, weights=was_placed.astype(float), minlength=units.n)
+        return _frozen(pen)
+
+    @cached_property
+    def unit_placed(self) -> np.ndarray:
+        """Per unit, members already placed (each counts as a move if the unit leaves)."""
+        units = self.units
+        return _frozen(np.bincount(units.unit_of, weights=(self.current >= 0).astype(float),
+                                   minlength=units.n).astype(np.int64))
+
+    def pair_moves(self, unit: np.ndarray, placement: np.ndarray) -> np.ndarray:
+        """Children already placed who move if `unit` goes to `placement` (vectorised)."""
+        placed = self.unit_placed[unit]
+        keys, counts = self._unit_current_counts
+        if len(keys) == 0:
+            return placed.astype(np.int64)
+        q = unit.astype(np.int64) * max(self.n_placements, 1) + placement.astype(np.int64)
+        pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+        staying = np.where(keys[pos] == q, counts[pos], 0)
+        return (placed - staying).astype(np.int64)
+
+    @cached_property
+    def _unit_current_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted keys unit*m + current placement, and how many members live there."""
+        has = self.current >= 0
+        q = (self.units.unit_of[has].astype(np.int64) * max(self.n_placements, 1)
+             + self.current[has].astype(np.int64))
+        keys, counts = np.unique(q, return_counts=True)
+        return _frozen(keys), _frozen(counts.astype(np.int64))
+
+    @cached_property
+    def pinned_unit(self) -> np.ndarray:
+        """Per unit, the placement a pinned member keeps (-1: no pinned member).
+
+        A group whose pinned members live in different placements is refused by the
+        reader (siblings are placed together), so one placement per unit is enough.
+        """
+        assert self.pinned is not None
+        out = np.full(self.units.n, -1, dtype=np.int64)
+        c = np.flatnonzero(self.pinned & (self.current >= 0))
+        out[self.units.unit_of[c]] = self.current[c]
+        return _frozen(out)
+
+    @cached_property
+    def pinned_load(self) -> np.ndarray:
+        """Beds taken for certain by pinned units living whole where they are pinned.
+
+        Their pair is exempt from every per-pair rule, so they always stay; the beds they
+        fill are never open to anyone else, which candidate generation uses (a group of
+        four is no candidate for a four-bed home where three pinned children live).
+        """
+        units = self.units
+        pu = self.pinned_unit
+        load = np.zeros(self.n_placements, dtype=np.int64)
+        cap = self.capacity
+        for u in np.flatnonzero(pu >= 0).tolist():
+            p = int(pu[u])
+            members = units.members(u)
+            if not (self.current[members] == p).all():
+                continue  # a member lives elsewhere: the pin may yet fail, count nothing
+            use = int(cap[p]) if units.solo[u] else len(members)
+            if load[p] + use <= cap[p]:
+                load[p] += use
+        return _frozen(load)
 
     # sibling groups as units ---------------------------------------------------
     @cached_property

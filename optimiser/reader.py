@@ -27,6 +27,7 @@ from .rules import (
     ALL_RATINGS,
     DEFAULT_TYPES,
     GENDERS,
+    HOLD_REASONS,
     PLACEMENT_TYPES,
     RATINGS,
 )
@@ -72,7 +73,8 @@ PLACEMENT_COLUMNS = {
 }
 EXCLUSION_COLUMNS = {"child_id": True, "placement_id": True, "reason": False}
 DISTANCE_COLUMNS = {"child_id": True, "placement_id": True, "km": True}
-# Optional columns that later features read; known, so they do not warn.
+# Optional columns of re-allocation (issue 5; README "Optional columns for re-allocation"):
+# parsed when present, defaults otherwise, so an ordinary instance is unchanged.
 EXTRA_CHILD_COLUMNS = {"pinned", "placed_since"}
 EXTRA_PLACEMENT_COLUMNS = {"on_hold_reason", "available_from"}
 
@@ -424,6 +426,58 @@ def _bools(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray
     return truthy
 
 
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00:00(?:\.0+)?)?$")
+
+
+def _dates(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray:
+    """Dates written YYYY-MM-DD (an Excel date cell reads the same); empty is None.
+
+    Only the ISO form is accepted: 03/04/2025 is 3 April in England and 4 March in an
+    American export, and a wrong guess would offer a bed a month early.
+    """
+    vals = np.full(len(df), None, dtype=object)
+    if col not in df.columns:
+        return vals
+    for i, v in enumerate(df[col].tolist()):
+        if v == "":
+            continue
+        m = _DATE.match(v)
+        day = None
+        if m:
+            try:
+                day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                day = None
+        if day is None:
+            out.add(file, int(df.index[i]), col,
+                    f"{v!r} is not a date: write it as YYYY-MM-DD, e.g. 2025-03-31")
+        else:
+            vals[i] = day
+    return vals
+
+
+def _hold_reasons(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray:
+    """`on_hold_reason`: a known code (lower-cased) or free text; empty = beds offered.
+
+    Free text still holds the beds (a warning lists it): whoever typed "carer in
+    hospital" meant the bed not to be offered, and offering it is the costly mistake.
+    """
+    if col not in df.columns:
+        return np.full(len(df), "", dtype=object)
+    s = df[col]
+    low = s.str.lower()
+    known = low.isin(HOLD_REASONS).to_numpy()
+    vals = np.where(known, low.to_numpy(dtype=object), s.to_numpy(dtype=object))
+    free = (~known & (s != "").to_numpy())
+    if free.any():
+        rows = [int(r) for r in df.index[free][:5]]
+        texts = ", ".join(repr(v) for v in pd.unique(s[free])[:5])
+        out.warn(f"{file}: on_hold_reason {texts} (row(s) {', '.join(map(str, rows))}"
+                 f"{', ...' if free.sum() > 5 else ''}) is not one of "
+                 f"{', '.join(HOLD_REASONS)}; those vacancies are held all the same")
+    return vals.astype(object)
+
+
 def _lists(s: pd.Series) -> list[list[str]]:
     return [[t.strip() for t in v.split(";") if t.strip()] if v else [] for v in s.tolist()]
 
@@ -627,6 +681,8 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     lat = _floats(pl, "lat", pf, out, required=True, lo=-90, hi=90, default=0.0)
     lon = _floats(pl, "lon", pf, out, required=True, lo=-180, hi=180, default=0.0)
     cost = _floats(pl, "weekly_cost", pf, out, required=True, lo=0, default=0.0)
+    on_hold = _hold_reasons(pl, "on_hold_reason", pf, out)
+    available_from = _dates(pl, "available_from", pf, out)
 
     # ---- children
     cids = _ids(ch, "child_id", cf, out)
@@ -651,6 +707,10 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     solo = _bools(ch, "solo", cf, out)
     current = _lookup(ch, "current_placement", cf, out, pindex, "placement", pf, optional=True)
     prio = _ints(ch, "priority", cf, out, default=1, lo=1)
+    pinned = (_bools(ch, "pinned", cf, out) if "pinned" in ch.columns
+              else np.zeros(len(ch), dtype=bool))
+    placed_since = _dates(ch, "placed_since", cf, out)
+    _check_pinned(ch, cf, out, pinned, current, pol)
 
     # ---- vocabularies (faith is compared case-insensitively)
     pfaith_s = pl["faith"].str.lower()
@@ -720,5 +780,33 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
         faiths=faiths,
         need_tags=tags,
         warnings=tuple(out.warnings),
+        pinned=pinned & (current >= 0),
+        placed_since=placed_since,
+        on_hold=on_hold,
+        available_from=available_from,
     )
     return inst
+
+
+def _check_pinned(ch: pd.DataFrame, file: str, out: _Collector, pinned: np.ndarray,
+                  current: np.ndarray, pol: Policy) -> None:
+    """A pinned child must have a current placement (else it is only a warning: the pin
+    is ignored), and pinned siblings kept together cannot live in different placements."""
+    waiting = pinned & (current < 0)
+    if waiting.any():
+        rows = ", ".join(str(int(r)) for r in ch.index[waiting][:5])
+        out.warn(f"{file}: {int(waiting.sum())} child(ren) pinned without a current_placement "
+                 f"(row(s) {rows}); the pin is ignored, they are waiting children")
+    if pol.rules.split_siblings:
+        return
+    groups = ch["sibling_group"].to_numpy(dtype=object)
+    first: dict[str, tuple[int, str]] = {}
+    for i in np.flatnonzero(pinned & (current >= 0) & (groups != "")):
+        g = str(groups[i])
+        here = (int(current[i]), str(ch["current_placement"].iloc[i]))
+        if g not in first:
+            first[g] = here
+        elif first[g][0] != here[0]:
+            out.add(file, int(ch.index[int(i)]), "pinned",
+                    f"pinned at {here[1]}, but a sibling in group {g!r} is pinned at "
+                    f"{first[g][1]}; siblings are placed together, so both cannot stay")

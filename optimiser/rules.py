@@ -25,6 +25,12 @@ class Rule(str, Enum):
     CAPACITY = "capacity"
     SOLO = "solo"
     SIBLINGS_TOGETHER = "siblings_together"
+    # re-allocation (optional columns and `placement reallocate` options)
+    PINNED = "pinned"
+    ON_HOLD = "on_hold"
+    NOT_YET_AVAILABLE = "not_yet_available"
+    MIN_SAVING = "min_saving"
+    MAX_MOVES = "max_moves"
 
     @property
     def text(self) -> str:
@@ -44,6 +50,11 @@ RULE_TEXT: dict[Rule, str] = {
     Rule.CAPACITY: "the placement has no room",
     Rule.SOLO: "a child who must live alone shares the placement",
     Rule.SIBLINGS_TOGETHER: "the sibling group is not placed together",
+    Rule.PINNED: "the child is pinned to the current placement (never moved)",
+    Rule.ON_HOLD: "the placement is on hold and takes no new child",
+    Rule.NOT_YET_AVAILABLE: "the placement's vacancies are not available yet",
+    Rule.MIN_SAVING: "the move would not save the child's own minimum (cost and distance)",
+    Rule.MAX_MOVES: "the plan may move no more children already placed",
 }
 
 # The per-pair rules, in the order an explanation tests them (cheapest to say first).
@@ -58,6 +69,18 @@ PAIR_RULES: tuple[Rule, ...] = (
     Rule.EXCLUSION,
     Rule.MAX_DISTANCE,
 )
+
+# Per-pair rules of a re-allocation: they only ever rule out a pair that is *not* the
+# child's current placement. Kept apart from PAIR_RULES (the spec's rules, which the
+# checker re-derives) because they depend on the run's options.
+REALLOCATION_RULES: tuple[Rule, ...] = (
+    Rule.PINNED,
+    Rule.ON_HOLD,
+    Rule.NOT_YET_AVAILABLE,
+    Rule.MIN_SAVING,
+)
+# `on_hold_reason` codes; any other non-empty text also holds the vacancies (with a warning).
+HOLD_REASONS: tuple[str, ...] = ("illness", "safeguarding", "bedroom", "holiday", "break")
 
 PLACEMENT_TYPES: tuple[str, ...] = (
     "inhouse_foster",
