@@ -48,6 +48,9 @@ class SolveOptions:
     hint: bool = True
     relative_gap: float = 0.0
     params: dict[str, object] = field(default_factory=dict)  # passed to CP-SAT
+    # MIP solver of the restricted model: "cpsat", or "highs" (SciPy's HiGHS branch and
+    # cut: deterministic, and much stronger when most children stay, as in re-allocation)
+    backend: str = "cpsat"
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,14 @@ class Result:
 
 
 def objective_of(inst: Instance, cands: Candidates, chosen: np.ndarray) -> float:
-    """Exact objective of a unit-level choice (indices into cands, -1 = unplaced)."""
-    w = inst.policy.weights
-    units = inst.units
+    """Exact objective of a unit-level choice (indices into cands, -1 = unplaced).
+
+    With `--previous` this includes the stability term (the objective the model
+    minimises); `solve` reports the spec's objective apart from it.
+    """
     placed = chosen >= 0
     total = float(cands.objective[chosen[placed]].sum())
-    total += float(w.unplaced * units.unplaced_cost[~placed].sum())
+    total += float(inst.unit_unplaced[~placed].sum())
     total += split_penalty(inst, unit_placement(cands, chosen))
     return total
 
@@ -112,15 +117,95 @@ def split_penalty(inst: Instance, unit_place: np.ndarray) -> float:
     return float(inst.policy.weights.sibling_split * np.maximum(spread - 1, 0).sum())
 
 
+# --------------------------------------------------------------------------- re-allocation
+
+
+def forced_units(inst: Instance, cands: Candidates) -> np.ndarray:
+    """Per unit: it holds a pinned child and must take its one pair (the pinned placement).
+
+    Pinned pairs are the only candidates of their unit (rule `pinned` in the evaluator).
+    They fit together in any consistent snapshot; a pin that cannot (its placement is
+    smaller than the group, or other pins fill it) is released and logged rather than
+    making the model infeasible, and the checker then reports the moved pinned child.
+    """
+    pu = inst.pinned_unit
+    out = np.zeros(inst.units.n, dtype=bool)
+    if not (pu >= 0).any():
+        return out
+    k = np.flatnonzero(pu[cands.unit] == cands.placement)
+    load = np.zeros(inst.n_placements, dtype=np.int64)
+    cap = inst.capacity
+    for kk in k.tolist():
+        p, a = int(cands.placement[kk]), int(cands.use[kk])
+        if load[p] + a <= cap[p]:
+            load[p] += a
+            out[int(cands.unit[kk])] = True
+    lost = np.flatnonzero((pu >= 0) & ~out)
+    if len(lost):
+        ids = ", ".join(str(inst.child_ids[inst.units.members(u)[0]]) for u in lost[:5])
+        log.warning("%d pinned unit(s) cannot all stay where they are (first: %s)", len(lost),
+                    ids)
+    return out
+
+
+def forced_pairs(inst: Instance, cands: Candidates, forced: np.ndarray | None) -> np.ndarray:
+    """Indices into `cands` of the pairs the forced units must take."""
+    if forced is None or not forced.any() or len(cands) == 0:
+        return np.zeros(0, dtype=np.int64)
+    pu = inst.pinned_unit
+    return np.flatnonzero(forced[cands.unit] & (pu[cands.unit] == cands.placement))
+
+
+def moves_of(inst: Instance, cands: Candidates, chosen: np.ndarray) -> int:
+    """Children already placed whom a choice moves or leaves unplaced (`--max-moves`)."""
+    placed = chosen >= 0
+    total = int(inst.unit_placed[~placed].sum())
+    if placed.any():
+        k = chosen[placed]
+        total += int(inst.pair_moves(cands.unit[k], cands.placement[k]).sum())
+    return total
+
+
+def status_quo(inst: Instance, cands: Candidates, forced: np.ndarray | None) -> np.ndarray:
+    """Pinned units, then everyone already placed stays; waiting units fill what is left.
+
+    The fewest moves any plan needs: so a feasible start under any `--max-moves`.
+    """
+    stay = np.flatnonzero((inst.pair_moves(cands.unit, cands.placement) == 0)
+                          & (inst.unit_placed[cands.unit] > 0))
+    return greedy(inst, cands, first=np.concatenate([forced_pairs(inst, cands, forced), stay]))
+
+
+def admissible(inst: Instance, cands: Candidates, chosen: np.ndarray,
+               forced: np.ndarray | None, max_moves: int | None) -> bool:
+    """Pinned units placed as pinned, and the moves limit kept (capacity is the caller's)."""
+    k = forced_pairs(inst, cands, forced)
+    if len(k) and not np.array_equal(chosen[cands.unit[k]], k):
+        return False
+    return max_moves is None or moves_of(inst, cands, chosen) <= max_moves
+
+
+def stability_of(inst: Instance, assignment: np.ndarray) -> float:
+    """The `--previous` term of a per-child assignment: proposals unlike yesterday's."""
+    prev = inst.reallocation.previous
+    if prev is None:
+        return 0.0
+    changed = inst.previous_known & (assignment != np.asarray(prev))
+    return float(inst.reallocation.previous_weight * changed.sum())
+
+
+# --------------------------------------------------------------------------- pricing
+
+
 def greedy(inst: Instance, cands: Candidates, lp_x: np.ndarray | None = None,
-           capacity: np.ndarray | None = None) -> np.ndarray:
+           capacity: np.ndarray | None = None, first: np.ndarray | None = None) -> np.ndarray:
     """Largest saving over leaving unplaced first, capacity respected: a fast hint.
 
     With `lp_x` (the LP relaxation's values), pairs the LP chose come first: LP rounding.
+    `first`: pairs taken before any other, whatever their saving (pinned, staying).
     """
     units = inst.units
-    w = inst.policy.weights
-    saving = cands.objective - w.unplaced * units.unplaced_cost[cands.unit]
+    saving = cands.objective - inst.unit_unplaced[cands.unit]
     keys = (cands.placement, saving) if lp_x is None else (cands.placement, saving,
                                                            -np.round(lp_x, 6))
     order = np.lexsort(keys)
@@ -129,6 +214,11 @@ def greedy(inst: Instance, cands: Candidates, lp_x: np.ndarray | None = None,
                       saving.tolist())
     rem = (inst.capacity if capacity is None else capacity).astype(np.int64).tolist()
     ch = chosen.tolist()
+    for k in (first.tolist() if first is not None else []):
+        u, p = cu[k], cp[k]
+        if ch[u] < 0 and rem[p] >= cw[k]:
+            rem[p] -= cw[k]
+            ch[u] = k
     for k in order.tolist():
         if sv[k] >= 0:
             continue
@@ -142,29 +232,187 @@ def greedy(inst: Instance, cands: Candidates, lp_x: np.ndarray | None = None,
     return np.asarray(ch, dtype=np.int64)
 
 
-def lp_duals(inst: Instance, cands: Candidates) -> tuple[np.ndarray, float, np.ndarray]:
-    """Capacity duals (>= 0), value and solution of the restricted model's LP relaxation."""
+def departure_coef(inst: Instance, unit: np.ndarray, placement: np.ndarray,
+                   use: np.ndarray) -> np.ndarray:
+    """Coefficient of a pair in its placement's departure row (a valid inequality):
+
+        sum_k [max(new_k - v_p, 0) + stay_k] x_k <= R_p
+
+    `stay_k`: members of the unit living at p now, `new_k` = use - stay_k the beds the
+    others need, `v_p` the vacancies offered, `R_p` the residents. A newcomer needing
+    more than the free beds forces that many residents out; the plain capacity row lets
+    the LP spread a sibling group of five as a fifth over five single vacancies, this row
+    does not. It is what makes the bound of a re-allocation (most children staying) tight.
+    """
+    stay = inst.unit_placed[unit] - inst.pair_moves(unit, placement)
+    vac = inst.capacity[placement] - inst.residents[placement]
+    return np.maximum(use - stay - vac, 0) + stay
+
+
+@dataclass(frozen=True)
+class Duals:
+    """Multipliers >= 0 of the rows relaxed in the Lagrangian bound: capacity (pi),
+    departures (rho, per placement) and the moves limit (mu)."""
+
+    pi: np.ndarray
+    rho: np.ndarray
+    mu: float = 0.0
+
+    @staticmethod
+    def zero(inst: Instance) -> Duals:
+        return Duals(np.zeros(inst.n_placements), np.zeros(inst.n_placements))
+
+    def pair_price(self, inst: Instance, u: np.ndarray, p: np.ndarray,
+                   a: np.ndarray) -> np.ndarray:
+        """What the relaxed rows charge a pair: a pi_p + rho_p g_up + mu moves_up."""
+        out = a * self.pi[p]
+        r = self.rho[p]
+        if r.any():
+            out = out + r * departure_coef(inst, u, p, a)
+        if self.mu:
+            out = out + self.mu * inst.pair_moves(u, p)
+        return out
+
+    def unplaced_price(self, inst: Instance) -> np.ndarray:
+        """What the moves row charges a unit left unplaced: mu per member already placed."""
+        return self.mu * inst.unit_placed.astype(float)
+
+    def constant(self, inst: Instance, max_moves: int | None) -> float:
+        """The right-hand sides given back: pi.cap + rho.R + mu.N."""
+        return float((self.pi * inst.capacity).sum() + (self.rho * inst.residents).sum()
+                     + self.mu * (max_moves or 0))
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The restricted model as sparse rows: units, capacity, departures, moves."""
+
+    a: sparse.csr_matrix
+    b: np.ndarray
+    places: np.ndarray  # placements with a capacity row, in row order
+    dep_places: np.ndarray  # placements with a departure row, in row order
+    has_moves: bool
+
+
+def _rows(inst: Instance, cands: Candidates, capacity: np.ndarray | None = None,
+          moves_rhs: int | None = None) -> _Rows:
+    """Rows of the LP/MIP over `cands`; departure rows only with the full capacity."""
     units = inst.units
     k = len(cands)
-    pi = np.zeros(inst.n_placements)
-    w = inst.policy.weights
-    offset = float(w.unplaced * units.unplaced_cost.sum())
+    cap = inst.capacity if capacity is None else capacity
+    places, prow = np.unique(cands.placement, return_inverse=True)
+    rows = [cands.unit, units.n + prow]
+    cols = [np.arange(k), np.arange(k)]
+    vals = [np.ones(k), cands.use.astype(float)]
+    b = [np.ones(units.n), cap[places].astype(float)]
+    n_rows = units.n + len(places)
+    dep_places = np.zeros(0, dtype=np.int64)
+    if capacity is None and inst.residents.any():
+        # departure rows only where a newcomer needs more beds than are free
+        g = departure_coef(inst, cands.unit, cands.placement, cands.use)
+        stay = inst.unit_placed[cands.unit] - inst.pair_moves(cands.unit, cands.placement)
+        tight = np.zeros(inst.n_placements, dtype=bool)
+        tight[cands.placement[g > stay]] = True
+        tight &= inst.residents > 0
+        dep_places = np.flatnonzero(tight)
+        if len(dep_places):
+            drow = np.full(inst.n_placements, -1, dtype=np.int64)
+            drow[dep_places] = np.arange(len(dep_places))
+            sel = np.flatnonzero(tight[cands.placement] & (g > 0))
+            rows.append(n_rows + drow[cands.placement[sel]])
+            cols.append(sel)
+            vals.append(g[sel].astype(float))
+            b.append(inst.residents[dep_places].astype(float))
+            n_rows += len(dep_places)
+    if moves_rhs is not None:
+        coef = (inst.pair_moves(cands.unit, cands.placement)
+                - inst.unit_placed[cands.unit]).astype(float)
+        nz = np.flatnonzero(coef)
+        rows.append(np.full(len(nz), n_rows))
+        cols.append(nz)
+        vals.append(coef[nz])
+        b.append(np.array([float(moves_rhs)]))
+        n_rows += 1
+    a = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n_rows, k))
+    return _Rows(a, np.concatenate(b), places, dep_places, moves_rhs is not None)
+
+
+def _moves_rhs(inst: Instance, max_moves: int | None) -> int | None:
+    """Right-hand side of the moves row: sum_k (moves_k - placed_k) x_k <= N - placed."""
+    return None if max_moves is None else max_moves - int(inst.unit_placed.sum())
+
+
+def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
+             forced: np.ndarray | None = None) -> tuple[Duals, float, np.ndarray]:
+    """Duals (>= 0), value and solution of the restricted model's LP relaxation.
+
+    Rows: one per unit, capacity and departure rows per placement, the moves row with
+    `max_moves`; pinned pairs have x = 1.
+    """
+    units = inst.units
+    k = len(cands)
+    duals = Duals.zero(inst)
+    unplaced = inst.unit_unplaced
+    offset = float(unplaced.sum())
     x = np.zeros(k)
     if k == 0:
-        return pi, offset, x
-    c = cands.objective - w.unplaced * units.unplaced_cost[cands.unit]
-    places, prow = np.unique(cands.placement, return_inverse=True)
-    rows = np.concatenate([cands.unit, units.n + prow])
-    cols = np.concatenate([np.arange(k), np.arange(k)])
-    vals = np.concatenate([np.ones(k), cands.use.astype(float)])
-    a = sparse.csr_matrix((vals, (rows, cols)), shape=(units.n + len(places), k))
-    b = np.concatenate([np.ones(units.n), inst.capacity[places].astype(float)])
-    res = linprog(c, A_ub=a, b_ub=b, bounds=(0, 1), method="highs")
+        return duals, offset, x
+    c = cands.objective - unplaced[cands.unit]
+    rw = _rows(inst, cands, moves_rhs=_moves_rhs(inst, max_moves))
+    bounds = np.zeros((k, 2))
+    bounds[:, 1] = 1.0
+    bounds[forced_pairs(inst, cands, forced), 0] = 1.0
+    res = linprog(c, A_ub=rw.a, b_ub=rw.b, bounds=bounds, method="highs")
     if res.status != 0:
         log.warning("LP relaxation did not solve (%s); pricing uses zero duals", res.message)
-        return pi, -np.inf, x
-    pi[places] = np.maximum(-res.ineqlin.marginals[units.n:], 0.0)
-    return pi, float(res.fun) + offset, np.asarray(res.x)
+        return duals, -np.inf, x
+    marg = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0)
+    pi = np.zeros(inst.n_placements)
+    pi[rw.places] = marg[units.n: units.n + len(rw.places)]
+    rho = np.zeros(inst.n_placements)
+    at = units.n + len(rw.places)
+    rho[rw.dep_places] = marg[at: at + len(rw.dep_places)]
+    mu = float(marg[-1]) if rw.has_moves else 0.0
+    return Duals(pi, rho, mu), float(res.fun) + offset, np.asarray(res.x)
+
+
+def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
+               forced: np.ndarray | None = None, max_moves: int | None = None,
+               capacity: np.ndarray | None = None, moves_rhs: int | None = None,
+               ) -> tuple[np.ndarray | None, bool, float]:
+    """The restricted model with HiGHS branch and cut (SciPy's `milp`).
+
+    Coefficients are the same pence as CP-SAT's, so "optimal" means the same thing; the
+    gap tolerance is zero. Returns (choice per unit or None, proven optimal, bound in
+    pounds including the unplaced offset, -inf when none).
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    units = inst.units
+    k = len(cands)
+    offset = float(inst.unit_unplaced.sum())
+    if k == 0:
+        return np.full(units.n, -1, dtype=np.int64), True, offset
+    c = to_int(cands.objective - inst.unit_unplaced[cands.unit]).astype(float)
+    rhs = moves_rhs if moves_rhs is not None else _moves_rhs(inst, max_moves)
+    rw = _rows(inst, cands, capacity, rhs)
+    lb = np.zeros(k)
+    lb[forced_pairs(inst, cands, forced)] = 1.0
+    res = milp(c, constraints=LinearConstraint(rw.a, -np.inf, rw.b),
+               integrality=np.ones(k), bounds=Bounds(lb, np.ones(k)),
+               options={"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
+                        "disp": False})
+    log.info("HiGHS: %s (status %s, %d pairs)", res.message, res.status, k)
+    bound = getattr(res, "mip_dual_bound", None)
+    bound_p = (float(bound) / MONEY_SCALE + offset
+               if bound is not None and np.isfinite(bound) else -np.inf)
+    if res.x is None:
+        return None, False, bound_p
+    sel = np.flatnonzero(np.asarray(res.x) > 0.5)
+    chosen = np.full(units.n, -1, dtype=np.int64)
+    chosen[cands.unit[sel]] = sel
+    return chosen, res.status == 0, bound_p
 
 
 @dataclass(frozen=True)
@@ -189,23 +437,30 @@ def _feasible_chunks(inst: Instance, pool: PairPool | None,
         yield ub.units[r], ub.cols[c], ub.objective[r, c], ub.use[r, c]
 
 
-def price(inst: Instance, cands: Candidates, pool: PairPool | None, pi: np.ndarray,
-          incumbent: float | None = None, per_unit: int | None = 10) -> Pricing:
+def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals,
+          incumbent: float | None = None, per_unit: int | None = 10,
+          max_moves: int | None = None, forced: np.ndarray | None = None) -> Pricing:
     """One pass over every feasible pair: the Lagrangian bound and the pairs to add back.
 
     `incumbent=None`: column generation for the LP (add pairs with negative reduced cost).
     Otherwise: add pairs that could lead to a solution better than `incumbent`.
+    Every relaxed row (capacity, departures, moves) is a valid inequality over *all*
+    pairs, so L(duals) is a lower bound over every pair (see formulation.md). A `forced`
+    (pinned) unit has no unplaced option: its one pair is part of every admissible plan.
     """
-    units = inst.units
-    w = inst.policy.weights
-    unplaced = w.unplaced * units.unplaced_cost.astype(float)
+    if max_moves is None and duals.mu:
+        duals = Duals(duals.pi, duals.rho, 0.0)
+    unplaced = inst.unit_unplaced.astype(float) + duals.unplaced_price(inst)
+    if forced is not None and forced.any():
+        unplaced = np.where(forced, np.inf, unplaced)
     m_full = unplaced.copy()
     m_kept = unplaced.copy()
-    np.minimum.at(m_kept, cands.unit, cands.objective + cands.use * pi[cands.placement])
+    kept_rc = cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
+    np.minimum.at(m_kept, cands.unit, kept_rc)
     kept_sorted = np.sort(cands.unit * inst.n_placements + cands.placement)
     best: list[tuple[np.ndarray, ...]] = []
     for u, p, o, a in _feasible_chunks(inst, pool):
-        rc = o + a * pi[p]
+        rc = o + duals.pair_price(inst, u, p, a)
         np.minimum.at(m_full, u, rc)
         key = u * inst.n_placements + p
         pos = np.minimum(np.searchsorted(kept_sorted, key), max(len(kept_sorted) - 1, 0))
@@ -219,7 +474,7 @@ def price(inst: Instance, cands: Candidates, pool: PairPool | None, pi: np.ndarr
         else:
             sel = np.ones(len(u), dtype=bool)
         best.append((u[sel], p[sel], o[sel], a[sel], rc[sel]))
-    lag = float(m_full.sum() - (pi * inst.capacity).sum())
+    lag = float(m_full.sum() - duals.constant(inst, max_moves))
     z = np.zeros(0, dtype=np.int64)
     if not best:
         return Pricing(lag, np.inf, m_full, z, z, np.zeros(0), z)
@@ -258,16 +513,25 @@ def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None,
-                capacity: np.ndarray | None = None) -> cp_model.CpModel:
-    """Write the CP-SAT proto directly from the candidate arrays."""
-    units = inst.units
-    w = inst.policy.weights
+                capacity: np.ndarray | None = None, *, forced: np.ndarray | None = None,
+                moves_rhs: int | None = None) -> cp_model.CpModel:
+    """Write the CP-SAT proto directly from the candidate arrays.
+
+    `forced`: indices of pairs fixed to 1 (pinned units). `moves_rhs`: the moves row
+    sum_k (moves_k - placed_k) x_k <= moves_rhs, i.e. max_moves minus the children
+    already placed in the units the model decides (`--max-moves`).
+    """
     k = len(cands)
     model = cp_model.CpModel()
     proto = model.proto
     if k:
         proto.merge_text_format("variables { domain: [0, 1] }\n" * k)
-    coef = to_int(cands.objective - w.unplaced * units.unplaced_cost[cands.unit])
+    if forced is not None:
+        for kk in forced.tolist():
+            dom = proto.variables[kk].domain
+            dom.clear()
+            dom.extend([1, 1])
+    coef = to_int(cands.objective - inst.unit_unplaced[cands.unit])
     obj_vars: list[int] = list(range(k))
     obj_coefs: list[int] = coef.tolist()
     # one placement per unit
@@ -289,6 +553,13 @@ def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None,
         ct.vars.extend(by_p[s:e].tolist())
         ct.coeffs.extend(cands.use[by_p[s:e]].tolist())
         ct.domain.extend([0, int(cap[p])])
+    if moves_rhs is not None and k:
+        mv = inst.pair_moves(cands.unit, cands.placement) - inst.unit_placed[cands.unit]
+        nz = np.flatnonzero(mv)
+        ct = proto.constraints.add().linear
+        ct.vars.extend(nz.tolist())
+        ct.coeffs.extend(mv[nz].tolist())
+        ct.domain.extend([-(2**40), int(moves_rhs)])
     hint_vals: dict[int, int] = {}
     if hint is not None:
         for kk in hint[hint >= 0].tolist():
@@ -386,7 +657,8 @@ def _run_cpsat(model: cp_model.CpModel, opts: SolveOptions, time_limit: float,
 
 
 def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOptions,
-            time_limit: float) -> np.ndarray:
+            time_limit: float, forced: np.ndarray | None = None,
+            max_moves: int | None = None) -> np.ndarray:
     """Fix the pairs the LP chose whole, solve the small rest exactly: a strong incumbent."""
     units = inst.units
     whole = lp_x > 1 - 1e-6
@@ -405,8 +677,18 @@ def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOpti
     if len(rest) == 0:
         return chosen
     sub = _subset(cands, np.isin(np.arange(len(cands)), rest))
-    hint = greedy(inst, sub, capacity=cap)
-    model = build_model(inst, sub, hint, capacity=cap)
+    sub_forced = forced_pairs(inst, sub, forced)
+    moves_rhs = None
+    if max_moves is not None:
+        used = int(inst.pair_moves(cands.unit[fixed], cands.placement[fixed]).sum())
+        moves_rhs = max_moves - used - int(inst.unit_placed[open_units].sum())
+    first = sub_forced
+    if max_moves is not None:
+        stay = np.flatnonzero((inst.pair_moves(sub.unit, sub.placement) == 0)
+                              & (inst.unit_placed[sub.unit] > 0))
+        first = np.concatenate([sub_forced, stay])
+    hint = greedy(inst, sub, capacity=cap, first=first)
+    model = build_model(inst, sub, hint, capacity=cap, forced=sub_forced, moves_rhs=moves_rhs)
     solver, st = _run_cpsat(model, opts, time_limit, 0.0, None)
     if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         vals = np.asarray(solver.response_proto.solution, dtype=np.int64)[: len(sub)]
@@ -433,8 +715,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                                  "solve": 0.0}
     say = progress or (lambda s: None)
     units = inst.units
-    w = inst.policy.weights
-    offset = float(w.unplaced * units.unplaced_cost.sum())
+    offset = float(inst.unit_unplaced.sum())
 
     def elapsed() -> float:
         return time.perf_counter() - t_start
@@ -445,16 +726,35 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     say(f"candidates: {len(cands):,} pairs kept of {int(cands.stats['pairs_feasible']):,} "
         f"feasible for {units.n:,} units ({timings['candidates']:.1f}s)")
 
+    # 0. re-allocation: pinned units must take their pair; the moves limit can never be
+    #    below what the status quo itself needs (a sibling group living apart)
+    forced = forced_units(inst, cands)
+    extra_stats: dict[str, float] = {}
+    max_moves = inst.reallocation.max_moves
+    sq: np.ndarray | None = None
+    if max_moves is not None or forced.any():
+        sq = status_quo(inst, cands, forced)
+    if max_moves is not None and sq is not None:
+        floor = moves_of(inst, cands, sq)
+        if floor > max_moves:
+            log.warning("max_moves %d is below the %d moves the current placements already "
+                        "need (sibling groups living apart); using %d", max_moves, floor, floor)
+            max_moves = floor
+        extra_stats["max_moves_used"] = float(max_moves)
+    if forced.any():
+        extra_stats["pinned_units"] = float(forced.sum())
+
     # 1. LP by column generation: duals pi give a bound over *all* pairs
     t = time.perf_counter()
-    lag, pi, lp_x, pricing = -np.inf, np.zeros(inst.n_placements), None, None
+    lag, duals, lp_x, pricing = -np.inf, Duals.zero(inst), None, None
     rounds = 0
     while len(cands):
         rounds += 1
-        pi_r, lp_val, x_r = lp_duals(inst, cands)
-        pr = price(inst, cands, pool, pi_r, None, per_unit=25)
+        duals_r, lp_val, x_r = lp_duals(inst, cands, max_moves, forced)
+        pr = price(inst, cands, pool, duals_r, None, per_unit=25, max_moves=max_moves,
+                   forced=forced)
         if pr.lagrangian_bound >= lag:
-            lag, pi, pricing = pr.lagrangian_bound, pi_r, pr
+            lag, duals, pricing = pr.lagrangian_bound, duals_r, pr
         lp_x = x_r
         say(f"LP round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
             f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in")
@@ -468,28 +768,52 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         lp_x = None
     timings["lp"] = time.perf_counter() - t
 
-    # 2. hints: plain greedy, and greedy guided by the LP (rounding)
+    # 2. hints: plain greedy, and greedy guided by the LP (rounding); only hints that keep
+    #    the pins and the moves limit count, and the status quo always does
     t = time.perf_counter()
-    start = greedy(inst, cands)
+    first = forced_pairs(inst, cands, forced)
+
+    def ok(chosen: np.ndarray) -> bool:
+        return admissible(inst, cands, chosen, forced, max_moves)
+
+    start = greedy(inst, cands, first=first)
+    if sq is not None and not ok(start):
+        start = status_quo(inst, cands, forced)  # cands may have grown since
     greedy_obj = objective_of(inst, cands, start)
     best, best_obj = start, greedy_obj
+    use_highs = opts.backend == "highs" and not inst.policy.rules.split_siblings
     if lp_x is not None:
-        for rounded in (greedy(inst, cands, lp_x),
-                        lp_dive(inst, cands, lp_x, opts, min(5.0, 0.15 * opts.time_limit))):
+        hints = [greedy(inst, cands, lp_x, first=first)]
+        if use_highs:
+            # branch and cut on the column-generation pairs: a near-optimal incumbent,
+            # so that reduced-cost fixing below leaves a small model to prove
+            mip, _, _ = solve_milp(inst, cands, min(0.4 * opts.time_limit,
+                                                    opts.time_limit - elapsed()),
+                                   forced, max_moves)
+            if mip is not None:
+                hints.append(mip)
+        else:
+            hints.append(lp_dive(inst, cands, lp_x, opts, min(5.0, 0.15 * opts.time_limit),
+                                 forced, max_moves))
+        for rounded in hints:
             r_obj = objective_of(inst, cands, rounded)
-            if r_obj < best_obj:
+            if r_obj < best_obj and ok(rounded):
                 best, best_obj = rounded, r_obj
     timings["greedy"] = time.perf_counter() - t
     say(f"greedy start £{greedy_obj:,.2f}/week; LP-rounded hint £{best_obj:,.2f}/week")
 
     # 3. reduced-cost fixing: a pair whose reduced cost exceeds (incumbent - bound) is in
-    #    no better solution, so the model holds only the pairs that could matter
+    #    no better solution, so the model holds only the pairs that could matter. With
+    #    pins and a moves limit this still holds: the incumbent is admissible, and
+    #    L(duals) + rc is a lower bound on any admissible solution using the pair.
     proof_complete = True
     model_cands = cands
     min_excluded = np.inf
     if pricing is not None and np.isfinite(lag):
         t = time.perf_counter()
-        extra = price(inst, cands, pool, pi, best_obj, per_unit=None if pool is not None else 50)
+        extra = price(inst, cands, pool, duals, best_obj,
+                      per_unit=None if pool is not None else 50, max_moves=max_moves,
+                      forced=forced)
         proof_complete = pool is not None
         old = cands.unit * inst.n_placements + cands.placement
         if len(extra.add_unit):
@@ -497,7 +821,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             new = cands.unit * inst.n_placements + cands.placement
             best = np.where(best >= 0, np.searchsorted(new, old[np.maximum(best, 0)]), -1)
         m_full = extra.best_option
-        red = cands.objective + cands.use * pi[cands.placement] - m_full[cands.unit]
+        red = (cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
+               - m_full[cands.unit])
         slack = best_obj - lag
         keep = red <= slack + 1e-6 * max(1.0, abs(best_obj))
         if keep.sum() > max(3 * len(old), 200_000):
@@ -505,6 +830,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             # column-generation pairs only (the bound below stays valid for all pairs)
             keep &= np.isin(cands.unit * inst.n_placements + cands.placement, old)
         keep[best[best >= 0]] = True
+        keep[forced_pairs(inst, cands, forced)] = True
         if (~keep).any():
             min_excluded = float(red[~keep].min())
         # dropped pairs never added back all have lag + red >= incumbent
@@ -516,30 +842,45 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         say(f"reduced-cost fixing: {len(model_cands):,} of {len(cands):,} pairs can still "
             f"matter (gap £{slack:,.2f})")
 
-    # 4. CP-SAT on what is left, from the hint
+    # 4. CP-SAT (or HiGHS) on what is left, from the hint
     t = time.perf_counter()
-    model = build_model(inst, model_cands, best if opts.hint else None)
-    timings["build"] = time.perf_counter() - t
-    t = time.perf_counter()
-    solver, cp_status = _run_cpsat(model, opts, opts.time_limit - elapsed(), offset, progress)
-    timings["solve"] = time.perf_counter() - t
+    moves_rhs = _moves_rhs(inst, max_moves)
+    model_forced = forced_pairs(inst, model_cands, forced)
     cp_bound = -np.inf
-    if cp_status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        vals = np.asarray(solver.response_proto.solution, dtype=np.int64)[: len(model_cands)]
-        chosen = np.full(units.n, -1, dtype=np.int64)
-        sel = np.flatnonzero(vals)
-        chosen[model_cands.unit[sel]] = sel
+    exact_optimal = False
+    chosen: np.ndarray | None = None
+    if use_highs:
+        timings["build"] = 0.0
+        chosen, exact_optimal, cp_bound = solve_milp(
+            inst, model_cands, opts.time_limit - elapsed(), forced, max_moves)
+        timings["solve"] = time.perf_counter() - t
+    else:
+        model = build_model(inst, model_cands, best if opts.hint else None,
+                            forced=model_forced, moves_rhs=moves_rhs)
+        timings["build"] = time.perf_counter() - t
+        t = time.perf_counter()
+        solver, cp_status = _run_cpsat(model, opts, opts.time_limit - elapsed(), offset,
+                                       progress)
+        timings["solve"] = time.perf_counter() - t
+        if cp_status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            vals = np.asarray(solver.response_proto.solution,
+                              dtype=np.int64)[: len(model_cands)]
+            chosen = np.full(units.n, -1, dtype=np.int64)
+            sel = np.flatnonzero(vals)
+            chosen[model_cands.unit[sel]] = sel
+            cp_bound = solver.best_objective_bound / MONEY_SCALE + offset
+        exact_optimal = cp_status == cp_model.OPTIMAL
+    if chosen is not None:
         obj = objective_of(inst, model_cands, chosen)
         if obj < best_obj - 1e-9:
             best, best_obj = chosen, obj
-        cp_bound = solver.best_objective_bound / MONEY_SCALE + offset
     if not model_cands.pruned:
         bound = max(cp_bound, lag)  # nothing left out: both bounds hold
     elif proof_complete:
         bound = max(lag, min(cp_bound, lag + min_excluded))
     else:
         bound = lag
-    proven = cp_status == cp_model.OPTIMAL and (not model_cands.pruned or (
+    proven = exact_optimal and (not model_cands.pruned or (
         proof_complete and lag + min_excluded >= best_obj - 1e-6 * max(1.0, abs(best_obj))))
     runtime = elapsed()
     timings["total"] = runtime
@@ -548,13 +889,25 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     else:
         status = STATUS_TIME_LIMIT if runtime >= opts.time_limit * 0.95 else STATUS_FEASIBLE
     bound = min(bound, best_obj) if np.isfinite(bound) else -np.inf
-    gap = 0.0 if proven else (
-        (best_obj - bound) / max(abs(best_obj), 1.0) if np.isfinite(bound) else float("inf"))
     assignment = unit_placement(model_cands, best)[units.unit_of]
     stats = dict(model_cands.stats)
+    stats.update(extra_stats)
+    if inst.reallocation.previous is not None:
+        # report the spec's objective; the proof is on objective + stability, so the
+        # bound is shifted by the plan's own stability term (formulation.md)
+        penalty = stability_of(inst, assignment)
+        stats.update(penalised_objective=best_obj, penalised_bound=float(bound),
+                     stability_penalty=penalty)
+        greedy_obj -= stability_of(inst, unit_placement(cands, start)[units.unit_of])
+        best_obj -= penalty
+        bound -= penalty
+    gap = 0.0 if proven else (
+        (best_obj - bound) / max(abs(best_obj), 1.0) if np.isfinite(bound) else float("inf"))
     stats["lp_rounds"] = float(rounds)
     stats["lagrangian_bound"] = float(lag)
     stats["units"] = float(units.n)
+    if max_moves is not None:
+        stats["moves"] = float(moves_of(inst, model_cands, best))
     return Result(
         status=status, objective=best_obj, bound=float(bound), gap=float(gap),
         runtime=runtime, seed=opts.seed, assignment=assignment,
