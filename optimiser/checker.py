@@ -14,8 +14,10 @@ the violations found, the sibling groups that break, or the handful of policy ke
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -78,12 +80,13 @@ _SEP = "\x1f"  # joins two ids into one hashable key; cannot occur in a CSV id
 CHILD_COLUMNS: tuple[str, ...] = (
     "child_id", "age", "gender", "home_lat", "home_lon", "sibling_group", "faith",
     "faith_match", "needs", "placement_types", "max_distance_km", "solo",
-    "current_placement", "priority",
+    "current_placement", "priority", "pinned",
 )  # fmt: skip
 CHILD_REQUIRED: tuple[str, ...] = ("child_id", "age", "gender", "home_lat", "home_lon")
 PLACEMENT_COLUMNS: tuple[str, ...] = (
     "placement_id", "provider", "type", "vacancies", "age_min", "age_max", "genders",
     "faith", "needs_supported", "ofsted_rating", "lat", "lon", "weekly_cost", "block_contract",
+    "on_hold_reason", "available_from",
 )  # fmt: skip
 PLACEMENT_REQUIRED: tuple[str, ...] = (
     "placement_id", "type", "vacancies", "age_min", "age_max", "lat", "lon", "weekly_cost",
@@ -229,6 +232,13 @@ def _prepare_children(raw: pd.DataFrame) -> pd.DataFrame:
     out["faith_match"] = fm.where(fm != "", "none").to_numpy()
     _check_enum(out["faith_match"], FAITH_MATCH, "children.faith_match")
     out["solo"] = _bool_column(ch["solo"], "children.solo").to_numpy()
+    # re-allocation: a pinned child never leaves its current placement
+    pin = ch["pinned"].str.lower()
+    bad_pin = ~pin.isin(["", "true", "false", "yes", "no", "1", "0"])
+    if bad_pin.any():
+        bad = sorted(set(ch["pinned"][bad_pin]))[:5]
+        raise ValueError(f"children.pinned: not true/false: {bad}")
+    out["pinned"] = pin.isin(["true", "yes", "1"]).to_numpy()
     for col in ("sibling_group", "needs", "current_placement"):
         out[col] = ch[col].to_numpy()
     types = ch["placement_types"].str.lower()
@@ -259,7 +269,29 @@ def _prepare_placements(raw: pd.DataFrame) -> pd.DataFrame:
     out["genders"] = genders.where(genders != "", ";".join(GENDERS)).to_numpy()
     out["faith"] = pl["faith"].str.lower().to_numpy()
     out["needs_supported"] = pl["needs_supported"].to_numpy()
+    # re-allocation: held vacancies (any reason) and vacancies open only from a date
+    out["on_hold_reason"] = pl["on_hold_reason"].to_numpy()
+    out["available_from"] = [_parse_date(v, f"placements.available_from ({pid})")
+                             for v, pid in zip(pl["available_from"], pl["placement_id"],
+                                               strict=True)]
     return out
+
+
+_ISO_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]00:00:00(?:\.0+)?)?$")
+
+
+def _parse_date(value: str, what: str) -> dt.date | None:
+    """YYYY-MM-DD (an Excel cell may add T00:00:00); empty is None."""
+    text = str(value).strip()
+    if text == "":
+        return None
+    m = _ISO_DAY.match(text)
+    try:
+        if m:
+            return dt.date.fromisoformat(m.group(1))
+    except ValueError:
+        pass
+    raise ValueError(f"{what}: {value!r} is not a date (YYYY-MM-DD)")
 
 
 def _policy_from_mapping(data: Mapping[str, Any]) -> _Policy:
@@ -595,21 +627,34 @@ def _pair_rules(
         )
 
 
-def _capacity_and_solo(inst: _Instance, m: pd.DataFrame, violations: list[Violation]) -> None:
-    """Capacity = vacancies + current residents in the instance; a solo child lives alone."""
+def _offered_vacancies(inst: _Instance, day: dt.date) -> pd.Series:
+    """Vacancies offered on `day`: none while on hold or before `available_from`."""
+    pl = inst.placements
+    later = pl["available_from"].map(lambda d: d is not None and d > day).astype(bool)
+    held = (pl["on_hold_reason"] != "") | later
+    return pl["vacancies"].where(~held, 0.0)
+
+
+def _capacity_and_solo(inst: _Instance, m: pd.DataFrame, violations: list[Violation],
+                       day: dt.date) -> None:
+    """Capacity = offered vacancies + current residents in the instance; a solo child
+    lives alone. A held or not-yet-available vacancy is never a bed (re-allocation)."""
     counts = m["placement_id"].value_counts()
     residents = inst.children["current_placement"].value_counts()
-    vac = inst.placements["vacancies"].reindex(counts.index)
+    vac = _offered_vacancies(inst, day).reindex(counts.index)
+    held = (inst.placements["vacancies"].reindex(counts.index) - vac).astype(float)
     res = residents.reindex(counts.index).fillna(0)
     over = counts > vac + res
     for p in counts.index[over]:
+        note = f"; {held[p]:g} held vacancies do not count" if held[p] else ""
         violations.append(
             Violation(
                 Rule.CAPACITY.value,
                 None,
                 str(p),
                 f"placement {p} has {counts[p]} children assigned but capacity "
-                f"{int(vac[p] + res[p])} ({vac[p]:g} vacancies + {int(res[p])} current residents)",
+                f"{int(vac[p] + res[p])} ({vac[p]:g} vacancies + {int(res[p])} current "
+                f"residents{note})",
             )
         )
     n_at = m["placement_id"].map(counts)
@@ -624,6 +669,48 @@ def _capacity_and_solo(inst: _Instance, m: pd.DataFrame, violations: list[Violat
                 f"child {cid} must be alone but {p} has {int(n_at[cid])} children assigned",
             )
         )
+
+
+def _pinned(inst: _Instance, eff: pd.DataFrame, violations: list[Violation]) -> None:
+    """A pinned child with a current placement must stay in it (unplaced is a move too)."""
+    ch = inst.children
+    pinned = ch["pinned"] & (ch["current_placement"] != "")
+    moved = pinned & (eff["placement_id"] != ch["current_placement"])
+    for cid in ch.index[moved]:
+        home = str(ch.at[cid, "current_placement"])
+        now = str(eff.at[cid, "placement_id"]) or "no placement"
+        violations.append(
+            Violation(
+                Rule.PINNED.value,
+                str(cid),
+                str(eff.at[cid, "placement_id"]) or None,
+                f"child {cid} is pinned to {home} but is assigned "
+                f"to {now}",
+            )
+        )
+
+
+def _as_of(solution: Path, date: str | dt.date | None) -> dt.date:
+    """The as-of date for `available_from`: given, else the solve's (summary.json
+    `reallocation.date` or `as_of`), else today."""
+    if isinstance(date, dt.date):
+        return date
+    if date:
+        return dt.date.fromisoformat(date)
+    f = solution / "summary.json"
+    try:
+        s = json.loads(f.read_text(encoding="utf-8")) if f.exists() else {}
+    except (OSError, json.JSONDecodeError):
+        s = {}
+    if isinstance(s, dict):
+        r = s.get("reallocation")
+        for v in ((r or {}).get("date") if isinstance(r, dict) else None, s.get("as_of")):
+            if isinstance(v, str):
+                try:
+                    return dt.date.fromisoformat(v)
+                except ValueError:
+                    pass
+    return dt.date.today()
 
 
 def _siblings(inst: _Instance, eff: pd.DataFrame, violations: list[Violation]) -> int:
@@ -707,12 +794,14 @@ def _check_summary(
 
 
 def check(instance: str | Path, solution: str | Path, *, tol: float = 1e-6,
-          policy_file: str | Path | None = None) -> CheckReport:
+          policy_file: str | Path | None = None,
+          date: str | dt.date | None = None) -> CheckReport:
     """Recompute every hard rule and the objective of `solution` from the spec alone.
 
     `instance`: a folder of CSV files (+ policy.toml) or an .xlsx workbook.
     `solution`: a folder with assignments.csv and optionally summary.json.
     `tol`: relative tolerance on the solution's weekly_cost/distance_km columns.
+    `date`: as-of date for `available_from` (default: the solve's, else today).
     """
     inst = _load_instance(instance, policy_file)
     solution = Path(solution)
@@ -724,7 +813,8 @@ def check(instance: str | Path, solution: str | Path, *, tol: float = 1e-6,
     m = _placed_frame(inst, eff)
     _column_checks(m, set() if asg is None else set(asg.columns), tol, violations)
     _pair_rules(inst, m, violations, review)
-    _capacity_and_solo(inst, m, violations)
+    _capacity_and_solo(inst, m, violations, _as_of(solution, date))
+    _pinned(inst, eff, violations)
     spread = _siblings(inst, eff, violations)
 
     w = inst.policy.weights
