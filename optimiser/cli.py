@@ -148,6 +148,39 @@ def cmd_match(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reallocate(args: argparse.Namespace) -> int:
+    """Overnight re-allocation: fill void beds with few, justified moves (issue 5)."""
+    import datetime as dt
+
+    from .reallocate import ReallocOptions, format_plan, reallocate, write_plan
+    from .solver import stderr_progress
+
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"error: --date {args.date!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.max_moves is not None and args.max_moves < 0:
+        print("error: --max-moves must be 0 or more", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    inst = _load(args.instance, args.quiet, args.policy)
+    opts = ReallocOptions(max_moves=args.max_moves, min_saving=args.min_saving, date=day,
+                          previous=args.previous, previous_weight=args.previous_weight,
+                          time_limit=args.time_limit, seed=args.seed, workers=args.workers,
+                          backend=args.backend)
+    try:
+        result = reallocate(inst, opts, progress=None if args.quiet else stderr_progress)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report, tables = write_plan(result, args.out)
+    print(format_summary(report.summary, report.assignments))
+    print(format_plan(report.summary, tables["moves.csv"], tables["voids.csv"]))
+    print(f"\nwritten to {args.out}/ (assignments.csv, summary.json, moves.csv, voids.csv, "
+          "chains.csv)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="placement",
@@ -197,6 +230,32 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--cohort", action="store_true",
                     help="rank by the whole waiting list's optimum (what the bed costs others)")
     mt.set_defaults(func=cmd_match)
+
+    ra = sub.add_parser("reallocate",
+                        help="overnight plan: fill void beds, move children only for real gains")
+    ra.add_argument("instance", help="instance folder or .xlsx workbook (with current placements)")
+    ra.add_argument("--out", required=True, help="output folder")
+    ra.add_argument("--max-moves", type=int, default=None,
+                    help="at most N children already placed are moved or unplaced")
+    ra.add_argument("--min-saving", type=float, default=None, metavar="POUNDS",
+                    help="a placed child moves only if it gains this much a week itself "
+                         "(cost + per_km x distance + faith terms)")
+    ra.add_argument("--date", default=None, metavar="YYYY-MM-DD",
+                    help="as-of date for available_from (default: today)")
+    ra.add_argument("--previous", default=None, metavar="DIR",
+                    help="yesterday's output folder: changing its proposals costs "
+                         "--previous-weight per child")
+    ra.add_argument("--previous-weight", type=float, default=100.0, metavar="POUNDS",
+                    help="pounds/week per child whose proposal differs from --previous "
+                         "(default 100)")
+    ra.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
+    ra.add_argument("--seed", type=int, default=0)
+    ra.add_argument("--workers", type=int, default=0, help="CP-SAT workers (0: all cores)")
+    ra.add_argument("--backend", choices=("highs", "cpsat"), default="highs",
+                    help="MIP solver of the restricted model (default highs: deterministic)")
+    ra.add_argument("--policy", default=None, help="a policy.toml laid over the instance's own")
+    ra.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    ra.set_defaults(func=cmd_reallocate)
     return ap
 
 

@@ -27,6 +27,11 @@ FUNNEL: tuple[Rule, ...] = (
     Rule.FAITH_REQUIRED,
     Rule.OFSTED_RATING,
     Rule.EXCLUSION,
+    # re-allocation: a held or not-yet-available placement takes no new child tonight
+    Rule.ON_HOLD,
+    Rule.NOT_YET_AVAILABLE,
+    Rule.PINNED,
+    Rule.MIN_SAVING,
 )
 
 
@@ -76,6 +81,15 @@ def _phrase(inst: Instance, rule: Rule, members: np.ndarray) -> str:
         return f"have an Ofsted rating the authority allows ({ok} or not rated)"
     if rule is Rule.EXCLUSION:
         return "are not excluded for this child"
+    if rule is Rule.ON_HOLD:
+        return "are not on hold"
+    if rule is Rule.NOT_YET_AVAILABLE:
+        return f"have beds available on {inst.as_of.isoformat()}"
+    if rule is Rule.PINNED:
+        return "are the child's current placement (the child is pinned there)"
+    if rule is Rule.MIN_SAVING:
+        return (f"would save the child at least £{inst.reallocation.min_saving or 0:,.0f}/week "
+                "(cost and distance) over staying")
     return "pass"
 
 
@@ -199,3 +213,72 @@ def review_list(inst: Instance, assignment: np.ndarray) -> list[tuple[int, int, 
         if broken:
             out.append((c, p, broken))
     return out
+
+
+# --------------------------------------------------------------------------- void beds
+
+# How a rule reads for a bed no waiting child can take ("N <are ...>").
+_VOID_PHRASE: dict[Rule, str] = {
+    Rule.SUPPORTED_UNDER_16: "are under 16 (supported accommodation)",
+    Rule.PLACEMENT_TYPE: "do not have this type of placement in their care plan",
+    Rule.AGE_RANGE: "are outside its age range",
+    Rule.GENDER: "are of a gender it does not accept",
+    Rule.NEEDS: "have needs it cannot meet",
+    Rule.FAITH_REQUIRED: "need a carer of another faith",
+    Rule.OFSTED_RATING: "cannot go there (Ofsted rating below the authority's floor)",
+    Rule.EXCLUSION: "are excluded from it",
+    Rule.MAX_DISTANCE: "live further away than their distance limit",
+}
+
+
+def void_reason(inst: Instance, p: int, free: int, assignment: np.ndarray,
+                proven: bool = True) -> Reason:
+    """Why an offered bed at `p` stays empty in the plan, in words.
+
+    Looks at the waiting children the plan leaves unplaced: each is ruled out by the
+    first rule it breaks (funnel order), and the counts are given per rule; a child that
+    passes every rule is named with what else stops it (beds, living alone, the weights).
+    """
+    units = inst.units
+    waiting = np.flatnonzero((inst.current < 0) & (assignment < 0))
+    if len(waiting) == 0:
+        return Reason("no_waiting_child", "every waiting child has a placement in this plan")
+    pb = evaluate_block(inst, waiting, np.array([p]), keep_rules=True)
+    counts: dict[Rule, int] = {}
+    fits: list[int] = []
+    for i, c in enumerate(waiting.tolist()):
+        for rule in FUNNEL:
+            if pb.violations[rule][i, 0]:
+                counts[rule] = counts.get(rule, 0) + 1
+                break
+        else:
+            fits.append(c)
+    if fits:
+        # every rule passes for these: beds, solo or the weights stop them
+        sizes = {c: int(units.size[units.unit_of[c]]) for c in fits}
+        big = [c for c in fits if sizes[c] > free]
+        solo = [c for c in fits if inst.solo[c] and int(inst.capacity[p]) > free]
+        if len(big) == len(fits):
+            ids = ", ".join(str(inst.child_ids[c]) for c in big[:4])
+            return Reason(Rule.CAPACITY.value,
+                          f"the waiting children who could live here ({ids}) are in sibling "
+                          f"groups of {min(sizes[c] for c in big)} or more, and {free} "
+                          f"bed{'s are' if free != 1 else ' is'} free")
+        if solo and len(solo) == len(fits):
+            return Reason(Rule.SOLO.value, "the waiting children who could live here must "
+                          "live alone, and the placement has other children")
+        ids = ", ".join(str(inst.child_ids[c]) for c in fits[:4])
+        if not proven:
+            return Reason("not_reached", f"{ids} could take it, but the solve stopped at its "
+                          "time limit first")
+        return Reason("cheaper_unplaced", f"{ids} could take it, but the authority's weights "
+                      "make leaving them unplaced cheaper; review the policy weights")
+    n = len(waiting)
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], FUNNEL.index(kv[0])))
+    if n == 1:
+        rule = order[0][0]
+        return Reason(rule.value, f"no waiting child fits: the one still waiting "
+                      f"({inst.child_ids[waiting[0]]}) is ruled out: {rule.text}")
+    parts = [f"{k} {_VOID_PHRASE.get(rule, rule.text)}" for rule, k in order]
+    return Reason(order[0][0].value,
+                  f"no waiting child fits: of the {n} still waiting, " + "; ".join(parts))

@@ -104,11 +104,21 @@ def make_report(result: Result) -> Report:
         "timings_seconds": {k: round(v, 3) for k, v in result.timings.items()},
         "pairs": {k: v for k, v in result.stats.items()},
     }
+    if inst.available_from is not None and any(d is not None for d in inst.available_from):
+        summary["as_of"] = inst.as_of.isoformat()  # the date available_from was read against
     return Report(df, summary, review)
 
 
-def write_output(report: Report, out: str | Path) -> Path:
-    """Write atomically: everything lands, or nothing does."""
+STALE = ("assignments.csv", "summary.json", "review.csv", "moves.csv", "voids.csv",
+         "chains.csv")
+
+
+def write_output(report: Report, out: str | Path,
+                 extra: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write atomically: everything lands, or nothing does.
+
+    `extra`: more tables by file name (the re-allocation's moves, voids and chains).
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -117,8 +127,10 @@ def write_output(report: Report, out: str | Path) -> Path:
         (tmp / "summary.json").write_text(json.dumps(report.summary, indent=2) + "\n")
         if len(report.review):
             report.review.to_csv(tmp / "review.csv", index=False)
+        for name, table in (extra or {}).items():
+            table.to_csv(tmp / name, index=False)
         out.mkdir(exist_ok=True)
-        for stale in ("assignments.csv", "summary.json", "review.csv"):
+        for stale in STALE:
             (out / stale).unlink(missing_ok=True)
         for f in tmp.iterdir():
             os.replace(f, out / f.name)
