@@ -82,7 +82,7 @@ def _phrase(inst: Instance, rule: Rule, members: np.ndarray) -> str:
     if rule is Rule.EXCLUSION:
         return "are not excluded for this child"
     if rule is Rule.ON_HOLD:
-        return "are not on hold"
+        return "are open to new children (not on hold)"
     if rule is Rule.NOT_YET_AVAILABLE:
         return f"have beds available on {inst.as_of.isoformat()}"
     if rule is Rule.PINNED:

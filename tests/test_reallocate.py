@@ -168,6 +168,16 @@ def test_never_more_than_max_moves(authority: Path,
         assert check(authority, authority.parent / f"n{n}").ok
 
 
+def test_cpsat_backend_keeps_the_same_rules(authority: Path) -> None:
+    res, _ = run(authority, authority.parent / "cp", max_moves=2, min_saving=50.0,
+                 backend="cpsat")
+    inst = res.instance
+    assert moved(res) <= 2
+    pinned = np.flatnonzero(inst.pinned)
+    assert (res.assignment[pinned] == inst.current[pinned]).all()
+    assert check(authority, authority.parent / "cp").ok
+
+
 def test_waiving_the_move_limit_never_gives_a_worse_objective(
         authority: Path, unconstrained: tuple[Any, dict[str, pd.DataFrame]]) -> None:
     free = unconstrained[0]
