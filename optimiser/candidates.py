@@ -65,48 +65,38 @@ def _position(index: np.ndarray, size: int) -> np.ndarray:
     return pos
 
 
-def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
-                   keep_rules: bool = False) -> PairBlock:
-    """Every per-pair rule and objective term for children `rows` x placements `cols`."""
-    w = inst.policy.weights
-    r, c = rows[:, None], cols[None, :]
-    dist = haversine_km(inst.home_lat[r], inst.home_lon[r], inst.lat[c], inst.lon[c])
-    pos_r = _position(rows, inst.n_children)
-    pos_c = _position(cols, inst.n_placements)
-    if len(inst.dist_child):
-        dr, dc = pos_r[inst.dist_child], pos_c[inst.dist_placement]
-        hit = (dr >= 0) & (dc >= 0)
-        dist[dr[hit], dc[hit]] = inst.dist_km[hit]
+FAR_KM = 1e9  # distance stand-in for pairs a profile rule already rules out (never used)
 
+
+def _profile_rules(inst: Instance, rows: np.ndarray, cols: np.ndarray,
+                   ) -> tuple[list[tuple[Rule, np.ndarray]], np.ndarray]:
+    """Rules that see a child only through its profile (age, gender, care-plan types,
+    required faith, needs), evaluated once per distinct profile in the block.
+
+    Returns the masks (profiles x cols) and each row's profile: children who share a
+    profile share these rules, so a block of hundreds of children needs far fewer rows.
+    """
+    key = np.column_stack([
+        inst.age[rows].astype(np.int64), inst.gender[rows].astype(np.int64),
+        inst.types_allowed[rows].astype(np.int64),
+        np.where(inst.faith_match[rows] == 2, inst.faith[rows], -2).astype(np.int64),
+        inst.needs[rows].view(np.int64),
+    ])
+    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    rep = rows[first]
+    r, c = rep[:, None], cols[None, :]
+    shape = (len(rep), len(cols))
     age = inst.age[r]
     ptype = inst.ptype[c]
     floor = RATINGS.index(inst.policy.rules.min_ofsted_rating)
     rating = inst.rating[cols]
     bad_rating = (rating > floor) & (rating != NOT_RATED_CODE)
-    needs_missing = np.zeros((len(rows), len(cols)), dtype=bool)
+    needs_missing = np.zeros(shape, dtype=bool)
     for word in range(inst.needs.shape[1]):
-        need = inst.needs[rows, word][:, None]
+        need = inst.needs[rep, word][:, None]
         if need.any():
             needs_missing |= (need & ~inst.needs_supported[cols, word][None, :]) != 0
-    excluded = np.zeros((len(rows), len(cols)), dtype=bool)
-    if len(inst.excl_child):
-        er, ec = pos_r[inst.excl_child], pos_c[inst.excl_placement]
-        hit = (er >= 0) & (ec >= 0)
-        excluded[er[hit], ec[hit]] = True
-
-    # spec: a current placement that now breaks a rule stays a candidate for that child
-    cur = inst.current[rows]
-    has_cur = (cur >= 0) & (pos_c[np.maximum(cur, 0)] >= 0)
-    cur_col = np.where(has_cur, pos_c[np.maximum(cur, 0)], -1)
-    is_cur = np.zeros(dist.shape, dtype=bool)
-    is_cur[np.flatnonzero(has_cur), cur_col[has_cur]] = True
-
-    t_cost = np.broadcast_to(w.cost * inst.weekly_cost[c], dist.shape)
-    t_dist = w.per_km * dist
-    t_faith = w.faith_mismatch * ((inst.faith_match[r] == 1) & (inst.faith[r] != inst.pfaith[c]))
-    t_move = w.move * ((inst.current[r] >= 0) & ~is_cur)
-
-    checks: list[tuple[Rule, np.ndarray]] = [
+    masks: list[tuple[Rule, np.ndarray]] = [
         (Rule.SUPPORTED_UNDER_16, (ptype == SUPPORTED) & (age < SUPPORTED_MIN_AGE)),
         (Rule.PLACEMENT_TYPE,
          ((inst.types_allowed[r].astype(np.int64) >> ptype.astype(np.int64)) & 1) == 0),
@@ -116,13 +106,65 @@ def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
          == 0),
         (Rule.NEEDS, needs_missing),
         (Rule.FAITH_REQUIRED, (inst.faith_match[r] == 2) & (inst.faith[r] != inst.pfaith[c])),
-        (Rule.OFSTED_RATING, np.broadcast_to(bad_rating[None, :], dist.shape)),
+        (Rule.OFSTED_RATING, np.broadcast_to(bad_rating[None, :], shape)),
+    ]
+    return masks, inv.ravel()
+
+
+def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
+                   keep_rules: bool = False) -> PairBlock:
+    """Every per-pair rule and objective term for children `rows` x placements `cols`.
+
+    Without `keep_rules` (the candidate and pricing passes) only feasibility and the
+    objective are needed, so distances are computed only where the profile rules pass.
+    """
+    w = inst.policy.weights
+    r, c = rows[:, None], cols[None, :]
+    shape = (len(rows), len(cols))
+    pos_r = _position(rows, inst.n_children)
+    pos_c = _position(cols, inst.n_placements)
+    profile, inv = _profile_rules(inst, rows, cols)
+    cur = inst.current[rows]
+    has_cur = (cur >= 0) & (pos_c[np.maximum(cur, 0)] >= 0)
+    cur_col = np.where(has_cur, pos_c[np.maximum(cur, 0)], -1)
+    is_cur = np.zeros(shape, dtype=bool)
+    is_cur[np.flatnonzero(has_cur), cur_col[has_cur]] = True
+    if keep_rules:
+        dist = haversine_km(inst.home_lat[r], inst.home_lon[r], inst.lat[c], inst.lon[c])
+        static = [(rule, m[inv]) for rule, m in profile]
+    else:
+        bad = np.zeros(profile[0][1].shape, dtype=bool)
+        for _, m in profile:
+            bad |= m
+        static_bad = bad[inv]
+        ri, ci = np.nonzero(~static_bad | is_cur)
+        dist = np.full(shape, FAR_KM)
+        dist[ri, ci] = haversine_km(inst.home_lat[rows[ri]], inst.home_lon[rows[ri]],
+                                    inst.lat[cols[ci]], inst.lon[cols[ci]])
+        static = [(Rule.AGE_RANGE, static_bad)]  # any profile rule: only feasibility is used
+    if len(inst.dist_child):
+        dr, dc = pos_r[inst.dist_child], pos_c[inst.dist_placement]
+        hit = (dr >= 0) & (dc >= 0)
+        dist[dr[hit], dc[hit]] = inst.dist_km[hit]
+    excluded = np.zeros(shape, dtype=bool)
+    if len(inst.excl_child):
+        er, ec = pos_r[inst.excl_child], pos_c[inst.excl_placement]
+        hit = (er >= 0) & (ec >= 0)
+        excluded[er[hit], ec[hit]] = True
+
+    t_cost = np.broadcast_to(w.cost * inst.weekly_cost[c], shape)
+    t_dist = w.per_km * dist
+    t_faith = w.faith_mismatch * ((inst.faith_match[r] == 1) & (inst.faith[r] != inst.pfaith[c]))
+    t_move = w.move * ((inst.current[r] >= 0) & ~is_cur)
+
+    checks: list[tuple[Rule, np.ndarray]] = [
+        *static,
         (Rule.EXCLUSION, excluded),
         (Rule.MAX_DISTANCE, dist > inst.max_distance_km[r]),
         *_reallocation_checks(inst, rows, cols, is_cur, t_cost + t_dist + t_faith,
                               keep_rules),
     ]
-    broken = np.zeros(dist.shape, dtype=bool)
+    broken = np.zeros(shape, dtype=bool)
     for _, mask in checks:
         broken |= mask
     broken[is_cur] = False
@@ -331,7 +373,7 @@ def unit_blocks(inst: Instance, plan: BlockPlan | None = None) -> Iterator[UnitB
         yield UnitBlock(block, cols, feas, obj, use)
 
 
-POOL_LIMIT = 40_000_000  # feasible pairs kept in memory for pricing (~0.9 GB at 24 B each)
+POOL_LIMIT = 20_000_000  # feasible pairs kept in memory for pricing (~400 MB at 20 B each)
 
 
 @dataclass(frozen=True)
@@ -361,6 +403,16 @@ def select(pool: PairPool, n_units: int, limit: int | None, cur_unit: np.ndarray
     return np.sort(order[keep])
 
 
+def _pool(parts: list[tuple[np.ndarray, ...]]) -> PairPool:
+    """Concatenate block parts into one pool sorted by unit, then placement."""
+    if not parts:
+        z = np.zeros(0, dtype=np.int32)
+        return PairPool(z, z, np.zeros(0), z)
+    u, p, o, w = (np.concatenate(x) for x in zip(*parts, strict=True))
+    order = np.lexsort((p, u))
+    return PairPool(u[order], p[order], o[order], w[order])
+
+
 def build_candidates(inst: Instance, *, limit: int | None = 40,
                      pool_limit: int = POOL_LIMIT) -> tuple[Candidates, PairPool | None]:
     """Feasible pairs, keeping at most `limit` cheapest per unit plus current placements.
@@ -379,14 +431,16 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
     parts: list[tuple[np.ndarray, ...]] = []
     pooled = 0
     evaluated = 0
+    full = True
     for ub in unit_blocks(inst):
         evaluated += ub.feasible.size
         n_feasible[ub.units] = ub.feasible.sum(axis=1)
         keep = ub.feasible
-        if pooled > pool_limit and limit is not None and len(ub.cols) > limit:
+        if not full and len(ub.cols) > limit:  # type: ignore[operator]
             # too many pairs to hold: keep the cheapest per unit only
+            lim = int(limit)  # type: ignore[arg-type]
             obj = np.where(ub.feasible, ub.objective, np.inf)
-            idx = np.argpartition(obj, limit - 1, axis=1)[:, :limit]
+            idx = np.argpartition(obj, lim - 1, axis=1)[:, :lim]
             keep = np.zeros_like(ub.feasible)
             np.put_along_axis(keep, idx, True, axis=1)
             keep &= ub.feasible
@@ -394,20 +448,23 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
             keep |= ub.feasible & is_cur
         r, c = np.nonzero(keep)
         pooled += len(r)
-        parts.append((ub.units[r], ub.cols[c], ub.objective[r, c], ub.use[r, c]))
-    if parts:
-        u, p, o, w = (np.concatenate(x) for x in zip(*parts, strict=True))
-    else:
-        u = p = w = np.zeros(0, dtype=np.int64)
-        o = np.zeros(0)
-    full = pooled <= pool_limit or limit is None
-    order = np.lexsort((p, u))
-    pool = PairPool(u[order].astype(np.int64), p[order].astype(np.int64), o[order],
-                    w[order].astype(np.int64))
+        # compact storage: the pool may hold tens of millions of pairs
+        parts.append((ub.units[r].astype(np.int32), ub.cols[c].astype(np.int32),
+                      ub.objective[r, c], ub.use[r, c].astype(np.int32)))
+        if full and limit is not None and pooled > pool_limit:
+            # from here on keep only each unit's cheapest pairs, and prune what is held
+            full = False
+            held = _pool(parts)
+            idx = select(held, units.n, limit, cur_unit)
+            parts = [(held.unit[idx].astype(np.int32), held.placement[idx].astype(np.int32),
+                      held.objective[idx], held.use[idx].astype(np.int32))]
+            pooled = len(idx)
+    pool = _pool(parts)
     idx = select(pool, units.n, limit, cur_unit)
     cands = Candidates(
-        unit=pool.unit[idx], placement=pool.placement[idx], objective=pool.objective[idx],
-        use=pool.use[idx], n_feasible=n_feasible, limit=limit,
+        unit=pool.unit[idx].astype(np.int64), placement=pool.placement[idx].astype(np.int64),
+        objective=pool.objective[idx], use=pool.use[idx].astype(np.int64),
+        n_feasible=n_feasible, limit=limit,
         stats={"pairs_evaluated": float(evaluated), "pairs_feasible": float(n_feasible.sum()),
                "pairs_kept": float(len(idx)), "seconds": time.perf_counter() - t0},
     )

@@ -430,7 +430,17 @@ def _feasible_chunks(inst: Instance, pool: PairPool | None,
                      ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """All feasible pairs as (unit, placement, objective, use) chunks; whole units per chunk."""
     if pool is not None:
-        yield pool.unit, pool.placement, pool.objective, pool.use
+        # pieces of whole units, widened to int64 so unit * m + p cannot overflow
+        step = 2_000_000
+        start = 0
+        while start < len(pool):
+            end = min(start + step, len(pool))
+            if end < len(pool):
+                end = int(np.searchsorted(pool.unit, pool.unit[end], side="right"))
+            yield (pool.unit[start:end].astype(np.int64),
+                   pool.placement[start:end].astype(np.int64),
+                   pool.objective[start:end], pool.use[start:end].astype(np.int64))
+            start = end
         return
     for ub in unit_blocks(inst):
         r, c = np.nonzero(ub.feasible)
