@@ -390,17 +390,35 @@ class PairPool:
 
 
 def select(pool: PairPool, n_units: int, limit: int | None, cur_unit: np.ndarray,
-           ) -> np.ndarray:
-    """Indices of the `limit` cheapest pairs per unit, plus each unit's current placement."""
+           inst: Instance | None = None) -> np.ndarray:
+    """Indices of the `limit` cheapest pairs per unit, plus each unit's current placement.
+
+    With `inst`, also each unit's `limit // 2` nearest placements (by the objective less
+    the weekly cost): the cheapest beds are the same few for everyone, so without the
+    near ones most units would find all their candidates full.
+    """
     if limit is None:
         return np.arange(len(pool))
-    order = np.lexsort((pool.placement, pool.objective, pool.unit))
-    u = pool.unit[order]
+    keep = _top_per_unit(pool.unit, pool.objective, pool.placement, n_units, limit)
+    if inst is not None and limit >= 2:
+        size = inst.units.size
+        w = inst.policy.weights
+        near = pool.objective - size[pool.unit] * w.cost * inst.weekly_cost[pool.placement]
+        keep |= _top_per_unit(pool.unit, near, pool.placement, n_units, limit // 2)
+    keep |= pool.placement == cur_unit[pool.unit]
+    return np.flatnonzero(keep)
+
+
+def _top_per_unit(unit: np.ndarray, score: np.ndarray, placement: np.ndarray, n_units: int,
+                  k: int) -> np.ndarray:
+    """Mask of each unit's k lowest-scoring pairs (ties broken by placement)."""
+    order = np.lexsort((placement, score, unit))
+    u = unit[order]
     first = np.searchsorted(u, np.arange(n_units))
     rank = np.arange(len(u)) - first[u]
-    keep = rank < limit
-    keep |= pool.placement[order] == cur_unit[u]
-    return np.sort(order[keep])
+    mask = np.zeros(len(unit), dtype=bool)
+    mask[order[rank < k]] = True
+    return mask
 
 
 def _pool(parts: list[tuple[np.ndarray, ...]]) -> PairPool:
@@ -440,9 +458,13 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
             # too many pairs to hold: keep the cheapest per unit only
             lim = int(limit)  # type: ignore[arg-type]
             obj = np.where(ub.feasible, ub.objective, np.inf)
-            idx = np.argpartition(obj, lim - 1, axis=1)[:, :lim]
             keep = np.zeros_like(ub.feasible)
-            np.put_along_axis(keep, idx, True, axis=1)
+            np.put_along_axis(keep, np.argpartition(obj, lim - 1, axis=1)[:, :lim], True, axis=1)
+            if lim >= 2 and len(ub.cols) > lim // 2:
+                near = obj - (inst.units.size[ub.units][:, None] * inst.policy.weights.cost
+                              * inst.weekly_cost[ub.cols][None, :])
+                near_idx = np.argpartition(near, lim // 2 - 1, axis=1)[:, : lim // 2]
+                np.put_along_axis(keep, near_idx, True, axis=1)
             keep &= ub.feasible
             is_cur = ub.cols[None, :] == cur_unit[ub.units][:, None]
             keep |= ub.feasible & is_cur
@@ -455,12 +477,12 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
             # from here on keep only each unit's cheapest pairs, and prune what is held
             full = False
             held = _pool(parts)
-            idx = select(held, units.n, limit, cur_unit)
+            idx = select(held, units.n, limit, cur_unit, inst)
             parts = [(held.unit[idx].astype(np.int32), held.placement[idx].astype(np.int32),
                       held.objective[idx], held.use[idx].astype(np.int32))]
             pooled = len(idx)
     pool = _pool(parts)
-    idx = select(pool, units.n, limit, cur_unit)
+    idx = select(pool, units.n, limit, cur_unit, inst)
     cands = Candidates(
         unit=pool.unit[idx].astype(np.int64), placement=pool.placement[idx].astype(np.int64),
         objective=pool.objective[idx], use=pool.use[idx].astype(np.int64),
