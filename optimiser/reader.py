@@ -695,6 +695,9 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     cfaith_s = ch["faith"].str.lower()
     out.rows(cf, ch, (fm == 2) & (cfaith_s == "").to_numpy(), "faith",
              lambda v: "is empty, but faith_match is required: give the child's faith")
+    out.rows(cf, ch, (fm == 1) & (cfaith_s == "").to_numpy(), "faith",
+             lambda v: "is empty, but faith_match is preferred: give the child's faith "
+                       "or set faith_match to none")
     types_l = _list_choice(ch, "placement_types", cf, out, PLACEMENT_TYPES, "placement type",
                            str.lower)
     default_tmask = sum(1 << PLACEMENT_TYPES.index(t) for t in DEFAULT_TYPES)
