@@ -358,7 +358,7 @@ def solve_cbc(model: AssignmentModel, time_limit: float, workers: int = 2, seed:
         with warnings.catch_warnings():  # PuLP 3 flags its bundled CBC as deprecated
             warnings.simplefilter("ignore", DeprecationWarning)
             cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=remaining, threads=workers,
-                                    gapRel=0.0, gapAbs=1.0 - 1e-6, logPath=log_path,
+                                    gapRel=0.0, logPath=log_path,
                                     options=[f"randomCbcSeed {seed + 1}"])
             prob.solve(cmd)
         with open(log_path, encoding="utf-8", errors="replace") as fh:
