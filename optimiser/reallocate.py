@@ -93,8 +93,9 @@ def reallocate(inst: Instance, opts: ReallocOptions,
     run = inst.with_reallocation(date=opts.date or inst.reallocation.date or dt.date.today(),
                                  max_moves=opts.max_moves, min_saving=opts.min_saving,
                                  previous=prev, previous_weight=opts.previous_weight)
+    # a 1e-5 LP tolerance (£100 on £10m) saves column-generation rounds for the MIP
     so = SolveOptions(time_limit=opts.time_limit, seed=opts.seed, workers=opts.workers,
-                      backend=opts.backend)
+                      backend=opts.backend, lp_tolerance=1e-5)
     return solve(run, so, progress=progress)
 
 

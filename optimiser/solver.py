@@ -15,7 +15,9 @@ added back and the model re-solved, so "optimal" is a proof on the whole problem
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +53,8 @@ class SolveOptions:
     # MIP solver of the restricted model: "cpsat", or "highs" (SciPy's HiGHS branch and
     # cut: deterministic, and much stronger when most children stay, as in re-allocation)
     backend: str = "cpsat"
+    # column generation stops when LP and Lagrangian bound agree to this relative gap
+    lp_tolerance: float = 1e-6
 
 
 @dataclass(frozen=True)
@@ -377,6 +381,26 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
     return Duals(pi, rho, mu), float(res.fun) + offset, np.asarray(res.x)
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """HiGHS's MIP prints debugging lines to the C stdout without presolve: drop them,
+    so the command's own output (and a JSON on stdout) stays clean."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real file descriptor (an embedding host): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
                forced: np.ndarray | None = None, max_moves: int | None = None,
                capacity: np.ndarray | None = None, moves_rhs: int | None = None,
@@ -399,10 +423,13 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
     rw = _rows(inst, cands, capacity, rhs)
     lb = np.zeros(k)
     lb[forced_pairs(inst, cands, forced)] = 1.0
-    res = milp(c, constraints=LinearConstraint(rw.a, -np.inf, rw.b),
-               integrality=np.ones(k), bounds=Bounds(lb, np.ones(k)),
-               options={"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
-                        "disp": False})
+    with _quiet_stdout():
+        res = milp(c, constraints=LinearConstraint(rw.a, -np.inf, rw.b),
+                   integrality=np.ones(k), bounds=Bounds(lb, np.ones(k)),
+                   # HiGHS's presolve costs more than it saves on these models (and it does
+                   # not stop at the time limit): off
+                   options={"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
+                            "disp": False, "presolve": False})
     log.info("HiGHS: %s (status %s, %d pairs)", res.message, res.status, k)
     bound = getattr(res, "mip_dual_bound", None)
     bound_p = (float(bound) / MONEY_SCALE + offset
@@ -709,6 +736,26 @@ def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOpti
     return chosen
 
 
+DIVE_PAIRS_PER_UNIT = 6
+
+
+def _dive_pairs(inst: Instance, cands: Candidates, duals: Duals, pricing: Pricing,
+                lp_x: np.ndarray) -> np.ndarray:
+    """Pairs for the MIP dive: each unit's few best by reduced cost, the LP's support,
+    and every unit's stay pair (so the status quo, always admissible, is in it)."""
+    red = (cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
+           - pricing.best_option[cands.unit])
+    order = np.lexsort((cands.placement, red, cands.unit))
+    u = cands.unit[order]
+    rank = np.arange(len(u)) - np.searchsorted(u, u)
+    keep = np.zeros(len(cands), dtype=bool)
+    keep[order[rank < DIVE_PAIRS_PER_UNIT]] = True
+    keep |= lp_x > 1e-6
+    keep |= ((inst.pair_moves(cands.unit, cands.placement) == 0)
+             & (inst.unit_placed[cands.unit] > 0))
+    return keep
+
+
 def _subset(cands: Candidates, keep: np.ndarray) -> Candidates:
     stats = dict(cands.stats)
     stats["pairs_in_model"] = float(keep.sum())
@@ -770,7 +817,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in")
         # stop when the LP over the kept pairs is within a penny-scale tolerance of the
         # bound over all pairs: more rounds cannot move either by more than that
-        converged = lp_val - pr.lagrangian_bound <= max(1.0, 1e-6 * abs(lp_val))
+        converged = lp_val - pr.lagrangian_bound <= max(1.0, opts.lp_tolerance * abs(lp_val))
         if len(pr.add_unit) == 0 or converged or elapsed() > 0.3 * opts.time_limit \
                 or rounds >= opts.max_pricing_rounds * 4:
             break
@@ -794,14 +841,18 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     use_highs = opts.backend == "highs" and not inst.policy.rules.split_siblings
     if lp_x is not None:
         hints = [greedy(inst, cands, lp_x, first=first)]
-        if use_highs:
-            # branch and cut on the column-generation pairs: a near-optimal incumbent,
-            # so that reduced-cost fixing below leaves a small model to prove
-            mip, _, _ = solve_milp(inst, cands, min(0.4 * opts.time_limit,
-                                                    opts.time_limit - elapsed()),
+        if use_highs and pricing is not None:
+            # branch and cut on each unit's few best pairs by LP reduced cost (and the
+            # LP's own, and staying): a near-optimal incumbent in seconds, so that
+            # reduced-cost fixing below leaves a small model to prove
+            sub_keep = _dive_pairs(inst, cands, duals, pricing, lp_x)
+            sub = _subset(cands, sub_keep)
+            mip, _, _ = solve_milp(inst, sub, min(0.25 * opts.time_limit,
+                                                  opts.time_limit - elapsed()),
                                    forced, max_moves)
             if mip is not None:
-                hints.append(mip)
+                index = np.flatnonzero(sub_keep)
+                hints.append(np.where(mip >= 0, index[np.maximum(mip, 0)], -1))
         else:
             hints.append(lp_dive(inst, cands, lp_x, opts, min(5.0, 0.15 * opts.time_limit),
                                  forced, max_moves))
