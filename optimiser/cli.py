@@ -256,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     ra.add_argument("--policy", default=None, help="a policy.toml laid over the instance's own")
     ra.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     ra.set_defaults(func=cmd_reallocate)
+    from .cli_gap import add_parser as add_gap_parser
+
+    add_gap_parser(sub)
     return ap
 
 
