@@ -737,6 +737,13 @@ def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOpti
 
 
 DIVE_PAIRS_PER_UNIT = 6
+PROOF_PAIRS = 1_000_000  # largest pair set the HiGHS proof stage takes on
+
+
+def _margin(opts: SolveOptions) -> float:
+    """Seconds kept back from the MIP for writing up (HiGHS may overrun a little)."""
+    return 0.5 + 0.02 * opts.time_limit
+
 
 
 def _dive_pairs(inst: Instance, cands: Candidates, duals: Duals, pricing: Pricing,
@@ -870,6 +877,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     proof_complete = True
     model_cands = cands
     min_excluded = np.inf
+    full_keep: np.ndarray | None = None  # every pair fixing keeps, when the model holds less
     if pricing is not None and np.isfinite(lag):
         t = time.perf_counter()
         extra = price(inst, cands, pool, duals, best_obj,
@@ -886,12 +894,15 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                - m_full[cands.unit])
         slack = best_obj - lag
         keep = red <= slack + 1e-6 * max(1.0, abs(best_obj))
+        keep[best[best >= 0]] = True
+        keep[forced_pairs(inst, cands, forced)] = True
         if keep.sum() > max(3 * len(old), 200_000):
             # the incumbent is too far from the bound for fixing to bite: search the
             # column-generation pairs only (the bound below stays valid for all pairs)
+            full_keep = keep.copy()
             keep &= np.isin(cands.unit * inst.n_placements + cands.placement, old)
-        keep[best[best >= 0]] = True
-        keep[forced_pairs(inst, cands, forced)] = True
+            keep[best[best >= 0]] = True
+            keep[forced_pairs(inst, cands, forced)] = True
         if (~keep).any():
             min_excluded = float(red[~keep].min())
         # dropped pairs never added back all have lag + red >= incumbent
@@ -913,7 +924,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     if use_highs:
         timings["build"] = 0.0
         chosen, exact_optimal, cp_bound = solve_milp(
-            inst, model_cands, opts.time_limit - elapsed(), forced, max_moves)
+            inst, model_cands, opts.time_limit - elapsed() - _margin(opts), forced, max_moves)
         timings["solve"] = time.perf_counter() - t
     else:
         model = build_model(inst, model_cands, best if opts.hint else None,
@@ -943,6 +954,32 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         bound = lag
     proven = exact_optimal and (not model_cands.pruned or (
         proof_complete and lag + min_excluded >= best_obj - 1e-6 * max(1.0, abs(best_obj))))
+    left = opts.time_limit - elapsed() - _margin(opts)
+    if (use_highs and not proven and full_keep is not None and proof_complete
+            and left > 0.15 * opts.time_limit and full_keep.sum() <= PROOF_PAIRS):
+        # 5. time left and the model held only the column-generation pairs: branch and
+        #    cut over every pair fixing keeps, whose bound (cuts at the root) is global
+        t = time.perf_counter()
+        full = _subset(cands, full_keep)
+        say(f"proof over every pair that can still matter: {len(full):,} pairs")
+        # HiGHS checks its clock between LP solves: a large root LP overruns a little
+        chosen2, optimal2, bound2 = solve_milp(inst, full, 0.85 * left, forced, max_moves)
+        excluded = red[~full_keep]
+        min_excl2 = min(float(excluded.min()) if len(excluded) else np.inf, slack)
+        place = unit_placement(model_cands, best)
+        key = full.unit * inst.n_placements + full.placement
+        units_placed = np.flatnonzero(place >= 0)
+        best = np.full(units.n, -1, dtype=np.int64)
+        best[units_placed] = np.searchsorted(key, units_placed * inst.n_placements
+                                             + place[units_placed])
+        model_cands = full
+        if chosen2 is not None:
+            obj2 = objective_of(inst, full, chosen2)
+            if obj2 < best_obj - 1e-9:
+                best, best_obj = chosen2, obj2
+        bound = max(bound, lag, min(bound2, lag + min_excl2))
+        proven = optimal2 and lag + min_excl2 >= best_obj - 1e-6 * max(1.0, abs(best_obj))
+        timings["solve"] += time.perf_counter() - t
     runtime = elapsed()
     timings["total"] = runtime
     if proven:
