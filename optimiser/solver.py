@@ -348,7 +348,8 @@ def _moves_rhs(inst: Instance, max_moves: int | None) -> int | None:
 
 
 def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
-             forced: np.ndarray | None = None) -> tuple[Duals, float, np.ndarray]:
+             forced: np.ndarray | None = None, time_limit: float | None = None,
+             ) -> tuple[Duals, float, np.ndarray]:
     """Duals (>= 0), value and solution of the restricted model's LP relaxation.
 
     Rows: one per unit, capacity and departure rows per placement, the moves row with
@@ -367,7 +368,8 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
     bounds = np.zeros((k, 2))
     bounds[:, 1] = 1.0
     bounds[forced_pairs(inst, cands, forced), 0] = 1.0
-    res = linprog(c, A_ub=rw.a, b_ub=rw.b, bounds=bounds, method="highs")
+    res = linprog(c, A_ub=rw.a, b_ub=rw.b, bounds=bounds, method="highs",
+                  options={} if time_limit is None else {"time_limit": max(time_limit, 0.5)})
     if res.status != 0:
         log.warning("LP relaxation did not solve (%s); pricing uses zero duals", res.message)
         return duals, -np.inf, x
@@ -813,8 +815,14 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     lag, duals, lp_x, pricing = -np.inf, Duals.zero(inst), None, None
     rounds = 0
     while len(cands):
+        budget = 0.3 * opts.time_limit - elapsed()
+        if rounds and budget <= 0:
+            break
         rounds += 1
-        duals_r, lp_val, x_r = lp_duals(inst, cands, max_moves, forced)
+        duals_r, lp_val, x_r = lp_duals(inst, cands, max_moves, forced,
+                                        time_limit=max(budget, 0.35 * opts.time_limit))
+        if not np.isfinite(lp_val) and pool is None:
+            break  # no duals in time, and a pricing pass over the register is not cheap
         pr = price(inst, cands, pool, duals_r, None, per_unit=25, max_moves=max_moves,
                    forced=forced)
         if pr.lagrangian_bound >= lag:
@@ -878,14 +886,24 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     model_cands = cands
     min_excluded = np.inf
     full_keep: np.ndarray | None = None  # every pair fixing keeps, when the model holds less
-    if pricing is not None and np.isfinite(lag):
+    if pricing is not None and np.isfinite(lag) and pool is None:
+        # a register too large to hold: another pass over every pair would cost as much
+        # as the candidate pass, and could not complete the proof; the bound is lag
+        proof_complete = False
+    elif pricing is not None and np.isfinite(lag):
         t = time.perf_counter()
+        # every dropped pair is looked at only when the pool is small enough to hold
+        # them all; else each unit's 50 best, and the proof may be incomplete
+        whole = pool is not None and len(pool) <= 5_000_000
         extra = price(inst, cands, pool, duals, best_obj,
-                      per_unit=None if pool is not None else 50, max_moves=max_moves,
-                      forced=forced)
-        proof_complete = pool is not None
+                      per_unit=None if whole else 50, max_moves=max_moves, forced=forced)
+        proof_complete = whole
         old = cands.unit * inst.n_placements + cands.placement
-        if len(extra.add_unit):
+        if len(extra.add_unit) > max(3 * len(cands), 200_000):
+            # far too many could matter to add them: they stay out, counted in the bound
+            min_excluded = extra.min_dropped_rc
+            proof_complete = False
+        elif len(extra.add_unit):
             cands = _merge(cands, extra)
             new = cands.unit * inst.n_placements + cands.placement
             best = np.where(best >= 0, np.searchsorted(new, old[np.maximum(best, 0)]), -1)
@@ -904,7 +922,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             keep[best[best >= 0]] = True
             keep[forced_pairs(inst, cands, forced)] = True
         if (~keep).any():
-            min_excluded = float(red[~keep].min())
+            min_excluded = min(min_excluded, float(red[~keep].min()))
         # dropped pairs never added back all have lag + red >= incumbent
         min_excluded = min(min_excluded, slack) if proof_complete else min_excluded
         index = np.cumsum(keep) - 1
