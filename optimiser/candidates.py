@@ -450,9 +450,12 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
     pooled = 0
     evaluated = 0
     full = True
+    unit_min = np.full(units.n, np.inf)  # cheapest feasible pair per unit, for L(0)
     for ub in unit_blocks(inst):
         evaluated += ub.feasible.size
         n_feasible[ub.units] = ub.feasible.sum(axis=1)
+        if ub.feasible.shape[1]:
+            unit_min[ub.units] = np.where(ub.feasible, ub.objective, np.inf).min(axis=1)
         keep = ub.feasible
         if not full and len(ub.cols) > limit:  # type: ignore[operator]
             # too many pairs to hold: keep the cheapest per unit only
@@ -488,6 +491,9 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
         objective=pool.objective[idx], use=pool.use[idx].astype(np.int64),
         n_feasible=n_feasible, limit=limit,
         stats={"pairs_evaluated": float(evaluated), "pairs_feasible": float(n_feasible.sum()),
-               "pairs_kept": float(len(idx)), "seconds": time.perf_counter() - t0},
+               "pairs_kept": float(len(idx)), "seconds": time.perf_counter() - t0,
+               # Lagrangian bound with zero duals (capacity relaxed): valid over every pair
+               "lagrangian_zero_bound": float(np.minimum(
+                   inst.policy.weights.unplaced * units.unplaced_cost, unit_min).sum())},
     )
     return cands, (pool if full else None)

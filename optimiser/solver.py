@@ -34,6 +34,7 @@ from .scaling import MONEY_SCALE, to_int
 
 log = logging.getLogger(__name__)
 
+LP_COLUMNS = 250_000  # start size of the restricted LP (the cheapest, then nearest, pairs)
 STATUS_OPTIMAL = "optimal"
 STATUS_FEASIBLE = "feasible"
 STATUS_TIME_LIMIT = "time_limit"
@@ -787,7 +788,12 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         return time.perf_counter() - t_start
 
     t = time.perf_counter()
-    cands, pool = build_candidates(inst, limit=opts.candidate_limit)
+    limit = opts.candidate_limit
+    if limit is not None and units.n * limit > LP_COLUMNS:
+        # keep the restricted LP small enough to solve within the time limit at regional
+        # scale; pricing brings back any pair the smaller start leaves out
+        limit = max(8, LP_COLUMNS // units.n)
+    cands, pool = build_candidates(inst, limit=limit)
     timings["candidates"] = time.perf_counter() - t
     say(f"candidates: {len(cands):,} pairs kept of {int(cands.stats['pairs_feasible']):,} "
         f"feasible for {units.n:,} units ({timings['candidates']:.1f}s)")
@@ -813,6 +819,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     # 1. LP by column generation: duals pi give a bound over *all* pairs
     t = time.perf_counter()
     lag, duals, lp_x, pricing = -np.inf, Duals.zero(inst), None, None
+    lag0 = cands.stats.get("lagrangian_zero_bound", -np.inf)  # capacity relaxed: weak, valid
     rounds = 0
     while len(cands):
         budget = 0.3 * opts.time_limit - elapsed()
@@ -970,6 +977,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         bound = max(lag, min(cp_bound, lag + min_excluded))
     else:
         bound = lag
+    bound = max(bound, lag0)
     proven = exact_optimal and (not model_cands.pruned or (
         proof_complete and lag + min_excluded >= best_obj - 1e-6 * max(1.0, abs(best_obj))))
     left = opts.time_limit - elapsed() - _margin(opts)
