@@ -1161,10 +1161,10 @@ def format_text(res: MatchResult) -> str:
         lines.append("")
         lines.append("Ruled out (by the first rule that rules each placement out):")
         for rule in res._state["order"]:
-            n = res.counts.get(rule.value, 0)
-            if not n:
+            count = res.counts.get(rule.value, 0)
+            if not count:
                 continue
-            lines.append(f"  {rule.value:<34} {n:>7,}  ({rule.text})")
+            lines.append(f"  {rule.value:<34} {count:>7,}  ({rule.text})")
             for e in res.examples(rule.value):
                 lines.append(f"      e.g. {e.placement_id}: {e.detail}")
     return "\n".join(lines)
