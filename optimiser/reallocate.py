@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .explain import void_reason
+from .explain import feasible_placements, void_reason
 from .instance import PREVIOUS_UNKNOWN, Instance
 from .rules import KM_PER_MILE, Rule
 from .solver import STATUS_OPTIMAL, Result, SolveOptions, solve
@@ -456,6 +456,32 @@ def voids_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
     return pd.DataFrame(rows, columns=cols)
 
 
+def _blame_move_limit(inst: Instance, assignment: np.ndarray, table: pd.DataFrame,
+                      limit: int) -> None:
+    """A waiting child left out because its placements are full, where a resident who
+    is not pinned could have moved: the binding `--max-moves` is the reason to give."""
+    units = inst.units
+    assert inst.pinned is not None
+    movable = np.bincount(inst.current[(inst.current >= 0) & ~inst.pinned],
+                          minlength=inst.n_placements)
+    rows = np.flatnonzero((assignment < 0) & (inst.current < 0)
+                          & (table["reason_code"].to_numpy() == Rule.CAPACITY.value))
+    done: set[int] = set()
+    for c in rows.tolist():
+        u = int(units.unit_of[c])
+        if u in done:
+            continue
+        done.add(u)
+        places = feasible_placements(inst, u)
+        if len(places) and (movable[places] > 0).any():
+            members = units.members(u)
+            table.loc[members, "reason_code"] = Rule.MAX_MOVES.value
+            table.loc[members, "reason"] = (
+                table.loc[members, "reason"].astype(str)
+                + f" Moving a child already placed could free a bed, but the plan uses all "
+                f"{limit} moves allowed (--max-moves).")
+
+
 def _at(column: np.ndarray | None, i: int) -> Any:
     """An optional Instance column's value (they are always filled after __post_init__)."""
     assert column is not None
@@ -472,6 +498,8 @@ def make_plan(result: Result) -> tuple[Report, dict[str, pd.DataFrame]]:
     voids = voids_table(inst, a, chains, proven=result.status == STATUS_OPTIMAL)
     before, after = totals(inst, _status_quo(inst)), totals(inst, a)
     rl = inst.reallocation
+    if rl.max_moves is not None and len(moves) >= rl.max_moves:
+        _blame_move_limit(inst, a, report.assignments, rl.max_moves)
     summary: dict[str, Any] = {
         "date": inst.as_of.isoformat(),
         "max_moves": rl.max_moves,

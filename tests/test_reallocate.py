@@ -295,6 +295,12 @@ def test_a_chain_frees_each_bed_before_it_is_filled(tmp_path: Path) -> None:
     moves = tables["moves.csv"].set_index("child_id")
     assert "closer to home by" in at(moves, "C1", "why")
     assert "frees a bed for C2" in at(moves, "C1", "why")
+    # with no move allowed, C2 waits, and the reason names the limit
+    run(folder, tmp_path / "none", max_moves=0)
+    a = pd.read_csv(tmp_path / "none" / "assignments.csv", dtype=str,
+                    keep_default_na=False).set_index("child_id")
+    assert at(a, "C2", "placement_id") == "" and at(a, "C2", "reason_code") == "max_moves"
+    assert "--max-moves" in at(a, "C2", "reason")
 
 
 def replay(inst_dir: Path, chains: pd.DataFrame) -> None:
