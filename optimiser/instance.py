@@ -312,6 +312,25 @@ class Instance:
         return _frozen(keys), _frozen(counts.astype(np.int64))
 
     @cached_property
+    def keep_placed(self) -> np.ndarray:
+        """Per unit: already placed, so never left without a placement, with `min_saving`.
+
+        Leaving a child's home is no saving for the child, so under a minimum own saving
+        a placed unit moves (if it gains enough) or stays. Only units whose members all
+        live in one placement, so that staying is always possible.
+        """
+        units = self.units
+        out = np.zeros(units.n, dtype=bool)
+        if self.reallocation.min_saving is None:
+            return _frozen(out)
+        keys, counts = self._unit_current_counts
+        m = max(self.n_placements, 1)
+        whole = np.zeros(units.n, dtype=bool)
+        u = keys // m
+        whole[u[counts == units.size[u]]] = True
+        return _frozen(whole)
+
+    @cached_property
     def pinned_unit(self) -> np.ndarray:
         """Per unit, the placement a pinned member keeps (-1: no pinned member).
 

@@ -187,6 +187,8 @@ def admissible(inst: Instance, cands: Candidates, chosen: np.ndarray,
     k = forced_pairs(inst, cands, forced)
     if len(k) and not np.array_equal(chosen[cands.unit[k]], k):
         return False
+    if (chosen[inst.keep_placed] < 0).any():
+        return False
     return max_moves is None or moves_of(inst, cands, chosen) <= max_moves
 
 
@@ -329,6 +331,15 @@ def _rows(inst: Instance, cands: Candidates, capacity: np.ndarray | None = None,
             vals.append(g[sel].astype(float))
             b.append(inst.residents[dep_places].astype(float))
             n_rows += len(dep_places)
+    must = np.flatnonzero(inst.keep_placed[cands.unit])
+    if len(must):
+        # units already placed that may not be left unplaced: -sum_p x[u,p] <= -1
+        mu_units, mrow = np.unique(cands.unit[must], return_inverse=True)
+        rows.append(n_rows + mrow.ravel())
+        cols.append(must)
+        vals.append(-np.ones(len(must)))
+        b.append(-np.ones(len(mu_units)))
+        n_rows += len(mu_units)
     if moves_rhs is not None:
         coef = (inst.pair_moves(cands.unit, cands.placement)
                 - inst.unit_placed[cands.unit]).astype(float)
@@ -493,6 +504,8 @@ def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals
     unplaced = inst.unit_unplaced.astype(float) + duals.unplaced_price(inst)
     if forced is not None and forced.any():
         unplaced = np.where(forced, np.inf, unplaced)
+    if inst.keep_placed.any():
+        unplaced = np.where(inst.keep_placed, np.inf, unplaced)
     m_full = unplaced.copy()
     m_kept = unplaced.copy()
     kept_rc = cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
@@ -576,9 +589,12 @@ def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None,
     obj_coefs: list[int] = coef.tolist()
     # one placement per unit
     starts, ends = _runs(cands.unit)
+    must = inst.keep_placed
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         if e - s > 1:
             proto.constraints.add().at_most_one.literals.extend(range(s, e))
+        if must[int(cands.unit[s])]:  # already placed, may not be left unplaced
+            proto.constraints.add().bool_or.literals.extend(range(s, e))
     # capacity rows, only where the candidates could overflow
     by_p = np.argsort(cands.placement, kind="stable")
     pp = cands.placement[by_p]
@@ -740,6 +756,7 @@ def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOpti
 
 
 DIVE_PAIRS_PER_UNIT = 6
+HIGHS_PAIRS = 400_000  # more pairs than this: no branch and cut on all, a wider dive
 PROOF_PAIRS = 1_000_000  # largest pair set the HiGHS proof stage takes on
 
 
@@ -749,18 +766,19 @@ def _margin(opts: SolveOptions) -> float:
 
 
 
-def _dive_pairs(inst: Instance, cands: Candidates, duals: Duals, pricing: Pricing,
-                lp_x: np.ndarray) -> np.ndarray:
+def _dive_pairs(inst: Instance, cands: Candidates, duals: Duals, best_option: np.ndarray,
+                lp_x: np.ndarray | None, per_unit: int = DIVE_PAIRS_PER_UNIT) -> np.ndarray:
     """Pairs for the MIP dive: each unit's few best by reduced cost, the LP's support,
     and every unit's stay pair (so the status quo, always admissible, is in it)."""
     red = (cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
-           - pricing.best_option[cands.unit])
+           - best_option[cands.unit])
     order = np.lexsort((cands.placement, red, cands.unit))
     u = cands.unit[order]
     rank = np.arange(len(u)) - np.searchsorted(u, u)
     keep = np.zeros(len(cands), dtype=bool)
-    keep[order[rank < DIVE_PAIRS_PER_UNIT]] = True
-    keep |= lp_x > 1e-6
+    keep[order[rank < per_unit]] = True
+    if lp_x is not None:
+        keep |= lp_x > 1e-6
     keep |= ((inst.pair_moves(cands.unit, cands.placement) == 0)
              & (inst.unit_placed[cands.unit] > 0))
     return keep
@@ -804,7 +822,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     extra_stats: dict[str, float] = {}
     max_moves = inst.reallocation.max_moves
     sq: np.ndarray | None = None
-    if max_moves is not None or forced.any():
+    if max_moves is not None or forced.any() or inst.keep_placed.any():
         sq = status_quo(inst, cands, forced)
     if max_moves is not None and sq is not None:
         floor = moves_of(inst, cands, sq)
@@ -856,7 +874,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         return admissible(inst, cands, chosen, forced, max_moves)
 
     start = greedy(inst, cands, first=first)
-    if sq is not None and not ok(start):
+    if not ok(start):
         start = status_quo(inst, cands, forced)  # cands may have grown since
     greedy_obj = objective_of(inst, cands, start)
     best, best_obj = start, greedy_obj
@@ -867,7 +885,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             # branch and cut on each unit's few best pairs by LP reduced cost (and the
             # LP's own, and staying): a near-optimal incumbent in seconds, so that
             # reduced-cost fixing below leaves a small model to prove
-            sub_keep = _dive_pairs(inst, cands, duals, pricing, lp_x)
+            sub_keep = _dive_pairs(inst, cands, duals, pricing.best_option, lp_x)
             sub = _subset(cands, sub_keep)
             mip, _, _ = solve_milp(inst, sub, min(0.25 * opts.time_limit,
                                                   opts.time_limit - elapsed()),
@@ -893,6 +911,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     model_cands = cands
     min_excluded = np.inf
     full_keep: np.ndarray | None = None  # every pair fixing keeps, when the model holds less
+    m_best: np.ndarray | None = None  # per unit, its best option priced with the duals
     if pricing is not None and np.isfinite(lag) and pool is None:
         # a register too large to hold: another pass over every pair would cost as much
         # as the candidate pass, and could not complete the proof; the bound is lag
@@ -914,13 +933,14 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             cands = _merge(cands, extra)
             new = cands.unit * inst.n_placements + cands.placement
             best = np.where(best >= 0, np.searchsorted(new, old[np.maximum(best, 0)]), -1)
-        m_full = extra.best_option
+        m_full = m_best = extra.best_option
         red = (cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
                - m_full[cands.unit])
         slack = best_obj - lag
         keep = red <= slack + 1e-6 * max(1.0, abs(best_obj))
         keep[best[best >= 0]] = True
         keep[forced_pairs(inst, cands, forced)] = True
+        keep |= inst.keep_placed[cands.unit] & (inst.pair_moves(cands.unit, cands.placement) == 0)
         if keep.sum() > max(3 * len(old), 200_000):
             # the incumbent is too far from the bound for fixing to bite: search the
             # column-generation pairs only (the bound below stays valid for all pairs)
@@ -928,6 +948,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             keep &= np.isin(cands.unit * inst.n_placements + cands.placement, old)
             keep[best[best >= 0]] = True
             keep[forced_pairs(inst, cands, forced)] = True
+            keep |= (inst.keep_placed[cands.unit]
+                     & (inst.pair_moves(cands.unit, cands.placement) == 0))
         if (~keep).any():
             min_excluded = min(min_excluded, float(red[~keep].min()))
         # dropped pairs never added back all have lag + red >= incumbent
@@ -948,8 +970,31 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     chosen: np.ndarray | None = None
     if use_highs:
         timings["build"] = 0.0
-        chosen, exact_optimal, cp_bound = solve_milp(
-            inst, model_cands, opts.time_limit - elapsed() - _margin(opts), forced, max_moves)
+        left = opts.time_limit - elapsed() - _margin(opts)
+        if len(model_cands) > HIGHS_PAIRS and pricing is not None and m_best is not None:
+            # too many pairs for branch and cut in the time (regional scale): a wider
+            # dive, each unit's best pairs by reduced cost and the incumbent's; the
+            # bound stays the Lagrangian one
+            per_unit = 2 * DIVE_PAIRS_PER_UNIT
+            while left > 0.05 * opts.time_limit:
+                wide = _dive_pairs(inst, model_cands, duals, m_best, None, per_unit)
+                wide[best[best >= 0]] = True
+                sub = _subset(model_cands, wide)
+                say(f"wider dive: {len(sub):,} of {len(model_cands):,} pairs")
+                mip, done, _ = solve_milp(inst, sub, left, forced, max_moves)
+                if mip is not None:
+                    index = np.flatnonzero(wide)
+                    cand = np.where(mip >= 0, index[np.maximum(mip, 0)], -1)
+                    if objective_of(inst, model_cands, cand) < best_obj - 1e-9 and admissible(
+                            inst, model_cands, cand, forced, max_moves):
+                        best, best_obj = cand, objective_of(inst, model_cands, cand)
+                left = opts.time_limit - elapsed() - _margin(opts)
+                if not done or wide.all():
+                    break
+                per_unit *= 2
+        else:
+            chosen, exact_optimal, cp_bound = solve_milp(inst, model_cands, left, forced,
+                                                         max_moves)
         timings["solve"] = time.perf_counter() - t
     else:
         model = build_model(inst, model_cands, best if opts.hint else None,

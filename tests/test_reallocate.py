@@ -128,6 +128,11 @@ def test_pinned_child_stays_even_when_moving_or_unplacing_it_pays(tmp_path: Path
     run(free)
     a = assigned(tmp_path / "free-out")
     assert a["C1"] == "P2" and a["C2"] == "P3" and a["C3"] == ""
+    # under a minimum own saving nobody already placed is left without a home: losing
+    # one's placement is no saving for the child
+    run(free, tmp_path / "ms0", min_saving=0.0)
+    a = assigned(tmp_path / "ms0")
+    assert a["C3"] == "P3" and a["C2"] == "" and a["C1"] == "P2"
     for c in children:
         if c["child_id"] != "C2":
             c["pinned"] = "true"
@@ -217,6 +222,7 @@ def test_every_move_passes_the_min_saving_rule(
     res, tables = run(authority, authority.parent / "ms", min_saving=threshold)
     moves = tables["moves.csv"]
     assert len(moves) > 0
+    assert (moves["to_placement"] != "").all()  # nobody placed is left unplaced
     for m in records(moves):
         if m["to_placement"]:
             g = own_gain(kids[m["child_id"]], place, m["from_placement"], m["to_placement"])
