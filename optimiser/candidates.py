@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy.spatial import cKDTree
 
 from .instance import Instance
@@ -226,6 +227,21 @@ def _reallocation_checks(inst: Instance, rows: np.ndarray, cols: np.ndarray,
     return out
 
 
+def pair_distances(inst: Instance, children: np.ndarray, placements: np.ndarray) -> np.ndarray:
+    """Distance per (child, placement) pair, with distances.csv overrides applied."""
+    d = haversine_km(inst.home_lat[children], inst.home_lon[children], inst.lat[placements],
+                     inst.lon[placements])
+    if len(inst.dist_child) and len(children):
+        n = inst.n_placements
+        over = pd.Series(inst.dist_km, index=inst.dist_child.astype(np.int64) * n
+                         + inst.dist_placement)
+        key = pd.Index(children.astype(np.int64) * n + placements)
+        hit = key.isin(over.index)
+        if hit.any():
+            d[hit] = over.reindex(key[hit]).to_numpy()
+    return d
+
+
 def current_terms(inst: Instance) -> np.ndarray:
     """Per child, the cost, distance and faith terms at its current placement (nan when
     waiting), with distances.csv overrides: the same numbers `evaluate_block` gives."""
@@ -235,14 +251,7 @@ def current_terms(inst: Instance) -> np.ndarray:
     if len(kids) == 0:
         return out
     p = inst.current[kids].astype(np.int64)
-    dist = haversine_km(inst.home_lat[kids], inst.home_lon[kids], inst.lat[p], inst.lon[p])
-    if len(inst.dist_child):
-        m = max(inst.n_placements, 1)
-        over = dict(zip((inst.dist_child.astype(np.int64) * m + inst.dist_placement).tolist(),
-                        inst.dist_km.tolist(), strict=True))
-        for i, key in enumerate((kids * m + p).tolist()):
-            if key in over:
-                dist[i] = over[key]
+    dist = pair_distances(inst, kids, p)
     faith = (inst.faith_match[kids] == 1) & (inst.faith[kids] != inst.pfaith[p])
     out[kids] = w.cost * inst.weekly_cost[p] + w.per_km * dist + w.faith_mismatch * faith
     return out

@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .candidates import pair_distances
 from .explain import feasible_placements, void_reason
 from .instance import PREVIOUS_UNKNOWN, Instance
 from .rules import KM_PER_MILE, Rule
 from .solver import STATUS_OPTIMAL, Result, SolveOptions, solve
-from .writer import Report, make_report, pair_distances, write_output
+from .writer import Report, make_report, write_output
 
 log = logging.getLogger(__name__)
 

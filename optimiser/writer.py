@@ -17,29 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .candidates import haversine_km
+from .candidates import pair_distances
 from .explain import review_list, unplaced_reasons
-from .instance import Instance
 from .rules import FAMILY_TYPES, KM_PER_MILE, PLACEMENT_TYPES
 from .solver import Result
 
 SPEC_VERSION = 1
 TWENTY_MILES_KM = 20 * KM_PER_MILE
-
-
-def pair_distances(inst: Instance, children: np.ndarray, placements: np.ndarray) -> np.ndarray:
-    """Distance per (child, placement) pair, with distances.csv overrides applied."""
-    d = haversine_km(inst.home_lat[children], inst.home_lon[children], inst.lat[placements],
-                     inst.lon[placements])
-    if len(inst.dist_child) and len(children):
-        n = inst.n_placements
-        over = pd.Series(inst.dist_km, index=inst.dist_child.astype(np.int64) * n
-                         + inst.dist_placement)
-        key = pd.Index(children.astype(np.int64) * n + placements)
-        hit = key.isin(over.index)
-        if hit.any():
-            d[hit] = over.reindex(key[hit]).to_numpy()
-    return d
 
 
 @dataclass(frozen=True)
