@@ -877,6 +877,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     if not ok(start):
         start = status_quo(inst, cands, forced)  # cands may have grown since
     greedy_obj = objective_of(inst, cands, start)
+    greedy_stability = stability_of(inst, unit_placement(cands, start)[units.unit_of])
     best, best_obj = start, greedy_obj
     use_highs = opts.backend == "highs" and not inst.policy.rules.split_siblings
     if lp_x is not None:
@@ -981,7 +982,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                 wide[best[best >= 0]] = True
                 sub = _subset(model_cands, wide)
                 say(f"wider dive: {len(sub):,} of {len(model_cands):,} pairs")
-                mip, done, _ = solve_milp(inst, sub, left, forced, max_moves)
+                # HiGHS checks its clock between LP solves, which take long at this size
+                mip, done, _ = solve_milp(inst, sub, 0.8 * left, forced, max_moves)
                 if mip is not None:
                     index = np.flatnonzero(wide)
                     cand = np.where(mip >= 0, index[np.maximum(mip, 0)], -1)
@@ -989,7 +991,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                             inst, model_cands, cand, forced, max_moves):
                         best, best_obj = cand, objective_of(inst, model_cands, cand)
                 left = opts.time_limit - elapsed() - _margin(opts)
-                if not done or wide.all():
+                if not done or wide.all() or left < 0.25 * opts.time_limit:
                     break
                 per_unit *= 2
         else:
@@ -1026,17 +1028,28 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     proven = exact_optimal and (not model_cands.pruned or (
         proof_complete and lag + min_excluded >= best_obj - 1e-6 * max(1.0, abs(best_obj))))
     left = opts.time_limit - elapsed() - _margin(opts)
-    if (use_highs and not proven and full_keep is not None and proof_complete
-            and left > 0.15 * opts.time_limit and full_keep.sum() <= PROOF_PAIRS):
-        # 5. time left and the model held only the column-generation pairs: branch and
-        #    cut over every pair fixing keeps, whose bound (cuts at the root) is global
+    whole_pool = pool is not None and len(pool) <= PROOF_PAIRS
+    if (use_highs and not proven and left > 0.15 * opts.time_limit
+            and (whole_pool or (full_keep is not None and proof_complete
+                                and full_keep.sum() <= PROOF_PAIRS))):
+        # 5. time left, and the model held only part of what can matter: branch and cut
+        #    over every feasible pair when they are few enough (nothing left out: its
+        #    bound is global as it stands), else over every pair fixing keeps
         t = time.perf_counter()
-        full = _subset(cands, full_keep)
+        if whole_pool:
+            assert pool is not None
+            full = Candidates(pool.unit.astype(np.int64), pool.placement.astype(np.int64),
+                              pool.objective, pool.use.astype(np.int64), cands.n_feasible,
+                              None, dict(cands.stats))
+            min_excl2 = np.inf
+        else:
+            assert full_keep is not None
+            full = _subset(cands, full_keep)
+            excluded = red[~full_keep]
+            min_excl2 = min(float(excluded.min()) if len(excluded) else np.inf, slack)
         say(f"proof over every pair that can still matter: {len(full):,} pairs")
         # HiGHS checks its clock between LP solves: a large root LP overruns a little
         chosen2, optimal2, bound2 = solve_milp(inst, full, 0.85 * left, forced, max_moves)
-        excluded = red[~full_keep]
-        min_excl2 = min(float(excluded.min()) if len(excluded) else np.inf, slack)
         place = unit_placement(model_cands, best)
         key = full.unit * inst.n_placements + full.placement
         units_placed = np.flatnonzero(place >= 0)
@@ -1067,7 +1080,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         penalty = stability_of(inst, assignment)
         stats.update(penalised_objective=best_obj, penalised_bound=float(bound),
                      stability_penalty=penalty)
-        greedy_obj -= stability_of(inst, unit_placement(cands, start)[units.unit_of])
+        greedy_obj -= greedy_stability
         best_obj -= penalty
         bound -= penalty
     gap = 0.0 if proven else (
