@@ -191,6 +191,9 @@ def main() -> int:
         keep = [r for r in old["runs"] if (r["size"], r["config"]) not in
                 {(r2["size"], r2["config"]) for r2 in rows}]
         result["runs"] = keep + rows
+        # each run also records its own command, as runs accumulate over invocations
+    for r in rows:
+        r["command"] = result["command"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"written to {out}")

@@ -995,8 +995,9 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                     break
                 per_unit *= 2
         else:
-            chosen, exact_optimal, cp_bound = solve_milp(inst, model_cands, left, forced,
-                                                         max_moves)
+            # HiGHS checks its clock between LP solves: keep a little back
+            chosen, exact_optimal, cp_bound = solve_milp(inst, model_cands, 0.9 * left,
+                                                         forced, max_moves)
         timings["solve"] = time.perf_counter() - t
     else:
         model = build_model(inst, model_cands, best if opts.hint else None,
