@@ -309,10 +309,34 @@ def test_a_chain_frees_each_bed_before_it_is_filled(tmp_path: Path) -> None:
     assert "--max-moves" in at(a, "C2", "reason")
 
 
+def test_a_swap_of_two_full_placements_is_one_simultaneous_step(tmp_path: Path) -> None:
+    # each child lives 111 km from home in the other's home town: swapping saves each
+    # about £550/week of distance, more than the £500 move penalty
+    children: list[dict[str, Any]] = [
+        {"child_id": "C1", "current_placement": "P1", "home_lat": 53.0},
+        {"child_id": "C2", "current_placement": "P2"},
+    ]
+    placements: list[dict[str, Any]] = [
+        {"placement_id": "P1", "vacancies": 0, "lat": 52.0},
+        {"placement_id": "P2", "vacancies": 0, "lat": 53.0},
+    ]
+    folder = write_instance(tmp_path / "swap", children, placements)
+    _, tables = run(folder)
+    chains = tables["chains.csv"].set_index("child_id")
+    assert at(chains, "C1", "to_placement") == "P2" and at(chains, "C2", "to_placement") == "P1"
+    assert at(chains, "C1", "step") == at(chains, "C2", "step")
+    assert bool(at(chains, "C1", "simultaneous")) and bool(at(chains, "C2", "simultaneous"))
+    assert at(chains, "C1", "chain_id") == at(chains, "C2", "chain_id")
+    replay(folder, tables["chains.csv"])
+
+
 def replay(inst_dir: Path, chains: pd.DataFrame) -> None:
     """Carry out the changes step by step: no placement is ever over capacity."""
     ch = pd.read_csv(inst_dir / "children.csv", dtype=str, keep_default_na=False)
     pl = pd.read_csv(inst_dir / "placements.csv", dtype=str, keep_default_na=False)
+    for col in ("on_hold_reason", "available_from"):
+        if col not in pl.columns:
+            pl[col] = ""
     cap = {p: int(v) for p, v in zip(pl["placement_id"], pl["vacancies"], strict=True)}
     held = {p for p, r in zip(pl["placement_id"], pl["on_hold_reason"], strict=True) if r}
     later = {p for p, d in zip(pl["placement_id"], pl["available_from"], strict=True)
