@@ -259,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_gap import add_parser as add_gap_parser
 
     add_gap_parser(sub)
+    from .bench import add_parser as add_bench_parser  # `placement bench CONFIG`
+
+    add_bench_parser(sub)
     return ap
 
 
