@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -34,6 +35,7 @@ from .scaling import MONEY_SCALE, to_int
 
 log = logging.getLogger(__name__)
 
+BACKENDS = ("cpsat", "highs", "cbc")  # MIP solver of the restricted model
 LP_COLUMNS = 250_000  # start size of the restricted LP (the cheapest, then nearest, pairs)
 STATUS_OPTIMAL = "optimal"
 STATUS_FEASIBLE = "feasible"
@@ -56,6 +58,9 @@ class SolveOptions:
     backend: str = "cpsat"
     # column generation stops when LP and Lagrangian bound agree to this relative gap
     lp_tolerance: float = 1e-6
+    # issue 4 (optimiser/flow.py): solve a transportation problem (no sibling group, no
+    # solo child, no split option, no re-allocation constraint) as a min-cost flow
+    fast_path: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class Result:
     assignment: np.ndarray  # per child: placement index, -1 unplaced
     greedy_objective: float
     timings: dict[str, float]
-    stats: dict[str, float]
+    stats: dict[str, Any]  # counts (float); "backend" (str): what solved the model
     instance: Instance = field(repr=False)
     candidates: Candidates = field(repr=False)
 
@@ -813,6 +818,15 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         limit = max(8, LP_COLUMNS // units.n)
     cands, pool = build_candidates(inst, limit=limit)
     timings["candidates"] = time.perf_counter() - t
+    # --- issue 4 dispatch (optimiser/flow.py, optimiser/cbc.py) --------------------------
+    if opts.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {opts.backend!r}; one of {', '.join(BACKENDS)}")
+    if opts.fast_path and pool is not None:
+        from .flow import flow_blocker, solve_flow
+
+        if flow_blocker(inst) is None:  # a transportation problem, over every pair
+            return solve_flow(inst, cands, pool, opts.seed, timings, t_start)
+    # --- end issue 4 dispatch ----------------------------------------------------------
     say(f"candidates: {len(cands):,} pairs kept of {int(cands.stats['pairs_feasible']):,} "
         f"feasible for {units.n:,} units ({timings['candidates']:.1f}s)")
 
@@ -999,6 +1013,14 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             chosen, exact_optimal, cp_bound = solve_milp(inst, model_cands, 0.9 * left,
                                                          forced, max_moves)
         timings["solve"] = time.perf_counter() - t
+    elif opts.backend == "cbc":  # issue 4: CBC through PuLP (optimiser/cbc.py)
+        from .cbc import solve_cbc_placement
+
+        chosen, exact_optimal, cp_bound, timings["build"] = solve_cbc_placement(
+            inst, model_cands, opts.time_limit - elapsed() - _margin(opts), forced=forced,
+            max_moves=max_moves, hint=best if opts.hint else None, workers=opts.workers,
+            seed=opts.seed)
+        timings["solve"] = time.perf_counter() - t - timings["build"]
     else:
         model = build_model(inst, model_cands, best if opts.hint else None,
                             forced=model_forced, moves_rhs=moves_rhs)
@@ -1073,7 +1095,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         status = STATUS_TIME_LIMIT if runtime >= opts.time_limit * 0.95 else STATUS_FEASIBLE
     bound = min(bound, best_obj) if np.isfinite(bound) else -np.inf
     assignment = unit_placement(model_cands, best)[units.unit_of]
-    stats = dict(model_cands.stats)
+    stats: dict[str, Any] = dict(model_cands.stats)
     stats.update(extra_stats)
     if inst.reallocation.previous is not None:
         # report the spec's objective; the proof is on objective + stability, so the
@@ -1089,6 +1111,11 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     stats["lp_rounds"] = float(rounds)
     stats["lagrangian_bound"] = float(lag)
     stats["units"] = float(units.n)
+    # issue 4: what solved the restricted model; HiGHS cannot take the split_siblings
+    # spread variables, so that request runs on CP-SAT and says so
+    stats["backend"] = "highs" if use_highs else ("cbc" if opts.backend == "cbc" else "cpsat")
+    if stats["backend"] != opts.backend:
+        stats["backend_requested"] = opts.backend
     if max_moves is not None:
         stats["moves"] = float(moves_of(inst, model_cands, best))
     return Result(

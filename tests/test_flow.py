@@ -1,0 +1,132 @@
+"""Min-cost-flow fast path (issue 4): same optimum as CP-SAT where it applies, never
+used where it does not."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from builders import solve_and_check, write_instance
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimiser import load_instance, solve
+from optimiser.flow import BACKEND_NAME, flow_blocker, plan_pence
+from optimiser.generate import generate
+
+_counter = itertools.count()
+
+
+@st.composite
+def single_child_instances(draw: st.DrawFn, max_children: int = 8, max_placements: int = 5):
+    """Random tiny instances with no sibling group and no solo child (transportation)."""
+    n = draw(st.integers(1, max_children))
+    m = draw(st.integers(1, max_placements))
+    kids = []
+    for i in range(1, n + 1):
+        kid = {
+            "child_id": f"C{i}",
+            "age": draw(st.integers(0, 17)),
+            "gender": draw(st.sampled_from("FMX")),
+            "home_lat": 52 + draw(st.integers(0, 20)) / 100,
+            "home_lon": -1 - draw(st.integers(0, 20)) / 100,
+            "faith": draw(st.sampled_from(["", "muslim", "sikh"])),
+            "faith_match": "",
+            "needs": draw(st.sampled_from(["", "", "disability", "uasc"])),
+            "max_distance_km": draw(st.sampled_from(["", "", 10, 25])),
+            "priority": draw(st.integers(1, 3)),
+            "current_placement": "",
+        }
+        if kid["faith"]:
+            kid["faith_match"] = draw(st.sampled_from(["none", "preferred", "required"]))
+        kids.append(kid)
+    pls = []
+    for j in range(1, m + 1):
+        lo = draw(st.integers(0, 16))
+        pls.append({
+            "placement_id": f"P{j}",
+            "type": draw(st.sampled_from(["inhouse_foster", "ifa_foster",
+                                          "external_residential"])),
+            "vacancies": draw(st.integers(0, 3)),
+            "age_min": lo, "age_max": draw(st.integers(lo, 17)),
+            "faith": draw(st.sampled_from(["", "muslim", "christian"])),
+            "needs_supported": draw(st.sampled_from(["", "disability", "disability;uasc"])),
+            "lat": 52 + draw(st.integers(0, 20)) / 100,
+            "lon": -1 - draw(st.integers(0, 20)) / 100,
+            "weekly_cost": draw(st.sampled_from([0, 300, 565, 850, 4000])),
+        })
+    for k in kids:
+        if draw(st.booleans()) and draw(st.booleans()):
+            k["current_placement"] = f"P{draw(st.integers(1, m))}"
+    exclusions = []
+    if draw(st.booleans()):
+        exclusions.append({"child_id": "C1", "placement_id": f"P{draw(st.integers(1, m))}",
+                           "reason": "test"})
+    unplaced = draw(st.sampled_from([100000.0, 700.0]))  # a low value makes leaving out pay
+    return kids, pls, exclusions, f"[weights]\nunplaced = {unplaced}\n"
+
+
+def _compare(folder: Path) -> None:
+    """Fast path vs CP-SAT on the same folder: same pence, both pass the checker."""
+    fast, _, _ = solve_and_check(folder)
+    assert flow_blocker(load_instance(folder)) is None
+    assert fast.stats["backend"] == BACKEND_NAME
+    assert fast.status == "optimal" and fast.bound == fast.objective
+    slow, _, _ = solve_and_check(folder, fast_path=False)
+    assert slow.status == "optimal"
+    assert slow.stats["backend"] == "cpsat"
+    inst = load_instance(folder)
+    assert plan_pence(inst, fast.candidates, fast.assignment) == plan_pence(
+        inst, slow.candidates, slow.assignment)
+    assert fast.objective == pytest.approx(slow.objective, abs=0.01 * inst.n_children)
+    assert fast.objective <= fast.greedy_objective + 1e-6
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(single_child_instances())
+def test_flow_equals_cpsat_random(tmp_path_factory: pytest.TempPathFactory, data) -> None:
+    kids, pls, excl, policy = data
+    folder = write_instance(tmp_path_factory.mktemp(f"fl{next(_counter)}") / "i", kids, pls,
+                            exclusions=excl or None, policy=policy)
+    _compare(folder)
+
+
+def _strip_groups(folder: Path) -> None:
+    ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
+    ch["sibling_group"] = ""
+    ch["solo"] = "false"
+    ch.to_csv(folder / "children.csv", index=False)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_flow_equals_cpsat_generated(tmp_path: Path, seed: int) -> None:
+    """Generated instances (exclusions, current placements, distance limits), groups and
+    solo flags removed: the fast path applies and matches CP-SAT to the penny."""
+    folder = tmp_path / "g"
+    generate(folder, children=60, placements=45, seed=seed, placed_share=0.4)
+    assert flow_blocker(load_instance(folder)) is not None  # the generator makes groups
+    _strip_groups(folder)
+    _compare(folder)
+
+
+def test_flow_not_used_with_group_or_solo(tmp_path: Path) -> None:
+    base_kids = [{"child_id": "C1"}, {"child_id": "C2"}]
+    pls = [{"placement_id": "P1", "vacancies": 2}, {"placement_id": "P2"}]
+    for extra, reason in (({"sibling_group": "G1"}, "sibling group"),
+                          ({"solo": "true"}, "solo child")):
+        kids = [{**k, **extra} for k in base_kids]
+        folder = write_instance(tmp_path / reason.replace(" ", "_"), kids, pls)
+        inst = load_instance(folder)
+        assert flow_blocker(inst) == reason
+        result, _, _ = solve_and_check(folder)
+        assert result.stats["backend"] == "cpsat"
+    single = write_instance(tmp_path / "single", base_kids, pls)
+    assert flow_blocker(load_instance(single).with_reallocation(max_moves=1)) == (
+        "re-allocation settings")
+    result = solve(load_instance(single).with_reallocation(max_moves=1), time_limit=10,
+                   workers=2)
+    assert result.stats["backend"] == "cpsat"
+    assert solve(load_instance(single), time_limit=10, workers=2).stats["backend"] == (
+        BACKEND_NAME)
