@@ -122,9 +122,13 @@ PLACEMENT_BACKENDS: dict[str, PlacementBackend] = {
 
 
 def placement_backends() -> dict[str, PlacementBackend]:
-    """Our own table, extended by `optimiser.bench_backends` (cbc, mcf, pulp-dense) when
-    that module is there; its names take precedence (it may wrap cpsat/highs too)."""
+    """Our own table plus every backend `SolveOptions` knows (e.g. "cbc"), extended by
+    `optimiser.bench_backends` (mcf, pulp-dense) when that module is there."""
+    from .solver import BACKENDS as SOLVER_BACKENDS
+
     table = dict(PLACEMENT_BACKENDS)
+    for name in SOLVER_BACKENDS:
+        table.setdefault(name, _solve_backend(name))
     try:
         from . import bench_backends  # type: ignore[attr-defined]
     except ImportError:
@@ -456,6 +460,9 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
                solve_seconds=tm.get("solve"), pairs_feasible=st.get("pairs_feasible"),
                pairs_kept=st.get("pairs_kept"), placed=r.get("placed"),
                unplaced=r.get("unplaced"))
+    used = st.get("backend")
+    if isinstance(used, str) and used != spec["backend"]:
+        out["note"] = f"the model was solved by {used}"
     if spec.get("check") and r.get("result") is not None:
         import tempfile
 
@@ -784,6 +791,37 @@ def format_summary(table: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+ROW_COLUMNS = ("instance", "size", "resources", "backend", "time_limit", "status", "objective",
+               "bound", "gap_to_bound", "load_seconds", "candidates_seconds", "lp_seconds",
+               "build_seconds", "solve_seconds", "seconds", "wall_seconds", "peak_mib",
+               "pairs_feasible", "pairs_kept", "load_avg_start", "note")
+
+
+def format_rows(rows: list[dict[str, str]], cols: Iterable[str] = ROW_COLUMNS) -> str:
+    """Every run as a Markdown table row (gaps in %, seconds to 0.01, counts with commas)."""
+    cols = list(cols)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = r.get(c, "")
+            x = _num(v) if c not in ("instance", "backend", "status", "note") else None
+            if x is None:
+                cells.append(v or "")
+            elif c.startswith("gap"):
+                cells.append(f"{100 * x:.3g}%")
+            elif c.endswith("seconds"):
+                cells.append(f"{x:.2f}")
+            elif c in ("objective", "bound"):
+                cells.append(f"{x:,.0f}")
+            elif c in ("peak_mib", "load_avg_start", "time_limit"):
+                cells.append(f"{x:,.4g}" if x < 1000 else f"{x:,.0f}")
+            else:
+                cells.append(f"{x:,.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot_scaling(rows: list[dict[str, str]], png: Path) -> Path | None:
     """Time and peak memory against children, log-log, one line per backend (placement
     rows only); a run that ended without an answer is drawn as an x at its wall time."""
@@ -846,6 +884,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="add to an existing CSV, skipping runs already in it")
     b.add_argument("--summary", action="store_true",
                    help="only print the summary of the CSV (no runs)")
+    b.add_argument("--rows", action="store_true",
+                   help="also print every run of the CSV as a table")
     b.add_argument("--family", action="append", default=None, metavar="NAME",
                    help="run only this family (repeatable; the summary covers the CSV)")
     b.add_argument("--work", default=None,
@@ -885,6 +925,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     print(f"\nsummary of {out} ({len(rows)} rows):")
     print(format_summary(summarise(rows)))
+    if args.rows:
+        print(f"\nruns of {out}:")
+        print(format_rows(rows))
     if cfg.plot is not None:
         png = plot_scaling(rows, cfg.plot)
         if png:

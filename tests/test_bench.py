@@ -90,9 +90,12 @@ def test_summary_from_csv(smoke: tuple[Path, Path, str],
                           capsys: pytest.CaptureFixture[str]) -> None:
     out, work, text = smoke
     capsys.readouterr()
-    assert main(["bench", str(SMOKE), "--out", str(out), "--summary"]) == 0
-    printed = capsys.readouterr().out
+    assert main(["bench", str(SMOKE), "--out", str(out), "--summary", "--rows"]) == 0
+    printed, _, runs = capsys.readouterr().out.partition("\nruns of ")
     table = [ln for ln in printed.splitlines() if ln.startswith("| ")]
+    run_lines = [ln for ln in runs.splitlines() if ln.startswith("| ")]
+    assert len(run_lines) == 1 + len(rows_of(out))  # header + one line per run
+    assert "| tiny | 12 | 10 | cpsat | 2 | optimal |" in runs
     assert table[0].startswith("| family | backend | time_limit | runs")
     body = {(c[0], c[1]): c for ln in table[1:]
             if (c := [x.strip() for x in ln.strip("|").split("|")])}
