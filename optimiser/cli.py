@@ -42,7 +42,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         params[key] = _coerce(value)
     opts = SolveOptions(time_limit=args.time_limit, seed=args.seed, workers=args.workers,
                         candidate_limit=None if args.candidates == 0 else args.candidates,
-                        params=params)
+                        params=params, backend=args.backend, fast_path=not args.no_fast_path)
     progress = None if args.quiet else stderr_progress
     if progress:
         progress(f"loaded {inst.n_children:,} children, {inst.n_placements:,} placements "
@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cheapest placements kept per unit before pricing (0: keep all)")
     s.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="a CP-SAT parameter, e.g. --param log_search_progress=true")
+    s.add_argument("--backend", choices=("cpsat", "highs", "cbc"), default="cpsat",
+                   help="MIP solver of the restricted model (default cpsat; highs and cbc "
+                        "take the same rows, see benchmarks/README.md)")
+    s.add_argument("--no-fast-path", action="store_true",
+                   help="never solve a transportation instance (no sibling group, no solo "
+                        "child) as a min-cost flow")
     s.add_argument("--policy", default=None,
                    help="a policy.toml laid over the instance's own (e.g. models/policies/...)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")

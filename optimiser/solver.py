@@ -59,7 +59,8 @@ class SolveOptions:
     # column generation stops when LP and Lagrangian bound agree to this relative gap
     lp_tolerance: float = 1e-6
     # issue 4 (optimiser/flow.py): solve a transportation problem (no sibling group, no
-    # solo child, no split option, no re-allocation constraint) as a min-cost flow
+    # solo child, no split option, no re-allocation constraint) as a min-cost flow, in
+    # place of the default CP-SAT route (an explicit "highs" or "cbc" is honoured)
     fast_path: bool = True
 
 
@@ -821,7 +822,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     # --- issue 4 dispatch (optimiser/flow.py, optimiser/cbc.py) --------------------------
     if opts.backend not in BACKENDS:
         raise ValueError(f"unknown backend {opts.backend!r}; one of {', '.join(BACKENDS)}")
-    if opts.fast_path and pool is not None:
+    if opts.fast_path and opts.backend == "cpsat" and pool is not None:  # others: as asked
         from .flow import flow_blocker, solve_flow
 
         if flow_blocker(inst) is None:  # a transportation problem, over every pair

@@ -102,3 +102,45 @@ def test_unknown_backend(tmp_path: Path) -> None:
     folder = write_instance(tmp_path / "i", [{"child_id": "C1"}], [{"placement_id": "P1"}])
     with pytest.raises(ValueError, match="unknown backend"):
         solve_and_check(folder, backend="gurobi")
+
+
+def test_run_backend_for_the_harness(tmp_path: Path) -> None:
+    """The harness entry point: every backend answers with the same keys and optimum."""
+    from optimiser.bench_backends import BENCH_BACKENDS, run_backend
+
+    inst = load_instance(ROOT / "instances" / "tiny")
+    rows = {b: run_backend(inst, b, time_limit=20, seed=0, workers=2) for b in BENCH_BACKENDS}
+    for b, row in rows.items():
+        assert {"status", "objective", "bound", "seconds"} <= set(row), b
+    assert rows["mcf"]["status"] == "not_applicable" and rows["mcf"]["why"] == "sibling group"
+    solved = {b: r for b, r in rows.items() if b != "mcf"}
+    assert all(r["status"] == "optimal" for r in solved.values()), solved
+    objs = [r["objective"] for r in solved.values()]
+    assert max(objs) - min(objs) <= 0.01 * inst.units.n
+    # without groups and solo children the min-cost flow answers, at the same optimum
+    folder = tmp_path / "t"
+    shutil.copytree(ROOT / "instances" / "tiny", folder)
+    ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
+    ch["sibling_group"], ch["solo"] = "", "false"
+    ch.to_csv(folder / "children.csv", index=False)
+    flat = load_instance(folder)
+    mcf = run_backend(flat, "mcf", 20, 0, 2)
+    cp = run_backend(flat, "cpsat", 20, 0, 2)
+    assert mcf["backend_used"] == "min_cost_flow" and cp["backend_used"] == "cpsat"
+    assert mcf["status"] == cp["status"] == "optimal"
+    assert abs(mcf["objective"] - cp["objective"]) <= 0.01 * flat.units.n
+    with pytest.raises(ValueError, match="unknown backend"):
+        run_backend(flat, "gurobi", 1, 0, 1)
+
+
+def test_cli_backend_choice(tmp_path: Path) -> None:
+    import json
+
+    from optimiser.cli import main
+
+    out = tmp_path / "o"
+    assert main(["solve", str(ROOT / "instances" / "tiny"), "--out", str(out), "-q",
+                 "--backend", "cbc", "--time-limit", "20"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["pairs"]["backend"] == "cbc"
+    assert main(["check", str(ROOT / "instances" / "tiny"), str(out)]) == 0
