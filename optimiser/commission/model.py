@@ -1,0 +1,916 @@
+"""Two-stage stochastic capacity plan: block beds now, the engine's allocation per scenario.
+
+First stage: beds y_c per candidate contract, from its levels (0, min, min+step, ..., max),
+paid `weekly_price` each whether used or not. Second stage, per scenario s: the engine's
+own allocation problem (every matching rule, the spec's objective) on an instance made of
+the scenario's children, today's placements with their vacancies, each contract as a
+placement of `y_c` beds at weekly_cost 0 (`block_contract` = its id), and each spot option
+as a placement of unlimited capacity at its price, its typical distance given through the
+spec's distances.csv mechanism. Minimise sum_c price_c y_c + mean_s Q_s(y) (sample average).
+
+Method (models/commissioning.md):
+
+1. Per scenario, the engine's candidate pairs are built once and pruned *exactly*: a pair
+   at least as dear as the unit's best unlimited option (a spot row, or leaving it
+   unplaced) can always be swapped for that option, so it is in no optimum of the LP or
+   the integer problem, whatever y is. The pruned set is cached per worker process.
+2. L-shaped method, multi-cut, on the LP relaxation: the LP's capacity marginals of the
+   contract rows are subgradients of Q_s^LP(y), so theta_s >= Q_s(y') + g_s.(y - y') for
+   every point evaluated; a small master MILP (SciPy HiGHS, one binary per bed level)
+   picks the next y until its bound meets the best point (relative tolerance).
+3. Integer evaluation (HiGHS branch and cut on the pruned pairs: the engine's `solve_milp`)
+   of the LP optimum, then a local search over +-1 level neighbours; a neighbour is
+   solved only when the cuts (a lower bound on its LP, hence on its integer cost) leave
+   room for it to be better.
+4. Statistics on the integer costs: 95% t-interval, the expected-value problem's beds and
+   their cost on the scenarios (EEV, VSS = EEV - RP), today's beds on the same scenarios.
+
+Every batch of per-scenario solves goes through `mapper(evaluate_scenario, args)`, so a
+Dask client (optimiser/commission/dist.py) runs the same code path as the in-process map.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import tempfile
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.stats import t as student_t
+
+from ..candidates import Candidates, build_candidates, pair_distances
+from ..instance import Instance
+from ..reader import load_instance
+from ..solver import (
+    STATUS_OPTIMAL,
+    Result,
+    SolveOptions,
+    _rows,
+    _subset,
+    objective_of,
+    solve,
+    solve_milp,
+    unit_placement,
+)
+from .data import CommissionData
+from .demand import Scenario, expected_scenario
+
+log = logging.getLogger(__name__)
+
+Beds = dict[str, int]
+Mapper = Callable[[Callable[..., Any], list[tuple]], list[Any]]
+TWENTY_MILES_KM = 20 * 1.609344
+WEEKS_PER_YEAR = 52.0
+PLACEMENT_COLUMNS = ("placement_id", "provider", "type", "vacancies", "age_min", "age_max",
+                     "genders", "faith", "needs_supported", "ofsted_rating", "lat", "lon",
+                     "weekly_cost", "block_contract")
+CACHE_SIZE = int(os.environ.get("PLACEMENT_COMMISSION_CACHE", "256"))
+
+
+# --------------------------------------------------------------------------- scenario instance
+
+
+def spot_capacity(scenario: Scenario) -> int:
+    """'Unlimited' spot beds: more than the scenario can ever use."""
+    return max(scenario.n_children, 1)
+
+
+def scenario_frames(data: CommissionData, scenario: Scenario, beds: Beds
+                    ) -> dict[str, pd.DataFrame]:
+    """The scenario's instance as spec tables (text): children, placements, distances.
+
+    Contracts become placements `contract_id` with `beds` vacancies at weekly_cost 0; spot
+    rows become placements `spot_id` with unlimited (or max_beds) vacancies, plus one copy
+    `spot_id~child_id` of one bed per solo child (a solo child takes a whole placement, so
+    an unlimited row cannot be shared with it). Distances from every child to every spot
+    placement are the row's typical distance (distances.csv overrides).
+    """
+    base = data.placements_frame.copy()
+    inst = data.instance
+    centre_lat = float(np.mean(inst.lat)) if inst.n_placements else 52.6
+    centre_lon = float(np.mean(inst.lon)) if inst.n_placements else -1.1
+    rows: list[dict[str, str]] = []
+    for c in data.contracts:
+        rows.append({
+            "placement_id": c.contract_id, "provider": c.provider, "type": c.type,
+            "vacancies": str(int(beds.get(c.contract_id, 0))), "age_min": str(c.age_min),
+            "age_max": str(c.age_max), "genders": c.genders, "faith": c.faith,
+            "needs_supported": c.needs_supported, "ofsted_rating": c.ofsted_rating,
+            "lat": f"{c.lat:.6f}", "lon": f"{c.lon:.6f}", "weekly_cost": "0",
+            "block_contract": c.contract_id})
+    ch = scenario.children
+    solo_ids = ch.loc[ch["solo"].astype(str).str.lower().isin(["true", "1", "yes"]),
+                      "child_id"].astype(str).tolist()
+    spot_ids: list[str] = []
+    for s in data.spot:
+        cap = spot_capacity(scenario) if s.max_beds is None else s.max_beds
+        copies = [(f"{s.spot_id}~{c}", 1) for c in solo_ids] if s.max_beds is None else []
+        for pid, vac in [(s.spot_id, cap), *copies]:
+            spot_ids.append(pid)
+            rows.append({
+                "placement_id": pid, "provider": s.provider, "type": s.type,
+                "vacancies": str(vac), "age_min": str(s.age_min), "age_max": str(s.age_max),
+                "genders": s.genders, "faith": "", "needs_supported": s.needs_supported,
+                "ofsted_rating": s.ofsted_rating, "lat": f"{centre_lat:.6f}",
+                "lon": f"{centre_lon:.6f}", "weekly_cost": f"{s.weekly_cost:.2f}",
+                "block_contract": ""})
+    extra = pd.DataFrame(rows, columns=list(PLACEMENT_COLUMNS), dtype=object)
+    placements = pd.concat([base, extra], ignore_index=True).fillna("")
+    km = {s.spot_id: s.typical_distance_km for s in data.spot}
+    cids = ch["child_id"].astype(str).to_numpy()
+    sp = np.asarray(spot_ids, dtype=object)
+    dist = pd.DataFrame({
+        "child_id": np.repeat(cids, len(sp)),
+        "placement_id": np.tile(sp, len(cids)),
+        "km": np.tile([f"{km[p.split('~')[0]]:.3f}" for p in sp], len(cids)),
+    }) if len(sp) and len(cids) else pd.DataFrame(columns=["child_id", "placement_id", "km"])
+    return {"children": ch.copy(), "placements": placements, "distances": dist}
+
+
+def write_scenario_instance(data: CommissionData, scenario: Scenario, beds: Beds,
+                            out: str | Path) -> Path:
+    """Write the scenario's instance folder (spec format): what the checker reads."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in scenario_frames(data, scenario, beds).items():
+        frame.to_csv(out / f"{name}.csv", index=False)
+    if data.policy_text:
+        (out / "policy.toml").write_text(data.policy_text)
+    return out
+
+
+def scenario_instance(data: CommissionData, scenario: Scenario, beds: Beds) -> Instance:
+    """The scenario's Instance, read back through the core reader (every rule as usual)."""
+    with tempfile.TemporaryDirectory(prefix="commission-") as tmp:
+        write_scenario_instance(data, scenario, beds, tmp)
+        inst = load_instance(tmp, policy=data.instance.policy)
+    return replace(inst, source=f"{data.source}#{scenario.name}")
+
+
+# --------------------------------------------------------------------------- stage cache
+
+
+@dataclass(frozen=True, eq=False)
+class Stage:
+    """One scenario's second stage, built once: template instance (contracts at their
+    largest bed level) and the exactly pruned candidate pairs."""
+
+    inst: Instance
+    cands: Candidates
+    contract_p: np.ndarray  # placement index of each contract (data.contracts order)
+    contract_ids: tuple[str, ...]
+    spot: np.ndarray  # bool per placement: a spot row or copy
+    off_framework: np.ndarray  # bool per placement
+    vmax: tuple[int, ...]
+    pairs_feasible: int
+    seconds: float
+
+    def capacity(self, beds: Beds) -> np.ndarray:
+        cap = self.inst.capacity.astype(np.int64).copy()
+        for cid, p in zip(self.contract_ids, self.contract_p.tolist(), strict=True):
+            cap[p] = int(beds.get(cid, 0))
+        return cap
+
+
+_CACHE: OrderedDict[tuple[Any, ...], Stage] = OrderedDict()
+
+
+def _vmax(data: CommissionData, beds_list: Sequence[Beds]) -> tuple[int, ...]:
+    out = []
+    for c in data.contracts:
+        v = max([c.max_beds, c.current_beds, c.fixed_beds or 0]
+                + [int(b.get(c.contract_id, 0)) for b in beds_list])
+        out.append(v)
+    return tuple(out)
+
+
+def prune_dominated(inst: Instance, cands: Candidates, unlimited: np.ndarray,
+                    solo_own: np.ndarray | None = None) -> np.ndarray:
+    """Mask of pairs that can be in an optimum for some capacities of the limited placements.
+
+    A pair whose objective is at least the unit's best *unlimited* option (a spot row it
+    can always take, or being unplaced) is dominated: moving the unit there frees beds and
+    costs no more, in the LP and in the integer problem alike. The best unlimited pair is
+    kept. `solo_own[k]`: pair k is a solo child's own spot copy (unlimited for that child).
+    """
+    units = inst.units
+    n = units.n
+    unl = unlimited[cands.placement] & ~units.solo[cands.unit]
+    if solo_own is not None:
+        unl |= solo_own
+    best = inst.unit_unplaced.astype(float).copy()
+    best_k = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(unl)
+    if len(idx):
+        order = idx[np.lexsort((cands.objective[idx], cands.unit[idx]))]
+        u = cands.unit[order]
+        first = np.r_[True, u[1:] != u[:-1]]
+        fu, fk = u[first], order[first]
+        better = cands.objective[fk] < best[fu]
+        best[fu[better]] = cands.objective[fk[better]]
+        best_k[fu[better]] = fk[better]
+    keep = cands.objective < best[cands.unit] - 1e-9
+    keep[best_k[best_k >= 0]] = True
+    return keep
+
+
+def get_stage(data: CommissionData, scenario: Scenario, beds_list: Sequence[Beds]) -> Stage:
+    """The scenario's stage, from this process's cache when it was built before."""
+    vmax = _vmax(data, beds_list)
+    key = (data.fingerprint, scenario.name, scenario.seed, scenario.n_children)
+    hit = _CACHE.get(key)
+    if hit is not None and all(a >= b for a, b in zip(hit.vmax, vmax, strict=True)):
+        _CACHE.move_to_end(key)
+        return hit
+    t0 = time.perf_counter()
+    template = dict(zip(data.contract_ids, vmax, strict=True))
+    inst = scenario_instance(data, scenario, template)
+    cands, _ = build_candidates(inst, limit=None)
+    pindex = inst.placement_index
+    contract_p = np.array([pindex[c] for c in data.contract_ids], dtype=np.int64)
+    spot = np.zeros(inst.n_placements, dtype=bool)
+    offfw = np.zeros(inst.n_placements, dtype=bool)
+    unlimited = np.zeros(inst.n_placements, dtype=bool)
+    tiers = {s.spot_id: s for s in data.spot}
+    owner = np.full(inst.n_placements, -1, dtype=np.int64)
+    cindex = inst.child_index
+    for p, pid in enumerate(inst.placement_ids.tolist()):
+        sid, _, child = str(pid).partition("~")
+        if sid in tiers and (not child or child in cindex):
+            s = tiers[sid]
+            spot[p] = True
+            offfw[p] = s.tier == "off_framework"
+            if not child and s.max_beds is None:
+                unlimited[p] = True
+            if child:
+                owner[p] = cindex[child]
+    split = inst.policy.rules.split_siblings
+    if split:
+        keep = np.ones(len(cands), dtype=bool)  # the sibling term breaks the swap argument
+    else:
+        units = inst.units
+        first_child = units.order[np.searchsorted(units.unit_of[units.order],
+                                                  np.arange(units.n))] if units.n else None
+        solo_own = None
+        if first_child is not None:
+            own = owner[cands.placement]
+            solo_own = (own >= 0) & (own == first_child[cands.unit]) & units.solo[cands.unit]
+        keep = prune_dominated(inst, cands, unlimited, solo_own)
+    pruned = _subset(cands, keep)
+    stage = Stage(inst=inst, cands=pruned, contract_p=contract_p, contract_ids=data.contract_ids,
+                  spot=spot, off_framework=offfw, vmax=vmax,
+                  pairs_feasible=int(len(cands)), seconds=time.perf_counter() - t0)
+    _CACHE[key] = stage
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return stage
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+# --------------------------------------------------------------------------- evaluations
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    """One scenario at one bed vector: its second-stage cost and what happened.
+
+    `mode` "lp": the LP relaxation (value, capacity prices of the contracts; no
+    assignment); "ip": the integer allocation (HiGHS on the exactly pruned pairs);
+    "engine": `optimiser.solve` on the scenario's instance. `assignment` holds
+    (child_id, placement_id or "") per child for ip/engine. `extra`: outcomes at the
+    further bed vectors asked for in the same call (one candidate build serves all).
+    """
+
+    scenario: str
+    beds: Beds
+    mode: str
+    objective: float  # second-stage objective (spec), pounds per week
+    block_weekly_cost: float
+    status: str
+    bound: float
+    n_children: int
+    placed: float
+    unplaced: float
+    in_contract: dict[str, float]  # children in each contract's booked beds
+    in_spot: float
+    out_of_area: float  # placed in off-framework spot (out of area)
+    over_20_miles: float
+    duals: dict[str, float] = field(default_factory=dict)  # d objective / d bed (<= 0)
+    assignment: tuple[tuple[str, str], ...] = ()
+    runtime: float = 0.0
+    stats: dict[str, float] = field(default_factory=dict)
+    extra: tuple[ScenarioOutcome, ...] = ()
+
+    @property
+    def total(self) -> float:
+        """Block cost plus the second stage: the scenario's weekly cost."""
+        return self.block_weekly_cost + self.objective
+
+
+def _effective(stage: Stage, cap: np.ndarray) -> tuple[Candidates, np.ndarray]:
+    """Pairs usable at capacities `cap`: a solo child in a contract takes all its beds
+    (none booked: it cannot go there)."""
+    cands = stage.cands
+    inst = stage.inst
+    is_contract = np.zeros(inst.n_placements, dtype=bool)
+    is_contract[stage.contract_p] = True
+    solo_c = is_contract[cands.placement] & inst.units.solo[cands.unit]
+    if not solo_c.any():
+        return cands, np.ones(len(cands), dtype=bool)
+    use = cands.use.copy()
+    use[solo_c] = cap[cands.placement[solo_c]]
+    ok = ~(solo_c & (use <= 0))
+    return replace(cands, use=use), ok
+
+
+def _lp(stage: Stage, beds: Beds) -> tuple[float, dict[str, float], np.ndarray, Candidates]:
+    inst = stage.inst
+    cap = stage.capacity(beds)
+    cands, ok = _effective(stage, cap)
+    cands = _subset(cands, ok) if not ok.all() else cands
+    unplaced = inst.unit_unplaced
+    offset = float(unplaced.sum())
+    if len(cands) == 0:
+        return offset, dict.fromkeys(stage.contract_ids, 0.0), np.zeros(0), cands
+    c = cands.objective - unplaced[cands.unit]
+    rw = _rows(inst, cands, capacity=cap)
+    res = None
+    # HiGHS's default choice occasionally ends "unknown" on these degenerate LPs (many
+    # equal costs): the dual simplex, then the interior point, settle it
+    for how in ("highs", "highs-ds", "highs-ipm"):
+        res = linprog(c, A_ub=rw.a, b_ub=rw.b, bounds=(0, 1), method=how)
+        if res.status == 0:
+            break
+    assert res is not None
+    if res.status != 0:
+        raise RuntimeError(f"LP of scenario failed: {res.message}")
+    marg = np.asarray(res.ineqlin.marginals)
+    row_of = {int(p): inst.units.n + i for i, p in enumerate(rw.places.tolist())}
+    duals = {cid: float(marg[row_of[int(p)]]) if int(p) in row_of else 0.0
+             for cid, p in zip(stage.contract_ids, stage.contract_p.tolist(), strict=True)}
+    return float(res.fun) + offset, duals, np.asarray(res.x), cands
+
+
+def _measures(stage: Stage, assignment: np.ndarray) -> dict[str, Any]:
+    """Per-child measures of an integer allocation (assignment: placement per child)."""
+    inst = stage.inst
+    placed = np.flatnonzero(assignment >= 0)
+    p = assignment[placed]
+    dist = pair_distances(inst, placed, p) if len(placed) else np.zeros(0)
+    in_contract = {cid: float((p == cp).sum())
+                   for cid, cp in zip(stage.contract_ids, stage.contract_p.tolist(), strict=True)}
+    return {"placed": float(len(placed)), "unplaced": float(inst.n_children - len(placed)),
+            "in_contract": in_contract, "in_spot": float(stage.spot[p].sum()),
+            "out_of_area": float(stage.off_framework[p].sum()),
+            "over_20_miles": float((dist > TWENTY_MILES_KM).sum())}
+
+
+def _ip(stage: Stage, beds: Beds, time_limit: float) -> tuple[float, float, str, np.ndarray]:
+    """Integer second stage: HiGHS on the pruned pairs at these capacities."""
+    inst = stage.inst
+    cap = stage.capacity(beds)
+    cands, ok = _effective(stage, cap)
+    sub = _subset(cands, ok) if not ok.all() else cands
+    chosen, optimal, bound = solve_milp(inst, sub, time_limit, capacity=cap)
+    if chosen is None:
+        raise RuntimeError("no integer solution in the time limit")
+    obj = objective_of(inst, sub, chosen)
+    assignment = unit_placement(sub, chosen)[inst.units.unit_of]
+    status = STATUS_OPTIMAL if optimal else "time_limit"
+    return obj, (obj if optimal else bound), status, assignment
+
+
+def _engine(data: CommissionData, scenario: Scenario, beds: Beds, time_limit: float,
+            seed: int) -> tuple[float, float, str, np.ndarray, Instance]:
+    """`optimiser.solve` on the scenario's own instance at these beds (the reference path)."""
+    inst = scenario_instance(data, scenario, beds)
+    res = solve(inst, SolveOptions(time_limit=time_limit, seed=seed, workers=1))
+    return res.objective, res.bound, res.status, res.assignment, inst
+
+
+def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode: str = "ip",
+                      time_limit: float = 10.0, extra: Sequence[Beds] = (),
+                      seed: int = 0) -> ScenarioOutcome:
+    """Second stage of one scenario at `beds` (and at each of `extra`, in `.extra`).
+
+    Module-level and made of picklable arguments, so a Dask worker can run it; the
+    scenario's candidate pairs are cached per process, keyed by the data's fingerprint.
+    """
+    if mode not in ("lp", "ip", "engine"):
+        raise ValueError(f"mode {mode!r}: one of lp, ip, engine")
+    all_beds = [dict(beds), *[dict(b) for b in extra]]
+    stage = get_stage(data, scenario, all_beds)
+    outs = []
+    use_engine = mode == "engine" or (mode == "ip" and stage.inst.policy.rules.split_siblings)
+    for b in all_beds:
+        t0 = time.perf_counter()
+        block = data.block_cost(b)
+        if mode == "lp":
+            val, duals, x, cands = _lp(stage, b)
+            cap_use = {cid: float(x[cands.placement == p] @ cands.use[cands.placement == p])
+                       if len(x) else 0.0
+                       for cid, p in zip(stage.contract_ids, stage.contract_p.tolist(),
+                                         strict=True)}
+            n = stage.inst.n_children
+            outs.append(ScenarioOutcome(
+                scenario=scenario.name, beds=b, mode="lp", objective=val,
+                block_weekly_cost=block, status=STATUS_OPTIMAL, bound=val, n_children=n,
+                placed=float("nan"), unplaced=float("nan"), in_contract=cap_use,
+                in_spot=float("nan"), out_of_area=float("nan"), over_20_miles=float("nan"),
+                duals=duals, runtime=time.perf_counter() - t0,
+                stats={"pairs": float(len(cands)), "build_seconds": stage.seconds}))
+            continue
+        if use_engine:
+            obj, bound, status, a, inst = _engine(data, scenario, b, time_limit, seed)
+            # same child and placement order as the stage's template instance
+            assert np.array_equal(inst.placement_ids, stage.inst.placement_ids)
+        else:
+            obj, bound, status, a = _ip(stage, b, time_limit)
+        meas = _measures(stage, a)
+        pid = stage.inst.placement_ids
+        assignment = tuple((str(c), str(pid[p]) if p >= 0 else "")
+                           for c, p in zip(stage.inst.child_ids.tolist(), a.tolist(),
+                                           strict=True))
+        outs.append(ScenarioOutcome(
+            scenario=scenario.name, beds=b, mode="engine" if use_engine else "ip",
+            objective=float(obj), block_weekly_cost=block, status=status,
+            bound=float(bound), n_children=stage.inst.n_children, duals={},
+            assignment=assignment, runtime=time.perf_counter() - t0,
+            stats={"pairs": float(len(stage.cands)), "build_seconds": stage.seconds}, **meas))
+    return replace(outs[0], extra=tuple(outs[1:]))
+
+
+def local_map(fn: Callable[..., Any], args: list[tuple]) -> list[Any]:
+    """The in-process mapper: the same contract as the Dask one."""
+    return [fn(*a) for a in args]
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The recommendation and its evidence (money in pounds per week unless named)."""
+
+    beds: Beds
+    block_weekly_cost: float
+    expected_weekly_cost: float  # block + mean integer second stage over the scenarios
+    interval: tuple[float, float]  # 95% t-interval of the expected weekly cost
+    expected_annual_cost: float
+    scenario_costs: tuple[float, ...]  # block + second stage, per scenario
+    utilisation: dict[str, float]  # mean share of booked beds used (0 when none booked)
+    share_out_of_area: float
+    share_over_20_miles: float
+    unplaced_mean: float
+    baseline: dict[str, Any]  # the same measures for today's current_beds
+    ev_beds: Beds
+    eev: float
+    vss: float
+    curve: dict[str, list[tuple[int, float]]]
+    outcomes: tuple[ScenarioOutcome, ...]
+    n_scenarios: int
+    seed: int
+    runtime: float
+    method: str
+    stats: dict[str, Any]
+
+
+def _key(beds: Beds, ids: Sequence[str]) -> tuple[int, ...]:
+    return tuple(int(beds.get(c, 0)) for c in ids)
+
+
+def _interval(costs: np.ndarray) -> tuple[float, float]:
+    n = len(costs)
+    m = float(costs.mean())
+    if n < 2:
+        return (m, m)
+    half = float(student_t.ppf(0.975, n - 1) * costs.std(ddof=1) / math.sqrt(n))
+    return (m - half, m + half)
+
+
+class _Cuts:
+    """Benders cuts per scenario: theta_s >= v + g.(y - y0)."""
+
+    def __init__(self, n: int, ids: tuple[str, ...]):
+        self.ids = ids
+        self.rows: list[list[tuple[float, np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
+
+    def add(self, s: int, out: ScenarioOutcome) -> None:
+        y0 = np.array(_key(out.beds, self.ids), dtype=float)
+        g = np.array([out.duals.get(c, 0.0) for c in self.ids], dtype=float)
+        self.rows[s].append((out.objective, g, y0))
+
+    def value(self, s: int, y: np.ndarray) -> float:
+        return max((v + float(g @ (y - y0)) for v, g, y0 in self.rows[s]), default=-np.inf)
+
+    def mean(self, y: np.ndarray) -> float:
+        return float(np.mean([self.value(s, y) for s in range(len(self.rows))]))
+
+
+def _master(data: CommissionData, levels: list[tuple[int, ...]], cuts: _Cuts
+            ) -> tuple[np.ndarray, float]:
+    """min price.y + mean theta_s, theta_s above every cut, y on its levels (SciPy HiGHS)."""
+    n_s = len(cuts.rows)
+    nb = [len(lv) for lv in levels]
+    nbin = sum(nb)
+    nv = nbin + n_s
+    price = np.array([c.weekly_price for c in data.contracts])
+    cost = np.zeros(nv)
+    lev = np.concatenate([np.array(lv, dtype=float) for lv in levels]) if nbin else np.zeros(0)
+    owner = np.repeat(np.arange(len(levels)), nb)
+    cost[:nbin] = price[owner] * lev
+    cost[nbin:] = 1.0 / n_s
+    a_rows: list[np.ndarray] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    for ci in range(len(levels)):  # one level per contract
+        r = np.zeros(nv)
+        r[:nbin][owner == ci] = 1.0
+        a_rows.append(r)
+        lo.append(1.0)
+        hi.append(1.0)
+    for s in range(n_s):
+        for v, g, y0 in cuts.rows[s]:
+            # theta_s - sum_c g_c y_c >= v - g.y0
+            r = np.zeros(nv)
+            r[nbin + s] = 1.0
+            r[:nbin] = -g[owner] * lev
+            a_rows.append(r)
+            lo.append(v - float(g @ y0))
+            hi.append(np.inf)
+    integrality = np.r_[np.ones(nbin), np.zeros(n_s)]
+    lb = np.r_[np.zeros(nbin), np.full(n_s, -1e12)]
+    ub = np.r_[np.ones(nbin), np.full(n_s, np.inf)]
+    res = milp(cost, constraints=LinearConstraint(np.array(a_rows), lo, hi),
+               integrality=integrality, bounds=Bounds(lb, ub),
+               options={"mip_rel_gap": 1e-9, "disp": False})
+    if res.x is None:
+        raise RuntimeError(f"master problem failed: {res.message}")
+    x = np.asarray(res.x)
+    y = np.zeros(len(levels))
+    for ci in range(len(levels)):
+        sel = np.flatnonzero((owner == ci) & (x[:nbin] > 0.5))
+        y[ci] = lev[sel[0]] if len(sel) else levels[ci][0]
+    return y, float(res.fun)
+
+
+@dataclass
+class _Search:
+    """State of one optimisation: cuts, LP and integer evaluations, counters."""
+
+    data: CommissionData
+    scenarios: list[Scenario]
+    mapper: Mapper
+    time_limit: float
+    seed: int
+    progress: Callable[[str], None]
+    ids: tuple[str, ...] = ()
+    lp: dict[tuple[int, ...], list[ScenarioOutcome]] = field(default_factory=dict)
+    ip: dict[tuple[int, ...], list[ScenarioOutcome]] = field(default_factory=dict)
+    cuts: _Cuts | None = None
+    counts: dict[str, Any] = field(default_factory=lambda: {
+        "lp_solves": 0, "ip_solves": 0, "batches": 0, "benders_iterations": 0,
+        "neighbours_pruned": 0, "neighbours_solved": 0, "seconds_lp": 0.0,
+        "seconds_ip": 0.0})
+
+    def __post_init__(self) -> None:
+        self.ids = self.data.contract_ids
+        self.cuts = _Cuts(len(self.scenarios), self.ids)
+
+    def beds(self, y: Sequence[float]) -> Beds:
+        return {c: int(round(v)) for c, v in zip(self.ids, y, strict=True)}
+
+    def block(self, y: Sequence[float]) -> float:
+        return self.data.block_cost(self.beds(y))
+
+    def run(self, mode: str, points: list[Beds]) -> None:
+        """Evaluate every scenario at every new point, one mapper call per scenario."""
+        store = self.lp if mode == "lp" else self.ip
+        new: list[Beds] = []
+        seen: set[tuple[int, ...]] = set()
+        for b in points:
+            k = _key(b, self.ids)
+            if k not in store and k not in seen:
+                new.append(b)
+                seen.add(k)
+        if not new:
+            return
+        t0 = time.perf_counter()
+        args = [(self.data, sc, new[0], mode, self.time_limit, tuple(new[1:]), self.seed)
+                for sc in self.scenarios]
+        outs: list[ScenarioOutcome] = self.mapper(evaluate_scenario, args)
+        self.counts["batches"] += 1
+        self.counts[f"{mode}_solves"] += len(args) * len(new)
+        self.counts["seconds_lp" if mode == "lp" else "seconds_ip"] += time.perf_counter() - t0
+        for j, b in enumerate(new):
+            per = [o if j == 0 else o.extra[j - 1] for o in outs]
+            store[_key(b, self.ids)] = [replace(o, extra=()) for o in per]
+            if mode == "lp":
+                assert self.cuts is not None
+                for s, o in enumerate(per):
+                    self.cuts.add(s, o)
+
+    def mean_total(self, mode: str, k: tuple[int, ...]) -> float:
+        store = self.lp if mode == "lp" else self.ip
+        return float(np.mean([o.total for o in store[k]]))
+
+
+def _benders(st: _Search, levels: list[tuple[int, ...]], start: list[Beds], tol: float,
+             max_iterations: int) -> tuple[tuple[int, ...], float, float]:
+    """L-shaped method on the LP second stage; returns (best point, its LP cost, bound)."""
+    assert st.cuts is not None
+    st.run("lp", start)
+    best_k = min(st.lp, key=lambda k: st.mean_total("lp", k))
+    ub = st.mean_total("lp", best_k)
+    lb = -np.inf
+    for it in range(max_iterations):
+        st.counts["benders_iterations"] = it + 1
+        y, lb = _master(st.data, levels, st.cuts)
+        k = tuple(int(round(v)) for v in y)
+        st.progress(f"Benders {it + 1}: bound £{lb:,.2f}/week, best £{ub:,.2f}/week, "
+                    f"next {dict(zip(st.ids, k, strict=True))}")
+        if ub - lb <= tol * max(abs(ub), 1.0) or k in st.lp:
+            break
+        st.run("lp", [st.beds(k)])
+        val = st.mean_total("lp", k)
+        if val < ub:
+            ub, best_k = val, k
+    return best_k, ub, lb
+
+
+def _neighbours(k: tuple[int, ...], levels: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    out = []
+    for ci, lv in enumerate(levels):
+        i = lv.index(k[ci]) if k[ci] in lv else int(np.argmin([abs(v - k[ci]) for v in lv]))
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(lv) and lv[j] != k[ci]:
+                out.append(k[:ci] + (lv[j],) + k[ci + 1:])
+    return out
+
+
+def _local_search(st: _Search, levels: list[tuple[int, ...]], start: tuple[int, ...],
+                  max_rounds: int = 50) -> tuple[int, ...]:
+    """Integer costs at the LP optimum, then +-1 level moves while one improves.
+
+    A neighbour is solved only if its lower bound (block + mean of the cut model, below
+    its LP, below its integer cost; or its LP when known) is under the incumbent.
+    """
+    assert st.cuts is not None
+    st.run("ip", [st.beds(start)])
+    inc, inc_val = start, st.mean_total("ip", start)
+    for _ in range(max_rounds):
+        todo = []
+        for nb in _neighbours(inc, levels):
+            if nb in st.ip:
+                continue
+            y = np.array(nb, dtype=float)
+            lower = st.block(nb) + (st.mean_total("lp", nb) - st.block(nb) if nb in st.lp
+                                    else st.cuts.mean(y))
+            if lower >= inc_val - 1e-9 * max(abs(inc_val), 1.0):
+                st.counts["neighbours_pruned"] += 1
+                continue
+            todo.append(nb)
+        st.counts["neighbours_solved"] += len(todo)
+        st.run("ip", [st.beds(nb) for nb in todo])
+        best = min(_neighbours(inc, levels), key=lambda nb: st.mean_total("ip", nb)
+                   if nb in st.ip else np.inf, default=None)
+        if best is None or best not in st.ip:
+            break
+        val = st.mean_total("ip", best)
+        if val < inc_val - 1e-9 * max(abs(inc_val), 1.0):
+            st.progress(f"local search: {dict(zip(st.ids, best, strict=True))} "
+                        f"£{val:,.2f}/week (was £{inc_val:,.2f})")
+            inc, inc_val = best, val
+        else:
+            break
+    return inc
+
+
+def _levels(data: CommissionData) -> list[tuple[int, ...]]:
+    return [c.levels for c in data.contracts]
+
+
+def _nearest(levels: tuple[int, ...], value: int) -> int:
+    return min(levels, key=lambda v: abs(v - value))
+
+
+def _optimise(st: _Search, method: str, tol: float, max_iterations: int
+              ) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """The recommendation's bed key for the search's scenarios."""
+    levels = _levels(st.data)
+    if not levels:
+        st.run("ip", [{}])
+        return (), {"lp_bound": None}
+    n_comb = int(np.prod([len(lv) for lv in levels]))
+    if method == "enumerate":
+        combos = [tuple(int(v) for v in k) for k in itertools.product(*levels)]
+        st.run("ip", [st.beds(k) for k in combos])
+        best = min(combos, key=lambda k: st.mean_total("ip", k))
+        return best, {"combinations": n_comb}
+    lo = st.beds([lv[0] for lv in levels])
+    hi = st.beds([lv[-1] for lv in levels])
+    cur = st.beds([_nearest(lv, c.current_beds)
+                   for lv, c in zip(levels, st.data.contracts, strict=True)])
+    k_lp, ub, lb = _benders(st, levels, [hi, lo, cur], tol, max_iterations)
+    best = _local_search(st, levels, k_lp)
+    return best, {"lp_point": list(k_lp), "lp_upper": ub, "lp_bound": lb,
+                  "combinations": n_comb}
+
+
+def _summary(data: CommissionData, outs: list[ScenarioOutcome], beds: Beds) -> dict[str, Any]:
+    costs = np.array([o.total for o in outs])
+    n_child = np.array([o.n_children for o in outs], dtype=float)
+    placed = np.array([o.placed for o in outs])
+    util = {}
+    for c in data.contracts:
+        b = beds.get(c.contract_id, 0)
+        util[c.contract_id] = (float(np.mean([o.in_contract.get(c.contract_id, 0.0) / b
+                                              for o in outs])) if b > 0 else 0.0)
+    tot_placed = max(float(placed.sum()), 1.0)
+    return {
+        "beds": dict(beds),
+        "block_weekly_cost": data.block_cost(beds),
+        "expected_weekly_cost": float(costs.mean()) if len(costs) else 0.0,
+        "interval": _interval(costs) if len(costs) else (0.0, 0.0),
+        "expected_annual_cost": float(costs.mean() * WEEKS_PER_YEAR) if len(costs) else 0.0,
+        "scenario_costs": tuple(float(v) for v in costs),
+        "utilisation": util,
+        "share_out_of_area": float(sum(o.out_of_area for o in outs) / tot_placed),
+        "share_over_20_miles": float(sum(o.over_20_miles for o in outs) / tot_placed),
+        "unplaced_mean": float(np.mean([o.unplaced for o in outs])) if outs else 0.0,
+        "children_mean": float(n_child.mean()) if len(n_child) else 0.0,
+    }
+
+
+def _curve(st: _Search, best: tuple[int, ...], budget: int) -> tuple[dict[str, list[tuple[
+        int, float]]], str]:
+    """Expected weekly cost as each contract's beds vary, the others at the recommendation.
+
+    Exact LP evaluations when scenarios x points fit in `budget`, else the Benders cut
+    model (a lower bound of the LP); either way shifted by the integrality gap measured
+    at the recommendation, so the curve passes through the reported expected cost.
+    Points with an integer evaluation use it.
+    """
+    assert st.cuts is not None
+    levels = _levels(st.data)
+    points = {best[:ci] + (v,) + best[ci + 1:] for ci, lv in enumerate(levels) for v in lv}
+    method = "lp"
+    if len(points) * len(st.scenarios) <= budget:
+        st.run("lp", [st.beds(k) for k in sorted(points)])
+    else:
+        method = "cuts"
+    def lp_mean(k: tuple[int, ...]) -> float:
+        if k in st.lp:
+            return st.mean_total("lp", k)
+        return st.block(k) + st.cuts.mean(np.array(k, dtype=float))  # type: ignore[union-attr]
+    shift = st.mean_total("ip", best) - lp_mean(best)
+    curve: dict[str, list[tuple[int, float]]] = {}
+    for ci, (cid, lv) in enumerate(zip(st.ids, levels, strict=True)):
+        pts = []
+        for v in lv:
+            k = best[:ci] + (v,) + best[ci + 1:]
+            val = st.mean_total("ip", k) if k in st.ip else lp_mean(k) + shift
+            pts.append((int(v), float(val)))
+        curve[cid] = pts
+    label = ("integer where solved, else LP evaluations" if method == "lp"
+             else "integer where solved, else the Benders cut model (LP lower bound)")
+    return curve, f"{label} + integrality gap at the recommendation (£{shift:,.2f}/week)"
+
+
+def plan_capacity(data: CommissionData, scenarios: list[Scenario], mapper: Mapper | None = None,
+                  seed: int = 0, time_limit_per_scenario: float = 10.0, *,
+                  method: str = "benders", tolerance: float = 1e-4, max_iterations: int = 30,
+                  eval_scenarios: list[Scenario] | None = None, curve_budget: int = 1000,
+                  progress: Callable[[str], None] | None = None) -> Plan:
+    """Recommend beds per contract: two-stage stochastic programme by sample average.
+
+    `method`: "benders" (the L-shaped LP phase then the integer local search; the path at
+    scale) or "enumerate" (integer solves of every bed combination; tiny cases only).
+    `eval_scenarios`: an independent sample for the interval (default: the same sample).
+    """
+    if not scenarios:
+        raise ValueError("no scenarios to plan for")
+    if method not in ("benders", "enumerate"):
+        raise ValueError(f"method {method!r}: benders or enumerate")
+    t0 = time.perf_counter()
+    say = progress or (lambda s: None)
+    mp: Mapper = mapper or local_map
+    st = _Search(data, list(scenarios), mp, time_limit_per_scenario, seed, say)
+    best, info = _optimise(st, method, tolerance, max_iterations)
+    beds = st.beds(best)
+    say(f"recommendation {beds}: £{st.mean_total('ip', best):,.2f}/week on the sample")
+
+    # today's arrangement on the same scenarios
+    current = data.current_beds
+    st.run("ip", [current])
+    base_outs = st.ip[_key(current, st.ids)]
+
+    # expected-value problem: plan for the average-demand scenario, evaluate on the sample
+    ev_sc = expected_scenario(data, list(scenarios), seed)
+    ev_st = _Search(data, [ev_sc], local_map, time_limit_per_scenario, seed, lambda s: None)
+    ev_best, _ = _optimise(ev_st, method, tolerance, max_iterations)
+    ev_beds = st.beds(ev_best)
+    st.run("ip", [ev_beds])
+    eev = st.mean_total("ip", ev_best)
+
+    curve, curve_label = _curve(st, best, curve_budget)
+
+    outs = st.ip[best]
+    if eval_scenarios is not None:
+        ev_search = _Search(data, list(eval_scenarios), mp, time_limit_per_scenario, seed, say)
+        ev_search.run("ip", [beds])
+        outs_eval = ev_search.ip[_key(beds, st.ids)]
+        main = _summary(data, outs_eval, beds)
+    else:
+        outs_eval = outs
+        main = _summary(data, outs, beds)
+    rp = st.mean_total("ip", best)
+    base = _summary(data, base_outs, current)
+    stats: dict[str, Any] = {
+        **st.counts, **info, "curve_method": curve_label,
+        "sample_expected_weekly_cost": rp,
+        "interval_sample": "independent" if eval_scenarios is not None else "in-sample",
+        "ev_scenario_children": ev_sc.n_children,
+        "ev_search": dict(ev_st.counts),
+        "statuses": {s: sum(o.status == s for o in outs) for s in {o.status for o in outs}},
+        "children_mean": main["children_mean"],
+    }
+    return Plan(
+        beds=beds, block_weekly_cost=main["block_weekly_cost"],
+        expected_weekly_cost=main["expected_weekly_cost"], interval=main["interval"],
+        expected_annual_cost=main["expected_annual_cost"],
+        scenario_costs=main["scenario_costs"], utilisation=main["utilisation"],
+        share_out_of_area=main["share_out_of_area"],
+        share_over_20_miles=main["share_over_20_miles"], unplaced_mean=main["unplaced_mean"],
+        baseline=base, ev_beds=ev_beds, eev=eev, vss=eev - rp, curve=curve,
+        outcomes=tuple(outs_eval), n_scenarios=len(scenarios), seed=seed,
+        runtime=time.perf_counter() - t0, method=method, stats=stats)
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """plan.json: the issue's required keys first, then the evidence (no assignments)."""
+
+    def num(v: float) -> float | None:
+        return None if v is None or not math.isfinite(v) else round(float(v), 2)
+
+    base = dict(plan.baseline)
+    base["interval"] = [num(v) for v in base["interval"]]
+    base.pop("scenario_costs", None)
+    return {
+        "beds": dict(plan.beds),
+        "expected_weekly_cost": num(plan.expected_weekly_cost),
+        "interval": [num(plan.interval[0]), num(plan.interval[1])],
+        "expected_annual_cost": num(plan.expected_annual_cost),
+        "block_weekly_cost": num(plan.block_weekly_cost),
+        "utilisation": {k: round(v, 4) for k, v in plan.utilisation.items()},
+        "share_out_of_area": round(plan.share_out_of_area, 4),
+        "share_over_20_miles": round(plan.share_over_20_miles, 4),
+        "unplaced_mean": round(plan.unplaced_mean, 3),
+        "baseline": base,
+        "ev_beds": dict(plan.ev_beds), "eev": num(plan.eev), "vss": num(plan.vss),
+        "curve": {k: [[b, num(v)] for b, v in pts] for k, pts in plan.curve.items()},
+        "scenario_costs": [num(v) for v in plan.scenario_costs],
+        "n_scenarios": plan.n_scenarios, "seed": plan.seed, "runtime": round(plan.runtime, 2),
+        "method": plan.method,
+        "stats": {k: v for k, v in plan.stats.items() if not isinstance(v, np.ndarray)},
+    }
+
+
+def write_outcome(data: CommissionData, scenario: Scenario, outcome: ScenarioOutcome,
+                  instance_dir: str | Path, solution_dir: str | Path) -> tuple[Path, Path]:
+    """Write the scenario's instance (at the outcome's beds) and its solution folder in the
+    spec's format, so `optimiser.check` can recompute the objective independently."""
+    from ..writer import make_report, write_output
+
+    inst_dir = write_scenario_instance(data, scenario, outcome.beds, instance_dir)
+    inst = load_instance(inst_dir)
+    pindex = inst.placement_index
+    cindex = inst.child_index
+    a = np.full(inst.n_children, -1, dtype=np.int64)
+    for c, p in outcome.assignment:
+        a[cindex[c]] = pindex[p] if p else -1
+    empty = Candidates(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                       np.zeros(0, np.int64), np.zeros(inst.units.n, np.int64), None)
+    gap = (outcome.objective - outcome.bound) / max(abs(outcome.objective), 1.0)
+    res = Result(status=outcome.status, objective=outcome.objective, bound=outcome.bound,
+                 gap=max(gap, 0.0) if outcome.status != STATUS_OPTIMAL else 0.0,
+                 runtime=outcome.runtime, seed=0, assignment=a,
+                 greedy_objective=outcome.objective, timings={}, stats={}, instance=inst,
+                 candidates=empty)
+    if outcome.status == STATUS_OPTIMAL:
+        res = replace(res, bound=outcome.objective)
+    sol = write_output(make_report(res), solution_dir)
+    return inst_dir, sol
