@@ -55,6 +55,10 @@ def _standin_plan(data: _Data, scenarios: list[tuple[int, ...]], mapper: Mapper)
     return {"beds": best[1], "expected": best[0]}
 
 
+def _head(xs: tuple[int, ...], n: int) -> tuple[int, ...]:
+    return xs[:n]
+
+
 def _case() -> tuple[_Data, list[tuple[int, ...]]]:
     data = _Data(block_price=(700.0, 1000.0), spot_price=1500.0,
                  payload=tuple(range(50_000)))
@@ -73,11 +77,14 @@ def test_in_process_mapper_keeps_order_and_counts() -> None:
 
 
 def test_progress_bar_reaches_the_total() -> None:
-    buf = io.StringIO()
-    InProcessMapper(progress=True, stream=buf)(abs, [(-i,) for i in range(25)])
+    buf = io.StringIO()  # not a terminal: one line per finished batch
+    m = InProcessMapper(progress=True, stream=buf)
+    m(abs, [(-i,) for i in range(25)])
+    m(abs, [(-i,) for i in range(3)])
     lines = buf.getvalue().splitlines()
-    assert lines[0].endswith("0.0s") and " 0/25 " in lines[0]
-    assert " 25/25 " in lines[-1] and "#" * 30 in lines[-1]
+    assert len(lines) == 2
+    assert lines[0].startswith("batch 1 [" + "#" * 30 + "] 25/25 ")
+    assert lines[1].startswith("batch 2 [") and " 3/3 " in lines[1]
 
 
 def test_local_cluster_and_scheduler_address_match_in_process() -> None:
@@ -97,9 +104,16 @@ def test_local_cluster_and_scheduler_address_match_in_process() -> None:
         # Data scattered once for the whole sweep, not pickled per task.
         assert m.scattered == 1
         order = m(pow, [(i, 2) for i in range(40)])
+        # Distinct big arguments (scenarios) are each scattered once, across batches.
+        big = [tuple(range(k, k + 20_000)) for k in range(3)]
+        first = m(_head, [(b, 1) for b in big])
+        again = m(_head, [(b, 2) for b in reversed(big)])
+        assert m.scattered == 4
     assert got == expected
     assert n_batches == 25
     assert order == [i * i for i in range(40)]
+    assert first == [(0,), (1,), (2,)]
+    assert again == [(2, 3), (1, 2), (0, 1)]
     assert " 6/6 " in buf.getvalue()
 
     # An existing scheduler, by address: the same class, the same code after connecting.

@@ -10,9 +10,10 @@ provides the two mappers a commissioner needs:
   solver never competes with a sibling thread for the GIL); with an address it connects
   to an existing scheduler. After connecting, both run exactly the same code.
 
-Arguments that are the same object in every task (the commissioning data, the base
-instance) are scattered once to every worker (``broadcast=True``) and passed as futures,
-so a 2,000-child instance is pickled once per worker rather than once per scenario.
+Big arguments (the commissioning data shared by every task, each scenario's children) are
+scattered once to every worker (``broadcast=True``) and passed as futures, remembered by
+identity across batches: a 2,000-child instance is pickled once per worker rather than
+once per task, and a scenario once per sweep rather than once per batch.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
 
 # Positions whose argument is one of these is never scattered: cheap to send per task.
 _SMALL = (int, float, str, bytes, bool, type(None))
-# A shared argument is scattered once only when it pickles to at least this many bytes.
+# An argument is scattered (once) only when it pickles to at least this many bytes.
 SCATTER_MIN_BYTES = 16_384
 
 
@@ -46,7 +47,8 @@ class InProcessMapper:
     def __call__(self, fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]]) -> list[Any]:
         self.calls += 1
         self.tasks += len(args_list)
-        bar = _Bar(len(args_list), self.stream or sys.stderr) if self.progress else None
+        bar = (_Bar(len(args_list), self.stream or sys.stderr, f"batch {self.calls}")
+               if self.progress else None)
         out = []
         for args in args_list:
             out.append(fn(*args))
@@ -172,7 +174,7 @@ class DaskMapper:
             futures = [client.submit(call, pure=False) for _ in args_list]
         try:
             if self.progress:
-                bar = _Bar(len(futures), self.stream or sys.stderr)
+                bar = _Bar(len(futures), self.stream or sys.stderr, f"batch {self.calls}")
                 for _ in as_completed(futures):
                     bar.step()
                 bar.close()
@@ -182,22 +184,34 @@ class DaskMapper:
                 f.release()
 
     def _maybe_scatter(self, column: list[Any]) -> list[Any]:
-        """Scatter a column whose tasks all share one (non-trivial) object, once."""
-        first = column[0]
-        if isinstance(first, _SMALL) or any(x is not first for x in column):
-            return column
-        key = id(first)
-        cached = self._scatter_cache.get(key)
-        if cached is None or cached[0] is not first:
-            if len(column) < 2 or _pickled_size(first) < SCATTER_MIN_BYTES:
-                return column  # a bed vector or an option: cheaper to send with each task
-            # Wrapped, so Dask pickles it whole (it serialises a bare list item by item,
-            # seconds for 100k items); a list of one, so scatter does not split it.
-            (future,) = self.client.scatter([_Shared(first)], broadcast=True, hash=False)
-            cached = (first, future)  # holding `first` keeps its id() from being reused
-            self._scatter_cache[key] = cached
-            self.scattered += 1
-        return [cached[1]] * len(column)
+        """Replace every big argument by a future of a copy scattered once to all workers.
+
+        Decided per object (by identity, for the mapper's life): the commissioning data
+        shared by every task, and each scenario, which the search sends again in every
+        batch, are pickled and sent once; a bed vector or an option travels with its task.
+        """
+        cache = self._scatter_cache
+        pending: dict[int, Any] = {}
+        for x in column:
+            if isinstance(x, _SMALL):
+                continue
+            hit = cache.get(id(x))
+            if (hit is not None and hit[0] is x) or id(x) in pending:
+                continue
+            if _pickled_size(x) >= SCATTER_MIN_BYTES:
+                pending[id(x)] = x
+            else:
+                cache[id(x)] = (x, None)  # holding x keeps its id() from being reused
+        if pending:
+            # Wrapped, so Dask pickles each whole (it serialises a bare list item by item,
+            # seconds for 100k items); a list, so one round trip scatters them all.
+            futures = self.client.scatter([_Shared(x) for x in pending.values()],
+                                          broadcast=True, hash=False)
+            for (key, x), fut in zip(pending.items(), futures, strict=True):
+                cache[key] = (x, fut)
+            self.scattered += len(pending)
+        return [x if isinstance(x, _SMALL) or cache[id(x)][1] is None else cache[id(x)][1]
+                for x in column]
 
 
 def _pickled_size(obj: Any) -> int:
@@ -250,36 +264,39 @@ def mapper_context(scheduler: str | None = None, workers: int | None = None,
 class _Bar:
     """A dependency-free text progress bar on stderr, redrawn as tasks complete.
 
-    On a terminal it redraws one line; elsewhere (logs, CI) it prints a line per tenth.
+    On a terminal it redraws one line; elsewhere (logs, CI) it writes a line when the
+    batch is done, and one every `every` seconds while a long batch runs.
     """
 
-    def __init__(self, total: int, stream: TextIO, width: int = 30) -> None:
-        self.total, self.stream, self.width = max(total, 0), stream, width
+    def __init__(self, total: int, stream: TextIO, label: str = "scenarios",
+                 width: int = 30, every: float = 10.0) -> None:
+        self.total, self.stream, self.width, self.every = max(total, 0), stream, width, every
+        self.label = label
         self.done = 0
-        self.t0 = time.perf_counter()
+        self.t0 = self._last = time.perf_counter()
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self._last_tenth = -1
-        self._draw()
+        if self.tty:
+            self._draw()
 
     def step(self, n: int = 1) -> None:
         self.done += n
-        self._draw()
+        now = time.perf_counter()
+        if self.tty or (self.done < self.total and now - self._last >= self.every):
+            self._last = now
+            self._draw()
 
     def close(self) -> None:
         if self.tty:
             self.stream.write("\n")
+        else:
+            self._draw()
         self.stream.flush()
 
     def _draw(self) -> None:
         frac = self.done / self.total if self.total else 1.0
-        if not self.tty:
-            tenth = int(frac * 10)
-            if tenth == self._last_tenth:
-                return
-            self._last_tenth = tenth
         fill = int(round(frac * self.width))
         secs = time.perf_counter() - self.t0
-        line = (f"scenarios [{'#' * fill}{'.' * (self.width - fill)}] "
+        line = (f"{self.label} [{'#' * fill}{'.' * (self.width - fill)}] "
                 f"{self.done}/{self.total} {secs:5.1f}s")
         self.stream.write(("\r" + line) if self.tty else (line + "\n"))
         self.stream.flush()
