@@ -76,7 +76,7 @@ FIELDS = [
     "gap_to_bound", "seconds", "wall_seconds", "generate_seconds", "load_seconds",
     "candidates_seconds", "lp_seconds", "build_seconds", "solve_seconds", "peak_mib",
     "pairs_feasible", "pairs_kept", "placed", "unplaced", "check", "load_avg_start",
-    "cores", "started", "note",
+    "cores", "started", "commit", "note",
 ]
 KEY = ("instance", "backend", "time_limit", "seed")
 STATUS_ERROR, STATUS_KILLED = "error", "killed"
@@ -101,12 +101,22 @@ PlacementBackend = Callable[[Any, float, int, int], dict[str, Any]]
 
 
 def _solve_backend(name: str) -> PlacementBackend:
+    """`optimiser.solve` with MIP solver `name` ("auto": as the command runs it, with the
+    min-cost-flow fast path where it applies; else that solver, fast path off, as in
+    `optimiser.bench_backends`)."""
+
     def run(inst: Any, time_limit: float, seed: int, workers: int) -> dict[str, Any]:
+        import dataclasses
+
         from .solver import SolveOptions, solve
 
+        kw: dict[str, Any] = {"time_limit": time_limit, "seed": seed, "workers": workers}
+        if name != "auto":
+            kw["backend"] = name
+            if "fast_path" in {f.name for f in dataclasses.fields(SolveOptions)}:
+                kw["fast_path"] = False
         t = time.perf_counter()
-        res = solve(inst, SolveOptions(time_limit=time_limit, seed=seed, workers=workers,
-                                       backend=name))
+        res = solve(inst, SolveOptions(**kw))
         return {"status": res.status, "objective": res.objective, "bound": res.bound,
                 "seconds": time.perf_counter() - t, "timings": dict(res.timings),
                 "stats": dict(res.stats), "placed": res.placed, "unplaced": res.unplaced,
@@ -116,24 +126,26 @@ def _solve_backend(name: str) -> PlacementBackend:
 
 
 PLACEMENT_BACKENDS: dict[str, PlacementBackend] = {
+    "auto": _solve_backend("auto"),
     "cpsat": _solve_backend("cpsat"),
     "highs": _solve_backend("highs"),
 }
 
 
 def placement_backends() -> dict[str, PlacementBackend]:
-    """Our own table plus every backend `SolveOptions` knows (e.g. "cbc"), extended by
-    `optimiser.bench_backends` (mcf, pulp-dense) when that module is there."""
+    """Our own table (the engine's time split and `Result`, so the checker can run) for
+    every MIP solver `SolveOptions` knows (e.g. "cbc"), extended by the `run_backend` of
+    `optimiser.bench_backends` for the others ("mcf", "pulp-dense")."""
     from .solver import BACKENDS as SOLVER_BACKENDS
 
     table = dict(PLACEMENT_BACKENDS)
     for name in SOLVER_BACKENDS:
         table.setdefault(name, _solve_backend(name))
     try:
-        from . import bench_backends  # type: ignore[attr-defined]
+        from . import bench_backends
     except ImportError:
         return table
-    names = getattr(bench_backends, "BACKENDS", None)
+    names = getattr(bench_backends, "BENCH_BACKENDS", None)
     run_backend = getattr(bench_backends, "run_backend", None)
     if names and run_backend is not None:
         for name in names:
@@ -460,9 +472,17 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
                solve_seconds=tm.get("solve"), pairs_feasible=st.get("pairs_feasible"),
                pairs_kept=st.get("pairs_kept"), placed=r.get("placed"),
                unplaced=r.get("unplaced"))
-    used = st.get("backend")
-    if isinstance(used, str) and used != spec["backend"]:
-        out["note"] = f"the model was solved by {used}"
+    out["build_seconds"] = out["build_seconds"] or r.get("build_seconds")
+    used = st.get("backend", r.get("backend_used"))
+    notes = []
+    if r.get("why"):
+        notes.append(str(r["why"]))
+    if isinstance(used, str) and used != spec["backend"] and spec["backend"] != "auto":
+        notes.append(f"the model was solved by {used}")
+    elif isinstance(used, str) and spec["backend"] == "auto":
+        notes.append(f"solved by {used}")
+    if notes:
+        out["note"] = "; ".join(notes)
     if spec.get("check") and r.get("result") is not None:
         import tempfile
 
@@ -638,6 +658,20 @@ def prepare(spec: InstanceSpec, work: Path, timeout: float) -> tuple[float | Non
     return float(o.result["generate_seconds"]), ""
 
 
+def code_version() -> str:
+    """The commit the runs used ("+wip": optimiser/ had uncommitted changes then; the
+    working tree is shared, so a long benchmark may straddle other engineers' edits)."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        wip = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain",
+                              "--untracked-files=no", "--", "optimiser"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head + ("+wip" if head and wip else "")
+
+
 def _default_timeout(limit: float) -> float:
     return 2 * limit + 120
 
@@ -692,6 +726,7 @@ def run_config(cfg: Config, out: Path, resume: bool,
             row["load_avg_start"] = round(os.getloadavg()[0], 2)
             row["cores"] = os.cpu_count()
             row["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            row["commit"] = code_version()
             if spec.make is not None:
                 row["size"] = spec.make.get("children")
                 row["resources"] = spec.make.get("placements")
@@ -823,8 +858,8 @@ def format_rows(rows: list[dict[str, str]], cols: Iterable[str] = ROW_COLUMNS) -
 
 
 def plot_scaling(rows: list[dict[str, str]], png: Path) -> Path | None:
-    """Time and peak memory against children, log-log, one line per backend (placement
-    rows only); a run that ended without an answer is drawn as an x at its wall time."""
+    """Time and peak memory against children (log-log) and the gap to the bound, one line
+    per backend (placement rows only); a run without an answer is an x at its wall time."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -833,7 +868,7 @@ def plot_scaling(rows: list[dict[str, str]], png: Path) -> Path | None:
     pts = [r for r in rows if r["kind"] == "placement" and _num(r["size"])]
     if not pts:
         return None
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (ax_t, ax_m, ax_g) = plt.subplots(1, 3, figsize=(15, 4.5))
     for backend in sorted({r["backend"] for r in pts}):
         rs = sorted((r for r in pts if r["backend"] == backend),
                     key=lambda r: float(r["size"]))
@@ -853,6 +888,9 @@ def plot_scaling(rows: list[dict[str, str]], png: Path) -> Path | None:
         xs = [float(r["size"]) for r in rs if _num(r["peak_mib"])]
         ax_m.plot(xs, [float(r["peak_mib"]) for r in rs if _num(r["peak_mib"])], "-o",
                   label=backend)
+        gaps = [(float(r["size"]), 100 * float(r["gap_to_bound"])) for r in ok
+                if _num(r["gap_to_bound"]) is not None]
+        ax_g.plot([g[0] for g in gaps], [g[1] for g in gaps], "-o", label=backend)
     for ax, ylabel in ((ax_t, "seconds"), (ax_m, "peak RSS (MiB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -860,8 +898,15 @@ def plot_scaling(rows: list[dict[str, str]], png: Path) -> Path | None:
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
+    ax_g.set_xscale("log")
+    ax_g.set_yscale("symlog", linthresh=0.01)
+    ax_g.set_xlabel("children")
+    ax_g.set_ylabel("gap to bound (%)")
+    ax_g.grid(True, which="both", alpha=0.3)
+    ax_g.legend(fontsize=7)
     ax_t.set_title("time vs size")
     ax_m.set_title("peak memory vs size")
+    ax_g.set_title("gap to the proven bound at the end")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)

@@ -166,3 +166,15 @@ data = "{tmp_path / 'nowhere'}"
     said: list[str] = []
     assert bench.run_config(cfg, tmp_path / "rows.csv", resume=False, say=said.append) == []
     assert any("skipping family 'g'" in s for s in said)
+
+
+def test_dispatch_table_has_every_engine_backend() -> None:
+    from optimiser.solver import BACKENDS
+
+    table = bench.placement_backends()
+    assert {"auto", *BACKENDS} <= set(table)
+    try:
+        from optimiser.bench_backends import BENCH_BACKENDS
+    except ImportError:
+        return
+    assert set(BENCH_BACKENDS) <= set(table)
