@@ -116,7 +116,11 @@ def _solve_backend(name: str) -> PlacementBackend:
             if "fast_path" in {f.name for f in dataclasses.fields(SolveOptions)}:
                 kw["fast_path"] = False
         t = time.perf_counter()
-        res = solve(inst, SolveOptions(**kw))
+
+        def progress(msg: str) -> None:  # into the run's log: where a killed run was
+            print(f"[{time.perf_counter() - t:8.1f}s] {msg}", file=sys.stderr, flush=True)
+
+        res = solve(inst, SolveOptions(**kw), progress=progress)
         return {"status": res.status, "objective": res.objective, "bound": res.bound,
                 "seconds": time.perf_counter() - t, "timings": dict(res.timings),
                 "stats": dict(res.stats), "placed": res.placed, "unplaced": res.unplaced,
@@ -608,7 +612,9 @@ def run_child(mode: str, spec: dict[str, Any], log: Path, timeout: float,
         result_file.unlink()
     peak = max(peak_seen, float(result.get("peak_mib") or 0.0) if result else 0.0) or None
     if why:
-        return Outcome(None, STATUS_KILLED, f"killed by the harness: {why}", wall, peak)
+        last = _last_line(log)
+        return Outcome(None, STATUS_KILLED, f"killed by the harness: {why}"
+                       + (f"; last progress: {last}" if last else ""), wall, peak)
     if proc.returncode < 0:
         sig = -proc.returncode
         hint = " (the kernel's out-of-memory killer?)" if sig == signal.SIGKILL else ""
@@ -618,6 +624,11 @@ def run_child(mode: str, spec: dict[str, Any], log: Path, timeout: float,
         return Outcome(None, STATUS_ERROR, f"exit {proc.returncode}: {why}", wall, peak)
     result["peak_mib"] = peak
     return Outcome(result, None, "", wall, peak)
+
+
+def _last_line(log: Path) -> str:
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else ""
 
 
 def _last_error(log: Path) -> str:
