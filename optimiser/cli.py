@@ -181,6 +181,42 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_plan_capacity(args: argparse.Namespace) -> int:
+    """Commissioning (issue 6): beds to block-book per contract under uncertain demand."""
+    from .commission import OverrideError
+    from .commission.report import format_summary as capacity_summary
+    from .commission.report import run_plan_capacity, write_outputs
+
+    if args.scenarios < 1:
+        print("error: --scenarios must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.workers is not None and args.workers < 0:
+        print("error: --workers must be 0 (in-process) or more", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.time_limit_per_scenario <= 0:
+        print("error: --time-limit-per-scenario must be positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        run = run_plan_capacity(args.instance, args.scenarios, seed=args.seed,
+                                time_limit_per_scenario=args.time_limit_per_scenario,
+                                sets=args.set or [], scheduler=args.scheduler,
+                                workers=args.workers, progress=not args.quiet)
+    except OverrideError as e:  # a --set naming nothing known, or a bad value
+        print(f"error: --set {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    run.command = " ".join(
+        ["placement plan-capacity", args.instance, f"--scenarios {args.scenarios}",
+         f"--out {args.out}", f"--seed {args.seed}",
+         f"--time-limit-per-scenario {args.time_limit_per_scenario:g}"]
+        + ([f"--scheduler {args.scheduler}"] if args.scheduler else [])
+        + ([f"--workers {args.workers}"] if args.workers is not None else [])
+        + [f"--set {x}" for x in args.set or []])
+    write_outputs(run, args.out)
+    print(capacity_summary(run))
+    print(f"\nwritten to {args.out}/ (plan.json, report.md, cost_curve.png)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="placement",
@@ -262,6 +298,29 @@ def build_parser() -> argparse.ArgumentParser:
     ra.add_argument("--policy", default=None, help="a policy.toml laid over the instance's own")
     ra.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     ra.set_defaults(func=cmd_reallocate)
+    pc = sub.add_parser("plan-capacity",
+                        help="commissioning: beds to block-book per contract, under uncertain "
+                             "demand (two-stage stochastic, scenarios on Dask)")
+    pc.add_argument("instance", help="commissioning folder (instance + contracts.csv, spot.csv, "
+                                     "demand.toml or scenarios/)")
+    pc.add_argument("--scenarios", type=int, default=200, help="demand scenarios (default 200)")
+    pc.add_argument("--out", required=True, help="output folder (plan.json, report.md, "
+                                                 "cost_curve.png)")
+    pc.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                         "(default: a local cluster)")
+    pc.add_argument("--workers", type=int, default=None,
+                    help="local-cluster worker processes (default: one per core; "
+                         "0: no Dask, in this process; ignored with --scheduler)")
+    pc.add_argument("--seed", type=int, default=0, help="scenario sampling seed (default 0)")
+    pc.add_argument("--time-limit-per-scenario", type=float, default=10.0, metavar="SECONDS",
+                    help="time limit of each scenario's allocation solve (default 10)")
+    pc.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="what-if, repeatable: contracts.ID.price=3100, contracts.ID.beds=4, "
+                         "spot.ID.weekly_cost=5200, demand.growth=0.05; the base and changed "
+                         "plans are compared on the same scenarios")
+    pc.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    pc.set_defaults(func=cmd_plan_capacity)
     from .cli_gap import add_parser as add_gap_parser
 
     add_gap_parser(sub)

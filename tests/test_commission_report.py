@@ -69,7 +69,7 @@ class _Plan:
 def _contract(cid: str, provider: str, price: float, today: int) -> SimpleNamespace:
     return SimpleNamespace(contract_id=cid, provider=provider, type="external_residential",
                            age_min=11, age_max=17, weekly_price=price, current_beds=today,
-                           min_beds=0, max_beds=6, step=2)
+                           min_beds=0, max_beds=6, step=2, min_term_weeks=52)
 
 
 def _run(tmp_beds: dict[str, int] | None = None) -> CapacityRun:
@@ -110,7 +110,7 @@ def test_outputs_say_what_a_committee_needs(tmp_path: Path, fake_plan_json: None
     assert "what_if" not in pj
     md = (out / "report.md").read_text()
     assert "| BLK1 | Northgate Homes |" in md and "**4**" in md and "87.5%" in md
-    assert "£3,000" in md  # price per bed
+    assert "£3,000" in md and "52 weeks" in md and "| 0-6 by 2 |" in md
     assert f"£{statistics.fmean(run.plan.scenario_costs):,.0f}" in md
     assert f"£{lo:,.0f} to £{hi:,.0f}" in md
     assert "value of the stochastic solution" in md and "£1,312" in md

@@ -79,7 +79,7 @@ def run_plan_capacity(instance: str, n_scenarios: int, *, seed: int = 0,
         plan = plan_capacity(data, scenarios, mapper=mapper, seed=seed,
                              time_limit_per_scenario=time_limit_per_scenario)
         changed = None
-        if changed_data is not None:
+        if changed_data is not None and changed_scen is not None:
             if progress:
                 print(f"what-if: {', '.join(sets)}", file=log)
             changed = plan_capacity(changed_data, changed_scen, mapper=mapper, seed=seed,
@@ -170,9 +170,22 @@ def contract_rows(data: Any, plan: Any) -> list[dict[str, Any]]:
             "today": int(c.current_beds), "beds": beds,
             "block_cost": float(c.weekly_price) * beds,
             "utilisation": plan.utilisation.get(c.contract_id),
-            "offered": f"{c.min_beds}-{c.max_beds} step {c.step}",
+            "offered": _offered(c), "term": int(getattr(c, "min_term_weeks", 0) or 0),
+            "at_max": beds > 0 and beds == int(c.max_beds),
         })
     return rows
+
+
+def _offered(c: Any) -> str:
+    """The bed levels a provider offers, as a committee would say it."""
+    lo, hi, step = int(c.min_beds), int(c.max_beds), int(c.step)
+    fixed = getattr(c, "fixed_beds", None)
+    if fixed is not None:
+        return f"fixed at {fixed} (what-if)"
+    if lo == hi:
+        return f"0 or {hi}"
+    by = f" by {step}" if step != 1 else ""
+    return f"{'0 or ' if lo > 0 else ''}{lo}-{hi}{by}"
 
 
 # ----------------------------------------------------------------------------- text
@@ -272,15 +285,23 @@ def render_markdown(run: CapacityRun, figure: str = "cost_curve.png") -> str:
     else:
         md.append("Book **no block beds**: across the scenarios, spot purchase at framework "
                   "prices is cheaper than any candidate contract.")
-    md += ["", "| contract | provider | type | ages | beds offered | price per bed a week "
-           "| beds today | recommended beds | block cost a week | expected utilisation |",
-           "|---|---|---|---|---|---:|---:|---:|---:|---:|"]
+    md += ["", "| contract | provider | type | ages | beds offered | minimum term "
+           "| price per bed a week | beds today | recommended beds | block cost a week "
+           "| expected utilisation |",
+           "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         md.append(f"| {r['contract']} | {r['provider']} | {r['type'].replace('_', ' ')} | "
-                  f"{r['ages']} | {r['offered']} | {_money(r['price'])} | {r['today']} | "
-                  f"**{r['beds']}** | {_money(r['block_cost'])} | {_pct(r['utilisation'])} |")
+                  f"{r['ages']} | {r['offered']} | {r['term']} weeks | {_money(r['price'])} | "
+                  f"{r['today']} | **{r['beds']}** | {_money(r['block_cost'])} | "
+                  f"{_pct(r['utilisation'])} |")
     md += ["", "Utilisation is the average share of the booked beds occupied across the "
-           "scenarios: an empty block bed is still paid for.", ""]
+           "scenarios: an empty block bed is still paid for."]
+    at_max = [r for r in rows if r["at_max"]]
+    if at_max:
+        md.append("The recommendation takes every bed offered on "
+                  + ", ".join(f"{r['contract']} ({r['beds']})" for r in at_max)
+                  + ": more beds there would probably still pay, worth asking the provider.")
+    md.append("")
 
     md += ["## Cost and risk", "",
            "| | recommended plan | today's arrangements |", "|---|---:|---:|"]
@@ -298,7 +319,7 @@ def render_markdown(run: CapacityRun, figure: str = "cost_curve.png") -> str:
         f"{bi_txt} |",
         f"| expected cost a year | **{_money(p.expected_annual_cost)}** | "
         f"{_money(None if bw is None else float(bw) * f)} |",
-        f"| children placed out of area | {_pct(p.share_out_of_area)} | "
+        f"| children placed out of area (off-framework spot) | {_pct(p.share_out_of_area)} | "
         f"{_pct(_baseline(p, 'share_out_of_area'))} |",
         f"| children placed more than 20 miles away | {_pct(p.share_over_20_miles)} | "
         f"{_pct(_baseline(p, 'share_over_20_miles'))} |",
@@ -317,12 +338,19 @@ def render_markdown(run: CapacityRun, figure: str = "cost_curve.png") -> str:
 
     md += ["## Why not plan for average demand?", ""]
     ev = ", ".join(f"{c} {int(b)}" for c, b in p.ev_beds.items()) or "none"
-    md += [f"Booking for the average year alone (beds {ev}) would cost "
-           f"{_money(p.eev)} a week in expectation once real demand varies; the "
-           f"recommended plan costs {_money(p.expected_weekly_cost)}. This difference, the "
-           f"*value of the stochastic solution*, is {_money(p.vss)} a week "
-           f"({_money(float(p.vss) * f)} a year): what planning for the spread of demand, and "
-           "not only its average, is worth.", ""]
+    same = {c: int(b) for c, b in p.ev_beds.items()} == {c: int(b) for c, b in p.beds.items()}
+    if same:
+        md += [f"Planning for the average year alone gives the same beds ({ev}), so the *value "
+               f"of the stochastic solution* is {_money(p.vss)} a week here: in these "
+               "scenarios the spread of demand does not change the decision, and the "
+               "recommendation does not rest on a single forecast being right.", ""]
+    else:
+        md += [f"Booking for the average year alone (beds {ev}) would cost "
+               f"{_money(p.eev)} a week in expectation once real demand varies; the "
+               f"recommended plan costs {_money(p.expected_weekly_cost)} on the same scenarios. "
+               f"This difference, the *value of the stochastic solution*, is {_money(p.vss)} a "
+               f"week ({_money(float(p.vss) * f)} a year): what planning for the spread of "
+               "demand, and not only its average, is worth.", ""]
 
     wi = run.what_if()
     if wi is not None:
@@ -372,13 +400,14 @@ def plot_cost_curve(run: CapacityRun, path: Path) -> None:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     today = {c.contract_id: int(c.current_beds) for c in run.data.contracts}
+    providers = {c.contract_id: str(c.provider) for c in run.data.contracts}
     for i, (cid, pts) in enumerate(p.curve.items()):
         if not pts:
             continue
         pts = sorted((int(b), float(v)) for b, v in pts)
         colour = f"C{i % 10}"
         xs, ys = [b for b, _ in pts], [v for _, v in pts]
-        ax.plot(xs, ys, "-", color=colour, marker=".", label=cid)
+        ax.plot(xs, ys, "-", color=colour, marker=".", label=f"{cid} ({providers.get(cid, '')})")
         rec = int(p.beds.get(cid, 0))
         at = dict(pts)
         if rec in at:
