@@ -48,7 +48,7 @@ import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.stats import t as student_t
 
-from ..candidates import Candidates, build_candidates, pair_distances
+from ..candidates import Candidates, _top_per_unit, build_candidates, pair_distances
 from ..instance import Instance
 from ..reader import load_instance
 from ..solver import (
@@ -57,6 +57,7 @@ from ..solver import (
     SolveOptions,
     _rows,
     _subset,
+    greedy,
     objective_of,
     solve,
     solve_milp,
@@ -174,6 +175,8 @@ class Stage:
     vmax: tuple[int, ...]
     pairs_feasible: int
     seconds: float
+    active: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=bool))
+    # pool pairs in the restricted LP (grows with each LP on this scenario; mutable)
 
     def capacity(self, beds: Beds) -> np.ndarray:
         cap = self.inst.capacity.astype(np.int64).copy()
@@ -269,11 +272,33 @@ def get_stage(data: CommissionData, scenario: Scenario, beds_list: Sequence[Beds
     pruned = _subset(cands, keep)
     stage = Stage(inst=inst, cands=pruned, contract_p=contract_p, contract_ids=data.contract_ids,
                   spot=spot, off_framework=offfw, vmax=vmax,
-                  pairs_feasible=int(len(cands)), seconds=time.perf_counter() - t0)
+                  pairs_feasible=int(len(cands)), seconds=time.perf_counter() - t0,
+                  active=_start_set(inst, pruned, contract_p, spot))
     _CACHE[key] = stage
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
     return stage
+
+
+START_PAIRS = 16  # per unit: cheapest pairs in the first restricted LP (and half as many near)
+ENTER_PER_UNIT = 8  # per unit and pricing round: most negative reduced costs added
+
+
+def _start_set(inst: Instance, cands: Candidates, contract_p: np.ndarray,
+               spot: np.ndarray) -> np.ndarray:
+    """First restricted LP: each unit's cheapest and nearest pairs, every contract and spot
+    pair (the options the first stage changes, and the fallbacks)."""
+    n = inst.units.n
+    m = np.zeros(inst.n_placements, dtype=bool)
+    m[contract_p] = True
+    m |= spot
+    keep = m[cands.placement].copy()
+    if len(cands):
+        keep |= _top_per_unit(cands.unit, cands.objective, cands.placement, n, START_PAIRS)
+        near = cands.objective - inst.units.size[cands.unit] * inst.policy.weights.cost \
+            * inst.weekly_cost[cands.placement]
+        keep |= _top_per_unit(cands.unit, near, cands.placement, n, START_PAIRS // 2)
+    return keep
 
 
 def clear_cache() -> None:
@@ -336,32 +361,84 @@ def _effective(stage: Stage, cap: np.ndarray) -> tuple[Candidates, np.ndarray]:
     return replace(cands, use=use), ok
 
 
-def _lp(stage: Stage, beds: Beds) -> tuple[float, dict[str, float], np.ndarray, Candidates]:
-    inst = stage.inst
-    cap = stage.capacity(beds)
-    cands, ok = _effective(stage, cap)
-    cands = _subset(cands, ok) if not ok.all() else cands
-    unplaced = inst.unit_unplaced
-    offset = float(unplaced.sum())
-    if len(cands) == 0:
-        return offset, dict.fromkeys(stage.contract_ids, 0.0), np.zeros(0), cands
-    c = cands.objective - unplaced[cands.unit]
-    rw = _rows(inst, cands, capacity=cap)
+@dataclass(frozen=True)
+class _LP:
+    """An LP relaxation solved by column generation over the stage's pool, and its duals."""
+
+    value: float
+    duals: dict[str, float]  # d value / d beds per contract (<= 0)
+    x: np.ndarray  # on `cands`
+    cands: Candidates  # the pairs of the last restricted LP (solo uses at these beds)
+    rc: np.ndarray  # reduced cost of every pool pair (>= -tolerance at the optimum)
+    pool: Candidates  # the whole pool at these beds (solo uses adjusted)
+    ok: np.ndarray  # pool pairs usable at these beds
+    rounds: int
+
+
+def _solve_lp(c: np.ndarray, a: Any, b: np.ndarray) -> Any:
     res = None
     # HiGHS's default choice occasionally ends "unknown" on these degenerate LPs (many
     # equal costs): the dual simplex, then the interior point, settle it
     for how in ("highs", "highs-ds", "highs-ipm"):
-        res = linprog(c, A_ub=rw.a, b_ub=rw.b, bounds=(0, 1), method=how)
+        res = linprog(c, A_ub=a, b_ub=b, bounds=(0, 1), method=how)
         if res.status == 0:
-            break
+            return res
     assert res is not None
-    if res.status != 0:
-        raise RuntimeError(f"LP of scenario failed: {res.message}")
-    marg = np.asarray(res.ineqlin.marginals)
-    row_of = {int(p): inst.units.n + i for i, p in enumerate(rw.places.tolist())}
-    duals = {cid: float(marg[row_of[int(p)]]) if int(p) in row_of else 0.0
-             for cid, p in zip(stage.contract_ids, stage.contract_p.tolist(), strict=True)}
-    return float(res.fun) + offset, duals, np.asarray(res.x), cands
+    raise RuntimeError(f"LP of scenario failed: {res.message}")
+
+
+def _lp(stage: Stage, beds: Beds, max_rounds: int = 30) -> _LP:
+    """The LP relaxation, exact over the whole pool: restricted LP, price every pool pair
+    with its duals, add those with negative reduced cost, repeat (column generation).
+
+    The restricted set starts from the pairs the stage's earlier LPs used (it only grows),
+    so later calls on the same scenario start close to the answer.
+    """
+    inst = stage.inst
+    units = inst.units
+    cap = stage.capacity(beds)
+    pool, ok = _effective(stage, cap)
+    unplaced = inst.unit_unplaced
+    offset = float(unplaced.sum())
+    cost = pool.objective - unplaced[pool.unit]
+    active = stage.active & ok
+    rounds = 0
+    while True:
+        rounds += 1
+        idx = np.flatnonzero(active)
+        sub = _subset(pool, active)
+        if len(sub) == 0:
+            rc = np.where(ok, cost, np.inf)
+            x = np.zeros(0)
+            marg_u = np.zeros(units.n)
+            marg_p = np.zeros(inst.n_placements)
+            value = offset
+        else:
+            rw = _rows(inst, sub, capacity=cap)
+            res = _solve_lp(cost[idx], rw.a, rw.b)
+            marg = np.asarray(res.ineqlin.marginals)
+            marg_u = marg[:units.n]
+            marg_p = np.zeros(inst.n_placements)
+            marg_p[rw.places] = marg[units.n: units.n + len(rw.places)]
+            x = np.asarray(res.x)
+            value = float(res.fun) + offset
+            rc = cost - marg_u[pool.unit] - marg_p[pool.placement] * pool.use
+            rc = np.where(ok, rc, np.inf)
+        enter = ~active & (rc < -1e-7 * np.maximum(1.0, np.abs(cost)))
+        if not enter.any() or rounds >= max_rounds:
+            break
+        if enter.sum() > ENTER_PER_UNIT * units.n:
+            # partial pricing: each unit's most negative few, so the LP stays small
+            e = np.flatnonzero(enter)
+            top = _top_per_unit(pool.unit[e], rc[e], pool.placement[e], units.n,
+                                ENTER_PER_UNIT)
+            enter = np.zeros_like(enter)
+            enter[e[top]] = True
+        active |= enter
+    np.logical_or(stage.active, active, out=stage.active)  # kept for the next call
+    duals = {cid: float(marg_p[p]) for cid, p in zip(stage.contract_ids,
+                                                     stage.contract_p.tolist(), strict=True)}
+    return _LP(value, duals, x, sub, rc, pool, ok, rounds)
 
 
 def _measures(stage: Stage, assignment: np.ndarray) -> dict[str, Any]:
@@ -378,19 +455,110 @@ def _measures(stage: Stage, assignment: np.ndarray) -> dict[str, Any]:
             "over_20_miles": float((dist > TWENTY_MILES_KM).sum())}
 
 
-def _ip(stage: Stage, beds: Beds, time_limit: float) -> tuple[float, float, str, np.ndarray]:
-    """Integer second stage: HiGHS on the pruned pairs at these capacities."""
+def _ip(stage: Stage, beds: Beds, time_limit: float
+        ) -> tuple[float, float, str, np.ndarray, dict[str, float]]:
+    """Integer second stage: the exact LP, an LP-rounded incumbent, reduced-cost fixing
+    (a pair whose reduced cost exceeds incumbent - LP is in no better solution), then
+    HiGHS branch and cut on the pairs left (the engine's `solve_milp`).
+    """
+    t0 = time.perf_counter()
     inst = stage.inst
     cap = stage.capacity(beds)
-    cands, ok = _effective(stage, cap)
-    sub = _subset(cands, ok) if not ok.all() else cands
-    chosen, optimal, bound = solve_milp(inst, sub, time_limit, capacity=cap)
-    if chosen is None:
-        raise RuntimeError("no integer solution in the time limit")
-    obj = objective_of(inst, sub, chosen)
-    assignment = unit_placement(sub, chosen)[inst.units.unit_of]
-    status = STATUS_OPTIMAL if optimal else "time_limit"
-    return obj, (obj if optimal else bound), status, assignment
+    lp = _lp(stage, beds)
+    start = greedy(inst, lp.cands, lp.x, capacity=cap) if len(lp.cands) else \
+        np.full(inst.units.n, -1, dtype=np.int64)
+    inc = unit_placement(lp.cands, start)
+    inc_obj = objective_of(inst, lp.cands, start)
+    stats = {"lp": lp.value, "greedy": inc_obj, "lp_rounds": float(lp.rounds),
+             "pairs_pool": float(len(lp.pool)), "pairs_lp": float(len(lp.cands))}
+    if inc_obj - lp.value > 1e-6 * max(1.0, abs(inc_obj)) and len(lp.cands):
+        fixed = _lp_fix(inst, lp, cap, 0.3 * time_limit)
+        if fixed is not None:
+            f_obj = _placement_objective(inst, lp.pool, fixed)
+            stats["lp_fix"] = f_obj
+            if f_obj < inc_obj:
+                inc, inc_obj = fixed, f_obj
+    gap = inc_obj - lp.value
+    status = STATUS_OPTIMAL
+    bound = lp.value
+    if gap > 1e-6 * max(1.0, abs(inc_obj)):
+        keep = lp.ok & (lp.rc <= gap + 1e-6 * max(1.0, abs(inc_obj)))
+        # the incumbent's own pairs stay, so the model always holds it
+        pk = lp.pool.unit * inst.n_placements + lp.pool.placement
+        placed_u = np.flatnonzero(inc >= 0)
+        keep |= np.isin(pk, placed_u * inst.n_placements + inc[placed_u]) & lp.ok
+        sub = _subset(lp.pool, keep)
+        stats["pairs_mip"] = float(len(sub))
+        left = max(time_limit - (time.perf_counter() - t0), 0.5)
+        if len(sub) > EXACT_PAIRS:
+            # too many pairs could still matter to prove it in the time: the incumbent,
+            # with the LP bound and the gap reported
+            return inc_obj, lp.value, "feasible", inc[inst.units.unit_of], stats
+        chosen, optimal, mbound = solve_milp(inst, sub, left, capacity=cap)
+        if chosen is not None:
+            obj = objective_of(inst, sub, chosen)
+            if obj < inc_obj:
+                inc, inc_obj = unit_placement(sub, chosen), obj
+        bound = max(lp.value, mbound) if np.isfinite(mbound) else lp.value
+        if optimal and chosen is not None:
+            bound = inc_obj
+        else:
+            status = "time_limit"
+    else:
+        bound = inc_obj
+    return inc_obj, min(bound, inc_obj), status, inc[inst.units.unit_of], stats
+
+
+def _placement_objective(inst: Instance, pool: Candidates, unit_place: np.ndarray) -> float:
+    """Objective of a placement per unit (-1 unplaced), its pairs looked up in the pool."""
+    n = inst.n_placements
+    placed = np.flatnonzero(unit_place >= 0)
+    key = pool.unit * n + pool.placement  # sorted: the pool is sorted by unit, placement
+    pos = np.searchsorted(key, placed * n + unit_place[placed])
+    total = float(pool.objective[pos].sum())
+    return total + float(inst.unit_unplaced[unit_place < 0].sum())
+
+
+FIX_RC = 300.0  # pounds/week: a freed unit keeps its pool pairs this close to its LP price
+EXACT_PAIRS = 25_000  # the exact (reduced-cost fixed) MILP only when it is this small
+
+
+def _lp_fix(inst: Instance, lp: _LP, cap: np.ndarray, time_limit: float) -> np.ndarray | None:
+    """An incumbent, placement per unit (-1 unplaced), by LP fixing with a neighbourhood.
+
+    The LP places most units whole. Freed: the units it splits, and every unit the LP
+    puts in a placement a split unit could use at small reduced cost (its competitors).
+    HiGHS re-places the freed units over their pairs of reduced cost <= FIX_RC, in the
+    beds the others leave. Assignment LPs are nearly integral, so this MILP is small.
+    """
+    units = inst.units
+    cands, x = lp.cands, lp.x
+    pool = lp.pool
+    whole = x >= 1 - 1e-6
+    placed_whole = np.zeros(units.n, dtype=bool)
+    placed_whole[cands.unit[whole]] = True
+    split_u = ~placed_whole
+    near = lp.ok & (lp.rc <= FIX_RC)
+    touched = np.zeros(inst.n_placements, dtype=bool)
+    touched[pool.placement[near & split_u[pool.unit]]] = True
+    free = split_u.copy()
+    free[cands.unit[whole & touched[cands.placement]]] = True
+    keep_pairs = whole & ~free[cands.unit]
+    base = np.full(units.n, -1, dtype=np.int64)
+    base[cands.unit[keep_pairs]] = cands.placement[keep_pairs]
+    used = np.bincount(cands.placement[keep_pairs], weights=cands.use[keep_pairs],
+                       minlength=inst.n_placements).astype(np.int64)
+    rest = np.maximum(cap - used, 0)
+    sel = near & free[pool.unit] & (pool.use <= rest[pool.placement])
+    if not sel.any():
+        return base
+    sub = _subset(pool, sel)
+    part, _, _ = solve_milp(inst, sub, max(time_limit, 0.5), capacity=rest)
+    if part is None:
+        return None
+    got = part >= 0
+    base[got] = sub.placement[part[got]]
+    return base
 
 
 def _engine(data: CommissionData, scenario: Scenario, beds: Beds, time_limit: float,
@@ -419,26 +587,29 @@ def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode
         t0 = time.perf_counter()
         block = data.block_cost(b)
         if mode == "lp":
-            val, duals, x, cands = _lp(stage, b)
+            lp = _lp(stage, b)
+            x, cands = lp.x, lp.cands
             cap_use = {cid: float(x[cands.placement == p] @ cands.use[cands.placement == p])
                        if len(x) else 0.0
                        for cid, p in zip(stage.contract_ids, stage.contract_p.tolist(),
                                          strict=True)}
             n = stage.inst.n_children
             outs.append(ScenarioOutcome(
-                scenario=scenario.name, beds=b, mode="lp", objective=val,
-                block_weekly_cost=block, status=STATUS_OPTIMAL, bound=val, n_children=n,
+                scenario=scenario.name, beds=b, mode="lp", objective=lp.value,
+                block_weekly_cost=block, status=STATUS_OPTIMAL, bound=lp.value, n_children=n,
                 placed=float("nan"), unplaced=float("nan"), in_contract=cap_use,
                 in_spot=float("nan"), out_of_area=float("nan"), over_20_miles=float("nan"),
-                duals=duals, runtime=time.perf_counter() - t0,
-                stats={"pairs": float(len(cands)), "build_seconds": stage.seconds}))
+                duals=lp.duals, runtime=time.perf_counter() - t0,
+                stats={"pairs_pool": float(len(lp.pool)), "pairs_lp": float(len(cands)),
+                       "lp_rounds": float(lp.rounds), "build_seconds": stage.seconds}))
             continue
+        ip_stats: dict[str, float] = {}
         if use_engine:
             obj, bound, status, a, inst = _engine(data, scenario, b, time_limit, seed)
             # same child and placement order as the stage's template instance
             assert np.array_equal(inst.placement_ids, stage.inst.placement_ids)
         else:
-            obj, bound, status, a = _ip(stage, b, time_limit)
+            obj, bound, status, a, ip_stats = _ip(stage, b, time_limit)
         meas = _measures(stage, a)
         pid = stage.inst.placement_ids
         assignment = tuple((str(c), str(pid[p]) if p >= 0 else "")
@@ -449,7 +620,8 @@ def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode
             objective=float(obj), block_weekly_cost=block, status=status,
             bound=float(bound), n_children=stage.inst.n_children, duals={},
             assignment=assignment, runtime=time.perf_counter() - t0,
-            stats={"pairs": float(len(stage.cands)), "build_seconds": stage.seconds}, **meas))
+            stats={"pairs_pool": float(len(stage.cands)), "build_seconds": stage.seconds,
+                   **ip_stats}, **meas))
     return replace(outs[0], extra=tuple(outs[1:]))
 
 

@@ -40,7 +40,7 @@ def _contracts(lat: float, lon: float, scale: float) -> pd.DataFrame:
          "complex_behaviour;emotional_wellbeing;disability", "outstanding", 2, 2, 2 * n(3),
          3600.0, 52, 0),
         ("BLK3", "Foster Partners IFA", "ifa_foster", 0.02, -0.05, 0, 17, "",
-         "emotional_wellbeing;disability;uasc", "good", n(2), n(2), n(20), 760.0, 52, n(4)),
+         "emotional_wellbeing;disability;uasc", "good", n(2), n(2), n(40), 760.0, 52, n(4)),
         ("BLK4", "Step Up Living", "supported_accommodation", -0.03, 0.02, 16, 17, "",
          "emotional_wellbeing;uasc", "not_rated", 1, 0, n(8), 820.0, 26, n(2)),
         ("BLK5", "Solo Homes", "external_residential", 0.12, -0.12, 11, 17, "",
@@ -103,7 +103,8 @@ sibling_share = 0.40
 
 
 def make_commission_instance(src: str | Path, out: str | Path, *, seed: int = 6,
-                             vacancy_share: float = 0.35, growth: float = 0.016) -> Path:
+                             vacancy_share: float = 0.35, residential_share: float = 0.15,
+                             growth: float = 0.016) -> Path:
     """Write a commissioning instance built on `src` (see the module docstring)."""
     src, out = Path(src), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +114,9 @@ def make_commission_instance(src: str | Path, out: str | Path, *, seed: int = 6,
             shutil.copyfile(src / name, out / name)
     pl = pd.read_csv(src / "placements.csv", dtype=str, keep_default_na=False)
     vac = pl["vacancies"].astype(int).to_numpy()
-    pl["vacancies"] = rng.binomial(vac, vacancy_share).astype(str)
+    homes = pl["type"].isin(["external_residential", "inhouse_residential"]).to_numpy()
+    share = np.where(homes, residential_share, vacancy_share)
+    pl["vacancies"] = rng.binomial(vac, share).astype(str)
     pl.to_csv(out / "placements.csv", index=False)
     ch = pd.read_csv(src / "children.csv", dtype=str, keep_default_na=False)
     lat = float(ch["home_lat"].astype(float).mean())
@@ -126,12 +129,13 @@ def make_commission_instance(src: str | Path, out: str | Path, *, seed: int = 6,
         f"# Commissioning instance built on `{src.name}`\n\n"
         "Synthetic: no real child, carer or provider. Made by "
         "`optimiser.commission.recipe.make_commission_instance("
-        f"{str(src)!r}, {str(out)!r}, seed={seed}, vacancy_share={vacancy_share})`.\n\n"
+        f"{str(src)!r}, {str(out)!r}, seed={seed}, vacancy_share={vacancy_share}, "
+        f"residential_share={residential_share})`.\n\n"
         "- children.csv, exclusions.csv, policy.toml: as in the source instance (today's "
         "children: the stock that sets the default arrivals and the home areas)\n"
         f"- placements.csv: the source's placements with a share {vacancy_share} of each "
-        "one's vacancies kept (binomial draw): the beds expected to come free to the "
-        "planning year's arrivals\n"
+        f"one's vacancies kept ({residential_share} for children's homes; binomial draw): "
+        "the beds expected to come free to the planning year's arrivals\n"
         "- contracts.csv: five candidate block contracts; spot.csv: framework and "
         "off-framework spot; demand.toml: the year's arrivals (models/commissioning.md)\n")
     return out
