@@ -212,3 +212,35 @@ def test_xlsx_instance_solves_like_csv(tmp_path: Path) -> None:
     assert load_instance(book).policy.weights.per_km == 2.5
     assert a.objective == pytest.approx(b.objective)
     assert np.array_equal(a.assignment, b.assignment)
+
+
+@pytest.mark.parametrize("p1_beds, cut", [(3, True), (4, False)])
+def test_cardinality_cut_closes_the_lp_gap(tmp_path: Path, p1_beds: int, cut: bool) -> None:
+    """Two sibling pairs, P1 with 3 beds (£100 a child), P2 with 2 (£900).
+
+    Without the cut the LP puts one pair in P1 and half of the other beside it
+    (£100 x 2 + £100 x 1 + £900 x 1 = £1,200 + distances), below the integer optimum
+    (one pair in each, £2,000). The cut "at most one pair in 3 beds" makes the LP the
+    integer optimum, and the Lagrangian bound over every pair with its duals stays valid
+    (never above the optimum). With 4 beds both pairs fit: no cut row is needed.
+    """
+    from optimiser.candidates import build_candidates
+    from optimiser.solver import _cut_rows, lp_duals, price
+
+    kids = [{"child_id": f"C{i}", "sibling_group": f"G{(i + 1) // 2}"} for i in range(1, 5)]
+    pls = [{"placement_id": "P1", "vacancies": p1_beds, "weekly_cost": 100},
+           {"placement_id": "P2", "vacancies": 2, "weekly_cost": 900}]
+    dist = _d({(c["child_id"], p["placement_id"]): 0 for c in kids for p in pls})
+    inst = load_instance(write_instance(tmp_path / "i", kids, pls, distances=dist))
+    cands, pool = build_candidates(inst, limit=None)
+    rows = _cut_rows(inst, cands, inst.capacity)
+    assert (len(rows[2]) > 0) == cut
+    duals, lp_value, _ = lp_duals(inst, cands)
+    optimum = solve(inst, time_limit=10, workers=1)
+    assert optimum.status == "optimal"
+    expected = 2000.0 if cut else 400.0
+    assert optimum.objective == pytest.approx(expected)
+    assert lp_value == pytest.approx(expected)  # without the cut it would be 1,200
+    bound = price(inst, cands, pool, duals, None).lagrangian_bound
+    assert bound <= optimum.objective + 1e-6
+    assert bound == pytest.approx(expected)
