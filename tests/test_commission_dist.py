@@ -104,16 +104,23 @@ def test_local_cluster_and_scheduler_address_match_in_process() -> None:
         # Data scattered once for the whole sweep, not pickled per task.
         assert m.scattered == 1
         order = m(pow, [(i, 2) for i in range(40)])
-        # Distinct big arguments (scenarios) are each scattered once, across batches.
-        big = [tuple(range(k, k + 20_000)) for k in range(3)]
+        # Distinct big arguments (scenarios) are each scattered once, across batches, to
+        # one home worker each (round-robin), and their tasks are sent there every time.
+        big = [tuple(range(k, k + 20_000)) for k in range(4)]
         first = m(_head, [(b, 1) for b in big])
         again = m(_head, [(b, 2) for b in reversed(big)])
-        assert m.scattered == 4
+        assert m.scattered == 5
+        _, homes1 = m._scatter_big([(data, b) for b in big])
+        _, homes2 = m._scatter_big([(data, b) for b in reversed(big)])
+        assert m.scattered == 5  # nothing sent again
+        assert homes1 == homes2[::-1] and len(set(homes1)) == 2
+        fut = m._scatter_cache[id(big[0])][1]
+        assert set(m.client.who_has([fut])[fut.key]) == {homes1[0]}
     assert got == expected
     assert n_batches == 16
     assert order == [i * i for i in range(40)]
-    assert first == [(0,), (1,), (2,)]
-    assert again == [(2, 3), (1, 2), (0, 1)]
+    assert first == [(0,), (1,), (2,), (3,)]
+    assert again == [(3, 4), (2, 3), (1, 2), (0, 1)]
     assert " 6/6 " in buf.getvalue()
 
     # An existing scheduler, by address: the same class, the same code after connecting.

@@ -31,8 +31,10 @@ Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
 
 # Positions whose argument is one of these is never scattered: cheap to send per task.
 _SMALL = (int, float, str, bytes, bool, type(None))
-# An argument is scattered (once) only when it pickles to at least this many bytes.
+# An argument shared by every task is scattered only when it pickles to this many bytes.
 SCATTER_MIN_BYTES = 16_384
+# A per-task argument gets a home worker from this size (a scenario, not a little tuple).
+PIN_MIN_BYTES = 1_024
 
 
 class InProcessMapper:
@@ -93,7 +95,9 @@ class DaskMapper:
         self.scattered = 0  # objects sent once to every worker (not per task)
         self._cluster: Any = None
         self._client: Any = None
-        self._scatter_cache: dict[int, tuple[Any, Any]] = {}
+        # id(obj) -> (obj, future or None if sent with its task, home worker or None)
+        self._scatter_cache: dict[int, tuple[Any, Any, str | None]] = {}
+        self._next_home = 0
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> DaskMapper:
@@ -106,11 +110,16 @@ class DaskMapper:
         if self.scheduler:
             self._client = Client(self.scheduler, timeout="30s")
         else:
+            import dask
             from dask.distributed import LocalCluster
 
             n = self.workers or os.cpu_count() or 1
-            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR)
+            # No work stealing on our own cluster: a scenario's tasks stay on its home
+            # worker, where the engine has its candidate pairs cached (see _scatter_big).
+            with dask.config.set({"distributed.scheduler.work-stealing": False}):
+                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1,
+                                             processes=True, dashboard_address=None,
+                                             silence_logs=logging.ERROR)
             try:
                 self._client = Client(self._cluster)
             except BaseException:
@@ -163,15 +172,14 @@ class DaskMapper:
         width = len(args_list[0])
         if any(len(a) != width for a in args_list):
             raise ValueError("every task of a batch must have the same number of arguments")
-        columns = [list(col) for col in zip(*args_list, strict=True)] if width else []
+        homes: list[str | None] = [None] * len(args_list)
         if self.scatter:
-            columns = [self._maybe_scatter(col) for col in columns]
+            args_list, homes = self._scatter_big(args_list)
         self.tasks += len(args_list)
         call = functools.partial(_call_unwrapped, fn)
-        if width:
-            futures = client.map(call, *columns, pure=False)
-        else:
-            futures = [client.submit(call, pure=False) for _ in args_list]
+        futures = [client.submit(call, *a, pure=False) if h is None else
+                   client.submit(call, *a, pure=False, workers=[h], allow_other_workers=True)
+                   for a, h in zip(args_list, homes, strict=True)]
         try:
             if self.progress:
                 bar = _Bar(len(futures), self.stream or sys.stderr, f"batch {self.calls}")
@@ -183,35 +191,75 @@ class DaskMapper:
             for f in futures:
                 f.release()
 
-    def _maybe_scatter(self, column: list[Any]) -> list[Any]:
-        """Replace every big argument by a future of a copy scattered once to all workers.
+    def _scatter_big(self, args_list: list[tuple[Any, ...]]
+                     ) -> tuple[list[tuple[Any, ...]], list[str | None]]:
+        """Send every big argument once; give each task a home worker.
 
-        Decided per object (by identity, for the mapper's life): the commissioning data
-        shared by every task, and each scenario, which the search sends again in every
-        batch, are pickled and sent once; a bed vector or an option travels with its task.
+        Decided per object, by identity, for the mapper's life (arguments must not be
+        mutated between batches):
+        * in every task of the batch (the commissioning data): scattered to all workers
+          if big; small ones (a bed vector, an option) travel with their task;
+        * in some tasks only (a scenario, sent again in every batch of the search): kept
+          on one *home* worker, chosen round-robin at first sight, and its tasks are
+          preferred there (``allow_other_workers``: stealing still balances the load).
+          The engine caches a scenario's candidate pairs per process, so a scenario that
+          always runs on the same worker is built once, not once per worker.
         """
         cache = self._scatter_cache
-        pending: dict[int, Any] = {}
-        for x in column:
-            if isinstance(x, _SMALL):
+        n = len(args_list)
+        count: dict[int, int] = {}
+        objs: dict[int, Any] = {}
+        for a in args_list:
+            for x in {id(x): x for x in a if not isinstance(x, _SMALL)}.values():
+                count[id(x)] = count.get(id(x), 0) + 1
+                objs[id(x)] = x
+        workers = sorted(self.client.scheduler_info().get("workers", {}))
+        broadcast: dict[int, Any] = {}
+        pinned: dict[str, dict[int, Any]] = {}
+        for key, x in objs.items():
+            hit = cache.get(key)
+            if hit is not None and hit[0] is x and (hit[2] is None or hit[2] in workers):
                 continue
-            hit = cache.get(id(x))
-            if (hit is not None and hit[0] is x) or id(x) in pending:
-                continue
-            if _pickled_size(x) >= SCATTER_MIN_BYTES:
-                pending[id(x)] = x
-            else:
-                cache[id(x)] = (x, None)  # holding x keeps its id() from being reused
-        if pending:
-            # Wrapped, so Dask pickles each whole (it serialises a bare list item by item,
-            # seconds for 100k items); a list, so one round trip scatters them all.
-            futures = self.client.scatter([_Shared(x) for x in pending.values()],
-                                          broadcast=True, hash=False)
-            for (key, x), fut in zip(pending.items(), futures, strict=True):
-                cache[key] = (x, fut)
-            self.scattered += len(pending)
-        return [x if isinstance(x, _SMALL) or cache[id(x)][1] is None else cache[id(x)][1]
-                for x in column]
+            if count[key] == n and n > 1:
+                if _pickled_size(x) < SCATTER_MIN_BYTES:
+                    cache[key] = (x, None, None)  # holding x keeps its id() from reuse
+                else:
+                    broadcast[key] = x
+            elif _pickled_size(x) < PIN_MIN_BYTES:
+                cache[key] = (x, None, None)  # a fresh little tuple each batch: inline
+            else:  # a per-task object (a scenario): pinned even when small, for affinity
+                home = workers[self._next_home % len(workers)]
+                self._next_home += 1
+                pinned.setdefault(home, {})[key] = x
+        # Wrapped, so Dask pickles each whole (it serialises a bare list item by item,
+        # seconds for 100k items); in lists, so one round trip per destination.
+        if broadcast:
+            futs = self.client.scatter([_Shared(x) for x in broadcast.values()],
+                                       broadcast=True, hash=False)
+            for (key, x), fut in zip(broadcast.items(), futs, strict=True):
+                cache[key] = (x, fut, None)
+        for home, group in pinned.items():
+            futs = self.client.scatter([_Shared(x) for x in group.values()], workers=[home],
+                                       hash=False)
+            for (key, x), fut in zip(group.items(), futs, strict=True):
+                cache[key] = (x, fut, home)
+        self.scattered += len(broadcast) + sum(len(g) for g in pinned.values())
+
+        out: list[tuple[Any, ...]] = []
+        homes: list[str | None] = []
+        for a in args_list:
+            home = None
+            row = []
+            for x in a:
+                hit = None if isinstance(x, _SMALL) else cache[id(x)]
+                if hit is None or hit[1] is None:
+                    row.append(x)
+                    continue
+                row.append(hit[1])
+                home = home or hit[2]
+            out.append(tuple(row))
+            homes.append(home)
+        return out, homes
 
 
 def _pickled_size(obj: Any) -> int:
