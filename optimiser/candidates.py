@@ -382,7 +382,7 @@ def unit_blocks(inst: Instance, plan: BlockPlan | None = None) -> Iterator[UnitB
         yield UnitBlock(block, cols, feas, obj, use)
 
 
-POOL_LIMIT = 20_000_000  # feasible pairs kept in memory for pricing (~400 MB at 20 B each)
+POOL_LIMIT = 60_000_000  # feasible pairs kept in memory for pricing (~1.1 GB at 18 B each)
 
 
 @dataclass(frozen=True)
@@ -408,23 +408,38 @@ def select(pool: PairPool, n_units: int, limit: int | None, cur_unit: np.ndarray
     """
     if limit is None:
         return np.arange(len(pool))
-    keep = _top_per_unit(pool.unit, pool.objective, pool.placement, n_units, limit)
-    if inst is not None and limit >= 2:
-        size = inst.units.size
-        w = inst.policy.weights
-        near = pool.objective - size[pool.unit] * w.cost * inst.weekly_cost[pool.placement]
-        keep |= _top_per_unit(pool.unit, near, pool.placement, n_units, limit // 2)
-    keep |= pool.placement == cur_unit[pool.unit]
-    return np.flatnonzero(keep)
+    out = []
+    # slices of whole units: the sorts stay small however large the pool
+    for s, e in unit_slices(pool.unit):
+        unit, placement, objective = pool.unit[s:e], pool.placement[s:e], pool.objective[s:e]
+        keep = _top_per_unit(unit, objective, placement, limit)
+        if inst is not None and limit >= 2:
+            size = inst.units.size
+            w = inst.policy.weights
+            near = objective - size[unit] * w.cost * inst.weekly_cost[placement]
+            keep |= _top_per_unit(unit, near, placement, limit // 2)
+        keep |= placement == cur_unit[unit]
+        out.append(s + np.flatnonzero(keep))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def _top_per_unit(unit: np.ndarray, score: np.ndarray, placement: np.ndarray, n_units: int,
+def unit_slices(unit: np.ndarray, step: int = 4_000_000) -> Iterator[tuple[int, int]]:
+    """[start, end) slices of a unit-sorted array holding whole units."""
+    start = 0
+    while start < len(unit):
+        end = min(start + step, len(unit))
+        if end < len(unit):
+            end = int(np.searchsorted(unit, unit[end], side="right"))
+        yield start, end
+        start = end
+
+
+def _top_per_unit(unit: np.ndarray, score: np.ndarray, placement: np.ndarray,
                   k: int) -> np.ndarray:
     """Mask of each unit's k lowest-scoring pairs (ties broken by placement)."""
     order = np.lexsort((placement, score, unit))
     u = unit[order]
-    first = np.searchsorted(u, np.arange(n_units))
-    rank = np.arange(len(u)) - first[u]
+    rank = np.arange(len(u)) - np.searchsorted(u, u, side="left")
     mask = np.zeros(len(unit), dtype=bool)
     mask[order[rank < k]] = True
     return mask
@@ -434,8 +449,20 @@ def _pool(parts: list[tuple[np.ndarray, ...]]) -> PairPool:
     """Concatenate block parts into one pool sorted by unit, then placement."""
     if not parts:
         z = np.zeros(0, dtype=np.int32)
-        return PairPool(z, z, np.zeros(0), z)
-    u, p, o, w = (np.concatenate(x) for x in zip(*parts, strict=True))
+        return PairPool(z, z, np.zeros(0), z.astype(np.int16))
+    # field by field, dropping each field's pieces once joined: the pool may hold tens
+    # of millions of pairs, and two copies of it would double the peak memory
+    fields: list[list[np.ndarray]] = [list(x) for x in zip(*parts, strict=True)]
+    parts.clear()
+    joined = []
+    for pieces in fields:
+        joined.append(np.concatenate(pieces))
+        pieces.clear()
+    u, p, o, w = joined
+    w = w.astype(np.int16) if len(w) and int(w.max()) < 2**15 else w
+    d = np.diff(u)
+    if (d >= 0).all() and ((d > 0) | (np.diff(p) > 0)).all():
+        return PairPool(u, p, o, w)  # blocks come in unit order: nothing to sort
     order = np.lexsort((p, u))
     return PairPool(u[order], p[order], o[order], w[order])
 

@@ -29,7 +29,7 @@ from ortools.sat.python import cp_model
 from scipy import sparse
 from scipy.optimize import linprog
 
-from .candidates import Candidates, PairPool, build_candidates, unit_blocks
+from .candidates import Candidates, PairPool, build_candidates, unit_blocks, unit_slices
 from .instance import Instance
 from .scaling import MONEY_SCALE, to_int
 
@@ -541,16 +541,10 @@ def _feasible_chunks(inst: Instance, pool: PairPool | None,
     """All feasible pairs as (unit, placement, objective, use) chunks; whole units per chunk."""
     if pool is not None:
         # pieces of whole units, widened to int64 so unit * m + p cannot overflow
-        step = 2_000_000
-        start = 0
-        while start < len(pool):
-            end = min(start + step, len(pool))
-            if end < len(pool):
-                end = int(np.searchsorted(pool.unit, pool.unit[end], side="right"))
+        for start, end in unit_slices(pool.unit, 2_000_000):
             yield (pool.unit[start:end].astype(np.int64),
                    pool.placement[start:end].astype(np.int64),
                    pool.objective[start:end], pool.use[start:end].astype(np.int64))
-            start = end
         return
     for ub in unit_blocks(inst):
         r, c = np.nonzero(ub.feasible)
@@ -580,6 +574,9 @@ def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals
     kept_rc = cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
     np.minimum.at(m_kept, cands.unit, kept_rc)
     kept_sorted = np.sort(cands.unit * inst.n_placements + cands.placement)
+    if pool is not None:
+        return _price_pool(inst, pool, duals, m_full, m_kept, kept_sorted, incumbent,
+                           per_unit, max_moves)
     best: list[tuple[np.ndarray, ...]] = []
     for u, p, o, a in _feasible_chunks(inst, pool):
         rc = o + duals.pair_price(inst, u, p, a)
@@ -608,6 +605,88 @@ def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals
     else:
         add = lag + red < incumbent - 1e-6 * max(1.0, abs(incumbent))
     return Pricing(lag, min_rc, m_full, du[add], dp[add], do[add], dw[add])
+
+
+def _unit_min(m: np.ndarray, u: np.ndarray, rc: np.ndarray) -> None:
+    """m[unit] = min(m[unit], min rc of its pairs), for pairs sorted by unit (a reduceat,
+    many times faster than `np.minimum.at` on tens of millions of pairs)."""
+    if not len(u):
+        return
+    starts = np.flatnonzero(np.diff(u, prepend=u[0] - 1))
+    us = u[starts]
+    m[us] = np.minimum(m[us], np.minimum.reduceat(rc, starts))
+
+
+def _best_per_unit(u: np.ndarray, rc: np.ndarray, p: np.ndarray, per_unit: int | None
+                   ) -> np.ndarray:
+    """Indices of each unit's `per_unit` lowest rc (ties by placement)."""
+    order = np.lexsort((p, rc, u))
+    if per_unit is None:
+        return order
+    us = u[order]
+    rank = np.arange(len(us)) - np.searchsorted(us, us, side="left")
+    return order[rank < per_unit]
+
+
+def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray,
+                m_kept: np.ndarray, kept_sorted: np.ndarray, incumbent: float | None,
+                per_unit: int | None, max_moves: int | None) -> Pricing:
+    """`price` over a pool held in memory, in the same result, without sorting it.
+
+    Column generation: a pair can only enter with rc below its unit's best kept pair,
+    and no kept pair is (rc >= m_kept by definition), so one pass finds the few that
+    do. Fixing: a first pass gives every unit's best option (hence L), a second keeps
+    the pairs with L + reduced cost below the incumbent. Only those few are sorted or
+    looked up among the kept pairs.
+    """
+    m = inst.n_placements
+    chunks = list(unit_slices(pool.unit))
+
+    def chunk(s: int, e: int) -> tuple[np.ndarray, ...]:
+        u = pool.unit[s:e].astype(np.int64)
+        p = pool.placement[s:e].astype(np.int64)
+        a = pool.use[s:e].astype(np.int64)
+        o = pool.objective[s:e]
+        return u, p, o, a, o + duals.pair_price(inst, u, p, a)
+
+    found: list[tuple[np.ndarray, ...]] = []
+    if incumbent is None:
+        for s, e in chunks:
+            u, p, o, a, rc = chunk(s, e)
+            _unit_min(m_full, u, rc)
+            mk = m_kept[u]
+            sel = np.flatnonzero(rc < mk - 1e-7 * np.maximum(1.0, np.abs(mk)))
+            if len(sel):
+                found.append((u[sel], p[sel], o[sel], a[sel], rc[sel]))
+        lag = float(m_full.sum() - duals.constant(inst, max_moves))
+        min_rc = np.inf  # not needed by column generation
+    else:
+        for s, e in chunks:
+            u, _, _, _, rc = chunk(s, e)
+            _unit_min(m_full, u, rc)
+        lag = float(m_full.sum() - duals.constant(inst, max_moves))
+        room = incumbent - 1e-6 * max(1.0, abs(incumbent)) - lag
+        min_rc = max(room, 0.0)  # every pair not found below has a reduced cost above room
+        for s, e in chunks:
+            u, p, o, a, rc = chunk(s, e)
+            red = rc - m_full[u]
+            sel = np.flatnonzero(red < room)
+            if not len(sel):
+                continue
+            key = u[sel] * m + p[sel]
+            if len(kept_sorted):
+                pos = np.minimum(np.searchsorted(kept_sorted, key), len(kept_sorted) - 1)
+                sel = sel[kept_sorted[pos] != key]
+            if len(sel):
+                min_rc = min(min_rc, float(red[sel].min()))
+                found.append((u[sel], p[sel], o[sel], a[sel], rc[sel]))
+    z = np.zeros(0, dtype=np.int64)
+    if not found:
+        return Pricing(lag, min_rc, m_full, z, z, np.zeros(0), z)
+    du, dp, do, dw, drc = (np.concatenate(x) for x in zip(*found, strict=True))
+    pick = _best_per_unit(du, drc, dp, per_unit)
+    pick.sort()
+    return Pricing(lag, min_rc, m_full, du[pick], dp[pick], do[pick], dw[pick])
 
 
 def _merge(cands: Candidates, pr: Pricing) -> Candidates:

@@ -244,3 +244,27 @@ def test_cardinality_cut_closes_the_lp_gap(tmp_path: Path, p1_beds: int, cut: bo
     bound = price(inst, cands, pool, duals, None).lagrangian_bound
     assert bound <= optimum.objective + 1e-6
     assert bound == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("mode", ["column_generation", "fixing"])
+def test_pricing_a_held_pool_equals_re_evaluation(mode: str) -> None:
+    """The fast pass over a pool in memory finds the same bound and the same pairs as a
+    pass that re-evaluates every rule (used when the register is too large to hold)."""
+    from optimiser.candidates import build_candidates
+    from optimiser.solver import lp_duals, price
+
+    inst = load_instance(Path(__file__).parent.parent / "instances" / "small")
+    cands, pool = build_candidates(inst, limit=4)
+    assert pool is not None and len(pool) > len(cands)
+    duals, lp_value, _ = lp_duals(inst, cands)
+    incumbent = None if mode == "column_generation" else lp_value + 0.02 * abs(lp_value)
+    fast = price(inst, cands, pool, duals, incumbent, per_unit=3)
+    slow = price(inst, cands, None, duals, incumbent, per_unit=3)
+    assert fast.lagrangian_bound == pytest.approx(slow.lagrangian_bound, rel=1e-12)
+    np.testing.assert_allclose(fast.best_option, slow.best_option)
+    key = inst.n_placements
+    got = set((fast.add_unit * key + fast.add_placement).tolist())
+    want = set((slow.add_unit * key + slow.add_placement).tolist())
+    assert got == want and len(got) > 0
+    if mode == "fixing":
+        assert fast.min_dropped_rc <= slow.min_dropped_rc + 1e-9
