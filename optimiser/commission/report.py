@@ -72,18 +72,23 @@ def run_plan_capacity(instance: str, n_scenarios: int, *, seed: int = 0,
     scenarios = sample_scenarios(data, n=n_scenarios, seed=seed)
     changed_scen = (sample_scenarios(changed_data, n=n_scenarios, seed=seed)
                     if changed_data is not None else None)
+    def say(msg: str) -> None:
+        if progress:
+            print(msg, file=log, flush=True)
+
     with make_mapper(scheduler, workers, progress, stream=log) as mapper:
         engine = mapper.describe()
         if progress:
             print(f"solving {n_scenarios} scenario(s) per candidate plan on {engine}", file=log)
         plan = plan_capacity(data, scenarios, mapper=mapper, seed=seed,
-                             time_limit_per_scenario=time_limit_per_scenario)
+                             time_limit_per_scenario=time_limit_per_scenario, progress=say)
         changed = None
         if changed_data is not None and changed_scen is not None:
             if progress:
                 print(f"what-if: {', '.join(sets)}", file=log)
             changed = plan_capacity(changed_data, changed_scen, mapper=mapper, seed=seed,
-                                    time_limit_per_scenario=time_limit_per_scenario)
+                                    time_limit_per_scenario=time_limit_per_scenario,
+                                    progress=say)
     return CapacityRun(instance=instance, data=data, plan=plan, sets=tuple(sets),
                        changed_data=changed_data, changed=changed, engine=engine,
                        runtime=time.perf_counter() - t0)
