@@ -247,3 +247,26 @@ def test_lp_and_integer_evaluations_agree_on_bounds() -> None:
     assert ip.extra[0].objective >= ip.objective - 1e-6  # fewer beds never cost less
     assert all(v <= 1e-9 for v in lp.duals.values())  # a bed never raises the cost
     assert sum(1 for _, p in ip.assignment if p) == ip.placed
+
+
+def test_authority_scale_path_is_feasible_and_bounded(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    """The flow-fixing integer path (used when the pool is large) on a small case: a
+    valid allocation (checked), no better than the exact optimum, above its flow bound."""
+    from optimiser.commission import model
+
+    d = load_commission(TINY)
+    beds = {"C1": 2, "C2": 2}
+    for sc in sample_scenarios(d, 3):
+        exact = evaluate_scenario(d, sc, beds, "ip")
+        monkeypatch.setattr(model, "EXACT_PAIRS", 0)
+        model.clear_cache()
+        fast = evaluate_scenario(d, sc, beds, "ip")
+        monkeypatch.setattr(model, "EXACT_PAIRS", 25_000)
+        assert exact.status == "optimal"
+        assert fast.bound <= exact.objective + 1e-6 <= fast.objective + 2e-6
+        inst_dir, sol_dir = write_outcome(d, sc, fast, tmp_path / f"i-{sc.name}",
+                                          tmp_path / f"s-{sc.name}")
+        rep = check(inst_dir, sol_dir)
+        assert rep.ok, rep.violations
+        assert rep.objective == pytest.approx(fast.objective, abs=1e-4)
