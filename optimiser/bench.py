@@ -276,6 +276,8 @@ def load_config(path: str | Path) -> Config:
             raise BenchConfigError(f"{where}: needs a name")
         name = str(f["name"])
         where = f"{cfg_path}: family {name!r}"
+        if any(fam.name == name for fam in cfg.families):
+            raise BenchConfigError(f"{where}: a second family of that name")
         if set(f) - _FAMILY_KEYS:
             raise BenchConfigError(f"{where}: unknown key(s) {sorted(set(f) - _FAMILY_KEYS)}")
 

@@ -178,3 +178,36 @@ def test_dispatch_table_has_every_engine_backend() -> None:
     except ImportError:
         return
     assert set(BENCH_BACKENDS) <= set(table)
+
+
+def test_generated_instance_made_once_and_reused(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", """
+[bench]
+time_limits = [2]
+workers = 1
+
+[[family]]
+name = "gen"
+generate = [{children = 15, placements = 12, seed = 3}]
+backends = ["highs"]
+""")
+    out, work = tmp_path / "rows.csv", tmp_path / "w"
+    assert main(["bench", str(cfg), "--out", str(out), "--work", str(work)]) == 0
+    folder = work / "instances" / "gen-15c-12p-s3"
+    assert (folder / "children.csv").is_file()
+    made = folder.stat().st_mtime_ns
+    (row,) = rows_of(out)
+    assert row["instance"] == "gen-15c-12p-s3" and row["size"] == "15"
+    assert row["status"] == "optimal" and float(row["generate_seconds"]) > 0
+    # a new key on the same instance: run, but the folder is not generated again
+    cfg.write_text(cfg.read_text().replace('["highs"]', '["highs", "cpsat"]'))
+    assert main(["bench", str(cfg), "--out", str(out), "--work", str(work), "--resume"]) == 0
+    rows = rows_of(out)
+    assert [r["backend"] for r in rows] == ["highs", "cpsat"]
+    assert rows[1]["generate_seconds"] == "" and folder.stat().st_mtime_ns == made
+    assert rows[0]["objective"] == rows[1]["objective"] or (
+        abs(float(rows[0]["objective"]) - float(rows[1]["objective"])) < 1e-6)
+    with pytest.raises(bench.BenchConfigError, match="second family"):
+        bench.load_config(write_config(tmp_path / "d.toml", '[[family]]\nname = "x"\n'
+                                       'instances = ["a"]\n[[family]]\nname = "x"\n'
+                                       'instances = ["b"]\n'))
