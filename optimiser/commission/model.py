@@ -501,11 +501,17 @@ def _flow_solve(stage: Stage, cap: np.ndarray) -> tuple[float, np.ndarray]:
     return value, flows[:k]
 
 
-def _flow(stage: Stage, beds: Beds) -> _Flow:
+def _flow(stage: Stage, beds: Beds, subgradients: bool = True) -> _Flow:
     cap = stage.capacity(beds)
     value, flow = _flow_solve(stage, cap)
-    duals = {}
+    duals: dict[str, float] = {}
+    pool = stage.cands
     for cid, p in zip(stage.contract_ids, stage.contract_p.tolist(), strict=True):
+        if not subgradients:
+            continue
+        if flow[pool.placement == p].sum() < cap[p]:
+            duals[cid] = 0.0  # a bed to spare: one more changes nothing
+            continue
         up = cap.copy()
         up[p] += 1
         duals[cid] = min(_flow_solve(stage, up)[0] - value, 0.0)
@@ -700,8 +706,8 @@ def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode
     Module-level and made of picklable arguments, so a Dask worker can run it; the
     scenario's candidate pairs are cached per process, keyed by the data's fingerprint.
     """
-    if mode not in ("lp", "ip", "engine"):
-        raise ValueError(f"mode {mode!r}: one of lp, ip, engine")
+    if mode not in ("lp", "lp_value", "ip", "engine"):
+        raise ValueError(f"mode {mode!r}: one of lp, lp_value, ip, engine")
     all_beds = [dict(beds), *[dict(b) for b in extra]]
     stage = get_stage(data, scenario, all_beds)
     outs = []
@@ -709,8 +715,8 @@ def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode
     for b in all_beds:
         t0 = time.perf_counter()
         block = data.block_cost(b)
-        if mode == "lp":
-            fl = _flow(stage, b)
+        if mode in ("lp", "lp_value"):
+            fl = _flow(stage, b, subgradients=mode == "lp")
             pool = stage.cands
             cap_use = {cid: float(fl.flow[pool.placement == p].sum())
                        for cid, p in zip(stage.contract_ids, stage.contract_p.tolist(),
@@ -875,6 +881,7 @@ class _Search:
     ids: tuple[str, ...] = ()
     lp: dict[tuple[int, ...], list[ScenarioOutcome]] = field(default_factory=dict)
     ip: dict[tuple[int, ...], list[ScenarioOutcome]] = field(default_factory=dict)
+    lpv: dict[tuple[int, ...], list[ScenarioOutcome]] = field(default_factory=dict)
     cuts: _Cuts | None = None
     counts: dict[str, Any] = field(default_factory=lambda: {
         "lp_solves": 0, "ip_solves": 0, "batches": 0, "benders_iterations": 0,
@@ -893,7 +900,7 @@ class _Search:
 
     def run(self, mode: str, points: list[Beds]) -> None:
         """Evaluate every scenario at every new point, one mapper call per scenario."""
-        store = self.lp if mode == "lp" else self.ip
+        store = self._store(mode)
         new: list[Beds] = []
         seen: set[tuple[int, ...]] = set()
         for b in points:
@@ -908,8 +915,9 @@ class _Search:
                 for sc in self.scenarios]
         outs: list[ScenarioOutcome] = self.mapper(evaluate_scenario, args)
         self.counts["batches"] += 1
-        self.counts[f"{mode}_solves"] += len(args) * len(new)
-        self.counts["seconds_lp" if mode == "lp" else "seconds_ip"] += time.perf_counter() - t0
+        self.counts[f"{mode}_solves"] = self.counts.get(f"{mode}_solves", 0) + len(args) * len(new)
+        key = "seconds_ip" if mode == "ip" else "seconds_lp"
+        self.counts[key] += time.perf_counter() - t0
         for j, b in enumerate(new):
             per = [o if j == 0 else o.extra[j - 1] for o in outs]
             store[_key(b, self.ids)] = [replace(o, extra=()) for o in per]
@@ -918,9 +926,11 @@ class _Search:
                 for s, o in enumerate(per):
                     self.cuts.add(s, o)
 
+    def _store(self, mode: str) -> dict[tuple[int, ...], list[ScenarioOutcome]]:
+        return {"lp": self.lp, "lp_value": self.lpv, "ip": self.ip}[mode]
+
     def mean_total(self, mode: str, k: tuple[int, ...]) -> float:
-        store = self.lp if mode == "lp" else self.ip
-        return float(np.mean([o.total for o in store[k]]))
+        return float(np.mean([o.total for o in self._store(mode)[k]]))
 
 
 def _benders(st: _Search, levels: list[tuple[int, ...]], start: list[Beds], tol: float,
@@ -1054,41 +1064,47 @@ def _curve(st: _Search, best: tuple[int, ...], budget: int) -> tuple[dict[str, l
         int, float]]], str]:
     """Expected weekly cost as each contract's beds vary, the others at the recommendation.
 
-    Exact LP evaluations when scenarios x points fit in `budget`, else the Benders cut
-    model (a lower bound of the LP); either way shifted by the integrality gap measured
-    at the recommendation, so the curve passes through the reported expected cost.
-    Points with an integer evaluation use it.
+    Integer evaluations where they exist; else the flow relaxation evaluated at the point
+    when scenarios x points fit in `budget`, else the Benders cut model (a lower bound of
+    the relaxation); shifted by the gap between the integer cost and that estimate at the
+    recommendation, so the curve passes through the reported expected cost.
     """
     assert st.cuts is not None
     levels = _levels(st.data)
-    points = {best[:ci] + (v,) + best[ci + 1:] for ci, lv in enumerate(levels) for v in lv}
-    method = "lp"
+    points = sorted({best[:ci] + (v,) + best[ci + 1:]
+                     for ci, lv in enumerate(levels) for v in lv})
+    method = "relaxation"
     if len(points) * len(st.scenarios) <= budget:
-        st.run("lp", [st.beds(k) for k in sorted(points)])
+        st.run("lp_value", [st.beds(k) for k in points if k not in st.lp])
     else:
         method = "cuts"
-    def lp_mean(k: tuple[int, ...]) -> float:
+
+    def estimate(k: tuple[int, ...]) -> float:
         if k in st.lp:
             return st.mean_total("lp", k)
+        if k in st.lpv:
+            return st.mean_total("lp_value", k)
         return st.block(k) + st.cuts.mean(np.array(k, dtype=float))  # type: ignore[union-attr]
-    shift = st.mean_total("ip", best) - lp_mean(best)
+
+    shift = st.mean_total("ip", best) - estimate(best)
     curve: dict[str, list[tuple[int, float]]] = {}
     for ci, (cid, lv) in enumerate(zip(st.ids, levels, strict=True)):
         pts = []
         for v in lv:
             k = best[:ci] + (v,) + best[ci + 1:]
-            val = st.mean_total("ip", k) if k in st.ip else lp_mean(k) + shift
+            val = st.mean_total("ip", k) if k in st.ip else estimate(k) + shift
             pts.append((int(v), float(val)))
         curve[cid] = pts
-    label = ("integer where solved, else LP evaluations" if method == "lp"
-             else "integer where solved, else the Benders cut model (LP lower bound)")
-    return curve, f"{label} + integrality gap at the recommendation (£{shift:,.2f}/week)"
+    label = ("integer where solved, else the flow relaxation" if method == "relaxation"
+             else "integer where solved, else the Benders cut model (a lower bound)")
+    return curve, f"{label}, + the integer-relaxation gap at the recommendation " \
+        f"(£{shift:,.2f}/week)"
 
 
 def plan_capacity(data: CommissionData, scenarios: list[Scenario], mapper: Mapper | None = None,
                   seed: int = 0, time_limit_per_scenario: float = 10.0, *,
                   method: str = "benders", tolerance: float = 1e-4, max_iterations: int = 30,
-                  eval_scenarios: list[Scenario] | None = None, curve_budget: int = 1000,
+                  eval_scenarios: list[Scenario] | None = None, curve_budget: int = 2000,
                   progress: Callable[[str], None] | None = None) -> Plan:
     """Recommend beds per contract: two-stage stochastic programme by sample average.
 
