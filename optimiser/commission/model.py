@@ -55,6 +55,7 @@ from ..solver import (
     STATUS_OPTIMAL,
     Result,
     SolveOptions,
+    _quiet_stdout,
     _rows,
     _subset,
     greedy,
@@ -855,9 +856,10 @@ def _master(data: CommissionData, levels: list[tuple[int, ...]], cuts: _Cuts
     integrality = np.r_[np.ones(nbin), np.zeros(n_s)]
     lb = np.r_[np.zeros(nbin), np.full(n_s, -1e12)]
     ub = np.r_[np.ones(nbin), np.full(n_s, np.inf)]
-    res = milp(cost, constraints=LinearConstraint(np.array(a_rows), lo, hi),
-               integrality=integrality, bounds=Bounds(lb, ub),
-               options={"mip_rel_gap": 1e-9, "disp": False})
+    with _quiet_stdout():  # HiGHS's MIP can print debugging lines on the C stdout
+        res = milp(cost, constraints=LinearConstraint(np.array(a_rows), lo, hi),
+                   integrality=integrality, bounds=Bounds(lb, ub),
+                   options={"mip_rel_gap": 1e-9, "disp": False})
     if res.x is None:
         raise RuntimeError(f"master problem failed: {res.message}")
     x = np.asarray(res.x)
