@@ -270,3 +270,21 @@ def test_authority_scale_path_is_feasible_and_bounded(monkeypatch: pytest.Monkey
         rep = check(inst_dir, sol_dir)
         assert rep.ok, rep.violations
         assert rep.objective == pytest.approx(fast.objective, abs=1e-4)
+
+
+def test_stage_cache_key_follows_what_the_second_stage_depends_on() -> None:
+    """A price what-if reuses a scenario's cached pairs; a demand what-if (other children
+    under the same scenario name) or a spot change never does."""
+    from optimiser.commission.model import stage_key
+
+    d = load_commission(DEMO)
+    sc = sample_scenarios(d, 2, seed=0)
+    price = apply_overrides(d, ["contracts.BLK1.price=100", "contracts.BLK2.beds=2"])
+    demand = apply_overrides(d, ["demand.growth=0.3"])
+    spot = apply_overrides(d, ["spot.SP-IFA.weekly_cost=950"])
+    sc_demand = sample_scenarios(demand, 2, seed=0)
+    assert sc_demand[0].name == sc[0].name
+    assert stage_key(price, sc[0]) == stage_key(d, sc[0])
+    assert stage_key(demand, sc_demand[0]) != stage_key(d, sc[0])
+    assert stage_key(spot, sc[0]) != stage_key(d, sc[0])
+    assert stage_key(d, sc[1]) != stage_key(d, sc[0])

@@ -214,7 +214,8 @@ class CommissionData:
     explicit: tuple[tuple[str, pd.DataFrame], ...] = field(default=(), repr=False)
     overrides: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
-    fingerprint: str = ""
+    fingerprint: str = ""  # the files and the overrides
+    files_fingerprint: str = ""  # the files only (what-if changes keep it)
 
     @property
     def contract_ids(self) -> tuple[str, ...]:
@@ -584,7 +585,7 @@ def load_commission(path: str | Path) -> CommissionData:
         policy_text=pol.read_text(encoding="utf-8-sig") if pol.exists() else "",
         contracts=contracts, spot=spot, demand=demand, explicit=explicit,
         warnings=tuple(inst.warnings) + tuple(out.warnings),
-        fingerprint=_fingerprint(path, ()))
+        fingerprint=_fingerprint(path, ()), files_fingerprint=_fingerprint(path, ()))
 
 
 # --------------------------------------------------------------------------- what-if

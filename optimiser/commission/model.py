@@ -31,6 +31,7 @@ Dask client (optimiser/commission/dist.py) runs the same code path as the in-pro
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import math
@@ -186,7 +187,7 @@ class Stage:
         return cap
 
 
-_CACHE: OrderedDict[tuple[Any, ...], Stage] = OrderedDict()
+_CACHE: OrderedDict[str, Stage] = OrderedDict()
 
 
 def _vmax(data: CommissionData, beds_list: Sequence[Beds]) -> tuple[int, ...]:
@@ -228,10 +229,28 @@ def prune_dominated(inst: Instance, cands: Candidates, unlimited: np.ndarray,
     return keep
 
 
+def stage_key(data: CommissionData, scenario: Scenario) -> str:
+    """What a scenario's stage depends on: the files, the contracts' and spot rows'
+    matching terms (not prices, first-stage levels or today's beds) and the children.
+
+    A what-if on a contract's price or beds thus reuses the cached pairs; a what-if on
+    demand draws other children and builds anew. Stable across processes (Dask workers).
+    """
+    h = hashlib.sha1((data.files_fingerprint or data.fingerprint).encode())
+    for c in data.contracts:
+        h.update(repr((c.contract_id, c.provider, c.type, c.lat, c.lon, c.age_min, c.age_max,
+                       c.genders, c.needs_supported, c.faith, c.ofsted_rating)).encode())
+    for sp in data.spot:
+        h.update(repr(replace(sp, row=0)).encode())
+    h.update(scenario.name.encode())
+    h.update(pd.util.hash_pandas_object(scenario.children, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
 def get_stage(data: CommissionData, scenario: Scenario, beds_list: Sequence[Beds]) -> Stage:
     """The scenario's stage, from this process's cache when it was built before."""
     vmax = _vmax(data, beds_list)
-    key = (data.fingerprint, scenario.name, scenario.seed, scenario.n_children)
+    key = stage_key(data, scenario)
     hit = _CACHE.get(key)
     if hit is not None and all(a >= b for a, b in zip(hit.vmax, vmax, strict=True)):
         _CACHE.move_to_end(key)
@@ -705,7 +724,7 @@ def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode
     """Second stage of one scenario at `beds` (and at each of `extra`, in `.extra`).
 
     Module-level and made of picklable arguments, so a Dask worker can run it; the
-    scenario's candidate pairs are cached per process, keyed by the data's fingerprint.
+    scenario's candidate pairs are cached per process (`stage_key`).
     """
     if mode not in ("lp", "lp_value", "ip", "engine"):
         raise ValueError(f"mode {mode!r}: one of lp, lp_value, ip, engine")
@@ -1073,6 +1092,8 @@ def _curve(st: _Search, best: tuple[int, ...], budget: int) -> tuple[dict[str, l
     """
     assert st.cuts is not None
     levels = _levels(st.data)
+    if not levels:
+        return {}, "no candidate contracts"
     points = sorted({best[:ci] + (v,) + best[ci + 1:]
                      for ci, lv in enumerate(levels) for v in lv})
     method = "relaxation"
