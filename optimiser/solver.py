@@ -617,15 +617,27 @@ def _unit_min(m: np.ndarray, u: np.ndarray, rc: np.ndarray) -> None:
     m[us] = np.minimum(m[us], np.minimum.reduceat(rc, starts))
 
 
-def _best_per_unit(u: np.ndarray, rc: np.ndarray, p: np.ndarray, per_unit: int | None
-                   ) -> np.ndarray:
-    """Indices of each unit's `per_unit` lowest rc (ties by placement)."""
-    order = np.lexsort((p, rc, u))
-    if per_unit is None:
-        return order
-    us = u[order]
-    rank = np.arange(len(us)) - np.searchsorted(us, us, side="left")
-    return order[rank < per_unit]
+def _best_per_unit(u: np.ndarray, rc: np.ndarray, per_unit: int | None) -> np.ndarray:
+    """Indices of each unit's `per_unit` lowest rc, for pairs sorted by unit.
+
+    Units with few pairs keep them all; the others are ranked by one float sort on
+    (unit, rc scaled into [0, 0.5)), several times faster than a lexsort on millions.
+    """
+    if per_unit is None or not len(u):
+        return np.arange(len(u))
+    starts = np.flatnonzero(np.diff(u, prepend=u[0] - 1))
+    count = np.diff(np.append(starts, len(u)))
+    grp = np.repeat(np.arange(len(starts)), count)
+    small = count[grp] <= per_unit
+    big = np.flatnonzero(~small)
+    if not len(big):
+        return np.arange(len(u))
+    lo = np.minimum.reduceat(rc, starts)[grp[big]]
+    span = np.maximum.reduceat(rc, starts)[grp[big]] - lo
+    norm = np.divide(rc[big] - lo, span, out=np.zeros(len(big)), where=span > 0) * 0.5
+    order = big[np.argsort(grp[big] + norm, kind="stable")]
+    rank = np.arange(len(order)) - np.searchsorted(grp[order], grp[order], side="left")
+    return np.sort(np.concatenate([np.flatnonzero(small), order[rank < per_unit]]))
 
 
 def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray,
@@ -656,6 +668,7 @@ def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray
             _unit_min(m_full, u, rc)
             mk = m_kept[u]
             sel = np.flatnonzero(rc < mk - 1e-7 * np.maximum(1.0, np.abs(mk)))
+            sel = sel[_best_per_unit(u[sel], rc[sel], per_unit)]  # units are whole here
             if len(sel):
                 found.append((u[sel], p[sel], o[sel], a[sel], rc[sel]))
         lag = float(m_full.sum() - duals.constant(inst, max_moves))
@@ -684,8 +697,7 @@ def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray
     if not found:
         return Pricing(lag, min_rc, m_full, z, z, np.zeros(0), z)
     du, dp, do, dw, drc = (np.concatenate(x) for x in zip(*found, strict=True))
-    pick = _best_per_unit(du, drc, dp, per_unit)
-    pick.sort()
+    pick = _best_per_unit(du, drc, per_unit)
     return Pricing(lag, min_rc, m_full, du[pick], dp[pick], do[pick], dw[pick])
 
 
