@@ -176,21 +176,42 @@ def contract_rows(data: Any, plan: Any) -> list[dict[str, Any]]:
             "block_cost": float(c.weekly_price) * beds,
             "utilisation": plan.utilisation.get(c.contract_id),
             "offered": _offered(c), "term": int(getattr(c, "min_term_weeks", 0) or 0),
-            "at_max": beds > 0 and beds == int(c.max_beds),
+            "at_max": beds > 0 and beds == max([int(v) for v in getattr(c, "levels", ())]
+                                               or [int(c.max_beds)]),
         })
     return rows
 
 
 def _offered(c: Any) -> str:
     """The bed levels a provider offers, as a committee would say it."""
-    lo, hi, step = int(c.min_beds), int(c.max_beds), int(c.step)
     fixed = getattr(c, "fixed_beds", None)
     if fixed is not None:
         return f"fixed at {fixed} (what-if)"
+    step = int(c.step)
+    levels = [int(v) for v in getattr(c, "levels", ())] or [
+        0, *range(int(c.min_beds), int(c.max_beds) + 1, step)]
+    nonzero = [v for v in levels if v > 0]
+    if not nonzero:
+        return "0"
+    lo, hi = nonzero[0], nonzero[-1]
     if lo == hi:
         return f"0 or {hi}"
     by = f" by {step}" if step != 1 else ""
-    return f"{'0 or ' if lo > 0 else ''}{lo}-{hi}{by}"
+    return f"0-{hi}{by}" if lo == step else f"0 or {lo}-{hi}{by}"
+
+
+TYPE_NAMES = {"ifa_foster": "IFA foster", "inhouse_foster": "in-house foster",
+              "kinship_foster": "kinship foster", "inhouse_residential": "in-house home",
+              "external_residential": "external children's home",
+              "supported_accommodation": "supported accommodation", "secure": "secure",
+              "parent_and_child": "parent and child"}
+METHODS = {"benders": "L-shaped (Benders) decomposition on the LP relaxation of the second "
+                      "stage, then an integer local search over neighbouring bed levels",
+           "enumerate": "every combination of bed levels solved as an integer problem"}
+
+
+def _type(t: str) -> str:
+    return TYPE_NAMES.get(t, t.replace("_", " "))
 
 
 # ----------------------------------------------------------------------------- text
@@ -284,7 +305,7 @@ def render_markdown(run: CapacityRun, figure: str = "cost_curve.png") -> str:
     if booked:
         md.append("Book " + "; ".join(
             f"**{r['beds']} bed{'s' if r['beds'] != 1 else ''}** with {r['provider']} "
-            f"({r['contract']}, {r['type'].replace('_', ' ')}, {_money(r['price'])} a bed a week)"
+            f"({r['contract']}, {_type(r['type'])}, {_money(r['price'])} a bed a week)"
             for r in booked) + ". Decline the other candidate contracts; children beyond these "
             "beds and in-house capacity are placed at spot prices.")
     else:
@@ -295,7 +316,7 @@ def render_markdown(run: CapacityRun, figure: str = "cost_curve.png") -> str:
            "| expected utilisation |",
            "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        md.append(f"| {r['contract']} | {r['provider']} | {r['type'].replace('_', ' ')} | "
+        md.append(f"| {r['contract']} | {r['provider']} | {_type(r['type'])} | "
                   f"{r['ages']} | {r['offered']} | {r['term']} weeks | {_money(r['price'])} | "
                   f"{r['today']} | **{r['beds']}** | {_money(r['block_cost'])} | "
                   f"{_pct(r['utilisation'])} |")
@@ -377,13 +398,14 @@ def render_markdown(run: CapacityRun, figure: str = "cost_curve.png") -> str:
            "recommended level; the filled marker is the recommendation, the open one today's "
            "beds.", "",
            "## Method", "",
-           f"Two-stage stochastic programme by sample average approximation ({p.method}). First "
+           "Two-stage stochastic programme by sample average approximation, solved by "
+           f"{METHODS.get(p.method, p.method)}. First "
            "stage: beds booked per contract, in the steps each provider offers. Second stage, "
            "in every scenario: the engine's own allocation of that year's children to in-house "
            "beds, booked block beds and spot purchase, with all the matching rules, weighted as "
            "the authority's objective. The plan minimises the block cost plus the average "
            f"second-stage cost over {p.n_scenarios} scenarios sampled from the demand model "
-           f"(seed {p.seed}); the interval is the sample mean ± 1.96 standard errors. "
+           f"(seed {p.seed}); the interval is the 95% Student t interval of that mean. "
            f"Scenario solves: {run.engine}; total {run.runtime:.0f} s.", ""]
     return "\n".join(md)
 
