@@ -93,8 +93,20 @@ def solve_dense(inst: Instance, time_limit: float, *, workers: int = 1, seed: in
     n, m = inst.n_children, inst.n_placements
     prob = pulp.LpProblem("dense_placement", pulp.LpMinimize)
     x: dict[tuple[int, int], pulp.LpVariable] = {}
-    for c, p in zip(child.tolist(), place.tolist(), strict=True):
+
+    def out_of_time(i: int) -> bool:
+        """Checked every 20,000 items: building alone can outlast the time limit."""
+        return i % 20_000 == 0 and time.perf_counter() - t0 > time_limit
+
+    def gave_up() -> DenseResult:
+        took = time.perf_counter() - t0
+        return DenseResult(None, "time_limit", took, time.perf_counter() - t1, None,
+                           pair_seconds, len(x), 0, None)
+
+    for i, (c, p) in enumerate(zip(child.tolist(), place.tolist(), strict=True)):
         x[c, p] = prob.add_variable(f"x_{c}_{p}", 0, 1, cat=pulp.LpBinary)
+        if out_of_time(i + 1):
+            return gave_up()
     u = [prob.add_variable(f"u_{c}", 0, 1, cat=pulp.LpBinary) for c in range(n)]
     cost = dict(zip(zip(child.tolist(), place.tolist(), strict=True), obj.tolist(),
                     strict=True))
@@ -107,6 +119,8 @@ def solve_dense(inst: Instance, time_limit: float, *, workers: int = 1, seed: in
         by_place[p].append((c, a))
     for c in range(n):
         prob += pulp.lpSum(x[c, p] for p in by_child[c]) + u[c] == 1, f"child_{c}"
+        if out_of_time(c + 1):
+            return gave_up()
     groups: dict[str, list[int]] = {}
     for c, g in enumerate(inst.sibling_group.tolist()):
         if g:
@@ -135,6 +149,8 @@ def solve_dense(inst: Instance, time_limit: float, *, workers: int = 1, seed: in
     for p in range(m):
         if by_place[p]:
             prob += pulp.lpSum(a * x[c, p] for c, a in by_place[p]) <= int(cap[p]), f"cap_{p}"
+        if out_of_time(p + 1):
+            return gave_up()
     prob += objective
     build = time.perf_counter() - t1
     n_vars, n_rows = prob.numVariables(), prob.numConstraints()
