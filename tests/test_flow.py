@@ -112,8 +112,8 @@ def test_flow_equals_cpsat_generated(tmp_path: Path, seed: int) -> None:
 
 
 def test_flow_not_used_with_group_or_solo(tmp_path: Path) -> None:
-    base_kids = [{"child_id": "C1"}, {"child_id": "C2"}]
-    pls = [{"placement_id": "P1", "vacancies": 2}, {"placement_id": "P2"}]
+    base_kids: list[dict] = [{"child_id": "C1"}, {"child_id": "C2"}]
+    pls: list[dict] = [{"placement_id": "P1", "vacancies": 2}, {"placement_id": "P2"}]
     for extra, reason in (({"sibling_group": "G1"}, "sibling group"),
                           ({"solo": "true"}, "solo child")):
         kids = [{**k, **extra} for k in base_kids]
