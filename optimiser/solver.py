@@ -1179,13 +1179,18 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             chosen, exact_optimal, cp_bound = solve_milp(inst, model_cands, 0.9 * left,
                                                          forced, max_moves)
         timings["solve"] = time.perf_counter() - t
-    elif opts.backend == "cbc":  # issue 4: CBC through PuLP (optimiser/cbc.py)
-        from .cbc import solve_cbc_placement
+    elif opts.backend in ("cbc", "highs"):  # issue 4 (optimiser/mip.py): CBC through PuLP,
+        # or HiGHS with the split_siblings spread variables the route above lacks
+        from .mip import solve_cbc_placement, solve_highs_placement
 
-        chosen, exact_optimal, cp_bound, timings["build"] = solve_cbc_placement(
-            inst, model_cands, opts.time_limit - elapsed() - _margin(opts), forced=forced,
-            max_moves=max_moves, hint=best if opts.hint else None, workers=opts.workers,
-            seed=opts.seed)
+        left = opts.time_limit - elapsed() - _margin(opts)
+        if opts.backend == "cbc":
+            chosen, exact_optimal, cp_bound, timings["build"] = solve_cbc_placement(
+                inst, model_cands, left, forced=forced, max_moves=max_moves,
+                hint=best if opts.hint else None, workers=opts.workers, seed=opts.seed)
+        else:
+            chosen, exact_optimal, cp_bound, timings["build"] = solve_highs_placement(
+                inst, model_cands, 0.9 * left, forced=forced, max_moves=max_moves)
         timings["solve"] = time.perf_counter() - t - timings["build"]
     else:
         model = build_model(inst, model_cands, best if opts.hint else None,
@@ -1277,11 +1282,11 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     stats["lp_rounds"] = float(rounds)
     stats["lagrangian_bound"] = float(lag)
     stats["units"] = float(units.n)
-    # issue 4: what solved the restricted model; HiGHS cannot take the split_siblings
-    # spread variables, so that request runs on CP-SAT and says so
-    stats["backend"] = "highs" if use_highs else ("cbc" if opts.backend == "cbc" else "cpsat")
-    if stats["backend"] != opts.backend:
-        stats["backend_requested"] = opts.backend
+    # issue 4: what solved the restricted model (with split_siblings, "highs" is the
+    # array model of optimiser/mip.py, not the HiGHS route with dives and proof stage)
+    stats["backend"] = opts.backend
+    if opts.backend == "highs" and not use_highs:
+        stats["highs_route"] = "split_siblings: mip.solve_highs_placement"
     if max_moves is not None:
         stats["moves"] = float(moves_of(inst, model_cands, best))
     return Result(
