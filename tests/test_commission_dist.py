@@ -105,7 +105,7 @@ def test_local_cluster_and_scheduler_address_match_in_process() -> None:
         assert m.scattered == 1
         order = m(pow, [(i, 2) for i in range(40)])
         # Distinct big arguments (scenarios) are each scattered once, across batches, to
-        # one home worker each (round-robin), and their tasks are sent there every time.
+        # one home worker each (position mod workers), their tasks sent there every time.
         big = [tuple(range(k, k + 20_000)) for k in range(4)]
         first = m(_head, [(b, 1) for b in big])
         again = m(_head, [(b, 2) for b in reversed(big)])
@@ -114,6 +114,9 @@ def test_local_cluster_and_scheduler_address_match_in_process() -> None:
         _, homes2 = m._scatter_big([(data, b) for b in reversed(big)])
         assert m.scattered == 5  # nothing sent again
         assert homes1 == homes2[::-1] and len(set(homes1)) == 2
+        copies = [tuple(list(b)) for b in big]  # equal, new objects (a what-if's draws)
+        _, homes3 = m._scatter_big([(data, b) for b in copies])
+        assert homes3 == homes1 and m.scattered == 9
         fut = m._scatter_cache[id(big[0])][1]
         assert set(m.client.who_has([fut])[fut.key]) == {homes1[0]}
     assert got == expected

@@ -97,7 +97,6 @@ class DaskMapper:
         self._client: Any = None
         # id(obj) -> (obj, future or None if sent with its task, home worker or None)
         self._scatter_cache: dict[int, tuple[Any, Any, str | None]] = {}
-        self._next_home = 0
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> DaskMapper:
@@ -200,7 +199,7 @@ class DaskMapper:
         * in every task of the batch (the commissioning data): scattered to all workers
           if big; small ones (a bed vector, an option) travel with their task;
         * in some tasks only (a scenario, sent again in every batch of the search): kept
-          on one *home* worker, chosen round-robin at first sight, and its tasks are
+          on one *home* worker (its task's position modulo the workers), and its tasks are
           preferred there (``allow_other_workers``: stealing still balances the load).
           The engine caches a scenario's candidate pairs per process, so a scenario that
           always runs on the same worker is built once, not once per worker.
@@ -216,6 +215,10 @@ class DaskMapper:
         workers = sorted(self.client.scheduler_info().get("workers", {}))
         broadcast: dict[int, Any] = {}
         pinned: dict[str, dict[int, Any]] = {}
+        first_task: dict[int, int] = {}
+        for t, a in enumerate(args_list):
+            for x in a:
+                first_task.setdefault(id(x), t)
         for key, x in objs.items():
             hit = cache.get(key)
             if hit is not None and hit[0] is x and (hit[2] is None or hit[2] in workers):
@@ -228,8 +231,9 @@ class DaskMapper:
             elif _pickled_size(x) < PIN_MIN_BYTES:
                 cache[key] = (x, None, None)  # a fresh little tuple each batch: inline
             else:  # a per-task object (a scenario): pinned even when small, for affinity
-                home = workers[self._next_home % len(workers)]
-                self._next_home += 1
+                # By position: scenario i of any sweep lives on worker i mod W, so an
+                # equal scenario re-sampled for a what-if finds its worker's cache warm.
+                home = workers[first_task[key] % len(workers)]
                 pinned.setdefault(home, {})[key] = x
         # Wrapped, so Dask pickles each whole (it serialises a bare list item by item,
         # seconds for 100k items); in lists, so one round trip per destination.

@@ -70,8 +70,14 @@ def run_plan_capacity(instance: str, n_scenarios: int, *, seed: int = 0,
         print(f"loaded {instance}: {len(data.contracts)} candidate contract(s), "
               f"{len(data.spot)} spot option(s)", file=log)
     scenarios = sample_scenarios(data, n=n_scenarios, seed=seed)
-    changed_scen = (sample_scenarios(changed_data, n=n_scenarios, seed=seed)
-                    if changed_data is not None else None)
+    changed_scen = None
+    if changed_data is not None:
+        changed_scen = sample_scenarios(changed_data, n=n_scenarios, seed=seed)
+        if len(changed_scen) == len(scenarios) and all(
+                a.name == b.name and a.children.equals(b.children)
+                for a, b in zip(scenarios, changed_scen, strict=True)):
+            changed_scen = scenarios  # a price or beds what-if: the very same objects, so
+            # Dask sends nothing again and each scenario stays on its worker's cache
     def say(msg: str) -> None:
         if progress:
             print(msg, file=log, flush=True)
