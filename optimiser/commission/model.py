@@ -153,11 +153,26 @@ def write_scenario_instance(data: CommissionData, scenario: Scenario, beds: Beds
 
 
 def scenario_instance(data: CommissionData, scenario: Scenario, beds: Beds) -> Instance:
-    """The scenario's Instance, read back through the core reader (every rule as usual)."""
+    """The scenario's Instance, read back through the core reader (every rule as usual).
+
+    The distance overrides (every child x every spot placement: tens of thousands of rows
+    at authority scale) are set as arrays rather than parsed back from distances.csv:
+    they are valid by construction, and the CSV round trip was most of a build. The
+    values are the ones `write_scenario_instance` writes, so the checker sees the same.
+    """
+    frames = scenario_frames(data, scenario, beds)
     with tempfile.TemporaryDirectory(prefix="commission-") as tmp:
-        write_scenario_instance(data, scenario, beds, tmp)
+        for name in ("children", "placements"):
+            frames[name].to_csv(Path(tmp) / f"{name}.csv", index=False)
         inst = load_instance(tmp, policy=data.instance.policy)
-    return replace(inst, source=f"{data.source}#{scenario.name}")
+    dist = frames["distances"]
+    cidx = inst.child_index
+    pidx = inst.placement_index
+    d_c = np.array([cidx[c] for c in dist["child_id"].tolist()], dtype=np.int32)
+    d_p = np.array([pidx[p] for p in dist["placement_id"].tolist()], dtype=np.int32)
+    d_km = dist["km"].astype(float).to_numpy()
+    return replace(inst, source=f"{data.source}#{scenario.name}", dist_child=d_c,
+                   dist_placement=d_p, dist_km=d_km)
 
 
 # --------------------------------------------------------------------------- stage cache
