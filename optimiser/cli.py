@@ -184,6 +184,7 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
 def cmd_plan_capacity(args: argparse.Namespace) -> int:
     """Commissioning (issue 6): beds to block-book per contract under uncertain demand."""
     from .commission import OverrideError
+    from .commission.dist import SchedulerUnreachable
     from .commission.report import format_summary as capacity_summary
     from .commission.report import run_plan_capacity, write_outputs
 
@@ -203,6 +204,9 @@ def cmd_plan_capacity(args: argparse.Namespace) -> int:
                                 workers=args.workers, progress=not args.quiet)
     except OverrideError as e:  # a --set naming nothing known, or a bad value
         print(f"error: --set {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SchedulerUnreachable as e:
+        print(f"error: --scheduler: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     run.command = " ".join(
         ["placement plan-capacity", args.instance, f"--scenarios {args.scenarios}",

@@ -17,7 +17,13 @@ from pathlib import Path
 import cloudpickle
 import pytest
 
-from optimiser.commission.dist import DaskMapper, InProcessMapper, Mapper, make_mapper
+from optimiser.commission.dist import (
+    DaskMapper,
+    InProcessMapper,
+    Mapper,
+    SchedulerUnreachable,
+    make_mapper,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "instances" / "demo-commission"
@@ -142,6 +148,13 @@ def test_task_error_surfaces_and_cluster_closes() -> None:
     with pytest.raises(ZeroDivisionError), m:
         m(divmod, [(1, 1), (1, 0)])
     assert m._client is None and m._cluster is None
+
+
+def test_unreachable_scheduler_is_a_clear_error() -> None:
+    m = DaskMapper(scheduler="tcp://127.0.0.1:9", connect_timeout=1.0)
+    with pytest.raises(SchedulerUnreachable, match="tcp://127.0.0.1:9"), m:
+        pass
+    assert m._client is None
 
 
 @pytest.mark.skipif(not (DEMO / "contracts.csv").exists(), reason="demo-commission not built")

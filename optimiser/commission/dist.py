@@ -37,6 +37,10 @@ SCATTER_MIN_BYTES = 16_384
 PIN_MIN_BYTES = 1_024
 
 
+class SchedulerUnreachable(ConnectionError):
+    """``--scheduler ADDRESS`` names no Dask scheduler we can connect to."""
+
+
 class InProcessMapper:
     """Run the tasks one after another in this process (same interface as `DaskMapper`)."""
 
@@ -82,7 +86,7 @@ class DaskMapper:
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None,
                  progress: bool = False, stream: TextIO | None = None,
-                 scatter: bool = True) -> None:
+                 scatter: bool = True, connect_timeout: float = 30.0) -> None:
         if workers is not None and workers < 1:
             raise ValueError("a Dask cluster needs at least one worker")
         self.scheduler = scheduler
@@ -90,6 +94,7 @@ class DaskMapper:
         self.progress = progress
         self.stream = stream
         self.scatter = scatter
+        self.connect_timeout = connect_timeout
         self.calls = 0
         self.tasks = 0
         self.scattered = 0  # objects sent once to every worker (not per task)
@@ -107,7 +112,12 @@ class DaskMapper:
 
         _quiet_dask_logs()
         if self.scheduler:
-            self._client = Client(self.scheduler, timeout="30s")
+            try:
+                self._client = Client(self.scheduler, timeout=f"{self.connect_timeout:g}s")
+            except (OSError, TimeoutError) as e:
+                raise SchedulerUnreachable(
+                    f"cannot reach the Dask scheduler at {self.scheduler} within "
+                    f"{self.connect_timeout:g} s ({type(e).__name__}: {e})") from e
         else:
             import dask
             from dask.distributed import LocalCluster
