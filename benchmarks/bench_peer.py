@@ -6,9 +6,9 @@
 Each (instance, side) runs in its own process, so peak RSS is that run's own (CBC runs
 as a child process of it: its peak is reported apart). "ours" is `solve()` as the
 command runs it (CP-SAT, or the min-cost flow when it applies); "ours-highs" the same
-engine with `--backend highs`; "ours-cpsat" with the fast path off; "dense" is
-optimiser/dense.py: a binary per feasible child-placement pair, rows written one by one
-with `+=`, CBC (PuLP's bundled binary, one thread: PuLP's default) with gapRel=0.
+engine with `--backend highs` ("ours-cbc": `--backend cbc`); "ours-cpsat" with the fast
+path off; "dense" is optimiser/dense.py: a binary per feasible child-placement pair, rows
+written one by one with `+=`, CBC (PuLP's bundled binary, one thread: PuLP's default) with gapRel=0.
 Results go to benchmarks/results/peer.json; a (size, side) pair already there with the
 same time limit is not run again unless --force; `--table` prints the Markdown table.
 """
@@ -41,7 +41,7 @@ SIZES: dict[str, str | tuple[int, int, int]] = {
 }
 
 
-SIDES = ("ours", "ours-highs", "ours-cpsat", "dense")
+SIDES = ("ours", "ours-highs", "ours-cbc", "ours-cpsat", "dense")
 
 
 def instance_dir(name: str) -> Path:
@@ -78,7 +78,7 @@ def run_one(name: str, side: str, time_limit: float, workers: int, seed: int) ->
     inst = load_instance(folder)
     t_load = time.perf_counter() - t
     # the analyst's CBC runs on PuLP's default single thread
-    backend = {"ours": "auto", "ours-highs": "highs", "ours-cpsat": "cpsat",
+    backend = {"ours": "auto", "ours-highs": "highs", "ours-cbc": "cbc", "ours-cpsat": "cpsat",
                "dense": "pulp-dense"}[side]
     row = run_backend(inst, backend, time_limit, seed, 1 if side == "dense" else workers)
     row.update(size=name, side=side, folder=str(folder.relative_to(ROOT)),
