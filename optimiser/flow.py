@@ -86,7 +86,11 @@ def flow_choice(inst: Instance, cands: Candidates) -> tuple[np.ndarray, int]:
     heads = np.concatenate([n_units + prow.ravel(), np.full(n_units, sink),
                             np.full(n_p, sink)])
     caps = np.concatenate([np.ones(len(useful) + n_units, dtype=np.int64), cap])
-    costs = np.concatenate([cost[useful], np.zeros(n_units + n_p, dtype=np.int64)])
+    # ties in pence go to the status quo (never evict a resident for an equally good
+    # newcomer): cost * (n + 1) - [pair is the unit's home], lexicographic in one flow
+    stay = ((inst.pair_moves(u, p) == 0) & (inst.unit_placed[u] > 0)).astype(np.int64)
+    costs = np.concatenate([cost[useful] * (n_units + 1) - stay,
+                            np.zeros(n_units + n_p, dtype=np.int64)])
     mcf = min_cost_flow.SimpleMinCostFlow()
     arcs = mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     supplies = np.concatenate([np.ones(n_units, dtype=np.int64),
@@ -98,7 +102,7 @@ def flow_choice(inst: Instance, cands: Candidates) -> tuple[np.ndarray, int]:
     flows = mcf.flows(arcs[: len(useful)])
     used = useful[flows > 0]
     chosen[cands.unit[used]] = used
-    return chosen, int(mcf.optimal_cost())
+    return chosen, int(cost[used].sum())
 
 
 def solve_flow(inst: Instance, cands: Candidates, pool: PairPool, seed: int,
