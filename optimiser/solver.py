@@ -692,6 +692,7 @@ def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray
                 sel = sel[kept_sorted[pos] != key]
             if len(sel):
                 min_rc = min(min_rc, float(red[sel].min()))
+                sel = sel[_best_per_unit(u[sel], rc[sel], per_unit)]  # whole units here
                 found.append((u[sel], p[sel], o[sel], a[sel], rc[sel]))
     z = np.zeros(0, dtype=np.int64)
     if not found:
@@ -699,6 +700,73 @@ def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray
     du, dp, do, dw, drc = (np.concatenate(x) for x in zip(*found, strict=True))
     pick = _best_per_unit(du, drc, per_unit)
     return Pricing(lag, min_rc, m_full, du[pick], dp[pick], do[pick], dw[pick])
+
+
+def _blend(a: Duals, b: Duals, t: float) -> Duals:
+    """(1 - t) a + t b, every relaxed row's multiplier alike (keeps them >= 0)."""
+    def mix(x: np.ndarray | None, y: np.ndarray | None) -> np.ndarray | None:
+        if x is None and y is None:
+            return None
+        xx = np.zeros_like(y) if x is None else x
+        yy = np.zeros_like(x) if y is None else y
+        if xx.shape != yy.shape:  # cut duals of different widths: pad the narrower
+            w = max(xx.shape[1], yy.shape[1])
+            xx = np.pad(xx, ((0, 0), (0, w - xx.shape[1])), mode="edge")
+            yy = np.pad(yy, ((0, 0), (0, w - yy.shape[1])), mode="edge")
+        return (1 - t) * xx + t * yy
+
+    pi, rho, gamma = mix(a.pi, b.pi), mix(a.rho, b.rho), mix(a.gamma, b.gamma)
+    assert pi is not None and rho is not None
+    return Duals(pi, rho, (1 - t) * a.mu + t * b.mu, gamma,
+                 (1 - t) * a.gamma_rhs + t * b.gamma_rhs)
+
+
+def lagrangian_pool(inst: Instance, pool: PairPool, duals: Duals, max_moves: int | None,
+                    forced: np.ndarray | None = None) -> float:
+    """L(duals) over a pool in memory: one pass, nothing selected (for line searches)."""
+    if max_moves is None and duals.mu:
+        duals = replace(duals, mu=0.0)
+    m_full = inst.unit_unplaced.astype(float) + duals.unplaced_price(inst)
+    if forced is not None and forced.any():
+        m_full = np.where(forced, np.inf, m_full)
+    if inst.keep_placed.any():
+        m_full = np.where(inst.keep_placed, np.inf, m_full)
+    for s, e in unit_slices(pool.unit):
+        u = pool.unit[s:e].astype(np.int64)
+        p = pool.placement[s:e].astype(np.int64)
+        a = pool.use[s:e].astype(np.int64)
+        _unit_min(m_full, u, pool.objective[s:e] + duals.pair_price(inst, u, p, a))
+    return float(m_full.sum() - duals.constant(inst, max_moves))
+
+
+def line_search(inst: Instance, pool: PairPool, a: Duals, b: Duals, max_moves: int | None,
+                forced: np.ndarray | None, evaluations: int = 7) -> tuple[float, Duals]:
+    """Best L on the segment from `a` to `b` by golden section (L is concave on it).
+
+    The duals of a restricted LP over-price the beds its few columns compete for, so
+    early on L(b) can sit far below L(a), even below L(0); a point between the two is
+    a valid and often much better bound, for the price of a few cheap passes.
+    """
+    g = (np.sqrt(5) - 1) / 2
+    lo, hi = 0.0, 1.0
+    x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+    f1 = lagrangian_pool(inst, pool, _blend(a, b, x1), max_moves, forced)
+    f2 = lagrangian_pool(inst, pool, _blend(a, b, x2), max_moves, forced)
+    best_t, best_f = (x1, f1) if f1 >= f2 else (x2, f2)
+    for _ in range(max(evaluations - 2, 0)):
+        if f1 >= f2:
+            hi, x2, f2 = x2, x1, f1
+            x1 = hi - g * (hi - lo)
+            f1 = lagrangian_pool(inst, pool, _blend(a, b, x1), max_moves, forced)
+            if f1 > best_f:
+                best_t, best_f = x1, f1
+        else:
+            lo, x1, f1 = x1, x2, f2
+            x2 = lo + g * (hi - lo)
+            f2 = lagrangian_pool(inst, pool, _blend(a, b, x2), max_moves, forced)
+            if f2 > best_f:
+                best_t, best_f = x2, f2
+    return best_f, _blend(a, b, best_t)
 
 
 def _merge(cands: Candidates, pr: Pricing) -> Candidates:
@@ -929,6 +997,7 @@ def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOpti
 DIVE_PAIRS_PER_UNIT = 6
 HIGHS_PAIRS = 400_000  # more pairs than this: no branch and cut on all, a wider dive
 PROOF_PAIRS = 1_000_000  # largest pair set the HiGHS proof stage takes on
+LINE_SEARCH_PAIRS = 5_000_000  # pools above this get a line search on the duals
 
 
 def _margin(opts: SolveOptions) -> float:
@@ -1030,8 +1099,23 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             break  # no duals in time, and a pricing pass over the register is not cheap
         pr = price(inst, cands, pool, duals_r, None, per_unit=25, max_moves=max_moves,
                    forced=forced)
+        before = duals  # the best duals so far (zero at first: their bound is lag0)
         if pr.lagrangian_bound >= lag:
             lag, duals, pricing = pr.lagrangian_bound, duals_r, pr
+        if (pool is not None and len(pool) > LINE_SEARCH_PAIRS and np.isfinite(lp_val)
+                and lp_val - pr.lagrangian_bound > 1e-4 * abs(lp_val)
+                and elapsed() < 0.5 * opts.time_limit):
+            # a large register: the restricted LP's duals are poor early on, and there
+            # is no time for many rounds; the best point between them and the best
+            # duals so far is a valid, much stronger bound (formulation.md)
+            lag_t, duals_t = line_search(inst, pool, before, duals_r, max_moves, forced)
+            if lag_t > lag:
+                m_t = price(inst, cands, pool, duals_t, None, per_unit=0,
+                            max_moves=max_moves, forced=forced)
+                lag, duals = lag_t, duals_t
+                pricing = Pricing(m_t.lagrangian_bound, m_t.min_dropped_rc, m_t.best_option,
+                                  pr.add_unit, pr.add_placement, pr.add_objective, pr.add_use)
+            say(f"LP round {rounds}: line search between duals: bound £{lag_t:,.2f}")
         lp_x = x_r
         say(f"LP round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
             f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in")
