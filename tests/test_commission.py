@@ -288,3 +288,20 @@ def test_stage_cache_key_follows_what_the_second_stage_depends_on() -> None:
     assert stage_key(demand, sc_demand[0]) != stage_key(d, sc[0])
     assert stage_key(spot, sc[0]) != stage_key(d, sc[0])
     assert stage_key(d, sc[1]) != stage_key(d, sc[0])
+
+
+def test_default_demand_is_the_documented_calibration() -> None:
+    from optimiser import calibration as cal
+    from optimiser.commission import demand
+
+    d = demand.DEFAULTS
+    assert d.starts_per_stock == pytest.approx(33_050 / 83_630)
+    assert d.growth == pytest.approx(demand.GROWTH_DEFAULT, abs=1e-3)
+    assert d.growth_sd == pytest.approx(demand.GROWTH_SD_DEFAULT, abs=5e-3)
+    assert d.male_share == pytest.approx(cal.MALE_SHARE, abs=1e-3)
+    assert d.uasc_share == pytest.approx(cal.UASC_SHARE, abs=1e-3)
+    assert d.sibling_share == cal.SIBLING_SHARE
+    assert d.residential_only_complex_11 == cal.P_RESIDENTIAL_ONLY_COMPLEX_11
+    assert d.foster_only_under_10 == cal.P_FOSTER_ONLY_UNDER_10
+    assert d.solo_complex_11 == cal.P_SOLO_COMPLEX_11
+    assert sum(w for _, _, w in d.age_bands) == pytest.approx(1.0)

@@ -40,14 +40,10 @@ GROWTH_SD_DEFAULT = float(_logs.std(ddof=1))  # year-on-year sd of log starts, ~
 START_AGE_BANDS: tuple[tuple[int, int, float], ...] = (
     (0, 0, 0.19), (1, 4, 0.14), (5, 9, 0.15), (10, 15, 0.32), (16, 17, 0.20))
 
+# The scalar defaults live on `Demand` itself (data.py, rounded from the figures above;
+# tests/test_commission.py checks them against these sources); the tables are here.
 DEFAULTS = Demand(
-    starts_per_stock=STARTS_ENGLAND[2024] / STOCK_ENGLAND_2024,
-    growth=round(GROWTH_DEFAULT, 4),
-    growth_sd=round(GROWTH_SD_DEFAULT, 4),
     age_bands=START_AGE_BANDS,
-    male_share=round(cal.MALE_SHARE, 4),
-    uasc_share=round(cal.UASC_SHARE, 4),
-    sibling_share=cal.SIBLING_SHARE,
     sibling_sizes=cal.SIBLING_SIZES,
     needs=(
         NeedRule("disability", cal.P_DISABILITY, 0, 17),
@@ -56,10 +52,6 @@ DEFAULTS = Demand(
         NeedRule("emotional_wellbeing", 0.10, 0, 4),
         NeedRule("emotional_wellbeing", 0.40, 5, 17),
     ),
-    residential_only_complex_11=cal.P_RESIDENTIAL_ONLY_COMPLEX_11,
-    foster_only_under_10=cal.P_FOSTER_ONLY_UNDER_10,
-    solo_complex_11=cal.P_SOLO_COMPLEX_11,
-    faith_preferred_share=0.35,
 )
 FOSTER_TYPES = "inhouse_foster;kinship_foster;ifa_foster"
 RESIDENTIAL_TYPES = "inhouse_residential;external_residential"
