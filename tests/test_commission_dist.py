@@ -134,7 +134,7 @@ def test_local_cluster_and_scheduler_address_match_in_process() -> None:
 
     # An existing scheduler, by address: the same class, the same code after connecting.
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         with make_mapper(cluster.scheduler_address, None, False) as m2:
             assert isinstance(m2, DaskMapper) and m2.scheduler == cluster.scheduler_address
             assert "scheduler" in m2.describe()

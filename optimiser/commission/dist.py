@@ -127,7 +127,7 @@ class DaskMapper:
             # worker, where the engine has its candidate pairs cached (see _scatter_big).
             with dask.config.set({"distributed.scheduler.work-stealing": False}):
                 self._cluster = LocalCluster(n_workers=n, threads_per_worker=1,
-                                             processes=True, dashboard_address=None,
+                                             processes=True, dashboard_address=":0",
                                              silence_logs=logging.ERROR)
             try:
                 self._client = Client(self._cluster)
