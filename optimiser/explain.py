@@ -239,20 +239,43 @@ def void_reason(inst: Instance, p: int, free: int, assignment: np.ndarray,
     first rule it breaks (funnel order), and the counts are given per rule; a child that
     passes every rule is named with what else stops it (beds, living alone, the weights).
     """
-    units = inst.units
+    return void_reasons(inst, np.array([p]), np.array([free]), assignment, proven)[p]
+
+
+VOID_BLOCK = 2_000_000  # (waiting child, placement) cells evaluated at once
+
+
+def void_reasons(inst: Instance, places: np.ndarray, free: np.ndarray,
+                 assignment: np.ndarray, proven: bool = True) -> dict[int, Reason]:
+    """`void_reason` for many placements: the rules evaluated for blocks of placements at
+    once (a region has thousands of void beds; one evaluation each took a minute)."""
+    out: dict[int, Reason] = {}
     waiting = np.flatnonzero((inst.current < 0) & (assignment < 0))
     if len(waiting) == 0:
-        return Reason("no_waiting_child", "every waiting child has a placement in this plan")
-    pb = evaluate_block(inst, waiting, np.array([p]), keep_rules=True)
-    counts: dict[Rule, int] = {}
-    fits: list[int] = []
-    for i, c in enumerate(waiting.tolist()):
-        for rule in FUNNEL:
-            if pb.violations[rule][i, 0]:
-                counts[rule] = counts.get(rule, 0) + 1
-                break
-        else:
-            fits.append(c)
+        for p in places.tolist():
+            out[p] = Reason("no_waiting_child",
+                            "every waiting child has a placement in this plan")
+        return out
+    step = max(1, VOID_BLOCK // len(waiting))
+    for s in range(0, len(places), step):
+        cols = np.asarray(places[s:s + step], dtype=np.int64)
+        pb = evaluate_block(inst, waiting, cols, keep_rules=True)
+        # first rule each child breaks at each placement (funnel order), -1: none
+        first = np.full((len(waiting), len(cols)), -1, dtype=np.int64)
+        for k in range(len(FUNNEL) - 1, -1, -1):
+            first[np.asarray(pb.violations[FUNNEL[k]], dtype=bool)] = k
+        for j, p in enumerate(cols.tolist()):
+            col = first[:, j]
+            hits = np.bincount(col[col >= 0], minlength=len(FUNNEL))
+            counts = {FUNNEL[k]: int(n) for k, n in enumerate(hits.tolist()) if n}
+            fits = waiting[col < 0].tolist()
+            out[p] = _void_text(inst, p, int(free[s + j]), waiting, counts, fits, proven)
+    return out
+
+
+def _void_text(inst: Instance, p: int, free: int, waiting: np.ndarray,
+               counts: dict[Rule, int], fits: list[int], proven: bool) -> Reason:
+    units = inst.units
     if fits:
         # every rule passes for these: beds, solo or the weights stop them
         sizes = {c: int(units.size[units.unit_of[c]]) for c in fits}

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .candidates import pair_distances
-from .explain import feasible_placements, void_reason
+from .explain import feasible_placements, void_reason, void_reasons
 from .instance import PREVIOUS_UNKNOWN, Instance
 from .rules import KM_PER_MILE, Rule
 from .solver import STATUS_OPTIMAL, Result, SolveOptions, solve
@@ -413,6 +413,13 @@ def voids_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
     rows: list[dict[str, Any]] = []
     places = sorted(set(np.flatnonzero(inst.vacancies > 0).tolist()) | set(freed_at)
                     | set(arriving))
+    # why beds stay empty, for every placement that may have one, in one batch
+    open_places = np.array([p for p in places if not inst.held[p] and not
+                            inst.not_yet_available[p]
+                            and int(inst.vacancies[p]) + len(freed_at.get(p, []))
+                            > len(arriving.get(p, []))], dtype=np.int64)
+    free_after_all = np.maximum(inst.capacity - used_after, 0)
+    reasons = void_reasons(inst, open_places, free_after_all[open_places], assignment, proven)
     for p in places:
         base = {"placement_id": str(inst.placement_ids[p]), "provider": str(inst.provider[p]),
                 "type": inst.type_name(p), "weekly_cost": float(inst.weekly_cost[p])}
@@ -451,7 +458,8 @@ def voids_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
                            + ": no new child goes there")
             else:
                 if reason is None:
-                    reason = void_reason(inst, p, free_after, assignment, proven)
+                    reason = reasons.get(p) or void_reason(inst, p, free_after, assignment,
+                                                           proven)
                 row.update(status="empty", reason_code=reason.code, why_not=reason.text)
             rows.append(row)
     return pd.DataFrame(rows, columns=cols)
