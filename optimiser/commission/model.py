@@ -203,6 +203,7 @@ class Stage:
 
 
 _CACHE: OrderedDict[str, Stage] = OrderedDict()
+_BUILDS = [0]  # stages built by this process (cache misses)
 
 
 def _vmax(data: CommissionData, beds_list: Sequence[Beds]) -> tuple[int, ...]:
@@ -271,6 +272,7 @@ def get_stage(data: CommissionData, scenario: Scenario, beds_list: Sequence[Beds
         _CACHE.move_to_end(key)
         return hit
     t0 = time.perf_counter()
+    _BUILDS[0] += 1
     template = dict(zip(data.contract_ids, vmax, strict=True))
     inst = scenario_instance(data, scenario, template)
     cands, _ = build_candidates(inst, limit=None)
@@ -744,7 +746,11 @@ def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode
     if mode not in ("lp", "lp_value", "ip", "engine"):
         raise ValueError(f"mode {mode!r}: one of lp, lp_value, ip, engine")
     all_beds = [dict(beds), *[dict(b) for b in extra]]
+    t_stage = time.perf_counter()
+    builds_before = _BUILDS[0]
     stage = get_stage(data, scenario, all_beds)
+    built = float(_BUILDS[0] > builds_before)  # 0: served from this process's cache
+    t_stage = time.perf_counter() - t_stage
     outs = []
     use_engine = mode == "engine" or (mode == "ip" and stage.inst.policy.rules.split_siblings)
     for b in all_beds:
@@ -763,7 +769,8 @@ def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode
                 placed=float("nan"), unplaced=float("nan"), in_contract=cap_use,
                 in_spot=float("nan"), out_of_area=float("nan"), over_20_miles=float("nan"),
                 duals=fl.duals, runtime=time.perf_counter() - t0,
-                stats={"pairs_pool": float(len(pool)), "build_seconds": stage.seconds}))
+                stats={"pairs_pool": float(len(pool)), "build_seconds": stage.seconds,
+                       "stage_built": built, "stage_seconds": t_stage}))
             continue
         ip_stats: dict[str, float] = {}
         if use_engine:
@@ -785,7 +792,7 @@ def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode
             bound=float(bound), n_children=stage.inst.n_children, duals={},
             assignment=assignment, runtime=time.perf_counter() - t0,
             stats={"pairs_pool": float(len(stage.cands)), "build_seconds": stage.seconds,
-                   **ip_stats}, **meas))
+                   "stage_built": built, "stage_seconds": t_stage, **ip_stats}, **meas))
     return replace(outs[0], extra=tuple(outs[1:]))
 
 
@@ -954,6 +961,11 @@ class _Search:
         self.counts[f"{mode}_solves"] = self.counts.get(f"{mode}_solves", 0) + len(args) * len(new)
         key = "seconds_ip" if mode == "ip" else "seconds_lp"
         self.counts[key] += time.perf_counter() - t0
+        self.counts["stage_builds"] = self.counts.get("stage_builds", 0) + int(
+            sum(o.stats.get("stage_built", 0.0) for o in outs))
+        self.counts["seconds_in_tasks"] = self.counts.get("seconds_in_tasks", 0.0) + float(
+            sum(o.runtime + sum(x.runtime for x in o.extra) + o.stats.get("stage_seconds", 0.0)
+                for o in outs))
         for j, b in enumerate(new):
             per = [o if j == 0 else o.extra[j - 1] for o in outs]
             store[_key(b, self.ids)] = [replace(o, extra=()) for o in per]
