@@ -1163,7 +1163,7 @@ def _curve(st: _Search, best: tuple[int, ...], budget: int) -> tuple[dict[str, l
 
 def plan_capacity(data: CommissionData, scenarios: list[Scenario], mapper: Mapper | None = None,
                   seed: int = 0, time_limit_per_scenario: float = 10.0, *,
-                  method: str = "benders", tolerance: float = 1e-4, max_iterations: int = 30,
+                  method: str = "benders", tolerance: float = 5e-4, max_iterations: int = 30,
                   eval_scenarios: list[Scenario] | None = None, curve_budget: int = 2000,
                   progress: Callable[[str], None] | None = None) -> Plan:
     """Recommend beds per contract: two-stage stochastic programme by sample average.
