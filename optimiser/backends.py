@@ -383,6 +383,9 @@ def solve_cbc(model: AssignmentModel, time_limit: float, workers: int = 2, seed:
     m = _CBC_BOUND.search(text)
     if m and not infeasible:
         bound = float(np.ceil(float(m.group(1)) - 1e-6))
+    # stopped on time (a loaded machine) with CBC's own bound already at the incumbent:
+    # that is a proof, whatever the stop reason says
+    proven = proven or (objective is not None and bound is not None and bound >= objective)
     status = _status(found, proven, infeasible and not found, "time" in text.lower()
                      and not proven)
     if status == STATUS_OPTIMAL:

@@ -238,9 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cheapest placements kept per unit before pricing (0: keep all)")
     s.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="a CP-SAT parameter, e.g. --param log_search_progress=true")
-    s.add_argument("--backend", choices=("cpsat", "highs", "cbc"), default="cpsat",
-                   help="MIP solver of the restricted model (default cpsat; highs and cbc "
-                        "take the same rows, see benchmarks/README.md)")
+    s.add_argument("--backend", choices=("auto", "cpsat", "highs", "cbc"), default="auto",
+                   help="MIP solver of the restricted model (default auto: HiGHS up to 3,000 "
+                        "units, CP-SAT above; highs and cbc take the same rows, see "
+                        "benchmarks/README.md)")
     s.add_argument("--no-fast-path", action="store_true",
                    help="never solve a transportation instance (no sibling group, no solo "
                         "child) as a min-cost flow")

@@ -35,7 +35,10 @@ from .scaling import MONEY_SCALE, to_int
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("cpsat", "highs", "cbc")  # MIP solver of the restricted model
+BACKENDS = ("auto", "cpsat", "highs", "cbc")  # MIP solver of the restricted model
+# "auto": HiGHS branch and cut up to this many units (measured stronger at 300, 1,000 and
+# 2,000 children, benchmarks/README.md), CP-SAT above it and with split_siblings
+AUTO_HIGHS_UNITS = 3_000
 LP_COLUMNS = 250_000  # start size of the restricted LP (the cheapest, then nearest, pairs)
 STATUS_OPTIMAL = "optimal"
 STATUS_FEASIBLE = "feasible"
@@ -55,7 +58,7 @@ class SolveOptions:
     params: dict[str, object] = field(default_factory=dict)  # passed to CP-SAT
     # MIP solver of the restricted model: "cpsat", or "highs" (SciPy's HiGHS branch and
     # cut: deterministic, and much stronger when most children stay, as in re-allocation)
-    backend: str = "cpsat"
+    backend: str = "auto"
     # column generation stops when LP and Lagrangian bound agree to this relative gap
     lp_tolerance: float = 1e-6
     # issue 4 (optimiser/flow.py): solve a transportation problem (no sibling group, no
@@ -1056,11 +1059,14 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     # --- issue 4 dispatch (optimiser/flow.py, optimiser/cbc.py) --------------------------
     if opts.backend not in BACKENDS:
         raise ValueError(f"unknown backend {opts.backend!r}; one of {', '.join(BACKENDS)}")
-    if opts.fast_path and opts.backend == "cpsat" and pool is not None:  # others: as asked
-        from .flow import flow_blocker, solve_flow
+    if opts.fast_path and opts.backend in ("auto", "cpsat") and pool is not None:
+        from .flow import flow_blocker, solve_flow  # others: as asked
 
         if flow_blocker(inst) is None:  # a transportation problem, over every pair
             return solve_flow(inst, cands, pool, opts.seed, timings, t_start)
+    if opts.backend == "auto":
+        small = units.n <= AUTO_HIGHS_UNITS and not inst.policy.rules.split_siblings
+        opts = replace(opts, backend="highs" if small else "cpsat")
     # --- end issue 4 dispatch ----------------------------------------------------------
     say(f"candidates: {len(cands):,} pairs kept of {int(cands.stats['pairs_feasible']):,} "
         f"feasible for {units.n:,} units ({timings['candidates']:.1f}s)")
