@@ -125,7 +125,15 @@ class DaskMapper:
             n = self.workers or os.cpu_count() or 1
             # No work stealing on our own cluster: a scenario's tasks stay on its home
             # worker, where the engine has its candidate pairs cached (see _scatter_big).
-            with dask.config.set({"distributed.scheduler.work-stealing": False}):
+            # And no MALLOC_TRIM_THRESHOLD_ in the workers (Dask's default): setting it
+            # turns off glibc's adaptive mmap threshold, so every large numpy array of a
+            # scenario solve is mmap'ed and zeroed afresh (12x the page faults, +20% CPU
+            # measured on a 800-child scenario).
+            environ = {k: v for k, v in
+                       dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+                       if k != "MALLOC_TRIM_THRESHOLD_"}
+            with dask.config.set({"distributed.scheduler.work-stealing": False,
+                                  "distributed.nanny.pre-spawn-environ": environ}):
                 self._cluster = LocalCluster(n_workers=n, threads_per_worker=1,
                                              processes=True, dashboard_address=":0",
                                              silence_logs=logging.ERROR)
