@@ -428,29 +428,25 @@ class PairPool:
         return len(self.unit)
 
 
-def select(pool: PairPool, n_units: int, limit: int | None, cur_unit: np.ndarray,
-           inst: Instance | None = None) -> np.ndarray:
-    """Indices of the `limit` cheapest pairs per unit, plus each unit's current placement.
-
-    With `inst`, also each unit's `limit // 2` nearest placements (by the objective less
-    the weekly cost): the cheapest beds are the same few for everyone, so without the
-    near ones most units would find all their candidates full.
-    """
-    if limit is None:
-        return np.arange(len(pool))
-    out = []
-    # slices of whole units: the sorts stay small however large the pool
-    for s, e in unit_slices(pool.unit):
-        unit, placement, objective = pool.unit[s:e], pool.placement[s:e], pool.objective[s:e]
-        keep = _top_per_unit(unit, objective, placement, limit)
-        if inst is not None and limit >= 2:
-            size = inst.units.size
-            w = inst.policy.weights
-            near = objective - size[unit] * w.cost * inst.weekly_cost[placement]
-            keep |= _top_per_unit(unit, near, placement, limit // 2)
-        keep |= placement == cur_unit[unit]
-        out.append(s + np.flatnonzero(keep))
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+def _block_choice(inst: Instance, ub: UnitBlock, limit: int | None,
+                  cur_unit: np.ndarray) -> np.ndarray:
+    """Mask of each unit's `limit` cheapest feasible pairs in the block, its `limit // 2`
+    nearest (by the objective less the weekly cost: the cheapest beds are the same few
+    for everyone, so without the near ones most units would find all their candidates
+    full) and its current placement. All feasible pairs when `limit` is None."""
+    if limit is None or ub.feasible.shape[1] <= limit:
+        return ub.feasible.copy()
+    obj = np.where(ub.feasible, ub.objective, np.inf)
+    keep = np.zeros_like(ub.feasible)
+    np.put_along_axis(keep, np.argpartition(obj, limit - 1, axis=1)[:, :limit], True, axis=1)
+    if limit >= 2:
+        near = obj - (inst.units.size[ub.units][:, None] * inst.policy.weights.cost
+                      * inst.weekly_cost[ub.cols][None, :])
+        near_idx = np.argpartition(near, limit // 2 - 1, axis=1)[:, : limit // 2]
+        np.put_along_axis(keep, near_idx, True, axis=1)
+    keep &= ub.feasible
+    keep |= ub.feasible & (ub.cols[None, :] == cur_unit[ub.units][:, None])
+    return keep
 
 
 def unit_slices(unit: np.ndarray, step: int = 4_000_000) -> Iterator[tuple[int, int]]:
@@ -464,22 +460,12 @@ def unit_slices(unit: np.ndarray, step: int = 4_000_000) -> Iterator[tuple[int, 
         start = end
 
 
-def _top_per_unit(unit: np.ndarray, score: np.ndarray, placement: np.ndarray,
-                  k: int) -> np.ndarray:
-    """Mask of each unit's k lowest-scoring pairs (ties broken by placement)."""
-    order = np.lexsort((placement, score, unit))
-    u = unit[order]
-    rank = np.arange(len(u)) - np.searchsorted(u, u, side="left")
-    mask = np.zeros(len(unit), dtype=bool)
-    mask[order[rank < k]] = True
-    return mask
-
-
-def _pool(parts: list[tuple[np.ndarray, ...]]) -> PairPool:
-    """Concatenate block parts into one pool sorted by unit, then placement."""
-    if not parts:
+def _pool(parts: list[tuple[np.ndarray, ...]]) -> tuple[PairPool, np.ndarray]:
+    """Join block parts into one pool sorted by unit, then placement (and the start-set
+    mask alongside)."""
+    if not parts or not sum(len(x[0]) for x in parts):
         z = np.zeros(0, dtype=np.int32)
-        return PairPool(z, z, np.zeros(0), z.astype(np.int16))
+        return PairPool(z, z, np.zeros(0), z.astype(np.int16)), np.zeros(0, dtype=bool)
     # field by field, dropping each field's pieces once joined: the pool may hold tens
     # of millions of pairs, and two copies of it would double the peak memory
     fields: list[list[np.ndarray]] = [list(x) for x in zip(*parts, strict=True)]
@@ -488,13 +474,30 @@ def _pool(parts: list[tuple[np.ndarray, ...]]) -> PairPool:
     for pieces in fields:
         joined.append(np.concatenate(pieces))
         pieces.clear()
-    u, p, o, w = joined
+    u, p, o, w, chosen = joined
+    joined.clear()
     w = w.astype(np.int16) if len(w) and int(w.max()) < 2**15 else w
+    # each unit's pairs are one run (a unit is in one block), in placement order; blocks
+    # come in spatial order, so put the runs in unit order: a gather, not a sort
+    starts = np.flatnonzero(np.diff(u, prepend=u[0] - 1))
+    if len(starts) > 1 and (np.diff(u[starts]) < 0).any():
+        lengths = np.diff(np.append(starts, len(u)))
+        order = np.argsort(u[starts], kind="stable")
+        new_starts = np.cumsum(lengths[order]) - lengths[order]
+        perm = np.repeat(starts[order] - new_starts, lengths[order])
+        perm += np.arange(len(u))
+        # one field at a time, so only one extra copy is alive at once
+        u = u[perm]
+        p = p[perm]
+        o = o[perm]
+        w = w[perm]
+        chosen = chosen[perm]
+        del perm
     d = np.diff(u)
-    if (d >= 0).all() and ((d > 0) | (np.diff(p) > 0)).all():
-        return PairPool(u, p, o, w)  # blocks come in unit order: nothing to sort
-    order = np.lexsort((p, u))
-    return PairPool(u[order], p[order], o[order], w[order])
+    if not ((d >= 0).all() and ((d > 0) | (np.diff(p) > 0)).all()):  # a unit split: sort
+        order = np.lexsort((p, u))
+        u, p, o, w, chosen = u[order], p[order], o[order], w[order], chosen[order]
+    return PairPool(u, p, o, w), chosen
 
 
 def build_candidates(inst: Instance, *, limit: int | None = 40,
@@ -522,36 +525,25 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
         n_feasible[ub.units] = ub.feasible.sum(axis=1)
         if ub.feasible.shape[1]:
             unit_min[ub.units] = np.where(ub.feasible, ub.objective, np.inf).min(axis=1)
-        keep = ub.feasible
-        if not full and len(ub.cols) > limit:  # type: ignore[operator]
-            # too many pairs to hold: keep the cheapest per unit only
-            lim = int(limit)  # type: ignore[arg-type]
-            obj = np.where(ub.feasible, ub.objective, np.inf)
-            keep = np.zeros_like(ub.feasible)
-            np.put_along_axis(keep, np.argpartition(obj, lim - 1, axis=1)[:, :lim], True, axis=1)
-            if lim >= 2 and len(ub.cols) > lim // 2:
-                near = obj - (inst.units.size[ub.units][:, None] * inst.policy.weights.cost
-                              * inst.weekly_cost[ub.cols][None, :])
-                near_idx = np.argpartition(near, lim // 2 - 1, axis=1)[:, : lim // 2]
-                np.put_along_axis(keep, near_idx, True, axis=1)
-            keep &= ub.feasible
-            is_cur = ub.cols[None, :] == cur_unit[ub.units][:, None]
-            keep |= ub.feasible & is_cur
+        # the start set (each unit's cheapest and nearest pairs) chosen here, on the
+        # block's matrix, rather than by sorting the whole pool afterwards
+        chosen = _block_choice(inst, ub, limit, cur_unit)
+        keep = ub.feasible if full else chosen
         r, c = np.nonzero(keep)
         pooled += len(r)
         # compact storage: the pool may hold tens of millions of pairs
         parts.append((ub.units[r].astype(np.int32), ub.cols[c].astype(np.int32),
-                      ub.objective[r, c], ub.use[r, c].astype(np.int32)))
+                      ub.objective[r, c], ub.use[r, c].astype(np.int32), chosen[r, c]))
         if full and limit is not None and pooled > pool_limit:
             # from here on keep only each unit's cheapest pairs, and prune what is held
             full = False
-            held = _pool(parts)
-            idx = select(held, units.n, limit, cur_unit, inst)
-            parts = [(held.unit[idx].astype(np.int32), held.placement[idx].astype(np.int32),
-                      held.objective[idx], held.use[idx].astype(np.int32))]
+            held, held_chosen = _pool(parts)
+            idx = np.flatnonzero(held_chosen)
+            parts = [(held.unit[idx], held.placement[idx], held.objective[idx],
+                      held.use[idx].astype(np.int32), np.ones(len(idx), dtype=bool))]
             pooled = len(idx)
-    pool = _pool(parts)
-    idx = select(pool, units.n, limit, cur_unit, inst)
+    pool, pool_chosen = _pool(parts)
+    idx = np.flatnonzero(pool_chosen)
     cands = Candidates(
         unit=pool.unit[idx].astype(np.int64), placement=pool.placement[idx].astype(np.int64),
         objective=pool.objective[idx], use=pool.use[idx].astype(np.int64),
