@@ -882,7 +882,8 @@ def plot_scaling(rows: list[dict[str, str]], png: Path) -> Path | None:
     if not pts:
         return None
     fig, (ax_t, ax_m, ax_g) = plt.subplots(1, 3, figsize=(15, 4.5))
-    for backend in sorted({r["backend"] for r in pts}):
+    for i, backend in enumerate(sorted({r["backend"] for r in pts})):
+        color = f"C{i}"  # one colour per backend, one line style per measure
         rs = sorted((r for r in pts if r["backend"] == backend),
                     key=lambda r: float(r["size"]))
         ok = [r for r in rs if r["objective"] != ""]
@@ -893,17 +894,20 @@ def plot_scaling(rows: list[dict[str, str]], png: Path) -> Path | None:
                                   ("load_seconds", ":^", "load")):
             ys = [_num(r[key]) for r in ok]
             xs = [x for x, y in zip(n_ok, ys, strict=True) if y]
-            ax_t.plot(xs, [y for y in ys if y], style, label=f"{backend}: {label}")
+            ax_t.plot(xs, [y for y in ys if y], style, color=color,
+                      label=f"{backend}: {label}")
         if bad:
             ax_t.plot([float(r["size"]) for r in bad], [float(r["wall_seconds"] or 1)
                                                         for r in bad],
-                      "x", ms=10, mew=2, label=f"{backend}: no answer (wall time)")
+                      "x", ms=10, mew=2, color=color,
+                      label=f"{backend}: no answer (wall time)")
         xs = [float(r["size"]) for r in rs if _num(r["peak_mib"])]
         ax_m.plot(xs, [float(r["peak_mib"]) for r in rs if _num(r["peak_mib"])], "-o",
-                  label=backend)
+                  color=color, label=backend)
         gaps = [(float(r["size"]), 100 * float(r["gap_to_bound"])) for r in ok
                 if _num(r["gap_to_bound"]) is not None]
-        ax_g.plot([g[0] for g in gaps], [g[1] for g in gaps], "-o", label=backend)
+        ax_g.plot([g[0] for g in gaps], [g[1] for g in gaps], "-o", color=color,
+                  label=backend)
     for ax, ylabel in ((ax_t, "seconds"), (ax_m, "peak RSS (MiB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -913,6 +917,7 @@ def plot_scaling(rows: list[dict[str, str]], png: Path) -> Path | None:
         ax.legend(fontsize=7)
     ax_g.set_xscale("log")
     ax_g.set_yscale("symlog", linthresh=0.01)
+    ax_g.set_ylim(0, 200)
     ax_g.set_xlabel("children")
     ax_g.set_ylabel("gap to bound (%)")
     ax_g.grid(True, which="both", alpha=0.3)
