@@ -1098,11 +1098,22 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         budget = 0.3 * opts.time_limit - elapsed()
         if rounds and budget <= 0:
             break
+        if elapsed() > 0.5 * opts.time_limit:
+            # the candidate pass took half the time (a national register on a slow
+            # machine): no LP; the hints and the zero-dual bound keep to the limit
+            say("no time left for the LP: greedy start and the zero-dual bound")
+            break
         rounds += 1
         duals_r, lp_val, x_r = lp_duals(inst, cands, max_moves, forced,
                                         time_limit=max(budget, 0.35 * opts.time_limit))
         if not np.isfinite(lp_val) and pool is None:
             break  # no duals in time, and a pricing pass over the register is not cheap
+        if pool is None and elapsed() + timings["candidates"] > 0.8 * opts.time_limit:
+            # a pricing pass re-evaluates the whole register, about as long as the
+            # candidate pass: it would not end in time. Keep the LP for the hints only.
+            lp_x = x_r
+            say("no time for a pricing pass over the register: LP used for the hints only")
+            break
         pr = price(inst, cands, pool, duals_r, None, per_unit=25, max_moves=max_moves,
                    forced=forced)
         before = duals  # the best duals so far (zero at first: their bound is lag0)
