@@ -554,6 +554,21 @@ def _feasible_chunks(inst: Instance, pool: PairPool | None,
         yield ub.units[r], ub.cols[c], ub.objective[r, c], ub.use[r, c]
 
 
+def _unplaced_option(inst: Instance, duals: Duals, max_moves: int | None,
+                     forced: np.ndarray | None) -> tuple[Duals, np.ndarray]:
+    """Per unit, the value of leaving it unplaced under `duals` (inf where it may not
+    be: pinned, or placed with a minimum saving), and the duals without a moves price
+    when there is no moves row."""
+    if max_moves is None and duals.mu:
+        duals = replace(duals, mu=0.0)
+    unplaced = inst.unit_unplaced.astype(float) + duals.unplaced_price(inst)
+    if forced is not None and forced.any():
+        unplaced = np.where(forced, np.inf, unplaced)
+    if inst.keep_placed.any():
+        unplaced = np.where(inst.keep_placed, np.inf, unplaced)
+    return duals, unplaced
+
+
 def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals,
           incumbent: float | None = None, per_unit: int | None = 10,
           max_moves: int | None = None, forced: np.ndarray | None = None) -> Pricing:
@@ -565,13 +580,7 @@ def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals
     pairs, so L(duals) is a lower bound over every pair (see formulation.md). A `forced`
     (pinned) unit has no unplaced option: its one pair is part of every admissible plan.
     """
-    if max_moves is None and duals.mu:
-        duals = replace(duals, mu=0.0)
-    unplaced = inst.unit_unplaced.astype(float) + duals.unplaced_price(inst)
-    if forced is not None and forced.any():
-        unplaced = np.where(forced, np.inf, unplaced)
-    if inst.keep_placed.any():
-        unplaced = np.where(inst.keep_placed, np.inf, unplaced)
+    duals, unplaced = _unplaced_option(inst, duals, max_moves, forced)
     m_full = unplaced.copy()
     m_kept = unplaced.copy()
     kept_rc = cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
@@ -727,13 +736,7 @@ def _blend(a: Duals, b: Duals, t: float) -> Duals:
 def lagrangian_pool(inst: Instance, pool: PairPool, duals: Duals, max_moves: int | None,
                     forced: np.ndarray | None = None) -> float:
     """L(duals) over a pool in memory: one pass, nothing selected (for line searches)."""
-    if max_moves is None and duals.mu:
-        duals = replace(duals, mu=0.0)
-    m_full = inst.unit_unplaced.astype(float) + duals.unplaced_price(inst)
-    if forced is not None and forced.any():
-        m_full = np.where(forced, np.inf, m_full)
-    if inst.keep_placed.any():
-        m_full = np.where(inst.keep_placed, np.inf, m_full)
+    duals, m_full = _unplaced_option(inst, duals, max_moves, forced)
     for s, e in unit_slices(pool.unit):
         u = pool.unit[s:e].astype(np.int64)
         p = pool.placement[s:e].astype(np.int64)
