@@ -25,9 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parent.parent
 DAY = dt.date(2025, 6, 2)
 # size -> generate() arguments and the issue's time target (seconds)
@@ -45,41 +42,15 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def add_reallocation_columns(folder: Path, seed: int, pinned_share: float = 0.25,
-                             hold_share: float = 0.03, later_share: float = 0.02) -> None:
-    """pinned / placed_since / on_hold_reason / available_from, drawn with `seed`."""
-    rng = np.random.default_rng(seed)
-    ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
-    pl = pd.read_csv(folder / "placements.csv", dtype=str, keep_default_na=False)
-    placed = ch["current_placement"] != ""
-    pin = placed & (rng.random(len(ch)) < pinned_share)
-    groups = set(ch.loc[pin & (ch["sibling_group"] != ""), "sibling_group"])
-    pin |= placed & ch["sibling_group"].isin(groups) & (ch["sibling_group"] != "")
-    ch["pinned"] = np.where(pin, "true", "")
-    days = rng.integers(7, 5 * 365, len(ch))
-    ch["placed_since"] = [(DAY - dt.timedelta(days=int(d))).isoformat() if p else ""
-                          for d, p in zip(days, placed, strict=True)]
-    vac = pl["vacancies"].astype(int) > 0
-    r = rng.random(len(pl))
-    reasons = np.array(["illness", "safeguarding", "bedroom", "holiday", "break"])
-    pl["on_hold_reason"] = np.where(vac & (r < hold_share),
-                                    reasons[rng.integers(0, 5, len(pl))], "")
-    later = vac & (r >= hold_share) & (r < hold_share + later_share)
-    pl["available_from"] = [(DAY + dt.timedelta(days=int(d))).isoformat() if x else ""
-                            for d, x in zip(rng.integers(1, 60, len(pl)), later, strict=True)]
-    ch.to_csv(folder / "children.csv", index=False)
-    pl.to_csv(folder / "placements.csv", index=False)
-
-
 def instance(size: str, work: Path) -> Path:
     """Generate (once) the size's instance with 70% placed and the optional columns."""
-    from optimiser.generate import generate
+    from optimiser.generate import add_reallocation_columns, generate
 
     kw, _ = SIZES[size]
     folder = work / f"realloc-{size}"
     if not (folder / "children.csv").exists():
         generate(folder, placed_share=0.7, **kw)
-        add_reallocation_columns(folder, seed=int(kw["seed"]))
+        add_reallocation_columns(folder, int(kw["seed"]), DAY)
     return folder
 
 

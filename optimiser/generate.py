@@ -13,6 +13,7 @@ Public API: `generate`, `generate_recipe`, `load_recipes`, `recipe_kwargs`,
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import sys
@@ -1087,4 +1088,41 @@ def generate_recipe(name: str, recipes: str | Path = RECIPES_PATH,
     entry = load_recipes(recipes)[name]
     folder = Path(out_root or recipes.parent) / str(entry.get("out", name))
     generate(folder, data_dir=data_dir, recipe=name, **kwargs)
+    return folder
+
+
+HOLD_REASONS = ("illness", "safeguarding", "bedroom", "holiday", "break")
+
+
+def add_reallocation_columns(folder: Path, seed: int, day: dt.date, *,
+                             pinned_share: float = 0.25, hold_share: float = 0.03,
+                             later_share: float = 0.02, placed_days: int = 5 * 365,
+                             later_days: int = 60) -> Path:
+    """Add the optional re-allocation columns to a generated instance, drawn with `seed`:
+    `pinned` (a share of placed children, with their whole sibling group),
+    `placed_since` (up to `placed_days` before `day`), `on_hold_reason` and
+    `available_from` (up to `later_days` after `day`) for shares of placements with
+    vacancies. Used by the re-allocation tests and benchmark."""
+    rng = np.random.default_rng(seed)
+    ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
+    pl = pd.read_csv(folder / "placements.csv", dtype=str, keep_default_na=False)
+    placed = ch["current_placement"] != ""
+    pin = placed & (rng.random(len(ch)) < pinned_share)
+    groups = set(ch.loc[pin & (ch["sibling_group"] != ""), "sibling_group"])
+    pin |= placed & ch["sibling_group"].isin(groups) & (ch["sibling_group"] != "")
+    ch["pinned"] = np.where(pin, "true", "")
+    days = rng.integers(7, placed_days, len(ch))
+    ch["placed_since"] = [(day - dt.timedelta(days=int(d))).isoformat() if p else ""
+                          for d, p in zip(days, placed, strict=True)]
+    vac = pl["vacancies"].astype(int) > 0
+    r = rng.random(len(pl))
+    reasons = np.array(HOLD_REASONS)
+    pl["on_hold_reason"] = np.where(vac & (r < hold_share),
+                                    reasons[rng.integers(0, len(reasons), len(pl))], "")
+    later = vac & (r >= hold_share) & (r < hold_share + later_share)
+    pl["available_from"] = [(day + dt.timedelta(days=int(d))).isoformat() if x else ""
+                            for d, x in zip(rng.integers(1, later_days, len(pl)), later,
+                                            strict=True)]
+    ch.to_csv(folder / "children.csv", index=False)
+    pl.to_csv(folder / "placements.csv", index=False)
     return folder

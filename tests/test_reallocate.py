@@ -22,7 +22,7 @@ from builders import write_instance
 from optimiser import InstanceError, load_instance
 from optimiser.checker import check
 from optimiser.cli import main
-from optimiser.generate import generate
+from optimiser.generate import add_reallocation_columns, generate
 from optimiser.reallocate import ReallocOptions, reallocate, write_plan
 
 DAY = dt.date(2025, 6, 2)
@@ -66,30 +66,10 @@ def hav(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(a))
 
 
-def with_columns(folder: Path, seed: int, pinned_share: float = 0.25,
-                 hold_share: float = 0.08, later_share: float = 0.05) -> Path:
-    """Add pinned/placed_since/on_hold_reason/available_from to a generated instance."""
-    rng = np.random.default_rng(seed)
-    ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
-    pl = pd.read_csv(folder / "placements.csv", dtype=str, keep_default_na=False)
-    placed = ch["current_placement"] != ""
-    pin = placed & (rng.random(len(ch)) < pinned_share)
-    groups = set(ch.loc[pin & (ch["sibling_group"] != ""), "sibling_group"])
-    pin |= placed & ch["sibling_group"].isin(groups) & (ch["sibling_group"] != "")
-    ch["pinned"] = np.where(pin, "true", "")
-    ch["placed_since"] = [(DAY - dt.timedelta(days=int(d))).isoformat() if p else ""
-                          for d, p in zip(rng.integers(7, 900, len(ch)), placed, strict=True)]
-    vac = pl["vacancies"].astype(int) > 0
-    r = rng.random(len(pl))
-    reasons = np.array(["illness", "safeguarding", "bedroom", "holiday", "break"])
-    pl["on_hold_reason"] = np.where(vac & (r < hold_share),
-                                    reasons[rng.integers(0, 5, len(pl))], "")
-    later = vac & (r >= hold_share) & (r < hold_share + later_share)
-    pl["available_from"] = [(DAY + dt.timedelta(days=int(d))).isoformat() if x else ""
-                            for d, x in zip(rng.integers(1, 40, len(pl)), later, strict=True)]
-    ch.to_csv(folder / "children.csv", index=False)
-    pl.to_csv(folder / "placements.csv", index=False)
-    return folder
+def with_columns(folder: Path, seed: int) -> Path:
+    """The optional re-allocation columns, as the benchmark adds them but denser."""
+    return add_reallocation_columns(folder, seed, DAY, hold_share=0.08, later_share=0.05,
+                                    placed_days=900, later_days=40)
 
 
 @pytest.fixture(scope="module")
