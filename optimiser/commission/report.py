@@ -79,8 +79,8 @@ def run_plan_capacity(instance: str, n_scenarios: int, *, seed: int = 0,
             changed_scen = scenarios  # a price or beds what-if: the very same objects, so
             # Dask sends nothing again and each scenario stays on its worker's cache
     def say(msg: str) -> None:
-        if progress:
-            print(msg, file=log, flush=True)
+        if progress:  # elapsed seconds first: when the recommendation was known
+            print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", file=log, flush=True)
 
     with make_mapper(scheduler, workers, progress, stream=log) as mapper:
         engine = mapper.describe()
