@@ -27,6 +27,7 @@ scales with local-cluster workers.
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
 import json
 import os
@@ -47,6 +48,7 @@ WORK = ROOT / "benchmarks" / "work"
 RESULTS = ROOT / "benchmarks" / "results" / "commission.json"
 INSTANCE = WORK / "commission-2000"
 TARGET_SECONDS = 600.0
+RECOMMENDATION = re.compile(r"^\[ *([\d.]+)s\] recommendation (\{.*\}): £([\d,.]+)/week")
 BATCH_DONE = re.compile(r"^batch \d+ \[#*\] (\d+)/\1 ")  # a finished batch of solves
 
 
@@ -123,6 +125,13 @@ def run_one(workers: int, scenarios: int, seed: int, tl: float,
         "solve_batches_done": sum(1 for line in progress if BATCH_DONE.match(line)),
         "last_progress": [line for line in progress if not line.startswith("batch ")][-3:],
     }
+    for line in progress:  # "[  36.0s] recommendation {...}: £.../week on the sample"
+        m = RECOMMENDATION.match(line)
+        if m:
+            res["recommendation_seconds"] = float(m.group(1))
+            res["recommendation_beds"] = ast.literal_eval(m.group(2))
+            res["recommendation_sample_weekly_cost"] = float(m.group(3).replace(",", ""))
+            res["recommendation_within_target"] = float(m.group(1)) <= TARGET_SECONDS
     if timed_out or proc.returncode != 0:
         res["stderr_tail"] = progress[-15:]
         return res
