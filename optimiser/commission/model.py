@@ -895,12 +895,20 @@ def _master(data: CommissionData, levels: list[tuple[int, ...]], cuts: _Cuts
             lo.append(v - float(g @ y0))
             hi.append(np.inf)
     integrality = np.r_[np.ones(nbin), np.zeros(n_s)]
-    lb = np.r_[np.zeros(nbin), np.full(n_s, -1e12)]
+    # theta_s >= 0: a second stage is a sum of non-negative terms (costs, km, penalties).
+    # A bound like -1e12 instead made HiGHS end with "Solve error" (status 4) on a
+    # 20-scenario authority run: a range of 1e12 against pounds is numerically hostile.
+    lb = np.r_[np.zeros(nbin), np.zeros(n_s)]
     ub = np.r_[np.ones(nbin), np.full(n_s, np.inf)]
-    with _quiet_stdout():  # HiGHS's MIP can print debugging lines on the C stdout
-        res = milp(cost, constraints=LinearConstraint(np.array(a_rows), lo, hi),
-                   integrality=integrality, bounds=Bounds(lb, ub),
-                   options={"mip_rel_gap": 1e-9, "disp": False})
+    res = None
+    for presolve in (True, False):  # HiGHS's presolve is the usual suspect of a failure
+        with _quiet_stdout():  # HiGHS's MIP can print debugging lines on the C stdout
+            res = milp(cost, constraints=LinearConstraint(np.array(a_rows), lo, hi),
+                       integrality=integrality, bounds=Bounds(lb, ub),
+                       options={"mip_rel_gap": 1e-9, "disp": False, "presolve": presolve})
+        if res.x is not None:
+            break
+    assert res is not None
     if res.x is None:
         raise RuntimeError(f"master problem failed: {res.message}")
     x = np.asarray(res.x)
