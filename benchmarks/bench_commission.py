@@ -122,16 +122,8 @@ def run_one(workers: int, scenarios: int, seed: int, tl: float,
         "command": shown, "exit_code": None if timed_out else proc.returncode,
         "timed_out_after_seconds": timeout if timed_out else None,
         "wall_seconds": round(wall, 1), "uptime_before": load_before, "uptime_after": _uptime(),
-        "solve_batches_done": sum(1 for line in progress if BATCH_DONE.match(line)),
-        "last_progress": [line for line in progress if not line.startswith("batch ")][-3:],
     }
-    for line in progress:  # "[  36.0s] recommendation {...}: £.../week on the sample"
-        m = RECOMMENDATION.match(line)
-        if m:
-            res["recommendation_seconds"] = float(m.group(1))
-            res["recommendation_beds"] = ast.literal_eval(m.group(2))
-            res["recommendation_sample_weekly_cost"] = float(m.group(3).replace(",", ""))
-            res["recommendation_within_target"] = float(m.group(1)) <= TARGET_SECONDS
+    parse_progress(res, progress)
     if timed_out or proc.returncode != 0:
         res["stderr_tail"] = progress[-15:]
         return res
@@ -148,6 +140,34 @@ def run_one(workers: int, scenarios: int, seed: int, tl: float,
     return res
 
 
+def parse_progress(res: dict[str, Any], progress: list[str]) -> None:
+    """Fields read from a run's progress log (kept in benchmarks/work/)."""
+    res["solve_batches_done"] = sum(1 for line in progress if BATCH_DONE.match(line))
+    res["last_progress"] = [line for line in progress if not line.startswith("batch ")][-3:]
+    for line in progress:  # "[  36.0s] recommendation {...}: £.../week on the sample"
+        m = RECOMMENDATION.match(line)
+        if m:
+            res["recommendation_seconds"] = float(m.group(1))
+            res["recommendation_beds"] = ast.literal_eval(m.group(2))
+            res["recommendation_sample_weekly_cost"] = float(m.group(3).replace(",", ""))
+            res["recommendation_within_target"] = float(m.group(1)) <= TARGET_SECONDS
+
+
+def add_speedups(runs: list[dict[str, Any]]) -> None:
+    """Speed-up against one worker on the same number of scenarios: of the time to the
+    recommendation (known even when the command fails later), and of the whole command."""
+    for r in runs:
+        one = next((b for b in runs if b["workers"] == 1 and b["scenarios"] == r["scenarios"]),
+                   None)
+        if one is None:
+            continue
+        if r.get("recommendation_seconds") and one.get("recommendation_seconds"):
+            r["recommendation_speedup_vs_1_worker"] = round(
+                one["recommendation_seconds"] / r["recommendation_seconds"], 2)
+        if r["exit_code"] == 0 and one["exit_code"] == 0:
+            r["speedup_vs_1_worker"] = round(one["wall_seconds"] / r["wall_seconds"], 2)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--scenarios", type=int, default=200)
@@ -158,10 +178,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=None,
                     help="stop a run after this many seconds (recorded as timed out)")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--reparse", action="store_true",
+                    help="run nothing: re-read the kept progress logs of the recorded runs")
     args = ap.parse_args(argv)
-    inst = build_instance()
     path = Path(args.out)
     old = json.loads(path.read_text()) if path.exists() else {}
+    if args.reparse:
+        for r in old.get("runs", []):
+            log = WORK / f"commission-2000-s{r['scenarios']}-w{r['workers']}.log"
+            if log.exists():
+                parse_progress(r, log.read_text().splitlines())
+        add_speedups(old.get("runs", []))
+        path.write_text(json.dumps(old, indent=1) + "\n")
+        return 0
+    inst = build_instance()
     runs = [r for r in old.get("runs", [])
             if not (r.get("scenarios") == args.scenarios and r.get("workers") in args.workers)]
     for w in args.workers:
@@ -173,11 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  exit {r['exit_code']}, {r['wall_seconds']} s, beds {r.get('beds')}",
               file=sys.stderr, flush=True)
         runs.append(r)
-    for r in runs:  # speed-up against one worker on the same number of scenarios
-        one = next((b for b in runs if b["workers"] == 1 and b["scenarios"] == r["scenarios"]
-                    and b["exit_code"] == 0), None)
-        if one and r["exit_code"] == 0:
-            r["speedup_vs_1_worker"] = round(one["wall_seconds"] / r["wall_seconds"], 2)
+    add_speedups(runs)
     runs.sort(key=lambda r: (r["scenarios"], r["workers"]))
     result = {
         "issue": 6, "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
