@@ -31,6 +31,7 @@ from optimiser.rules import (
     DEFAULT_TYPES,
     EARTH_RADIUS_KM,
     GENDERS,
+    HOLD_REASONS,
     PLACEMENT_TYPES,
     SUPPORTED_MIN_AGE,
     rating_allowed,
@@ -1089,9 +1090,6 @@ def generate_recipe(name: str, recipes: str | Path = RECIPES_PATH,
     folder = Path(out_root or recipes.parent) / str(entry.get("out", name))
     generate(folder, data_dir=data_dir, recipe=name, **kwargs)
     return folder
-
-
-HOLD_REASONS = ("illness", "safeguarding", "bedroom", "holiday", "break")
 
 
 def add_reallocation_columns(folder: Path, seed: int, day: dt.date, *,
