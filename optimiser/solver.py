@@ -539,16 +539,10 @@ class Pricing:
     add_use: np.ndarray
 
 
-def _feasible_chunks(inst: Instance, pool: PairPool | None,
+def _feasible_chunks(inst: Instance
                      ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """All feasible pairs as (unit, placement, objective, use) chunks; whole units per chunk."""
-    if pool is not None:
-        # pieces of whole units, widened to int64 so unit * m + p cannot overflow
-        for start, end in unit_slices(pool.unit, 2_000_000):
-            yield (pool.unit[start:end].astype(np.int64),
-                   pool.placement[start:end].astype(np.int64),
-                   pool.objective[start:end], pool.use[start:end].astype(np.int64))
-        return
+    """All feasible pairs re-evaluated from the instance (a register too large to hold),
+    as (unit, placement, objective, use) chunks; whole units per chunk."""
     for ub in unit_blocks(inst):
         r, c = np.nonzero(ub.feasible)
         yield ub.units[r], ub.cols[c], ub.objective[r, c], ub.use[r, c]
@@ -590,7 +584,7 @@ def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals
         return _price_pool(inst, pool, duals, m_full, m_kept, kept_sorted, incumbent,
                            per_unit, max_moves)
     best: list[tuple[np.ndarray, ...]] = []
-    for u, p, o, a in _feasible_chunks(inst, pool):
+    for u, p, o, a in _feasible_chunks(inst):
         rc = o + duals.pair_price(inst, u, p, a)
         np.minimum.at(m_full, u, rc)
         key = u * inst.n_placements + p
@@ -652,6 +646,17 @@ def _best_per_unit(u: np.ndarray, rc: np.ndarray, per_unit: int | None) -> np.nd
     return np.sort(np.concatenate([np.flatnonzero(small), order[rank < per_unit]]))
 
 
+def _pool_slice(inst: Instance, pool: PairPool, duals: Duals, s: int, e: int
+                ) -> tuple[np.ndarray, ...]:
+    """Pool pairs [s, e) widened to int64 (unit * m + p cannot overflow), and their
+    objective plus what the relaxed rows charge them: (u, p, objective, use, rc)."""
+    u = pool.unit[s:e].astype(np.int64)
+    p = pool.placement[s:e].astype(np.int64)
+    a = pool.use[s:e].astype(np.int64)
+    o = pool.objective[s:e]
+    return u, p, o, a, o + duals.pair_price(inst, u, p, a)
+
+
 def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray,
                 m_kept: np.ndarray, kept_sorted: np.ndarray, incumbent: float | None,
                 per_unit: int | None, max_moves: int | None) -> Pricing:
@@ -666,17 +671,10 @@ def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray
     m = inst.n_placements
     chunks = list(unit_slices(pool.unit))
 
-    def chunk(s: int, e: int) -> tuple[np.ndarray, ...]:
-        u = pool.unit[s:e].astype(np.int64)
-        p = pool.placement[s:e].astype(np.int64)
-        a = pool.use[s:e].astype(np.int64)
-        o = pool.objective[s:e]
-        return u, p, o, a, o + duals.pair_price(inst, u, p, a)
-
     found: list[tuple[np.ndarray, ...]] = []
     if incumbent is None:
         for s, e in chunks:
-            u, p, o, a, rc = chunk(s, e)
+            u, p, o, a, rc = _pool_slice(inst, pool, duals, s, e)
             _unit_min(m_full, u, rc)
             mk = m_kept[u]
             sel = np.flatnonzero(rc < mk - 1e-7 * np.maximum(1.0, np.abs(mk)))
@@ -687,13 +685,13 @@ def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray
         min_rc = np.inf  # not needed by column generation
     else:
         for s, e in chunks:
-            u, _, _, _, rc = chunk(s, e)
+            u, _, _, _, rc = _pool_slice(inst, pool, duals, s, e)
             _unit_min(m_full, u, rc)
         lag = float(m_full.sum() - duals.constant(inst, max_moves))
         room = incumbent - 1e-6 * max(1.0, abs(incumbent)) - lag
         min_rc = max(room, 0.0)  # every pair not found below has a reduced cost above room
         for s, e in chunks:
-            u, p, o, a, rc = chunk(s, e)
+            u, p, o, a, rc = _pool_slice(inst, pool, duals, s, e)
             red = rc - m_full[u]
             sel = np.flatnonzero(red < room)
             if not len(sel):
@@ -738,10 +736,8 @@ def lagrangian_pool(inst: Instance, pool: PairPool, duals: Duals, max_moves: int
     """L(duals) over a pool in memory: one pass, nothing selected (for line searches)."""
     duals, m_full = _unplaced_option(inst, duals, max_moves, forced)
     for s, e in unit_slices(pool.unit):
-        u = pool.unit[s:e].astype(np.int64)
-        p = pool.placement[s:e].astype(np.int64)
-        a = pool.use[s:e].astype(np.int64)
-        _unit_min(m_full, u, pool.objective[s:e] + duals.pair_price(inst, u, p, a))
+        u, _, _, _, rc = _pool_slice(inst, pool, duals, s, e)
+        _unit_min(m_full, u, rc)
     return float(m_full.sum() - duals.constant(inst, max_moves))
 
 
