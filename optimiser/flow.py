@@ -19,6 +19,7 @@ When the pool is too large to hold (regional scale), the fast path is not used.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -157,5 +158,167 @@ def plan_pence(inst: Instance, cands: Candidates, assignment: np.ndarray) -> int
             + int(to_int(split_penalty(inst, place))))
 
 
+# ------------------------------------------------------ transportation relaxation (duals)
+
+
+@dataclass(frozen=True)
+class Transport:
+    """The transportation relaxation over some pairs: capacity prices and a primal."""
+
+    pi: np.ndarray  # per placement, £ per bed: optimal duals of the capacity rows
+    value: float  # the relaxation's optimum in £ (per-bed costs rounded to the penny)
+    x: np.ndarray  # per pair of `cands`: the share of its unit's beds sent there
+
+
+def transport_relaxation(inst: Instance, cands: Candidates,
+                         unplaced: np.ndarray | None = None,
+                         capacity: np.ndarray | None = None,
+                         active: np.ndarray | None = None,
+                         pairs: np.ndarray | None = None) -> Transport:
+    """Solve the LP relaxation of the placement model over `cands` as a min-cost flow.
+
+    With x_up in [0, 1] and beds y_up = w_u x_up, the LP relaxation (unit rows, capacity
+    rows) is a transportation problem: unit u supplies w_u beds at c_up / w_u each, or
+    leaves them unplaced at unplaced_u / w_u; placement p takes at most cap_p. Network
+    simplex-class solvers do this in a second or two where a general LP code needs a
+    minute at regional scale. Their duals are what column generation needs: the capacity
+    prices are the shortest-path distances to the sink in the optimal flow's residual
+    network (complementary slackness), found by Bellman-Ford over the few arcs that
+    change. A solo child's pairs are charged its own beds here, not the whole placement:
+    the duals stay approximate for those, which costs nothing in validity, as every
+    bound is then evaluated exactly by the Lagrangian over every pair (formulation.md).
+    `capacity`, `active` (units still to place) and `pairs` (a mask of `cands`) serve
+    the rounding below.
+    """
+    units = inst.units
+    n_u, n_p = units.n, inst.n_placements
+    size = np.maximum(units.size.astype(np.int64), 1)
+    pen = inst.unit_unplaced.astype(float) if unplaced is None else unplaced
+    cap = inst.capacity if capacity is None else capacity
+    x = np.zeros(len(cands))
+    if n_u == 0:
+        return Transport(np.zeros(n_p), 0.0, x)
+    ok = cands.objective < pen[cands.unit]
+    if active is not None:
+        ok &= active[cands.unit]
+        size = np.where(active, size, 0)
+    if pairs is not None:
+        ok &= pairs
+    useful = np.flatnonzero(ok)
+    u, p = cands.unit[useful], cands.placement[useful]
+    cost = to_int(cands.objective[useful] / np.maximum(size[u], 1))  # pence per bed
+    pen_c = to_int(pen / np.maximum(size, 1))
+    sink = n_u + n_p
+    total = int(size.sum())
+    tails = np.concatenate([u, np.arange(n_u), n_u + np.arange(n_p)])
+    heads = np.concatenate([n_u + p, np.full(n_u, sink), np.full(n_p, sink)])
+    caps = np.concatenate([np.full(len(u) + n_u, total),
+                           np.maximum(cap.astype(np.int64), 0)])
+    costs = np.concatenate([cost, pen_c, np.zeros(n_p, dtype=np.int64)])
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    arcs = mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    mcf.set_nodes_supplies(np.arange(sink + 1), np.concatenate(
+        [size, np.zeros(n_p, dtype=np.int64), [-total]]))
+    status = mcf.solve()
+    if status != mcf.OPTIMAL:  # cannot happen: leaving everyone unplaced is feasible
+        raise RuntimeError(f"min-cost flow ended with status {status}")
+    flows = np.asarray(mcf.flows(arcs))
+    dist = _sink_distances(tails, heads, costs, caps, flows, sink + 1, sink)
+    pi = np.maximum(dist[n_u: n_u + n_p], 0) / MONEY_SCALE
+    x[useful] = flows[: len(u)] / np.maximum(size[u], 1)
+    return Transport(pi, mcf.optimal_cost() / MONEY_SCALE, x)
+
+
+def transport_rounding(inst: Instance, cands: Candidates, x: np.ndarray, pi: np.ndarray,
+                       rounds: int = 8, per_unit: int = 15) -> np.ndarray:
+    """An integer plan from the transportation relaxation's solution `x` on `cands`.
+
+    Single children come out of the flow whole; sibling groups (and solo children, whose
+    whole-placement use the flow does not see) can be split over several placements,
+    which no plan can do. So each round places the split units first, each where its
+    whole group fits at the least reduced cost under the capacity prices `pi` (its
+    largest share first), and solves the flow again for everyone else on the beds left
+    over. When nothing is split, the flow's plan is taken whole; the greedy completes it.
+    Returns the chosen pair per unit (-1: unplaced).
+    """
+    from .solver import _best_per_unit, greedy
+
+    units = inst.units
+    chosen = np.full(units.n, -1, dtype=np.int64)
+    rem = inst.capacity.astype(np.int64).copy()
+    open_u = np.ones(units.n, dtype=bool)
+    cu, cp, cw = cands.unit, cands.placement, cands.use
+    red = cands.objective + cw * pi[cp]
+    # the re-solves see each unit's `per_unit` best pairs by reduced cost (and the
+    # support): a few times fewer arcs, the same plan in all but a few units
+    near = np.zeros(len(cands), dtype=bool)
+    near[_best_per_unit(cu, red, per_unit)] = True
+    near |= x > 1e-9
+    for r in range(rounds):
+        sup = (x > 1e-9) & open_u[cu]
+        split = np.zeros(units.n, dtype=bool)
+        split[cu[sup & (x < 1 - 1e-9)]] = True
+        last = r == rounds - 1 or not split.any()
+        # split units: their largest share, then the cheapest pair where they fit;
+        # in the last round (or when none is split) every unit of the support
+        pick = np.flatnonzero((sup if last else split[cu]) & (cw <= rem[cp]))
+        pick = pick[np.lexsort((red[pick], -np.round(x[pick], 6), cu[pick]))]
+        if not last:  # plus each split unit's other fitting pairs, as fall-backs
+            more = np.flatnonzero(split[cu] & ~sup & (cw <= rem[cp]))
+            more = more[np.lexsort((red[more], cu[more]))]
+            pick = np.concatenate([pick, more])
+            pick = pick[np.argsort(cu[pick], kind="stable")]
+        for k in pick.tolist():
+            u, p, w = cu[k], cp[k], cw[k]
+            if open_u[u] and rem[p] >= w:
+                rem[p] -= w
+                chosen[u] = k
+                open_u[u] = False
+        if last:
+            break
+        x = transport_relaxation(inst, cands, capacity=rem, active=open_u,
+                                 pairs=near & (cw <= rem[cp])).x
+    return greedy(inst, cands, capacity=inst.capacity, first=chosen[chosen >= 0])
+
+
+def _sink_distances(tails: np.ndarray, heads: np.ndarray, costs: np.ndarray,
+                    caps: np.ndarray, flows: np.ndarray, n_nodes: int, sink: int
+                    ) -> np.ndarray:
+    """Shortest distance from every node to `sink` in the residual network of an optimal
+    flow (no negative cycle there), by Bellman-Ford relaxing only the arcs into nodes
+    whose distance changed in the previous sweep."""
+    pos, room = flows > 0, flows < caps
+    rt = np.concatenate([tails[room], heads[pos]])  # residual arc rt -> rh, cost rc
+    rh = np.concatenate([heads[room], tails[pos]])
+    rc = np.concatenate([costs[room], -costs[pos]])
+    order = np.argsort(rh, kind="stable")  # arcs grouped by head
+    rt, rh, rc = rt[order], rh[order], rc[order]
+    first = np.searchsorted(rh, np.arange(n_nodes + 1))
+    big = np.iinfo(np.int64).max // 4
+    dist = np.full(n_nodes, big, dtype=np.int64)
+    dist[sink] = 0
+    changed = np.array([sink])
+    for _ in range(n_nodes + 1):
+        lo, hi = first[changed], first[changed + 1]
+        count = hi - lo
+        if not count.sum():
+            break
+        idx = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())
+        t, c = rt[idx], rc[idx] + dist[rh[idx]]
+        better = c < dist[t]
+        if not better.any():
+            break
+        t, c = t[better], c[better]
+        o = np.lexsort((c, t))
+        t, c = t[o], c[o]
+        keep = np.flatnonzero(np.diff(t, prepend=-1))
+        dist[t[keep]] = c[keep]
+        changed = t[keep]
+    else:
+        raise RuntimeError("negative cycle in the residual network: the flow is not optimal")
+    return dist
+
+
 __all__ = ["BACKEND_NAME", "MONEY_SCALE", "flow_blocker", "flow_choice", "plan_pence",
-           "pool_candidates", "solve_flow"]
+           "pool_candidates", "solve_flow", "Transport",
+           "transport_relaxation", "transport_rounding"]

@@ -1002,6 +1002,55 @@ PROOF_PAIRS = 1_000_000  # largest pair set the HiGHS proof stage takes on
 LINE_SEARCH_PAIRS = 5_000_000  # pools above this get a line search on the duals
 
 
+TRANSPORT_PAIRS = LINE_SEARCH_PAIRS  # pools above this: LP rounds by min-cost flow
+TRANSPORT_DIVE_PAIRS = 6  # per unit, in the search model after the flow rounding
+
+
+def _use_transport(inst: Instance, pool: PairPool | None, forced: np.ndarray,
+                   max_moves: int | None) -> bool:
+    """The transportation relaxation stands in for the LP on large pools, unless a row
+    it leaves out carries the bound: a moves limit, pins, placed children kept placed."""
+    return (pool is not None and len(pool) > TRANSPORT_PAIRS and max_moves is None
+            and not forced.any() and not inst.keep_placed.any())
+
+
+def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: SolveOptions,
+                     elapsed: Callable[[], float], say: Callable[[str], None]
+                     ) -> tuple[Candidates, float, Duals, Pricing | None, np.ndarray | None,
+                                int]:
+    """Column generation with the transportation relaxation as the restricted LP.
+
+    Each round: min-cost flow over the kept pairs (its capacity prices are the LP's
+    duals), then one pricing pass over the pool: the Lagrangian bound over every pair and
+    each unit's pairs with negative reduced cost. Stops when the flow's value and the
+    bound meet (the LP optimum over every pair is reached), or at 45% of the time limit.
+    Returns (cands, bound, its duals, its pricing, the last flow's x on cands, rounds).
+    """
+    from .flow import transport_relaxation
+
+    lag, duals, pricing = -np.inf, Duals.zero(inst), None
+    lp_x: np.ndarray | None = None
+    rounds = 0
+    while len(cands):
+        rounds += 1
+        tr = transport_relaxation(inst, cands)
+        duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
+        pr = price(inst, cands, pool, duals_r, None, per_unit=10)
+        if pr.lagrangian_bound >= lag:
+            lag, duals, pricing = pr.lagrangian_bound, duals_r, pr
+        lp_x = tr.x
+        say(f"transport round {rounds}: flow £{tr.value:,.2f}, bound over all pairs "
+            f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in "
+            f"({elapsed():.1f}s)")
+        converged = tr.value - pr.lagrangian_bound <= max(1.0, 1e-4 * abs(tr.value))
+        if (len(pr.add_unit) == 0 or converged or elapsed() > 0.45 * opts.time_limit
+                or rounds >= opts.max_pricing_rounds * 4):
+            break
+        cands = _merge(cands, pr)
+        lp_x = None
+    return cands, lag, duals, pricing, lp_x, rounds
+
+
 def _margin(opts: SolveOptions) -> float:
     """Seconds kept back from the MIP for writing up (HiGHS may overrun a little)."""
     return 0.5 + 0.02 * opts.time_limit
@@ -1093,7 +1142,14 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     lag, duals, lp_x, pricing = -np.inf, Duals.zero(inst), None, None
     lag0 = cands.stats.get("lagrangian_zero_bound", -np.inf)  # capacity relaxed: weak, valid
     rounds = 0
-    while len(cands):
+    transport = _use_transport(inst, pool, forced, max_moves)
+    if transport:
+        assert pool is not None
+        # a regional register: the LP relaxation is a transportation problem, solved by
+        # min-cost flow in seconds where the LP code needs minutes (flow.py)
+        cands, lag, duals, pricing, lp_x, rounds = transport_rounds(
+            inst, cands, pool, opts, elapsed, say)
+    while len(cands) and rounds == 0:
         budget = 0.3 * opts.time_limit - elapsed()
         if rounds and budget <= 0:
             break
@@ -1174,6 +1230,10 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             if mip is not None:
                 index = np.flatnonzero(sub_keep)
                 hints.append(np.where(mip >= 0, index[np.maximum(mip, 0)], -1))
+        elif transport:
+            from .flow import transport_rounding
+
+            hints.append(transport_rounding(inst, cands, lp_x, duals.pi))
         else:
             hints.append(lp_dive(inst, cands, lp_x, opts, min(5.0, 0.15 * opts.time_limit),
                                  forced, max_moves))
@@ -1193,7 +1253,20 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     min_excluded = np.inf
     full_keep: np.ndarray | None = None  # every pair fixing keeps, when the model holds less
     m_best: np.ndarray | None = None  # per unit, its best option priced with the duals
-    if pricing is not None and np.isfinite(lag) and pool is None:
+    if transport and pricing is not None:
+        # regional scale: fixing by reduced cost would keep far more pairs than a
+        # search can use in the time left, so the model holds each unit's best pairs
+        # by reduced cost and the incumbent's; the bound is the Lagrangian one
+        keep = _dive_pairs(inst, cands, duals, pricing.best_option, None,
+                           TRANSPORT_DIVE_PAIRS)
+        keep[best[best >= 0]] = True
+        index = np.cumsum(keep) - 1
+        best = np.where(best >= 0, index[np.maximum(best, 0)], -1).astype(np.int64)
+        model_cands = _subset(cands, keep)
+        proof_complete = False
+        say(f"search model: {len(model_cands):,} of {len(cands):,} pairs, each unit's "
+            f"{TRANSPORT_DIVE_PAIRS} best by reduced cost and the incumbent's")
+    elif pricing is not None and np.isfinite(lag) and pool is None:
         # a register too large to hold: another pass over every pair would cost as much
         # as the candidate pass, and could not complete the proof; the bound is lag
         proof_complete = False
