@@ -1453,6 +1453,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     gap = 0.0 if proven else (
         (best_obj - bound) / max(abs(best_obj), 1.0) if np.isfinite(bound) else float("inf"))
     stats["lp_rounds"] = float(rounds)
+    stats["lp_method"] = "transport" if transport else "simplex"
     stats["lagrangian_bound"] = float(lag)
     stats["units"] = float(units.n)
     # issue 4: what solved the restricted model (with split_siblings, "highs" is the

@@ -130,3 +130,108 @@ def test_flow_not_used_with_group_or_solo(tmp_path: Path) -> None:
     assert result.stats["backend"] != BACKEND_NAME
     assert solve(load_instance(single), time_limit=10, workers=2).stats["backend"] == (
         BACKEND_NAME)
+
+
+# ------------------------------------------------ transportation relaxation (regional LP)
+
+SHIPPED = Path(__file__).parent.parent / "instances"
+
+
+def _transport_lp(inst, cands) -> float:  # noqa: ANN001
+    """The LP relaxation over `cands` (unit rows, capacity rows), written out here with
+    SciPy, independently of the flow code: min sum (c - unplaced) x + sum unplaced."""
+    import numpy as np
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    n_u, k = inst.units.n, len(cands)
+    rows = np.concatenate([cands.unit, n_u + cands.placement])
+    vals = np.concatenate([np.ones(k), cands.use.astype(float)])
+    a = sparse.csr_matrix((vals, (rows, np.tile(np.arange(k), 2))),
+                          shape=(n_u + inst.n_placements, k))
+    b = np.concatenate([np.ones(n_u), inst.capacity.astype(float)])
+    res = linprog(cands.objective - inst.unit_unplaced[cands.unit], A_ub=a, b_ub=b,
+                  bounds=(0, 1), method="highs")
+    assert res.status == 0
+    return float(res.fun) + float(inst.unit_unplaced.sum())
+
+
+def _without_solo(inst):  # noqa: ANN001, ANN202
+    """The instance with no solo child (the flow charges a solo child its own beds)."""
+    import dataclasses
+
+    import numpy as np
+
+    return dataclasses.replace(inst, solo=np.zeros_like(inst.solo))
+
+
+@pytest.mark.parametrize("name", ["small", "demo"])
+def test_transport_relaxation_is_the_lp_and_its_prices_are_optimal_duals(name: str) -> None:
+    """The flow's value is the LP optimum, and its capacity prices are optimal duals:
+    the Lagrangian bound they give over the same pairs equals that optimum (strong
+    duality). Wrong potentials (sign, scale, a missed residual arc) break the second."""
+    import numpy as np
+
+    from optimiser.candidates import build_candidates
+    from optimiser.flow import transport_relaxation
+    from optimiser.solver import Duals, price
+
+    inst = load_instance(SHIPPED / name)
+    assert (inst.units.size > 1).any()  # sibling groups: the flow carries beds, not units
+    if inst.units.solo.any():
+        inst = _without_solo(inst)
+    cands, _ = build_candidates(inst, limit=None)
+    lp = _transport_lp(inst, cands)
+    tr = transport_relaxation(inst, cands)
+    beds = float(inst.units.size.sum())
+    assert tr.value == pytest.approx(lp, abs=0.01 * beds + 1e-6)  # per-bed pennies
+    assert (tr.pi >= 0).all() and tr.pi.max() > 0  # capacity binds somewhere
+    bound = price(inst, cands, None, Duals(tr.pi, np.zeros(inst.n_placements)), None,
+                  per_unit=0).lagrangian_bound
+    assert bound <= lp + 1e-6 * abs(lp)  # weak duality: every bound is below the LP
+    assert bound == pytest.approx(lp, abs=0.02 * beds + 1e-6)  # and these duals reach it
+    # the flow's x is a solution of the LP: unit rows and capacity rows hold
+    assert np.bincount(cands.unit, weights=tr.x, minlength=inst.units.n).max() <= 1 + 1e-9
+    load = np.bincount(cands.placement, weights=tr.x * cands.use, minlength=inst.n_placements)
+    assert (load <= inst.capacity + 1e-9).all()
+
+
+def test_transport_rounding_gives_a_plan_that_keeps_every_capacity() -> None:
+    """Split sibling groups are placed whole, and no placement is over-filled."""
+    import numpy as np
+
+    from optimiser.candidates import build_candidates
+    from optimiser.flow import transport_relaxation, transport_rounding
+    from optimiser.solver import objective_of
+
+    inst = load_instance(SHIPPED / "demo")
+    cands, _ = build_candidates(inst, limit=None)
+    tr = transport_relaxation(inst, cands)
+    chosen = transport_rounding(inst, cands, tr.x, tr.pi)
+    placed = chosen[chosen >= 0]
+    assert len(placed) > 0.8 * inst.units.n
+    assert (cands.unit[placed] == np.flatnonzero(chosen >= 0)).all()  # its own pair
+    load = np.bincount(cands.placement[placed], weights=cands.use[placed],
+                       minlength=inst.n_placements)
+    assert (load <= inst.capacity).all()
+    assert objective_of(inst, cands, chosen) >= tr.value - 0.01 * inst.units.size.sum()
+
+
+def test_solve_through_the_transport_path_is_checked_and_its_bound_valid(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The regional route (flow LP rounds, flow rounding, search model) forced on the
+    demo: the plan passes the checker, and its bound is below the proven optimum."""
+    import shutil
+
+    import optimiser.solver as solver_mod
+
+    folder = tmp_path / "demo"
+    shutil.copytree(SHIPPED / "demo", folder)
+    optimum, _, _ = solve_and_check(folder, time_limit=30)
+    assert optimum.status == "optimal"
+    monkeypatch.setattr(solver_mod, "TRANSPORT_PAIRS", 0)
+    result, _, _ = solve_and_check(folder, time_limit=15, backend="cpsat")
+    assert result.stats["lp_method"] == "transport"
+    assert result.bound <= optimum.objective + 1e-6 * optimum.objective
+    assert result.objective >= optimum.objective - 1e-6 * optimum.objective
+    assert result.bound > 0.9 * optimum.objective  # the flow's prices, not zero duals
