@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -156,14 +157,17 @@ def main() -> int:
         if args.no_baseline:
             cmd.append("--no-baseline")
         print(f"running {size} ...", file=sys.stderr, flush=True)
+        load = os.getloadavg()[0]  # the box is shared: say how busy it was
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["load_1min_before"] = load
+        row["load_1min_after"] = os.getloadavg()[0]
         rows.append(row)
         print(json.dumps(row, indent=1), file=sys.stderr)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"machine": platform.platform(), "python": platform.python_version(),
-            "cpus": __import__("os").cpu_count(), "date": time.strftime("%Y-%m-%d")}
+            "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
     (out / "core.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     print(json.dumps({"meta": meta, "rows": rows}, indent=1))
     return 0

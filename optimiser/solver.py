@@ -1149,7 +1149,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         # min-cost flow in seconds where the LP code needs minutes (flow.py)
         cands, lag, duals, pricing, lp_x, rounds = transport_rounds(
             inst, cands, pool, opts, elapsed, say)
-    while len(cands) and rounds == 0:
+    while len(cands) and not transport:
         budget = 0.3 * opts.time_limit - elapsed()
         if rounds and budget <= 0:
             break
