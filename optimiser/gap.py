@@ -52,6 +52,7 @@ from .backends import (
     solve_cpsat,
     solve_highs,
 )
+from .gap_search import knapsack_bound, knapsack_values, lagrangian_dive, lagrangian_start
 
 BACKENDS = ("cpsat", "plain", "highs", "cbc")
 SENSES = ("min", "max")
@@ -523,13 +524,16 @@ class _FullSearch(threading.Thread):
     """
 
     def __init__(self, model: AssignmentModel, shared: _Shared, lower: int,
-                 time_limit: float, workers: int, seed: int):
+                 time_limit: float, workers: int, seed: int,
+                 cuts: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__(daemon=True)
         from ortools.sat.python import cp_model
 
         x, value = shared.get()
         self.model = model
         self.cp = build_cpsat(model, _pairs_of(model, x), (lower, value))
+        if cuts is not None:
+            _add_cuts(self.cp, model, *cuts)
         self.solver = cp_model.CpSolver()
         prm = self.solver.parameters
         prm.max_time_in_seconds = max(time_limit, 0.01)
@@ -567,10 +571,44 @@ class _FullSearch(threading.Thread):
         self.join()
 
 
+USE_CUTS = True  # the knapsack cuts in the full CP-SAT model
+KNAPSACK_CELLS = 50_000_000  # DP table cells (max capacity x jobs) the knapsack step allows
+CUT_SCALE = 100  # the Lagrangian cuts' coefficients, in 1/100 of a cost unit
+
+
+def _add_cuts(cp: object, model: AssignmentModel, u: np.ndarray, kval: np.ndarray) -> None:
+    """Per agent i: sum_j ceil(S (c_ij - u_j)) x_ij >= floor(-S K_i(u)) (valid, rounded
+    outwards), so CP-SAT's LP relaxation reaches the knapsack bound L(u)."""
+    proto = cp.proto  # type: ignore[attr-defined]
+    coef = np.ceil(CUT_SCALE * (model.cost - u[model.job]) - 1e-9).astype(np.int64)
+    order = np.argsort(model.agent, kind="stable")
+    starts = np.searchsorted(model.agent[order], np.arange(model.n_agents + 1))
+    for i in range(model.n_agents):
+        idx = order[starts[i]: starts[i + 1]]
+        if len(idx) == 0:
+            continue
+        ct = proto.constraints.add().linear
+        ct.vars.extend(idx.tolist())
+        ct.coeffs.extend(coef[idx].tolist())
+        lo = int(np.floor(-CUT_SCALE * kval[i] - 1e-6))
+        ct.domain.extend([lo, max(lo, int(np.maximum(coef[idx], 0).sum()))])
+
+
 def _fixed_model(model: AssignmentModel, red: np.ndarray, lag: float, x: np.ndarray,
-                 value: int) -> AssignmentModel:
-    """Reduced-cost fixing: keep pairs with L + r <= U - 1 (integer costs) and x's own."""
-    keep = lag + red <= value - 1 + 1e-6 * max(1.0, abs(value))
+                 value: int, red_out: np.ndarray | None = None) -> AssignmentModel:
+    """Reduced-cost fixing: keep pairs with L + r <= U - 1 (integer costs) and x's own.
+
+    `red_out` (per pair): the bound's rise when the pair is left out; where L + it
+    exceeds U - 1 every better solution uses the pair, so its job keeps only that pair.
+    """
+    tol = 1e-6 * max(1.0, abs(value))
+    keep = lag + red <= value - 1 + tol
+    if red_out is not None:
+        forced = keep & (lag + red_out > value - 1 + tol)
+        if forced.any():
+            job_forced = np.zeros(model.n_jobs, dtype=bool)
+            job_forced[model.job[forced]] = True
+            keep &= forced | ~job_forced[model.job]
     keep[_pairs_of(model, x)] = True
     return model.subset(keep)
 
@@ -600,11 +638,39 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
     solved_lp = lp if lp is not None and lp.status == STATUS_OPTIMAL else None
     lam = solved_lp.capacity_dual if solved_lp is not None else np.zeros(m)
     lag, red = lagrangian(model, lam)
-    lower = math.ceil(lag - 1e-6 * max(1.0, abs(lag)))
     stats["lp_bound"] = lag
     say(f"LP/Lagrangian bound {lag:.2f} ({time.perf_counter() - t0:.2f}s)")
     x0 = _hint(inst, cost, model, None if solved_lp is None else solved_lp.x, lam,
                time.perf_counter() + min(1.0, 0.05 * time_limit))
+    red_out: np.ndarray | None = None
+    cuts: tuple[np.ndarray, np.ndarray] | None = None
+    lns_u: np.ndarray | None = None
+    red_dense = np.full((m, n), np.inf)
+    red_dense[model.agent, model.job] = red
+    if x0 is not None and left() > 0 and int(inst.b.max(initial=0)) * n <= KNAPSACK_CELLS:
+        # the knapsack Lagrangian: a tighter bound, exact per-pair prices, a second start
+        u0 = solved_lp.job_dual if solved_lp is not None else \
+            (cost + lam[:, None] * inst.a).min(axis=0).astype(float)
+        v0 = int(cost[x0, np.arange(n)].sum())
+        kl, u, d_in, d_out, kst = knapsack_bound(
+            cost, inst.a, inst.b, u0, v0, time.perf_counter() + min(3.0, 0.1 * left()))
+        stats.update(kst)
+        say(f"knapsack bound {kl:.2f} after {kst['kn_iterations']:.0f} steps "
+            f"({time.perf_counter() - t0:.2f}s)")
+        if kl > lag:
+            lag, red, red_out = kl, d_in[model.agent, model.job], d_out[model.agent, model.job]
+            red_dense[model.agent, model.job] = red
+            lns_u = u
+            if USE_CUTS:
+                cuts = (u, knapsack_values(cost, inst.a, inst.b, u))
+        x1 = lagrangian_start(cost, inst.a, inst.b, u, d_in)
+        if x1 is not None:
+            x1 = local_search(cost, inst.a, inst.b, x1, time.perf_counter() + 0.5)
+            v1 = int(cost[x1, np.arange(n)].sum())
+            stats["kn_start"] = float(v1)
+            if v1 < v0:
+                x0 = x1
+    lower = math.ceil(lag - 1e-6 * max(1.0, abs(lag)))
     if x0 is None:  # no construction fitted: let CP-SAT look for a first solution
         say("no constructive start found; CP-SAT from scratch")
         res = solve_cpsat(model, left(), workers, seed, objective_domain=(lower, 2**62))
@@ -621,10 +687,10 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
     # phase 1: the full reduced model with every worker, long enough for easy instances
     if not proven and left() > 0:
         x, value = shared.get()
-        sub = _fixed_model(model, red, lag, x, value)
+        sub = _fixed_model(model, red, lag, x, value, red_out)
         stats["pairs_phase1"] = float(len(sub))
         full = _FullSearch(sub, shared, lower, min(left(), max(1.0, 0.1 * time_limit)),
-                           workers, seed)
+                           workers, seed, cuts)
         full.run()
         proven = full.proven
         bound = max(bound, full.bound)
@@ -633,23 +699,23 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
     # phase 2: the full model beside LNS (one worker each), the incumbent shared
     if not proven and left() > 0.05:
         x, value = shared.get()
-        sub = _fixed_model(model, red, lag, x, value)
+        sub = _fixed_model(model, red, lag, x, value, red_out)
         stats["pairs_phase2"] = float(len(sub))
-        red_dense = np.full((m, n), np.inf)
-        red_dense[model.agent, model.job] = red
         if workers >= 2:
-            full = _FullSearch(sub, shared, math.ceil(bound), left(), workers - 1, seed + 1)
+            full = _FullSearch(sub, shared, math.ceil(bound), left(), workers - 1, seed + 1,
+                               cuts)
             full.start()
-            stats.update(lns(inst, cost, red_dense, lag, shared, deadline, seed,
-                             stop=lambda: not full.is_alive()))
+            stats.update(_improve(inst, cost, red_dense, lag, shared, deadline, seed,
+                                  lambda: not full.is_alive(), lns_u))
             if full.is_alive():
                 full.stop()
         else:  # one worker: LNS for most of the time, then the full model from its result
-            stats.update(lns(inst, cost, red_dense, lag, shared,
-                             time.perf_counter() + 0.7 * left(), seed, stop=lambda: False))
+            stats.update(_improve(inst, cost, red_dense, lag, shared,
+                                  time.perf_counter() + 0.7 * left(), seed, lambda: False,
+                                  lns_u))
             x, value = shared.get()
-            full = _FullSearch(_fixed_model(model, red, lag, x, value), shared,
-                               math.ceil(bound), left(), 1, seed + 1)
+            full = _FullSearch(_fixed_model(model, red, lag, x, value, red_out), shared,
+                               math.ceil(bound), left(), 1, seed + 1, cuts)
             full.run()
         proven = full.proven
         bound = max(bound, full.bound)
@@ -663,9 +729,132 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
     return BackendResult(status, float(value), bound, time.perf_counter() - t0, x, stats)
 
 
+DIVE_SHARE = 0.75  # of phase 2's improvement time: Lagrangian dives; the rest LNS
+DIVE_SLICE = 3.0  # seconds of dives between LNS slices
+
+
+def _improve(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float,
+             shared: _Shared, deadline: float, seed: int, stop: Callable[[], bool],
+             u: np.ndarray | None) -> dict[str, float]:
+    """Lagrangian dives and LNS in turns (LNS alone without the knapsack multipliers)."""
+    if u is None or DIVE_SHARE <= 0:
+        return lns(inst, cost, red, lag, shared, deadline, seed, stop)
+    stats: dict[str, float] = {}
+    state: dict[str, float] = {}
+    turn = 0
+    while time.perf_counter() < deadline - 0.02 and not stop():
+        now = time.perf_counter()
+        d_end = min(deadline, now + DIVE_SLICE)
+        for k, v in dives(inst, cost, red, lag, u, shared, d_end, seed + 7919 * turn, stop,
+                          state).items():
+            stats[k] = stats.get(k, 0.0) + v
+        l_end = min(deadline, time.perf_counter() + DIVE_SLICE * (1 - DIVE_SHARE) / DIVE_SHARE)
+        if DIVE_SHARE < 1 and time.perf_counter() < l_end:
+            for k, v in lns(inst, cost, red, lag, shared, l_end, seed + turn, stop,
+                            u=u).items():
+                stats[k] = stats.get(k, 0.0) + v if k != "lns_k" else v
+        turn += 1
+    stats["dive_keep"] = state.get("keep", 0.0)
+    return stats
+
+
+def dives(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, u: np.ndarray,
+          shared: _Shared, deadline: float, seed: int, stop: Callable[[], bool],
+          state: dict[str, float]) -> dict[str, float]:
+    """Randomised Lagrangian dives (`lagrangian_dive`), the last few agents solved exactly.
+
+    A dive fixes agents to knapsack sets at multipliers re-optimised for what is left,
+    until `keep` agents remain; their jobs go to CP-SAT (one worker), restricted to
+    pairs that can be in a solution better than the incumbent U and with the residual's
+    knapsack bound as its lower bound. `keep` adapts like LNS's k: up while the residual
+    solves are proven quickly, down when they time out. Dives whose fixed cost plus
+    residual bound cannot come under U (plus a small margin for the polish) stop early.
+    """
+    rng = np.random.default_rng(seed)
+    m, n = cost.shape
+    jobs = np.arange(n)
+    a, b = inst.a, inst.b
+    keep = state.get("keep", float(max(1, min(m - 1, round(20 * m / n)))))
+    res_time = 0.5
+    n_dives = n_done = improved = 0
+    while time.perf_counter() < deadline - 0.02 and not stop():
+        x, value = shared.get()
+        margin = max(1, int(0.002 * abs(value)))
+        cap = value - 1 + margin
+        n_dives += 1
+        part = lagrangian_dive(cost, a, b, u, cap, rng, iters=40,
+                               noise=float(rng.uniform(0.1, 1.0)), keep_agents=int(keep))
+        if part is None:
+            continue
+        free = np.flatnonzero(part < 0)
+        done = part >= 0
+        fixed = int(cost[part[done], jobs[done]].sum())
+        y = part.copy()
+        if len(free):
+            rem = b - np.bincount(part[done], weights=a[part[done], jobs[done]],
+                                  minlength=m).astype(np.int64)
+            ok = (a[:, free] <= rem[:, None]) & (lag + red[:, free] <= cap + 1e-6)
+            if not ok.any(axis=0).all():
+                continue
+            job_idx, agent_idx = np.nonzero(ok.T)
+            sub = AssignmentModel(len(free), m, job_idx, agent_idx,
+                                  cost[agent_idx, free[job_idx]], a[agent_idx, free[job_idx]],
+                                  rem)
+            big = int(np.abs(cost).max()) * (n + 1) + 1
+            kval = knapsack_values(np.where(ok, cost[:, free], big), a[:, free], rem, u[free])
+            low = math.ceil(float(u[free].sum() - kval.sum()) - 1e-6)
+            if fixed + low > cap:
+                continue
+            t_res = min(res_time, deadline - time.perf_counter())
+            res = _solve_sub(sub, t_res, seed + n_dives, None, (low, cap - fixed),
+                             (u[free], kval))
+            if res.status == STATUS_OPTIMAL and res.seconds < 0.3 * res_time:
+                keep = min(keep + 0.25, float(m))
+            elif res.status != STATUS_OPTIMAL:
+                keep = max(keep - 0.5, 1.0)
+            if res.chosen is None:
+                continue
+            y[free[sub.job[res.chosen]]] = sub.agent[res.chosen]
+        n_done += 1
+        v = int(cost[y, jobs].sum())
+        if v >= value + margin:
+            continue
+        y = local_search(cost, a, b, y, time.perf_counter() + 0.05)
+        v = int(cost[y, jobs].sum())
+        if shared.offer(y, v, "dive"):
+            improved += 1
+    state["keep"] = keep
+    return {"dives": float(n_dives), "dives_complete": float(n_done),
+            "dive_improvements": float(improved)}
+
+
+def _solve_sub(sub: AssignmentModel, time_limit: float, seed: int, hint: np.ndarray | None,
+               domain: tuple[int, int],
+               cuts: tuple[np.ndarray, np.ndarray] | None) -> BackendResult:
+    """One LNS step: CP-SAT, one worker, from the hint, with the Lagrangian cuts."""
+    from ortools.sat.python import cp_model
+
+    cp = build_cpsat(sub, hint, domain)
+    if cuts is not None:
+        _add_cuts(cp, sub, *cuts)
+    solver = cp_model.CpSolver()
+    prm = solver.parameters
+    prm.max_time_in_seconds = max(time_limit, 0.01)
+    prm.num_workers = 1
+    prm.random_seed = seed
+    st = solver.solve(cp)  # type: ignore[arg-type]
+    if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return BackendResult(STATUS_TIME_LIMIT, None, None, solver.wall_time, None, {})
+    chosen = np.flatnonzero(np.asarray(solver.response_proto.solution,
+                                       dtype=np.int64)[: len(sub)])
+    return BackendResult(STATUS_OPTIMAL if st == cp_model.OPTIMAL else STATUS_FEASIBLE,
+                         float(sub.value(chosen)), float(solver.best_objective_bound),
+                         solver.wall_time, chosen, {})
+
+
 def lns(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, shared: _Shared,
         deadline: float, seed: int, stop: Callable[[], bool],
-        sub_time: float = 0.3) -> dict[str, float]:
+        sub_time: float = 0.3, u: np.ndarray | None = None) -> dict[str, float]:
     """Large-neighbourhood search: free all jobs of k related agents, re-solve exactly.
 
     The freed jobs may go to any agent with room left, so each step is a small GAP solved
@@ -711,9 +900,19 @@ def lns(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, shared
                               inst.a[agent_idx, free[job_idx]], cap)
         cur = int(cost[x[free], free].sum())
         low = int(np.minimum.reduceat(sub.cost, sub.job_starts()[:-1]).sum())
-        res = solve_cpsat(sub, min(sub_time, deadline - time.perf_counter()), workers=1,
-                          seed=seed + its, hint=_pairs_of(sub, x[free]),
-                          objective_domain=(low, cur))
+        sub_cuts = None
+        if u is not None:
+            # the knapsack bound of the sub-problem at u: a lower bound and LP cuts
+            big = int(np.abs(cost).max()) * (n + 1) + 1
+            kval = knapsack_values(np.where(ok, cost[:, free], big), inst.a[:, free], cap,
+                                   u[free])
+            low = max(low, math.ceil(float(u[free].sum() - kval.sum()) - 1e-6))
+            sub_cuts = (u[free], kval)
+        if low >= cur:
+            res = BackendResult(STATUS_OPTIMAL, None, float(low), 0.0, None, {})
+        else:
+            res = _solve_sub(sub, min(sub_time, deadline - time.perf_counter()), seed + its,
+                             _pairs_of(sub, x[free]), (low, cur), sub_cuts)
         if res.objective is not None and res.objective < cur and res.chosen is not None:
             y = x.copy()
             y[free[sub.job[res.chosen]]] = sub.agent[res.chosen]
