@@ -230,7 +230,8 @@ def transport_relaxation(inst: Instance, cands: Candidates,
 
 
 def transport_rounding(inst: Instance, cands: Candidates, x: np.ndarray, pi: np.ndarray,
-                       rounds: int = 8, per_unit: int = 15) -> np.ndarray:
+                       rounds: int = 8, per_unit: int = 15,
+                       deadline: float | None = None) -> np.ndarray:
     """An integer plan from the transportation relaxation's solution `x` on `cands`.
 
     Single children come out of the flow whole; sibling groups (and solo children, whose
@@ -239,6 +240,7 @@ def transport_rounding(inst: Instance, cands: Candidates, x: np.ndarray, pi: np.
     whole group fits at the least reduced cost under the capacity prices `pi` (its
     largest share first), and solves the flow again for everyone else on the beds left
     over. When nothing is split, the flow's plan is taken whole; the greedy completes it.
+    Past `deadline` (a `time.perf_counter()` value) the current round is the last.
     Returns the chosen pair per unit (-1: unplaced).
     """
     from .solver import _best_per_unit, greedy
@@ -258,7 +260,8 @@ def transport_rounding(inst: Instance, cands: Candidates, x: np.ndarray, pi: np.
         sup = (x > 1e-9) & open_u[cu]
         split = np.zeros(units.n, dtype=bool)
         split[cu[sup & (x < 1 - 1e-9)]] = True
-        last = r == rounds - 1 or not split.any()
+        last = (r == rounds - 1 or not split.any()
+                or (deadline is not None and time.perf_counter() > deadline))
         # split units: their largest share, then the cheapest pair where they fit;
         # in the last round (or when none is split) every unit of the support
         pick = np.flatnonzero((sup if last else split[cu]) & (cw <= rem[cp]))

@@ -1032,6 +1032,10 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
     lp_x: np.ndarray | None = None
     rounds = 0
     while len(cands):
+        if elapsed() > 0.5 * opts.time_limit:
+            # the candidate pass took half the time (a slow machine): no LP, as below
+            say("no time left for the LP: greedy start and the zero-dual bound")
+            break
         rounds += 1
         tr = transport_relaxation(inst, cands)
         duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
@@ -1233,7 +1237,10 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         elif transport:
             from .flow import transport_rounding
 
-            hints.append(transport_rounding(inst, cands, lp_x, duals.pi))
+            # re-solves stop at 70% of the time limit: the search needs the rest
+            hints.append(transport_rounding(
+                inst, cands, lp_x, duals.pi,
+                deadline=time.perf_counter() + 0.7 * opts.time_limit - elapsed()))
         else:
             hints.append(lp_dive(inst, cands, lp_x, opts, min(5.0, 0.15 * opts.time_limit),
                                  forced, max_moves))

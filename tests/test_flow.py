@@ -196,8 +196,12 @@ def test_transport_relaxation_is_the_lp_and_its_prices_are_optimal_duals(name: s
     assert (load <= inst.capacity + 1e-9).all()
 
 
-def test_transport_rounding_gives_a_plan_that_keeps_every_capacity() -> None:
-    """Split sibling groups are placed whole, and no placement is over-filled."""
+@pytest.mark.parametrize("late", [False, True])
+def test_transport_rounding_gives_a_plan_that_keeps_every_capacity(late: bool) -> None:
+    """Split sibling groups are placed whole, and no placement is over-filled; also
+    when the deadline has passed before the first re-solve."""
+    import time
+
     import numpy as np
 
     from optimiser.candidates import build_candidates
@@ -207,7 +211,8 @@ def test_transport_rounding_gives_a_plan_that_keeps_every_capacity() -> None:
     inst = load_instance(SHIPPED / "demo")
     cands, _ = build_candidates(inst, limit=None)
     tr = transport_relaxation(inst, cands)
-    chosen = transport_rounding(inst, cands, tr.x, tr.pi)
+    chosen = transport_rounding(inst, cands, tr.x, tr.pi,
+                                deadline=time.perf_counter() - 1 if late else None)
     placed = chosen[chosen >= 0]
     assert len(placed) > 0.8 * inst.units.n
     assert (cands.unit[placed] == np.flatnonzero(chosen >= 0)).all()  # its own pair
