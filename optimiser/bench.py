@@ -85,7 +85,7 @@ _FAMILY_KEYS = {"name", "recipes", "instances", "generate", "gap", "problems", "
                 "memory_limit_mib", "check"}
 _BENCH_KEYS = {"out", "work", "backends", "time_limits", "seeds", "workers", "hard_timeout",
                "memory_limit_mib", "check", "plot", "data", "description"}
-_GENERATE_KEYS = {"children", "placements", "seed", "authority", "placed_share"}
+_GENERATE_KEYS = {"children", "placements", "seed", "authority", "placed_share", "type_rows"}
 
 
 class BenchConfigError(ValueError):

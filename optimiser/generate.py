@@ -556,9 +556,47 @@ def _home_authorities(rng: np.random.Generator, world: _World, origin: np.ndarra
     return np.minimum((rows < u[:, None]).sum(axis=1), len(world.code) - 1)
 
 
+# --- type_rows: fixed row counts for some placement types (optional) ----------------------
+
+
+def type_counts(m: int, type_rows: dict[str, int] | None = None) -> np.ndarray:
+    """Placement rows per type (in `PLACEMENT_TYPES` order) for `m` rows.
+
+    Why: the calibrated mix fixes the ratio of fostering households to children's homes,
+    and a recipe may need given counts of some types (e.g. England: 3,500 homes). Types in
+    `type_rows` get exactly that many rows; the other rows are split among the other types
+    by the calibrated shares (largest remainder). Without `type_rows`: the calibrated mix
+    (unchanged draws, so existing recipes give the same bytes)."""
+    shares = _unit_shares()
+    if not type_rows:
+        return _largest_remainder(m, shares)
+    unknown = sorted(set(type_rows) - set(PLACEMENT_TYPES))
+    if unknown:
+        raise ValueError(f"type_rows: unknown placement type(s) {unknown}; "
+                         f"known: {', '.join(PLACEMENT_TYPES)}")
+    for t, n in type_rows.items():
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"type_rows: {t} must be a whole number >= 0, got {n!r}")
+    fixed = sum(int(n) for n in type_rows.values())
+    if fixed > m:
+        raise ValueError(f"type_rows: {fixed} fixed rows exceed placements={m}")
+    free = np.array([t not in type_rows for t in PLACEMENT_TYPES])
+    counts = np.array([int(type_rows.get(t, 0)) for t in PLACEMENT_TYPES], dtype=np.int64)
+    if free.any():
+        counts[free] = _largest_remainder(m - fixed, shares[free])
+    elif fixed != m:
+        raise ValueError(f"type_rows: every type is fixed, so they must add up to "
+                         f"placements={m}, not {fixed}")
+    return counts
+
+
+# --- end of type_rows -----------------------------------------------------------------------
+
+
 def _draw_placements(rng: np.random.Generator, m: int, world: _World, sel: np.ndarray,
-                     sel_w: np.ndarray, kids: _Children) -> _Placements:
-    counts = _largest_remainder(m, _unit_shares())
+                     sel_w: np.ndarray, kids: _Children,
+                     type_rows: dict[str, int] | None = None) -> _Placements:
+    counts = type_counts(m, type_rows)
     ptype = rng.permutation(np.repeat(np.arange(len(PLACEMENT_TYPES)), counts))
     owner = sel[rng.choice(len(sel), size=m, p=sel_w)]
     multi = len(sel) > 1
@@ -1025,7 +1063,8 @@ def write_instance(out: str | Path, tables: dict[str, pd.DataFrame],
 def generate(out: str | Path | None, *, children: int, placements: int, seed: int = 0,
              authority: str | None = None, placed_share: float = 0.0,
              data_dir: str | Path | None = None,
-             recipe: str | None = None) -> dict[str, pd.DataFrame]:
+             recipe: str | None = None,
+             type_rows: dict[str, int] | None = None) -> dict[str, pd.DataFrame]:
     """Draw a synthetic instance; write it to `out` when given.
 
     `authority`: a local authority (name or GSS code; default Leicestershire), a region,
@@ -1034,17 +1073,19 @@ def generate(out: str | Path | None, *, children: int, placements: int, seed: in
     `data_dir`: `shared/data`; when present, real coordinates and real children's homes
     (places, ratings, authority) are used instead of the embedded table.
     `recipe`: only a label for the README.
+    `type_rows`: exact row counts for some placement types (see `type_counts`).
     """
     if children < 1 or placements < 0:
         raise ValueError("need children >= 1 and placements >= 0")
     if not 0.0 <= placed_share <= 1.0:
         raise ValueError("placed_share must be in [0, 1]")
+    type_counts(placements, type_rows)  # bad type_rows: an error before any draw
     rng = np.random.default_rng(seed)
     world = _load_world(data_dir)
     sel, sel_w = world.select(authority)
     kids = _draw_children(rng, children, world, sel, sel_w)
     order = rng.permutation(children)  # row order of children.csv
-    plc = _draw_placements(rng, placements, world, sel, sel_w, kids)
+    plc = _draw_placements(rng, placements, world, sel, sel_w, kids, type_rows)
     exc = _draw_exclusions(rng, kids, plc)
     if placed_share > 0:
         _draw_current(rng, kids, plc, exc[0], exc[1], placed_share)
@@ -1054,6 +1095,8 @@ def generate(out: str | Path | None, *, children: int, placements: int, seed: in
                                 "placements": placements, "seed": seed,
                                 "authority": authority or cal.DEFAULT_AUTHORITY,
                                 "placed_share": placed_share}
+        if type_rows:
+            meta["type_rows"] = dict(type_rows)
         if data_dir is not None:
             meta["data_dir"] = "shared/data (real homes and coordinates)"
         write_instance(out, tables, meta)
@@ -1062,7 +1105,7 @@ def generate(out: str | Path | None, *, children: int, placements: int, seed: in
 
 # --- recipes --------------------------------------------------------------------------------
 
-_GENERATE_KEYS = ("children", "placements", "seed", "authority", "placed_share")
+_GENERATE_KEYS = ("children", "placements", "seed", "authority", "placed_share", "type_rows")
 
 
 def load_recipes(recipes: str | Path = RECIPES_PATH) -> dict[str, dict[str, Any]]:

@@ -26,6 +26,7 @@ from optimiser.generate import (
     instance_stats,
     load_recipes,
     recipe_kwargs,
+    type_counts,
 )
 from optimiser.rules import (
     ALL_RATINGS,
@@ -292,8 +293,9 @@ def test_recipes_and_committed_instances(tmp_path: Path) -> None:
     for name in ("tiny", "small", "demo", "demo-placed", "authority-2000", "region-20000",
                  "england"):
         assert name in book
-    assert recipe_kwargs("england") == {"children": 84000, "placements": 46500, "seed": 1,
-                                        "authority": "England"}
+    assert recipe_kwargs("england") == {
+        "children": 84000, "placements": 48791, "seed": 1, "authority": "England",
+        "type_rows": {"inhouse_residential": 442, "external_residential": 2914, "secure": 144}}
     assert book["demo"]["out"] == "demo"
     with pytest.raises(KeyError):
         recipe_kwargs("nope")
@@ -308,6 +310,46 @@ def test_recipes_and_committed_instances(tmp_path: Path) -> None:
         assert mismatch == [] and errors == [], (name, mismatch, errors)
         size = sum(f.stat().st_size for f in shipped.iterdir())
         assert size < 1_000_000
+
+
+def test_type_rows_fix_counts_and_keep_the_rest_in_the_calibrated_mix() -> None:
+    """type_rows: exact rows for the named types; the others keep their calibrated ratios;
+    without it the draws are those of the calibrated mix (shipped recipes unchanged)."""
+    fixed = {"inhouse_residential": 4, "external_residential": 30, "secure": 1}
+    t = generate(None, children=400, placements=500, seed=5, type_rows=fixed)
+    got = t["placements"]["type"].value_counts()
+    for typ, n in fixed.items():
+        assert got.get(typ, 0) == n
+    assert len(t["placements"]) == 500
+    free = [x for x in PLACEMENT_TYPES if x not in fixed]
+    base = generate(None, children=400, placements=500, seed=5)["placements"]["type"]
+    ref = base.value_counts()
+    # the free types take the 465 other rows in the calibrated proportions (both rounded)
+    total_ref = sum(ref.get(x, 0) for x in free)
+    for x in free:
+        assert abs(got.get(x, 0) - ref.get(x, 0) * 465 / total_ref) <= 2.0, x
+    # same children whatever the placement mix (children are drawn first)
+    base_children = generate(None, children=400, placements=500, seed=5)["children"]
+    pd.testing.assert_frame_equal(t["children"], base_children)
+    with pytest.raises(ValueError, match="unknown placement type"):
+        generate(None, children=5, placements=5, type_rows={"castle": 1})
+    with pytest.raises(ValueError, match="exceed"):
+        generate(None, children=5, placements=5, type_rows={"secure": 6})
+    with pytest.raises(ValueError, match="whole number"):
+        generate(None, children=5, placements=5, type_rows={"secure": -1})
+    with pytest.raises(ValueError, match="add up"):
+        generate(None, children=5, placements=9, type_rows={t: 1 for t in PLACEMENT_TYPES})
+
+
+def test_england_recipe_has_the_issue_counts() -> None:
+    """Issue 4: England with 43,000 fostering households and 3,500 children's homes."""
+    kw = recipe_kwargs("england")
+    counts = dict(zip(PLACEMENT_TYPES, type_counts(kw["placements"], kw["type_rows"]),
+                      strict=True))
+    assert counts["inhouse_foster"] + counts["kinship_foster"] + counts["ifa_foster"] == 43000
+    homes = ("inhouse_residential", "external_residential", "secure")
+    assert sum(counts[h] for h in homes) == 3500
+    assert sum(counts.values()) == kw["placements"]
 
 
 def test_real_data_dir() -> None:
