@@ -6,10 +6,11 @@
 
 One CSV row per (file, problem, sense, backend, time limit, workers, seed), appended to
 ``benchmarks/results/gap.csv``; rows already there are skipped, so an interrupted run
-resumes where it stopped. Senses come from best_known.csv (gap1-12 both ways, gapa-d
-minimisation) unless --senses says otherwise. The machine (cores, load average before
-each row) is recorded with every row, since the box is shared. The summary per set and
-backend (and the issue's targets) is printed and written to gap_summary.json.
+resumes where it stopped (``--rerun`` drops them first, to measure changed code).
+Senses come from best_known.csv (gap1-12 both ways, gapa-d minimisation) unless
+--senses says otherwise. The machine (cores, load average before each row) is recorded
+with every row, since the box is shared. The summary per set and backend (and the
+issue's targets) is printed and written to gap_summary.json.
 """
 
 from __future__ import annotations
@@ -73,6 +74,30 @@ def done_keys(path: Path) -> set[tuple[str, ...]]:
         return {tuple(str(row[k]) for k in KEY) for row in csv.DictReader(fh)}
 
 
+def drop_rows(path: Path, args: argparse.Namespace) -> int:
+    """--rerun: remove the rows this invocation would write (same sets, problems, senses,
+    backends, time limit, workers, seed), so they are measured again with today's code."""
+    files = {f"orlib/{s}.txt" for s in expand_sets(args.sets)}
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+
+    def hit(r: dict[str, str]) -> bool:
+        return (r["instance"] in files and r["backend"] in args.backends
+                and (not args.problems or int(r["problem"]) in args.problems)
+                and (not args.senses or r["sense"] in args.senses)
+                and r["time_limit"] == _fmt(args.time_limit)
+                and r["workers"] == str(args.workers) and r["seed"] == str(args.seed))
+
+    kept = [r for r in rows if not hit(r)]
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(kept)
+    tmp.replace(path)
+    return len(rows) - len(kept)
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
@@ -85,6 +110,8 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
     best = read_best_known(gap_dir / "best_known.csv")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.rerun and out.is_file():
+        drop_rows(out, args)
     seen = done_keys(out)
     new_file = not out.is_file()
     rows: list[dict[str, object]] = []
@@ -198,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="shared/data (default: as the tests)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gap.csv"))
     ap.add_argument("--summary-only", action="store_true", help="summarise the CSV, no runs")
+    ap.add_argument("--rerun", action="store_true",
+                    help="first drop the CSV rows this run would write, then measure them "
+                         "again (after a change to a solver)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     if not args.summary_only:
