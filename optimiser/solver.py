@@ -1006,12 +1006,18 @@ TRANSPORT_PAIRS = LINE_SEARCH_PAIRS  # pools above this: LP rounds by min-cost f
 TRANSPORT_DIVE_PAIRS = 6  # per unit, in the search model after the flow rounding
 
 
+def _flow_roundable(inst: Instance, forced: np.ndarray, max_moves: int | None) -> bool:
+    """No row the flow leaves out matters to a plan's admissibility or bound: no moves
+    limit, no pins, no placed children kept placed."""
+    return max_moves is None and not forced.any() and not inst.keep_placed.any()
+
+
 def _use_transport(inst: Instance, pool: PairPool | None, forced: np.ndarray,
                    max_moves: int | None) -> bool:
     """The transportation relaxation stands in for the LP on large pools, unless a row
-    it leaves out carries the bound: a moves limit, pins, placed children kept placed."""
-    return (pool is not None and len(pool) > TRANSPORT_PAIRS and max_moves is None
-            and not forced.any() and not inst.keep_placed.any())
+    it leaves out carries the bound (see `_flow_roundable`)."""
+    return (pool is not None and len(pool) > TRANSPORT_PAIRS
+            and _flow_roundable(inst, forced, max_moves))
 
 
 def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: SolveOptions,
@@ -1222,6 +1228,17 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     use_highs = opts.backend == "highs" and not inst.policy.rules.split_siblings
     if lp_x is not None:
         hints = [greedy(inst, cands, lp_x, first=first)]
+        if not transport and _flow_roundable(inst, forced, max_moves):
+            # the flow rounding of the regional route, on the kept pairs: a near-LP plan
+            # in a fraction of a second, whatever happens to the MIP dive below on a
+            # busy machine (formulation.md)
+            from .flow import transport_relaxation, transport_rounding
+
+            tr = transport_relaxation(inst, cands)
+            hints.append(transport_rounding(
+                inst, cands, tr.x, tr.pi,
+                deadline=time.perf_counter() + 0.1 * opts.time_limit))
+            say(f"flow rounding £{objective_of(inst, cands, hints[-1]):,.2f}/week")
         if use_highs and pricing is not None:
             # branch and cut on each unit's few best pairs by LP reduced cost (and the
             # LP's own, and staying): a near-optimal incumbent in seconds, so that
