@@ -645,6 +645,7 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
     red_out: np.ndarray | None = None
     cuts: tuple[np.ndarray, np.ndarray] | None = None
     lns_u: np.ndarray | None = None
+    iter_seconds = 0.0
     red_dense = np.full((m, n), np.inf)
     red_dense[model.agent, model.job] = red
     if x0 is not None and left() > 0 and int(inst.b.max(initial=0)) * n <= KNAPSACK_CELLS:
@@ -652,8 +653,10 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
         u0 = solved_lp.job_dual if solved_lp is not None else \
             (cost + lam[:, None] * inst.a).min(axis=0).astype(float)
         v0 = int(cost[x0, np.arange(n)].sum())
+        t_kn = time.perf_counter()
         kl, u, d_in, d_out, kst = knapsack_bound(
             cost, inst.a, inst.b, u0, v0, time.perf_counter() + min(3.0, 0.1 * left()))
+        iter_seconds = (time.perf_counter() - t_kn) / max(kst["kn_iterations"], 1.0)
         stats.update(kst)
         say(f"knapsack bound {kl:.2f} after {kst['kn_iterations']:.0f} steps "
             f"({time.perf_counter() - t0:.2f}s)")
@@ -706,13 +709,13 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
                                cuts)
             full.start()
             stats.update(_improve(inst, cost, red_dense, lag, shared, deadline, seed,
-                                  lambda: not full.is_alive(), lns_u))
+                                  lambda: not full.is_alive(), lns_u, iter_seconds))
             if full.is_alive():
                 full.stop()
         else:  # one worker: LNS for most of the time, then the full model from its result
             stats.update(_improve(inst, cost, red_dense, lag, shared,
                                   time.perf_counter() + 0.7 * left(), seed, lambda: False,
-                                  lns_u))
+                                  lns_u, iter_seconds))
             x, value = shared.get()
             full = _FullSearch(_fixed_model(model, red, lag, x, value, red_out), shared,
                                math.ceil(bound), left(), 1, seed + 1, cuts)
@@ -735,18 +738,18 @@ DIVE_SLICE = 3.0  # seconds of dives between LNS slices
 
 def _improve(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float,
              shared: _Shared, deadline: float, seed: int, stop: Callable[[], bool],
-             u: np.ndarray | None) -> dict[str, float]:
+             u: np.ndarray | None, iter_seconds: float = 0.0) -> dict[str, float]:
     """Lagrangian dives and LNS in turns (LNS alone without the knapsack multipliers)."""
     if u is None or DIVE_SHARE <= 0:
         return lns(inst, cost, red, lag, shared, deadline, seed, stop)
     stats: dict[str, float] = {}
-    state: dict[str, float] = {}
+    state: dict[str, float] = {"iter_seconds": iter_seconds}
     turn = 0
     while time.perf_counter() < deadline - 0.02 and not stop():
         now = time.perf_counter()
         d_end = min(deadline, now + DIVE_SLICE)
         for k, v in dives(inst, cost, red, lag, u, shared, d_end, seed + 7919 * turn, stop,
-                          state).items():
+                          state, hard_deadline=deadline).items():
             stats[k] = stats.get(k, 0.0) + v
         l_end = min(deadline, time.perf_counter() + DIVE_SLICE * (1 - DIVE_SHARE) / DIVE_SHARE)
         if DIVE_SHARE < 1 and time.perf_counter() < l_end:
@@ -760,7 +763,7 @@ def _improve(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float,
 
 def dives(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, u: np.ndarray,
           shared: _Shared, deadline: float, seed: int, stop: Callable[[], bool],
-          state: dict[str, float]) -> dict[str, float]:
+          state: dict[str, float], hard_deadline: float | None = None) -> dict[str, float]:
     """Randomised Lagrangian dives (`lagrangian_dive`), the last few agents solved exactly.
 
     A dive fixes agents to knapsack sets at multipliers re-optimised for what is left,
@@ -769,6 +772,9 @@ def dives(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, u: n
     knapsack bound as its lower bound. `keep` adapts like LNS's k: up while the residual
     solves are proven quickly, down when they time out. Dives whose fixed cost plus
     residual bound cannot come under U (plus a small margin for the polish) stop early.
+    No dive starts after `deadline`; one under way may run on to `hard_deadline`. The
+    subgradient steps per dive step are cut on large instances (state['iter_seconds'],
+    the time of one pass over all knapsacks) so that a dive takes about 1.5 s at most.
     """
     rng = np.random.default_rng(seed)
     m, n = cost.shape
@@ -776,14 +782,17 @@ def dives(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, u: n
     a, b = inst.a, inst.b
     keep = state.get("keep", float(max(1, min(m - 1, round(20 * m / n)))))
     res_time = 0.5
+    hard = deadline if hard_deadline is None else max(deadline, hard_deadline)
+    iters = int(np.clip(1.5 / (min(m, 30) * max(state.get("iter_seconds", 0.0), 1e-9)), 8, 40))
     n_dives = n_done = improved = 0
     while time.perf_counter() < deadline - 0.02 and not stop():
         x, value = shared.get()
         margin = max(1, int(0.002 * abs(value)))
         cap = value - 1 + margin
         n_dives += 1
-        part = lagrangian_dive(cost, a, b, u, cap, rng, iters=40,
-                               noise=float(rng.uniform(0.1, 1.0)), keep_agents=int(keep))
+        part = lagrangian_dive(cost, a, b, u, cap, rng, iters=iters,
+                               noise=float(rng.uniform(0.1, 1.0)), keep_agents=int(keep),
+                               deadline=hard)
         if part is None:
             continue
         free = np.flatnonzero(part < 0)
@@ -805,7 +814,9 @@ def dives(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, u: n
             low = math.ceil(float(u[free].sum() - kval.sum()) - 1e-6)
             if fixed + low > cap:
                 continue
-            t_res = min(res_time, deadline - time.perf_counter())
+            t_res = min(res_time, hard - time.perf_counter())
+            if t_res <= 0.01:
+                break
             res = _solve_sub(sub, t_res, seed + n_dives, None, (low, cap - fixed),
                              (u[free], kval))
             if res.status == STATUS_OPTIMAL and res.seconds < 0.3 * res_time:

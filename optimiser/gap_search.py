@@ -255,13 +255,16 @@ def _subgradient(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarray,
 
 def lagrangian_dive(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarray,
                     upper: float, rng: np.random.Generator, iters: int = 30,
-                    noise: float = 0.0, keep_agents: int = 0) -> np.ndarray | None:
-    """Fix agents one by one to their knapsack set at near-optimal u of the residual
-    problem (the agent whose set is least contested first), re-optimising u after each.
+                    noise: float = 0.0, keep_agents: int = 0,
+                    deadline: float = np.inf) -> np.ndarray | None:
+    """Fix agents to their knapsack sets at near-optimal u of the residual problem (the
+    agents whose sets are least contested first), re-optimising u after each step.
 
-    Stops when `keep_agents` agents are left (for an exact solve of the rest). Returns
-    the partial assignment (-1: open), within capacity, or None as soon as the fixed
-    cost plus the residual's Lagrangian bound exceeds `upper`.
+    A step fixes one agent per 20 left (one on small instances), their sets disjoint, so
+    a dive takes about 20 + log steps however many agents there are. Stops when
+    `keep_agents` agents are left (for an exact solve of the rest). Returns the partial
+    assignment (-1: open), within capacity; None as soon as the fixed cost plus the
+    residual's Lagrangian bound exceeds `upper`, or at the deadline.
     """
     cost = np.ascontiguousarray(cost, dtype=np.int64)
     a = np.ascontiguousarray(a, dtype=np.int64)
@@ -273,6 +276,8 @@ def lagrangian_dive(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarra
     uu = np.asarray(u, dtype=np.float64).copy()
     fixed = 0.0
     while len(agents) > keep_agents and len(jobs):
+        if time.perf_counter() > deadline:
+            return None
         c = np.ascontiguousarray(cost[np.ix_(agents, jobs)])
         aa = np.ascontiguousarray(a[np.ix_(agents, jobs)])
         bb = b[agents]
@@ -287,10 +292,17 @@ def lagrangian_dive(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarra
         score[size == 0] = np.inf
         if not np.isfinite(score).any():
             break
-        k = int(np.argmin(score))
-        take = np.flatnonzero(z[k])
-        x[jobs[take]] = agents[k]
-        fixed += float(c[k, take].sum())
-        agents = np.delete(agents, k)
-        jobs = np.delete(jobs, take)
+        per_step = max(1, min(len(agents) - keep_agents, len(agents) // 20))
+        used = np.zeros(len(jobs), dtype=bool)
+        picked: list[int] = []
+        for k in np.argsort(score, kind="stable")[:per_step]:
+            if not np.isfinite(score[k]) or (z[k] & used).any():
+                continue
+            take = np.flatnonzero(z[k])
+            used[take] = True
+            picked.append(int(k))
+            x[jobs[take]] = agents[k]
+            fixed += float(c[k, take].sum())
+        agents = np.delete(agents, picked)
+        jobs = jobs[~used]
     return x
