@@ -281,7 +281,30 @@ def transport_rounding(inst: Instance, cands: Candidates, x: np.ndarray, pi: np.
             break
         x = transport_relaxation(inst, cands, capacity=rem, active=open_u,
                                  pairs=near & (cw <= rem[cp])).x
-    return greedy(inst, cands, capacity=inst.capacity, first=chosen[chosen >= 0])
+    plan = greedy(inst, cands, capacity=inst.capacity, first=chosen[chosen >= 0])
+    return _reflow_singles(inst, cands, plan)
+
+
+def _reflow_singles(inst: Instance, cands: Candidates, plan: np.ndarray) -> np.ndarray:
+    """With every group (and solo child) where `plan` put it, the single children's best
+    plan is a transportation problem with integral supplies: one exact flow re-places
+    them all. Never worse than `plan`, whose singles' places are one feasible flow."""
+    from .solver import objective_of
+
+    units = inst.units
+    single = (units.size == 1) & ~units.solo
+    if not single.any():
+        return plan
+    fixed = plan[(plan >= 0) & ~single]
+    rem = inst.capacity.astype(np.int64) - np.bincount(
+        cands.placement[fixed], weights=cands.use[fixed],
+        minlength=inst.n_placements).astype(np.int64)
+    x = transport_relaxation(inst, cands, capacity=rem, active=single,
+                             pairs=cands.use <= rem[cands.placement]).x
+    out = np.where(single, -1, plan)
+    sel = np.flatnonzero(x > 0.5)
+    out[cands.unit[sel]] = sel
+    return out if objective_of(inst, cands, out) <= objective_of(inst, cands, plan) else plan
 
 
 def _sink_distances(tails: np.ndarray, heads: np.ndarray, costs: np.ndarray,

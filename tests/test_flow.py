@@ -240,3 +240,25 @@ def test_solve_through_the_transport_path_is_checked_and_its_bound_valid(
     assert result.bound <= optimum.objective + 1e-6 * optimum.objective
     assert result.objective >= optimum.objective - 1e-6 * optimum.objective
     assert result.bound > 0.9 * optimum.objective  # the flow's prices, not zero duals
+
+
+def test_reflow_of_single_children_improves_a_plan_and_keeps_groups() -> None:
+    """With groups fixed, the single children's re-placement is an exact flow: never
+    worse than the plan it starts from, groups untouched, capacities kept."""
+    import numpy as np
+
+    from optimiser.candidates import build_candidates
+    from optimiser.flow import _reflow_singles
+    from optimiser.solver import greedy, objective_of
+
+    inst = load_instance(SHIPPED / "demo")
+    cands, _ = build_candidates(inst, limit=None)
+    start = greedy(inst, cands)
+    out = _reflow_singles(inst, cands, start)
+    assert objective_of(inst, cands, out) < objective_of(inst, cands, start)  # greedy is poor
+    grouped = (inst.units.size > 1) | inst.units.solo
+    assert (out[grouped] == start[grouped]).all()
+    placed = out[out >= 0]
+    load = np.bincount(cands.placement[placed], weights=cands.use[placed],
+                       minlength=inst.n_placements)
+    assert (load <= inst.capacity).all()
