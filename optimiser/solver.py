@@ -1029,7 +1029,8 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
     Each round: min-cost flow over the kept pairs (its capacity prices are the LP's
     duals), then one pricing pass over the pool: the Lagrangian bound over every pair and
     each unit's pairs with negative reduced cost. Stops when the flow's value and the
-    bound meet (the LP optimum over every pair is reached), or at 45% of the time limit.
+    bound meet (the LP optimum over every pair is reached), or when another round would
+    end past 55% of the time limit.
     Returns (cands, bound, its duals, its pricing, the last flow's x on cands, rounds).
     """
     from .flow import transport_relaxation
@@ -1037,12 +1038,14 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
     lag, duals, pricing = -np.inf, Duals.zero(inst), None
     lp_x: np.ndarray | None = None
     rounds = 0
+    round_s = 0.0  # how long the last round took: the next one is not started late
     while len(cands):
         if elapsed() > 0.5 * opts.time_limit:
             # the candidate pass took half the time (a slow machine): no LP, as below
             say("no time left for the LP: greedy start and the zero-dual bound")
             break
         rounds += 1
+        t_round = elapsed()
         tr = transport_relaxation(inst, cands)
         duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
         pr = price(inst, cands, pool, duals_r, None, per_unit=10)
@@ -1053,7 +1056,9 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
             f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in "
             f"({elapsed():.1f}s)")
         converged = tr.value - pr.lagrangian_bound <= max(1.0, 1e-4 * abs(tr.value))
-        if (len(pr.add_unit) == 0 or converged or elapsed() > 0.45 * opts.time_limit
+        round_s = elapsed() - t_round
+        if (len(pr.add_unit) == 0 or converged
+                or elapsed() + round_s > 0.55 * opts.time_limit
                 or rounds >= opts.max_pricing_rounds * 4):
             break
         cands = _merge(cands, pr)
