@@ -17,9 +17,14 @@ Solvers (`solve_gap(..., backend=...)`), all built from arrays:
   costs at least L + r_ij. A hint from the LP (regret greedy on Lagrangian costs, then
   shift/swap local search) gives an incumbent U. Pairs with L + r_ij > U - 1 are in no
   better solution (integer costs) and are left out, the incumbent's own pairs kept, so
-  the restricted optimum is the true optimum. CP-SAT then solves the restricted model
-  from the hint with the objective domain [ceil L, U]; as U improves, the fixing is
-  redone and the smaller model re-solved.
+  the restricted optimum is the true optimum. Then the knapsack Lagrangian
+  (`gap_search`: relax "each job once" instead, one knapsack per agent, subgradient
+  from the LP's job duals) gives a tighter L and exact per-pair prices that replace
+  r_ij in that fixing. CP-SAT solves the restricted model from the hint with the
+  objective domain [ceil L, U] (phase 1, all workers, about 10% of the time); then the
+  full model runs on one worker beside the improvement loop: Lagrangian dives (fix
+  agents to knapsack sets, re-optimise the multipliers, CP-SAT on the last agents'
+  jobs), with LNS slices in between, both offering to the shared incumbent.
 * ``plain`` -- the baseline: one Boolean per pair, exactly-one per job, knapsack per
   agent, nothing else; same workers and time.
 * ``highs`` -- the MIP through highspy; ``cbc`` -- the MIP through PuLP's CBC.
@@ -615,7 +620,8 @@ def _fixed_model(model: AssignmentModel, red: np.ndarray, lag: float, x: np.ndar
 
 def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers: int,
                 seed: int, log: Callable[[str], None] | None) -> BackendResult:
-    """LP -> Lagrangian bound and hint -> short full CP-SAT -> full CP-SAT beside LNS."""
+    """LP -> Lagrangian bounds and hint -> short full CP-SAT -> full CP-SAT beside dives
+    and LNS."""
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     say = log or (lambda s: None)
