@@ -1044,9 +1044,13 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
             # the candidate pass took half the time (a slow machine): no LP, as below
             say("no time left for the LP: greedy start and the zero-dual bound")
             break
-        rounds += 1
         t_round = elapsed()
-        tr = transport_relaxation(inst, cands)
+        try:
+            tr = transport_relaxation(inst, cands)
+        except RuntimeError as exc:  # cannot happen with integer costs; never crash on it
+            log.warning("transportation relaxation failed (%s): zero-dual bound", exc)
+            break
+        rounds += 1
         duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
         pr = price(inst, cands, pool, duals_r, None, per_unit=10)
         if pr.lagrangian_bound >= lag:
@@ -1239,11 +1243,14 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             # busy machine (formulation.md)
             from .flow import transport_relaxation, transport_rounding
 
-            tr = transport_relaxation(inst, cands)
-            hints.append(transport_rounding(
-                inst, cands, tr.x, tr.pi,
-                deadline=time.perf_counter() + 0.1 * opts.time_limit))
-            say(f"flow rounding £{objective_of(inst, cands, hints[-1]):,.2f}/week")
+            try:
+                tr = transport_relaxation(inst, cands)
+                hints.append(transport_rounding(
+                    inst, cands, tr.x, tr.pi,
+                    deadline=time.perf_counter() + 0.1 * opts.time_limit))
+                say(f"flow rounding £{objective_of(inst, cands, hints[-1]):,.2f}/week")
+            except RuntimeError as exc:  # as in transport_rounds: a hint less, no crash
+                log.warning("flow rounding failed (%s)", exc)
         if use_highs and pricing is not None:
             # branch and cut on each unit's few best pairs by LP reduced cost (and the
             # LP's own, and staying): a near-optimal incumbent in seconds, so that
@@ -1263,9 +1270,12 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             from .flow import transport_rounding
 
             # re-solves stop at 70% of the time limit: the search needs the rest
-            hints.append(transport_rounding(
-                inst, cands, lp_x, duals.pi,
-                deadline=time.perf_counter() + 0.7 * opts.time_limit - elapsed()))
+            try:
+                hints.append(transport_rounding(
+                    inst, cands, lp_x, duals.pi,
+                    deadline=time.perf_counter() + 0.7 * opts.time_limit - elapsed()))
+            except RuntimeError as exc:
+                log.warning("flow rounding failed (%s)", exc)
         else:
             hints.append(lp_dive(inst, cands, lp_x, opts, min(5.0, 0.15 * opts.time_limit),
                                  forced, max_moves))

@@ -262,3 +262,26 @@ def test_reflow_of_single_children_improves_a_plan_and_keeps_groups() -> None:
     load = np.bincount(cands.placement[placed], weights=cands.use[placed],
                        minlength=inst.n_placements)
     assert (load <= inst.capacity).all()
+
+
+@pytest.mark.parametrize("route", ["transport", "simplex"])
+def test_a_failing_flow_never_crashes_the_solve(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str) -> None:
+    """If the flow ever failed, the solve would go on without its prices or its hint
+    (zero-dual bound, other hints) and still give a checked plan."""
+    import shutil
+
+    import optimiser.flow as flow_mod
+    import optimiser.solver as solver_mod
+
+    def broken(*args: object, **kw: object) -> None:
+        raise RuntimeError("min-cost flow ended with status BAD_COST_RANGE")
+
+    folder = tmp_path / "demo"
+    shutil.copytree(SHIPPED / "demo", folder)
+    monkeypatch.setattr(flow_mod, "transport_relaxation", broken)
+    if route == "transport":
+        monkeypatch.setattr(solver_mod, "TRANSPORT_PAIRS", 0)
+    result, _, _ = solve_and_check(folder, time_limit=10)
+    assert result.stats["lp_method"] == route
+    assert result.objective >= result.bound
