@@ -740,6 +740,7 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
 
 DIVE_SHARE = 0.75  # of phase 2's improvement time: Lagrangian dives; the rest LNS
 DIVE_SLICE = 3.0  # seconds of dives between LNS slices
+DIVE_MIN_KEEP = 1  # fewest agents a dive leaves to the exact residual solve
 
 
 def _improve(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float,
@@ -786,7 +787,7 @@ def dives(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, u: n
     m, n = cost.shape
     jobs = np.arange(n)
     a, b = inst.a, inst.b
-    keep = state.get("keep", float(max(1, min(m - 1, round(20 * m / n)))))
+    keep = state.get("keep", float(max(DIVE_MIN_KEEP, min(m - 1, round(20 * m / n)))))
     res_time = 0.5
     hard = deadline if hard_deadline is None else max(deadline, hard_deadline)
     iters = int(np.clip(1.5 / (min(m, 30) * max(state.get("iter_seconds", 0.0), 1e-9)), 8, 40))
@@ -828,7 +829,7 @@ def dives(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, u: n
             if res.status == STATUS_OPTIMAL and res.seconds < 0.3 * res_time:
                 keep = min(keep + 0.25, float(m))
             elif res.status != STATUS_OPTIMAL:
-                keep = max(keep - 0.5, 1.0)
+                keep = max(keep - 0.5, float(DIVE_MIN_KEEP))
             if res.chosen is None:
                 continue
             y[free[sub.job[res.chosen]]] = sub.agent[res.chosen]
