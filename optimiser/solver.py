@@ -277,6 +277,10 @@ class Duals:
     # with threshold w <= a (what a pair of use a pays), and their right-hand sides' total
     gamma: np.ndarray | None = None
     gamma_rhs: float = 0.0
+    # clique cuts (see `clique_cuts`): the one unit s of each cut pays its dual on its
+    # pair (s, p); keys s * n_placements + p, sorted and unique, with the summed duals
+    pair_key: np.ndarray | None = None
+    pair_add: np.ndarray | None = None
 
     @staticmethod
     def zero(inst: Instance) -> Duals:
@@ -293,6 +297,11 @@ class Duals:
             out = out + self.mu * inst.pair_moves(u, p)
         if self.gamma is not None:
             out = out + self.gamma[p, np.minimum(a, self.gamma.shape[1] - 1)]
+        if self.pair_key is not None and len(self.pair_key):
+            assert self.pair_add is not None
+            key = np.asarray(u, dtype=np.int64) * inst.n_placements + p
+            pos = np.minimum(np.searchsorted(self.pair_key, key), len(self.pair_key) - 1)
+            out = out + np.where(self.pair_key[pos] == key, self.pair_add[pos], 0.0)
         return out
 
     def unplaced_price(self, inst: Instance) -> np.ndarray:
@@ -316,6 +325,75 @@ class _Rows:
     has_moves: bool
     cut_place: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     cut_w: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    n_cliques: int = 0  # clique rows, after the cardinality cuts, in `cliques` order
+
+
+NO_CLIQUES = np.zeros((0, 3), dtype=np.int64)
+CLIQUE_UNITS = 3_000  # clique cuts on registers of at most this many units
+CLIQUES_PER_ROUND = 2_000
+
+
+def clique_cuts(inst: Instance, cands: Candidates, x: np.ndarray,
+                known: np.ndarray = NO_CLIQUES) -> np.ndarray:
+    """Clique cuts violated by the LP solution `x` on `cands`: rows (p, a, s).
+
+    In placement p of capacity c, units of use >= a > c/2 exclude one another, and each
+    excludes any unit s of use in (c - a, a): together they take more than c beds. So
+        sum_{k at p, use_k >= a} x_k + x_{s,p} <= 1
+    holds for every integer plan. The capacity row and the cardinality cut allow a pair
+    of siblings at half and a single child whole in a two-bed home; this row does not.
+    On authority-2000 they raise the LP by £197 of the £420 between it and the optimum
+    (formulation.md). Returns the new rows not in `known`, most violated first.
+    """
+    if inst.policy.rules.split_siblings or not len(cands) or not len(x):
+        return NO_CLIQUES
+    use = cands.use.astype(np.int64)
+    cp = cands.placement
+    c = inst.capacity[cp].astype(np.int64)
+    found, viol = [], []
+    for a in range(2, int(min(use.max(), c.max())) + 1):
+        big = (use >= a) & (2 * a > c) & (a <= c)
+        if not big.any():
+            continue
+        f = np.bincount(cp[big], weights=x[big], minlength=inst.n_placements)
+        over = x + f[cp] - 1.0
+        k = np.flatnonzero((use < a) & (use > c - a) & (x > 1e-6) & (over > 1e-6)
+                           & (f[cp] > 1e-6))
+        if len(k):
+            found.append(np.stack([cp[k], np.full(len(k), a), cands.unit[k]], axis=1))
+            viol.append(over[k])
+    if not found:
+        return NO_CLIQUES
+    rows = np.concatenate(found)
+    order = np.argsort(-np.concatenate(viol), kind="stable")
+    rows = rows[order]
+    if len(known):
+        m, w = inst.n_placements, int(max(rows[:, 1].max(), known[:, 1].max())) + 1
+        def code(r: np.ndarray) -> np.ndarray:
+            return (r[:, 2] * m + r[:, 0]) * w + r[:, 1]
+        rows = rows[~np.isin(code(rows), code(known))]
+    return rows[:CLIQUES_PER_ROUND]
+
+
+def _clique_rows(inst: Instance, cands: Candidates, cliques: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(pair index, row number from 0) of each clique row over `cands`."""
+    idx: list[np.ndarray] = []
+    row: list[np.ndarray] = []
+    if not len(cliques) or not len(cands):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    by_p = np.argsort(cands.placement, kind="stable")
+    starts = np.searchsorted(cands.placement[by_p], np.arange(inst.n_placements + 1))
+    keys = cands.unit * inst.n_placements + cands.placement  # cands are sorted by it
+    for r, (p, a, su) in enumerate(cliques.tolist()):
+        at = by_p[starts[p]: starts[p + 1]]
+        mem = at[cands.use[at] >= a]
+        k = np.searchsorted(keys, su * inst.n_placements + p)
+        if k < len(keys) and keys[k] == su * inst.n_placements + p:
+            mem = np.append(mem, k)
+        idx.append(mem)
+        row.append(np.full(len(mem), r, dtype=np.int64))
+    return np.concatenate(idx), np.concatenate(row)
 
 
 def _cut_rows(inst: Instance, cands: Candidates, cap: np.ndarray
@@ -356,7 +434,7 @@ def _cut_rows(inst: Instance, cands: Candidates, cap: np.ndarray
 
 
 def _rows(inst: Instance, cands: Candidates, capacity: np.ndarray | None = None,
-          moves_rhs: int | None = None) -> _Rows:
+          moves_rhs: int | None = None, cliques: np.ndarray = NO_CLIQUES) -> _Rows:
     """Rows of the LP/MIP over `cands`; departure rows only with the full capacity."""
     units = inst.units
     k = len(cands)
@@ -411,9 +489,17 @@ def _rows(inst: Instance, cands: Candidates, capacity: np.ndarray | None = None,
         vals.append(np.ones(len(c_idx)))
         b.append((cap[cut_p] // cut_w).astype(float))
         n_rows += len(cut_p)
+    if len(cliques):
+        q_idx, q_row = _clique_rows(inst, cands, cliques)
+        rows.append(n_rows + q_row)
+        cols.append(q_idx)
+        vals.append(np.ones(len(q_idx)))
+        b.append(np.ones(len(cliques)))
+        n_rows += len(cliques)
     a = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n_rows, k))
-    return _Rows(a, np.concatenate(b), places, dep_places, moves_rhs is not None, cut_p, cut_w)
+    return _Rows(a, np.concatenate(b), places, dep_places, moves_rhs is not None, cut_p, cut_w,
+                 len(cliques))
 
 
 def _moves_rhs(inst: Instance, max_moves: int | None) -> int | None:
@@ -423,7 +509,7 @@ def _moves_rhs(inst: Instance, max_moves: int | None) -> int | None:
 
 def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
              forced: np.ndarray | None = None, time_limit: float | None = None,
-             ) -> tuple[Duals, float, np.ndarray]:
+             cliques: np.ndarray = NO_CLIQUES) -> tuple[Duals, float, np.ndarray]:
     """Duals (>= 0), value and solution of the restricted model's LP relaxation.
 
     Rows: one per unit, capacity and departure rows per placement, the moves row with
@@ -438,7 +524,7 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
     if k == 0:
         return duals, offset, x
     c = cands.objective - unplaced[cands.unit]
-    rw = _rows(inst, cands, moves_rhs=_moves_rhs(inst, max_moves))
+    rw = _rows(inst, cands, moves_rhs=_moves_rhs(inst, max_moves), cliques=cliques)
     bounds = np.zeros((k, 2))
     bounds[:, 1] = 1.0
     bounds[forced_pairs(inst, cands, forced), 0] = 1.0
@@ -448,6 +534,9 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
         log.warning("LP relaxation did not solve (%s); pricing uses zero duals", res.message)
         return duals, -np.inf, x
     marg = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0)
+    n_q = rw.n_cliques
+    q = marg[len(marg) - n_q:] if n_q else np.zeros(0)
+    marg = marg[: len(marg) - n_q]
     pi = np.zeros(inst.n_placements)
     pi[rw.places] = marg[units.n: units.n + len(rw.places)]
     rho = np.zeros(inst.n_placements)
@@ -456,15 +545,21 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
     n_cuts = len(rw.cut_place)
     mu = float(marg[len(marg) - n_cuts - 1]) if rw.has_moves else 0.0
     gamma, gamma_rhs = None, 0.0
-    if n_cuts:
-        g = marg[len(marg) - n_cuts:]
-        w_max = int(rw.cut_w.max())
+    pair_key = pair_add = None
+    if n_cuts or n_q:
+        g = marg[len(marg) - n_cuts:] if n_cuts else np.zeros(0)
+        w_max = int(max(rw.cut_w.max() if n_cuts else 0, cliques[:, 1].max() if n_q else 0))
         gamma = np.zeros((inst.n_placements, w_max + 1))
         np.add.at(gamma, (rw.cut_place, rw.cut_w), g)
+        if n_q:  # a clique's big units pay like a cut of threshold a; its s on its pair
+            np.add.at(gamma, (cliques[:, 0], cliques[:, 1]), q)
+            pair_key, inv = np.unique(cliques[:, 2] * inst.n_placements + cliques[:, 0],
+                                      return_inverse=True)
+            pair_add = np.bincount(inv.ravel(), weights=q, minlength=len(pair_key))
         gamma = np.cumsum(gamma, axis=1)  # a pair of use a pays every cut with w <= a
-        gamma_rhs = float((g * (inst.capacity[rw.cut_place] // rw.cut_w)).sum())
-    return (Duals(pi, rho, mu, gamma, gamma_rhs), float(res.fun) + offset,
-            np.asarray(res.x))
+        gamma_rhs = float((g * (inst.capacity[rw.cut_place] // rw.cut_w)).sum() + q.sum())
+    return (Duals(pi, rho, mu, gamma, gamma_rhs, pair_key, pair_add),
+            float(res.fun) + offset, np.asarray(res.x))
 
 
 @contextlib.contextmanager
@@ -490,7 +585,7 @@ def _quiet_stdout() -> Iterator[None]:
 def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
                forced: np.ndarray | None = None, max_moves: int | None = None,
                capacity: np.ndarray | None = None, moves_rhs: int | None = None,
-               ) -> tuple[np.ndarray | None, bool, float]:
+               cliques: np.ndarray = NO_CLIQUES) -> tuple[np.ndarray | None, bool, float]:
     """The restricted model with HiGHS branch and cut (SciPy's `milp`).
 
     Coefficients are the same pence as CP-SAT's, so "optimal" means the same thing; the
@@ -506,7 +601,7 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
         return np.full(units.n, -1, dtype=np.int64), True, offset
     c = to_int(cands.objective - inst.unit_unplaced[cands.unit]).astype(float)
     rhs = moves_rhs if moves_rhs is not None else _moves_rhs(inst, max_moves)
-    rw = _rows(inst, cands, capacity, rhs)
+    rw = _rows(inst, cands, capacity, rhs, cliques=cliques)
     lb = np.zeros(k)
     lb[forced_pairs(inst, cands, forced)] = 1.0
     with _quiet_stdout():
@@ -727,8 +822,15 @@ def _blend(a: Duals, b: Duals, t: float) -> Duals:
 
     pi, rho, gamma = mix(a.pi, b.pi), mix(a.rho, b.rho), mix(a.gamma, b.gamma)
     assert pi is not None and rho is not None
+    keys = [d.pair_key for d in (a, b) if d.pair_key is not None]
+    pair_key = pair_add = None
+    if keys:  # clique duals on single pairs: the union, each side weighted
+        adds = [w * d.pair_add for w, d in ((1 - t, a), (t, b)) if d.pair_add is not None]
+        pair_key, inv = np.unique(np.concatenate(keys), return_inverse=True)
+        pair_add = np.bincount(inv.ravel(), weights=np.concatenate(adds),
+                               minlength=len(pair_key))
     return Duals(pi, rho, (1 - t) * a.mu + t * b.mu, gamma,
-                 (1 - t) * a.gamma_rhs + t * b.gamma_rhs)
+                 (1 - t) * a.gamma_rhs + t * b.gamma_rhs, pair_key, pair_add)
 
 
 def lagrangian_pool(inst: Instance, pool: PairPool, duals: Duals, max_moves: int | None,
@@ -1161,6 +1263,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     lag, duals, lp_x, pricing = -np.inf, Duals.zero(inst), None, None
     lag0 = cands.stats.get("lagrangian_zero_bound", -np.inf)  # capacity relaxed: weak, valid
     rounds = 0
+    cliques = NO_CLIQUES  # clique cuts found so far (rows p, a, s), kept across rounds
     transport = _use_transport(inst, pool, forced, max_moves)
     if transport:
         assert pool is not None
@@ -1179,7 +1282,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             break
         rounds += 1
         duals_r, lp_val, x_r = lp_duals(inst, cands, max_moves, forced,
-                                        time_limit=max(budget, 0.35 * opts.time_limit))
+                                        time_limit=max(budget, 0.35 * opts.time_limit),
+                                        cliques=cliques)
         if not np.isfinite(lp_val) and pool is None:
             break  # no duals in time, and a pricing pass over the register is not cheap
         if pool is None and elapsed() + timings["candidates"] > 0.8 * opts.time_limit:
@@ -1213,10 +1317,17 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         # stop when the LP over the kept pairs is within a penny-scale tolerance of the
         # bound over all pairs: more rounds cannot move either by more than that
         converged = lp_val - pr.lagrangian_bound <= max(1.0, opts.lp_tolerance * abs(lp_val))
-        if len(pr.add_unit) == 0 or converged or elapsed() > 0.3 * opts.time_limit \
+        new_q = (clique_cuts(inst, cands, x_r, cliques)
+                 if units.n <= CLIQUE_UNITS and np.isfinite(lp_val) else NO_CLIQUES)
+        if len(new_q):
+            say(f"LP round {rounds}: {len(new_q)} clique cuts added")
+        if ((len(pr.add_unit) == 0 or converged) and not len(new_q)) \
+                or elapsed() > 0.3 * opts.time_limit \
                 or rounds >= opts.max_pricing_rounds * 4:
             break
-        cands = _merge(cands, pr)
+        cliques = np.concatenate([cliques, new_q])
+        if len(pr.add_unit):
+            cands = _merge(cands, pr)
         lp_x = None
     timings["lp"] = time.perf_counter() - t
 
@@ -1262,7 +1373,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             # busier machine a quarter of the limit was too little (20.9% gap once)
             mip, _, _ = solve_milp(inst, sub, min(0.4 * opts.time_limit,
                                                   opts.time_limit - elapsed()),
-                                   forced, max_moves)
+                                   forced, max_moves, cliques=cliques)
             if mip is not None:
                 index = np.flatnonzero(sub_keep)
                 hints.append(np.where(mip >= 0, index[np.maximum(mip, 0)], -1))
@@ -1378,7 +1489,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                 sub = _subset(model_cands, wide)
                 say(f"wider dive: {len(sub):,} of {len(model_cands):,} pairs")
                 # HiGHS checks its clock between LP solves, which take long at this size
-                mip, done, _ = solve_milp(inst, sub, 0.8 * left, forced, max_moves)
+                mip, done, _ = solve_milp(inst, sub, 0.8 * left, forced, max_moves,
+                                          cliques=cliques)
                 if mip is not None:
                     index = np.flatnonzero(wide)
                     cand = np.where(mip >= 0, index[np.maximum(mip, 0)], -1)
@@ -1392,7 +1504,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         else:
             # HiGHS checks its clock between LP solves: keep a little back
             chosen, exact_optimal, cp_bound = solve_milp(inst, model_cands, 0.9 * left,
-                                                         forced, max_moves)
+                                                         forced, max_moves, cliques=cliques)
         timings["solve"] = time.perf_counter() - t
     elif opts.backend in ("cbc", "highs"):  # issue 4 (optimiser/mip.py): CBC through PuLP,
         # or HiGHS with the split_siblings spread variables the route above lacks
@@ -1458,7 +1570,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             min_excl2 = min(float(excluded.min()) if len(excluded) else np.inf, slack)
         say(f"proof over every pair that can still matter: {len(full):,} pairs")
         # HiGHS checks its clock between LP solves: a large root LP overruns a little
-        chosen2, optimal2, bound2 = solve_milp(inst, full, 0.85 * left, forced, max_moves)
+        chosen2, optimal2, bound2 = solve_milp(inst, full, 0.85 * left, forced, max_moves,
+                                               cliques=cliques)
         place = unit_placement(model_cands, best)
         key = full.unit * inst.n_placements + full.placement
         units_placed = np.flatnonzero(place >= 0)

@@ -268,3 +268,41 @@ def test_pricing_a_held_pool_equals_re_evaluation(mode: str) -> None:
     assert got == want and len(got) > 0
     if mode == "fixing":
         assert fast.min_dropped_rc <= slow.min_dropped_rc + 1e-9
+
+
+@pytest.mark.parametrize("p1_beds, binds", [(2, True), (3, False)])
+def test_clique_cut_closes_the_lp_gap(tmp_path: Path, p1_beds: int, binds: bool) -> None:
+    """A sibling pair G (priority 1) and a single child S (priority 3) want P1 (£100 a
+    child), the only placement. With 2 beds they cannot share it: the optimum places S
+    and leaves G (£200,000) unplaced, £200,100. The LP instead places S and half of G
+    (£100,200): capacity holds (1 + 1 bed) and no cardinality cut applies. The clique
+    "G + S <= 1 in P1" makes the LP the integer optimum, and the Lagrangian bound with
+    its dual (G pays it through the cut's threshold, S on its own pair) stays valid.
+    With 3 beds both fit: no clique is violated.
+    """
+    from optimiser.candidates import build_candidates
+    from optimiser.solver import clique_cuts, lp_duals, price
+
+    kids = [{"child_id": "C1", "sibling_group": "G1", "priority": 1},
+            {"child_id": "C2", "sibling_group": "G1", "priority": 1},
+            {"child_id": "C3", "priority": 3}]
+    pls = [{"placement_id": "P1", "vacancies": p1_beds, "weekly_cost": 100}]
+    dist = _d({(c["child_id"], "P1"): 0 for c in kids})
+    inst = load_instance(write_instance(tmp_path / "i", kids, pls, distances=dist))
+    cands, pool = build_candidates(inst, limit=None)
+    _, lp_plain, x = lp_duals(inst, cands)
+    q = clique_cuts(inst, cands, x)
+    optimum = solve(inst, time_limit=10, workers=1)
+    assert optimum.status == "optimal"
+    if not binds:
+        assert len(q) == 0
+        assert optimum.objective == pytest.approx(300.0)
+        return
+    assert lp_plain == pytest.approx(100_200.0)
+    assert len(q) == 1
+    duals, lp_cut, _ = lp_duals(inst, cands, cliques=q)
+    assert optimum.objective == pytest.approx(200_100.0)
+    assert lp_cut == pytest.approx(200_100.0)
+    bound = price(inst, cands, pool, duals, None).lagrangian_bound
+    assert bound <= optimum.objective + 1e-6
+    assert bound == pytest.approx(200_100.0)
