@@ -306,3 +306,64 @@ def lagrangian_dive(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarra
         agents = np.delete(agents, picked)
         jobs = jobs[~used]
     return x
+
+
+# --------------------------------------------------------------------------- local search
+
+
+@njit(cache=True, nogil=True)
+def _ls_pass(cost: np.ndarray, a: np.ndarray, b: np.ndarray, x: np.ndarray,
+             load: np.ndarray) -> int:
+    """One pass over the jobs: each takes its best improving shift, else its best
+    improving swap (with a job on another agent), within capacity. Returns the moves."""
+    m, n = cost.shape
+    moves = 0
+    for j in range(n):
+        p = x[j]
+        best = 0
+        bq = -1
+        for q in range(m):
+            if q != p and load[q] + a[q, j] <= b[q]:
+                d = cost[q, j] - cost[p, j]
+                if d < best:
+                    best = d
+                    bq = q
+        if bq >= 0:
+            load[p] -= a[p, j]
+            load[bq] += a[bq, j]
+            x[j] = bq
+            moves += 1
+            continue
+        bk = -1
+        room_p = b[p] - load[p] + a[p, j]
+        for k in range(n):
+            q = x[k]
+            if q == p or a[p, k] > room_p or load[q] - a[q, k] + a[q, j] > b[q]:
+                continue
+            d = cost[q, j] + cost[p, k] - cost[p, j] - cost[q, k]
+            if d < best:
+                best = d
+                bk = k
+        if bk >= 0:
+            q = x[bk]
+            load[p] += a[p, bk] - a[p, j]
+            load[q] += a[q, j] - a[q, bk]
+            x[j] = q
+            x[bk] = p
+            moves += 1
+    return moves
+
+
+def local_search(cost: np.ndarray, a: np.ndarray, b: np.ndarray, x: np.ndarray,
+                 deadline: float) -> np.ndarray:
+    """Shift and swap moves, each job's best improving one in turn, until a pass moves
+    nothing (or the deadline). Never worsens x; x must be within capacity."""
+    cost = np.ascontiguousarray(cost, dtype=np.int64)
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    b = np.ascontiguousarray(b, dtype=np.int64)
+    m, n = cost.shape
+    y = np.asarray(x, dtype=np.int64).copy()
+    load = np.bincount(y, weights=a[y, np.arange(n)], minlength=m).astype(np.int64)
+    while time.perf_counter() < deadline and _ls_pass(cost, a, b, y, load) > 0:
+        pass
+    return y

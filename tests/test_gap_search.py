@@ -30,6 +30,7 @@ from optimiser.gap_search import (
     knapsack_values,
     lagrangian_dive,
     lagrangian_start,
+    local_search,
 )
 
 
@@ -175,3 +176,30 @@ def test_dives_improve_a_poor_start_to_the_known_optimum(problem: int) -> None:
     assert inst.objective(x) == value <= v0
     assert value == opt, (value, opt, stats)
     assert x.shape == (n,) and min(values, default=v0) == value
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_local_search_feasible_never_worse_and_a_local_optimum(seed: int) -> None:
+    inst = _random_gap(5, 30, seed, tight=1.2)  # loose enough for a random start
+    rng = np.random.default_rng(seed)
+    start = regret_greedy(inst.c, inst.a, inst.b, rng.random((inst.m, inst.n)))
+    if start is None:
+        pytest.skip("no feasible random start")
+    v0 = inst.objective(start)
+    x = local_search(inst.c, inst.a, inst.b, start, time.perf_counter() + 10)
+    v = inst.objective(x)  # raises when over capacity
+    assert v <= v0
+    jobs = np.arange(inst.n)
+    load = np.bincount(x, weights=inst.a[x, jobs], minlength=inst.m)
+    for j in range(inst.n):  # no improving shift is left ...
+        p = x[j]
+        for q in range(inst.m):
+            if q != p and load[q] + inst.a[q, j] <= inst.b[q]:
+                assert inst.c[q, j] >= inst.c[p, j]
+        for k in range(inst.n):  # ... and no improving swap
+            q = x[k]
+            if q == p:
+                continue
+            if (load[p] - inst.a[p, j] + inst.a[p, k] <= inst.b[p]
+                    and load[q] - inst.a[q, k] + inst.a[q, j] <= inst.b[q]):
+                assert inst.c[q, j] + inst.c[p, k] >= inst.c[p, j] + inst.c[q, k]
