@@ -1362,7 +1362,17 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                 say(f"flow rounding £{objective_of(inst, cands, hints[-1]):,.2f}/week")
             except RuntimeError as exc:  # as in transport_rounds: a hint less, no crash
                 log.warning("flow rounding failed (%s)", exc)
-        if use_highs and pricing is not None:
+        if transport:
+            from .flow import transport_rounding
+
+            # re-solves stop at 70% of the time limit: the search needs the rest
+            try:
+                hints.append(transport_rounding(
+                    inst, cands, lp_x, duals.pi,
+                    deadline=time.perf_counter() + 0.7 * opts.time_limit - elapsed()))
+            except RuntimeError as exc:
+                log.warning("flow rounding failed (%s)", exc)
+        elif use_highs and pricing is not None:
             # branch and cut on each unit's few best pairs by LP reduced cost (and the
             # LP's own, and staying): a near-optimal incumbent in seconds, so that
             # reduced-cost fixing below leaves a small model to prove
@@ -1377,16 +1387,6 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             if mip is not None:
                 index = np.flatnonzero(sub_keep)
                 hints.append(np.where(mip >= 0, index[np.maximum(mip, 0)], -1))
-        elif transport:
-            from .flow import transport_rounding
-
-            # re-solves stop at 70% of the time limit: the search needs the rest
-            try:
-                hints.append(transport_rounding(
-                    inst, cands, lp_x, duals.pi,
-                    deadline=time.perf_counter() + 0.7 * opts.time_limit - elapsed()))
-            except RuntimeError as exc:
-                log.warning("flow rounding failed (%s)", exc)
         else:
             hints.append(lp_dive(inst, cands, lp_x, opts, min(5.0, 0.15 * opts.time_limit),
                                  forced, max_moves))
