@@ -1142,16 +1142,18 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
     rounds = 0
     round_s = 0.0  # how long the last round took: the next one is not started late
     while len(cands):
-        if elapsed() > 0.5 * opts.time_limit:
-            # the candidate pass took half the time (a slow machine): no LP, as below
-            say("no time left for the LP: greedy start and the zero-dual bound")
-            break
         t_round = elapsed()
         try:
             tr = transport_relaxation(inst, cands)
         except RuntimeError as exc:  # cannot happen with integer costs; never crash on it
             log.warning("transportation relaxation failed (%s): zero-dual bound", exc)
             break
+        if rounds == 0 and t_round > 0.5 * opts.time_limit:
+            # the candidate pass took half the time (a slow machine): no pricing pass,
+            # so no bound from these prices; the flow over the kept pairs still gives
+            # the rounding its start
+            say("no time left for pricing: flow rounding and the zero-dual bound")
+            return cands, lag, Duals(tr.pi, np.zeros(inst.n_placements)), None, tr.x, 0
         rounds += 1
         duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
         pr = price(inst, cands, pool, duals_r, None, per_unit=10)
@@ -1394,6 +1396,21 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             r_obj = objective_of(inst, cands, rounded)
             if r_obj < best_obj and ok(rounded):
                 best, best_obj = rounded, r_obj
+    elif len(cands) and _flow_roundable(inst, forced, max_moves):
+        # no LP in time (a national register's candidate pass takes most of the limit):
+        # one flow over the kept pairs, rounded, is still far better than the greedy
+        from .flow import transport_relaxation, transport_rounding
+
+        try:
+            tr = transport_relaxation(inst, cands)
+            rounded = transport_rounding(  # re-solves while 15% of the limit is left
+                inst, cands, tr.x, tr.pi,
+                deadline=time.perf_counter() + 0.85 * opts.time_limit - elapsed())
+            r_obj = objective_of(inst, cands, rounded)
+            if r_obj < best_obj and ok(rounded):
+                best, best_obj = rounded, r_obj
+        except RuntimeError as exc:
+            log.warning("flow rounding failed (%s)", exc)
     timings["greedy"] = time.perf_counter() - t
     say(f"greedy start £{greedy_obj:,.2f}/week; LP-rounded hint £{best_obj:,.2f}/week")
 

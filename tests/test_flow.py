@@ -288,3 +288,23 @@ def test_a_failing_flow_never_crashes_the_solve(
     result, _, _ = solve_and_check(folder, time_limit=10)
     assert result.stats["lp_method"] == route
     assert result.objective >= result.bound
+
+
+@pytest.mark.parametrize("route", ["transport", "simplex"])
+def test_no_time_for_the_lp_still_rounds_a_flow(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str) -> None:
+    """When the candidate pass takes half the limit (a national register), there is no
+    LP; one flow over the kept pairs, rounded, still beats the greedy start by far."""
+    import shutil
+
+    import optimiser.solver as solver_mod
+
+    folder = tmp_path / "demo"
+    shutil.copytree(SHIPPED / "demo", folder)
+    if route == "transport":
+        monkeypatch.setattr(solver_mod, "TRANSPORT_PAIRS", 0)
+    result, _, _ = solve_and_check(folder, time_limit=0.002)
+    assert result.stats["lp_method"] == route
+    assert result.stats["lp_rounds"] == 0  # no LP round: no time
+    assert result.objective < 0.6 * result.greedy_objective
+    assert result.bound <= result.objective
