@@ -7,6 +7,7 @@ optimum), so a wrong DP, an invalid bound or an over-eager fixing rule fails her
 from __future__ import annotations
 
 import itertools
+import math
 import time
 
 import numpy as np
@@ -203,3 +204,19 @@ def test_local_search_feasible_never_worse_and_a_local_optimum(seed: int) -> Non
             if (load[p] - inst.a[p, j] + inst.a[p, k] <= inst.b[p]
                     and load[q] - inst.a[q, k] + inst.a[q, j] <= inst.b[q]):
                 assert inst.c[q, j] + inst.c[p, k] >= inst.c[p, j] + inst.c[q, k]
+
+
+def test_solver_on_a_tight_instance_keeps_time_and_uses_the_dives() -> None:
+    """A type-D-like 15 x 120 instance is not proven in 3 s: the answer is feasible, its
+    bound is the knapsack bound or better, the dives ran, and the limit is kept."""
+    from optimiser.gap import solve_gap
+
+    inst = _random_gap(15, 120, 7)
+    r = solve_gap(inst, "min", "cpsat", time_limit=3.0, workers=2, seed=0)
+    assert r.assignment is not None and r.objective == inst.objective(r.assignment)
+    assert r.bound is not None and r.bound <= r.objective
+    assert r.stats["kn_bound"] >= r.stats["lp_bound"] - 1e-6
+    assert r.bound >= math.ceil(r.stats["kn_bound"] - 1e-6)
+    if r.status != "optimal":
+        assert r.stats.get("dives", 0) > 0
+    assert r.seconds <= 3.0 + 0.5
