@@ -36,16 +36,22 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _knap(profit: np.ndarray, weight: np.ndarray, cap: int, z: np.ndarray) -> float:
-    """0-1 knapsack by DP over capacity; z[j] set to the chosen items. Returns the value."""
+def _knap_items(profit: np.ndarray, weight: np.ndarray, cap: int) -> tuple[np.ndarray, int]:
+    """The items worth a place in the DP (positive profit, fitting): indices and count."""
     n = profit.shape[0]
     items = np.empty(n, dtype=np.int64)
     k = 0
     for j in range(n):
-        z[j] = False
         if profit[j] > 0 and weight[j] <= cap:
             items[k] = j
             k += 1
+    return items, k
+
+
+@njit(cache=True, nogil=True)
+def _knap_forward(profit: np.ndarray, weight: np.ndarray, cap: int, items: np.ndarray,
+                  k: int) -> np.ndarray:
+    """f[t, c]: the best profit of the first t items within capacity c."""
     f = np.zeros((k + 1, cap + 1))
     for t in range(k):
         j = items[t]
@@ -56,6 +62,15 @@ def _knap(profit: np.ndarray, weight: np.ndarray, cap: int, z: np.ndarray) -> fl
             if c >= wj and f[t, c - wj] + pj > v:
                 v = f[t, c - wj] + pj
             f[t + 1, c] = v
+    return f
+
+
+@njit(cache=True, nogil=True)
+def _knap(profit: np.ndarray, weight: np.ndarray, cap: int, z: np.ndarray) -> float:
+    """0-1 knapsack by DP over capacity; z[j] set to the chosen items. Returns the value."""
+    z[:] = False
+    items, k = _knap_items(profit, weight, cap)
+    f = _knap_forward(profit, weight, cap, items, k)
     c = cap
     for t in range(k - 1, -1, -1):
         if f[t + 1, c] != f[t, c]:
@@ -70,23 +85,9 @@ def _knap_deltas(profit: np.ndarray, weight: np.ndarray, cap: int, d_in: np.ndar
                  d_out: np.ndarray) -> float:
     """Knapsack value and, per item, its loss when the item is forced in / out."""
     n = profit.shape[0]
-    items = np.empty(n, dtype=np.int64)
-    k = 0
-    for j in range(n):
-        if profit[j] > 0 and weight[j] <= cap:
-            items[k] = j
-            k += 1
-    fw = np.zeros((k + 1, cap + 1))
+    items, k = _knap_items(profit, weight, cap)
+    fw = _knap_forward(profit, weight, cap, items, k)
     bw = np.zeros((k + 1, cap + 1))
-    for t in range(k):
-        j = items[t]
-        wj = weight[j]
-        pj = profit[j]
-        for c in range(cap + 1):
-            v = fw[t, c]
-            if c >= wj and fw[t, c - wj] + pj > v:
-                v = fw[t, c - wj] + pj
-            fw[t + 1, c] = v
     for t in range(k - 1, -1, -1):
         j = items[t]
         wj = weight[j]
