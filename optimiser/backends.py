@@ -289,20 +289,25 @@ def lp_relaxation(model: AssignmentModel, time_limit: float = 60.0) -> LpRelaxat
 
 def solve_highs(model: AssignmentModel, time_limit: float, workers: int = 2, seed: int = 0,
                 log: bool = False) -> BackendResult:
-    """The MIP through HiGHS (SciPy's `milp`, sparse matrices built from the arrays).
+    """The MIP through HiGHS (`highs.milp`: highspy in its own process, the sparse
+    matrices built from the arrays).
 
     HiGHS's branch and bound is serial; `workers` is accepted for a uniform signature.
     """
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy import sparse
+
+    from .highs import milp
 
     t0 = time.perf_counter()
     jobs, agents = _matrices(model)
-    cons = [LinearConstraint(jobs, 1.0 if model.exact else 0.0, 1.0),
-            LinearConstraint(agents, -np.inf, model.capacity.astype(np.float64))]
-    res = milp(model.cost.astype(np.float64), constraints=cons,
-               integrality=np.ones(len(model)), bounds=Bounds(0, 1),
-               options={"time_limit": float(max(time_limit, 0.01)), "mip_rel_gap": 0.0,
-                        "disp": log})
+    a = sparse.vstack([sparse.csr_matrix(jobs), sparse.csr_matrix(agents)]).tocsr()
+    lo = np.concatenate([np.full(model.n_jobs, 1.0 if model.exact else 0.0),
+                         np.full(model.n_agents, -np.inf)])
+    hi = np.concatenate([np.ones(model.n_jobs), model.capacity.astype(np.float64)])
+    res = milp(model.cost.astype(np.float64), a, lo, hi, np.zeros(len(model)),
+               np.ones(len(model)), np.ones(len(model)),
+               {"time_limit": float(max(time_limit, 0.01)), "mip_rel_gap": 0.0,
+                "disp": log, "random_seed": seed})
     seconds = time.perf_counter() - t0
     found = res.x is not None
     chosen = None
@@ -310,13 +315,13 @@ def solve_highs(model: AssignmentModel, time_limit: float, workers: int = 2, see
     if found:
         chosen = np.flatnonzero(np.asarray(res.x) > 0.5)
         objective = float(model.value(chosen))
-    dual = getattr(res, "mip_dual_bound", None)
+    dual = res.mip_dual_bound
     if dual is not None and np.isfinite(dual) and res.status != 2:
         bound = float(np.ceil(dual - 1e-6))
     status = _status(found, res.status == 0, res.status == 2, res.status == 1)
     if status == STATUS_OPTIMAL:
         bound = objective
-    nodes = getattr(res, "mip_node_count", None)
+    nodes = res.mip_node_count
     return BackendResult(status, objective, bound, seconds, chosen,
                          {"nodes": float(nodes or 0), "pairs": float(len(model))})
 

@@ -11,9 +11,10 @@ same model from `restricted_model`:
 - integer coefficients in pence, as CP-SAT's, so "optimal" means the same thing.
 
 CBC goes through PuLP, written from the matrix's rows as (variable, coefficient) lists,
-never term by term with `+=`. HiGHS is SciPy's (`scipy.optimize.milp`): the `highspy`
-wheel and OR-Tools export clashing HiGHS symbols, so whichever is imported second fails
-to load in that process (and PuLP imports `highspy` when installed: OR-Tools first).
+never term by term with `+=`. HiGHS goes through `highspy` in a process of its own
+(`optimiser/highs.py`): the `highspy` wheel and OR-Tools export clashing HiGHS symbols,
+so whichever is imported second fails to load in one process (and PuLP imports
+`highspy` when installed: OR-Tools first).
 """
 
 from __future__ import annotations
@@ -205,10 +206,9 @@ def solve_cbc_placement(inst: Instance, cands: Candidates, time_limit: float, *,
 def solve_highs_placement(inst: Instance, cands: Candidates, time_limit: float, *,
                           forced: np.ndarray | None = None, max_moves: int | None = None,
                           ) -> tuple[np.ndarray | None, bool, float, float]:
-    """HiGHS branch and cut (SciPy's `milp`) on the same arrays, spread variables
+    """HiGHS branch and cut (`highs.milp`: highspy) on the same arrays, spread variables
     included. Returns what `solve_cbc_placement` returns."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
+    from .highs import milp
     from .solver import _quiet_stdout
 
     t0 = time.perf_counter()
@@ -218,11 +218,10 @@ def solve_highs_placement(inst: Instance, cands: Candidates, time_limit: float, 
     model = restricted_model(inst, cands, forced, max_moves)
     build = time.perf_counter() - t0
     with _quiet_stdout():
-        res = milp(model.c.astype(float), constraints=LinearConstraint(model.a, -np.inf, model.b),
-                   integrality=np.ones(len(model.c)), bounds=Bounds(model.lb, model.ub),
-                   options={"time_limit": max(time_limit - build, 0.1), "mip_rel_gap": 0.0,
-                            "disp": False})
-    dual = getattr(res, "mip_dual_bound", None)
+        res = milp(model.c.astype(float), model.a, -np.inf, model.b, model.lb, model.ub,
+                   np.ones(len(model.c)), {"time_limit": max(time_limit - build, 0.1),
+                                           "mip_rel_gap": 0.0, "disp": False})
+    dual = res.mip_dual_bound
     bound = (float(dual) / MONEY_SCALE + offset
              if dual is not None and np.isfinite(dual) else -np.inf)
     if res.x is None:

@@ -56,8 +56,9 @@ class SolveOptions:
     hint: bool = True
     relative_gap: float = 0.0
     params: dict[str, object] = field(default_factory=dict)  # passed to CP-SAT
-    # MIP solver of the restricted model: "cpsat", or "highs" (SciPy's HiGHS branch and
-    # cut: deterministic, and much stronger when most children stay, as in re-allocation)
+    # MIP solver of the restricted model: "cpsat", or "highs" (HiGHS branch and cut via
+    # highspy: deterministic, and much stronger when most children stay, as in
+    # re-allocation)
     backend: str = "auto"
     # column generation stops when LP and Lagrangian bound agree to this relative gap
     lp_tolerance: float = 1e-6
@@ -585,14 +586,16 @@ def _quiet_stdout() -> Iterator[None]:
 def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
                forced: np.ndarray | None = None, max_moves: int | None = None,
                capacity: np.ndarray | None = None, moves_rhs: int | None = None,
-               cliques: np.ndarray = NO_CLIQUES) -> tuple[np.ndarray | None, bool, float]:
-    """The restricted model with HiGHS branch and cut (SciPy's `milp`).
+               cliques: np.ndarray = NO_CLIQUES, hint: np.ndarray | None = None,
+               route: str = "highspy") -> tuple[np.ndarray | None, bool, float]:
+    """The restricted model with HiGHS branch and cut (`highs.milp`: highspy).
 
     Coefficients are the same pence as CP-SAT's, so "optimal" means the same thing; the
-    gap tolerance is zero. Returns (choice per unit or None, proven optimal, bound in
-    pounds including the unplaced offset, -inf when none).
+    gap tolerance is zero. `hint`: a starting plan (pair per unit, -1 unplaced) that
+    keeps every row. `route`: see `highs.milp`. Returns (choice per unit or None, proven
+    optimal, bound in pounds including the unplaced offset, -inf when none).
     """
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from .highs import milp
 
     units = inst.units
     k = len(cands)
@@ -604,15 +607,18 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
     rw = _rows(inst, cands, capacity, rhs, cliques=cliques)
     lb = np.zeros(k)
     lb[forced_pairs(inst, cands, forced)] = 1.0
+    x0 = None
+    if hint is not None:
+        x0 = np.zeros(k)
+        x0[hint[hint >= 0]] = 1.0
     with _quiet_stdout():
-        res = milp(c, constraints=LinearConstraint(rw.a, -np.inf, rw.b),
-                   integrality=np.ones(k), bounds=Bounds(lb, np.ones(k)),
+        res = milp(c, rw.a, -np.inf, rw.b, lb, np.ones(k), np.ones(k),
                    # HiGHS's presolve costs more than it saves on these models (and it does
                    # not stop at the time limit): off
-                   options={"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
-                            "disp": False, "presolve": False})
+                   {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
+                    "disp": False, "presolve": False}, hint=x0, route=route)
     log.info("HiGHS: %s (status %s, %d pairs)", res.message, res.status, k)
-    bound = getattr(res, "mip_dual_bound", None)
+    bound = res.mip_dual_bound
     bound_p = (float(bound) / MONEY_SCALE + offset
                if bound is not None and np.isfinite(bound) else -np.inf)
     if res.x is None:
@@ -1521,7 +1527,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         else:
             # HiGHS checks its clock between LP solves: keep a little back
             chosen, exact_optimal, cp_bound = solve_milp(inst, model_cands, 0.9 * left,
-                                                         forced, max_moves, cliques=cliques)
+                                                         forced, max_moves, cliques=cliques,
+                                                         hint=best if opts.hint else None)
         timings["solve"] = time.perf_counter() - t
     elif opts.backend in ("cbc", "highs"):  # issue 4 (optimiser/mip.py): CBC through PuLP,
         # or HiGHS with the split_siblings spread variables the route above lacks

@@ -78,6 +78,9 @@ PLACEMENT_COLUMNS = ("placement_id", "provider", "type", "vacancies", "age_min",
                      "genders", "faith", "needs_supported", "ofsted_rating", "lat", "lon",
                      "weekly_cost", "block_contract")
 CACHE_SIZE = int(os.environ.get("PLACEMENT_COMMISSION_CACHE", "256"))
+# thousands of small integer evaluations a run: SciPy's HiGHS in-process, not a highspy
+# process per call (about 0.12 s each; optimiser/highs.py)
+MILP_ROUTE = "scipy"
 
 
 # --------------------------------------------------------------------------- scenario instance
@@ -596,7 +599,8 @@ def _ip_flow(stage: Stage, beds: Beds, time_limit: float
              "pairs_pool": float(len(pool))}
     if sel.any():
         sub = _subset(eff, sel)
-        part, _, _ = solve_milp(inst, sub, max(time_limit, 0.5), capacity=rest)
+        part, _, _ = solve_milp(inst, sub, max(time_limit, 0.5), capacity=rest,
+                            route=MILP_ROUTE)
         if part is None:
             raise RuntimeError("no integer solution in the time limit")
         got = part >= 0
@@ -659,7 +663,8 @@ def _ip(stage: Stage, beds: Beds, time_limit: float
             # too many pairs could still matter to prove it in the time: the incumbent,
             # with the LP bound and the gap reported
             return inc_obj, lp.value, "feasible", inc[inst.units.unit_of], stats
-        chosen, optimal, mbound = solve_milp(inst, sub, left, capacity=cap)
+        chosen, optimal, mbound = solve_milp(inst, sub, left, capacity=cap,
+                                             route=MILP_ROUTE)
         if chosen is not None:
             obj = objective_of(inst, sub, chosen)
             if obj < inc_obj:
@@ -719,7 +724,8 @@ def _lp_fix(inst: Instance, lp: _LP, cap: np.ndarray, time_limit: float) -> np.n
     if not sel.any():
         return base
     sub = _subset(pool, sel)
-    part, _, _ = solve_milp(inst, sub, max(time_limit, 0.5), capacity=rest)
+    part, _, _ = solve_milp(inst, sub, max(time_limit, 0.5), capacity=rest,
+                            route=MILP_ROUTE)
     if part is None:
         return None
     got = part >= 0

@@ -1,0 +1,76 @@
+"""Run one MIP with `highspy` in a process of its own: `python _highs_worker.py IN OUT`.
+
+Why a process: the `highspy` wheel and OR-Tools both carry HiGHS, with clashing symbols,
+so whichever is loaded second fails in that process. This file is run by path, never
+imported as part of the package (which loads OR-Tools): it imports only the standard
+library, numpy and highspy. IN is an .npz with the model as arrays (row-wise sparse
+matrix, bounds, costs, integrality), the options and an optional starting solution; OUT
+receives status, objective, dual bound and solution. Exit code 3: highspy is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)  # the package folder holds modules that must not shadow anything
+
+import numpy as np  # noqa: E402
+
+# scipy.optimize.milp's status codes, so callers read both routes alike
+OPTIMAL, LIMIT, INFEASIBLE, UNBOUNDED, OTHER = 0, 1, 2, 3, 4
+
+
+def main(src: str, dst: str) -> int:
+    try:
+        import highspy
+    except ImportError:
+        return 3
+    d = np.load(src)
+    opts = json.loads(str(d["options"]))
+    n, m = len(d["c"]), len(d["row_lo"])
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(opts.get("disp", False)))
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = d["c"].astype(np.float64)
+    lp.col_lower_, lp.col_upper_ = d["lb"].astype(np.float64), d["ub"].astype(np.float64)
+    inf = highspy.kHighsInf
+    lp.row_lower_ = np.where(np.isfinite(d["row_lo"]), d["row_lo"], -inf)
+    lp.row_upper_ = np.where(np.isfinite(d["row_hi"]), d["row_hi"], inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = d["start"].astype(np.int32)
+    lp.a_matrix_.index_ = d["index"].astype(np.int32)
+    lp.a_matrix_.value_ = d["value"].astype(np.float64)
+    kinds = [highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger]
+    lp.integrality_ = [kinds[int(k)] for k in d["integrality"]]
+    h.passModel(lp)
+    for key in ("time_limit", "mip_rel_gap", "random_seed"):
+        if key in opts:
+            h.setOptionValue(key, opts[key])
+    if "presolve" in opts:
+        h.setOptionValue("presolve", "on" if opts["presolve"] else "off")
+    if "hint" in d.files:  # a complete starting solution: HiGHS checks and keeps it
+        sol = highspy.HighsSolution()
+        sol.col_value = d["hint"].astype(np.float64).tolist()
+        h.setSolution(sol)
+    h.run()
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    name = h.modelStatusToString(ms)
+    s = highspy.HighsModelStatus
+    status = {s.kOptimal: OPTIMAL, s.kTimeLimit: LIMIT, s.kIterationLimit: LIMIT,
+              s.kSolutionLimit: LIMIT, s.kInterrupt: LIMIT, s.kInfeasible: INFEASIBLE,
+              s.kUnbounded: UNBOUNDED, s.kUnboundedOrInfeasible: INFEASIBLE}.get(ms, OTHER)
+    has_x = int(info.primal_solution_status) == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_x else np.zeros(0)
+    np.savez(dst, status=status, message=f"HiGHS (highspy): {name}", has_x=has_x, x=x,
+             fun=float(info.objective_function_value) if has_x else np.nan,
+             bound=float(info.mip_dual_bound), nodes=int(info.mip_node_count))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1], sys.argv[2]))
