@@ -72,9 +72,9 @@ def run_one(name: str, work: Path, seed: int, workers: int, time_limit: float | 
         "pairs_kept": res.stats.get("pairs_kept"),
         "pairs_in_model": res.stats.get("pairs_in_model"),
         "lp_rounds": res.stats.get("lp_rounds"),
+        # this process only: HiGHS's worker processes (optimiser/highs.py) are not in it
+        # (RUSAGE_CHILDREN reports the parent's RSS at fork time, not theirs)
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        # HiGHS runs in processes of its own (optimiser/highs.py): the largest of them
-        "peak_rss_children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     if baseline:
         row.update(plain_baseline(inst, limit, seed, workers))
