@@ -1180,6 +1180,24 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
     return cands, lag, duals, pricing, lp_x, rounds
 
 
+def _flow_hint(inst: Instance, cands: Candidates, deadline: float,
+               x: np.ndarray | None = None, pi: np.ndarray | None = None
+               ) -> np.ndarray | None:
+    """The flow rounding of `cands` (`flow.transport_rounding`) from the relaxation's `x`
+    and prices `pi`, or from one flow over `cands` when not given; None when the flow
+    fails (a hint less, never a crash, as in `transport_rounds`)."""
+    from .flow import transport_relaxation, transport_rounding
+
+    try:
+        if x is None or pi is None:
+            tr = transport_relaxation(inst, cands)
+            x, pi = tr.x, tr.pi
+        return transport_rounding(inst, cands, x, pi, deadline=deadline)
+    except RuntimeError as exc:
+        log.warning("flow rounding failed (%s)", exc)
+        return None
+
+
 def _margin(opts: SolveOptions) -> float:
     """Seconds kept back from the MIP for writing up (HiGHS may overrun a little)."""
     return 0.5 + 0.02 * opts.time_limit
@@ -1360,26 +1378,17 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             # the flow rounding of the regional route, on the kept pairs: a near-LP plan
             # in a fraction of a second, whatever happens to the MIP dive below on a
             # busy machine (formulation.md)
-            from .flow import transport_relaxation, transport_rounding
-
-            try:
-                tr = transport_relaxation(inst, cands)
-                hints.append(transport_rounding(
-                    inst, cands, tr.x, tr.pi,
-                    deadline=time.perf_counter() + 0.1 * opts.time_limit))
-                say(f"flow rounding £{objective_of(inst, cands, hints[-1]):,.2f}/week")
-            except RuntimeError as exc:  # as in transport_rounds: a hint less, no crash
-                log.warning("flow rounding failed (%s)", exc)
+            flow_hint = _flow_hint(inst, cands, time.perf_counter() + 0.1 * opts.time_limit)
+            if flow_hint is not None:
+                hints.append(flow_hint)
+                say(f"flow rounding £{objective_of(inst, cands, flow_hint):,.2f}/week")
         if transport:
-            from .flow import transport_rounding
-
             # re-solves stop at 70% of the time limit: the search needs the rest
-            try:
-                hints.append(transport_rounding(
-                    inst, cands, lp_x, duals.pi,
-                    deadline=time.perf_counter() + 0.7 * opts.time_limit - elapsed()))
-            except RuntimeError as exc:
-                log.warning("flow rounding failed (%s)", exc)
+            flow_hint = _flow_hint(inst, cands,
+                                   time.perf_counter() + 0.7 * opts.time_limit - elapsed(),
+                                   lp_x, duals.pi)
+            if flow_hint is not None:
+                hints.append(flow_hint)
         elif use_highs and pricing is not None:
             # branch and cut on each unit's few best pairs by LP reduced cost (and the
             # LP's own, and staying): a near-optimal incumbent in seconds, so that
@@ -1404,19 +1413,14 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                 best, best_obj = rounded, r_obj
     elif len(cands) and _flow_roundable(inst, forced, max_moves):
         # no LP in time (a national register's candidate pass takes most of the limit):
-        # one flow over the kept pairs, rounded, is still far better than the greedy
-        from .flow import transport_relaxation, transport_rounding
-
-        try:
-            tr = transport_relaxation(inst, cands)
-            rounded = transport_rounding(  # re-solves while 15% of the limit is left
-                inst, cands, tr.x, tr.pi,
-                deadline=time.perf_counter() + 0.85 * opts.time_limit - elapsed())
-            r_obj = objective_of(inst, cands, rounded)
-            if r_obj < best_obj and ok(rounded):
-                best, best_obj = rounded, r_obj
-        except RuntimeError as exc:
-            log.warning("flow rounding failed (%s)", exc)
+        # one flow over the kept pairs, rounded, is still far better than the greedy;
+        # re-solves while 15% of the limit is left
+        flow_only = _flow_hint(inst, cands,
+                               time.perf_counter() + 0.85 * opts.time_limit - elapsed())
+        if flow_only is not None:
+            r_obj = objective_of(inst, cands, flow_only)
+            if r_obj < best_obj and ok(flow_only):
+                best, best_obj = flow_only, r_obj
     timings["greedy"] = time.perf_counter() - t
     say(f"greedy start £{greedy_obj:,.2f}/week; LP-rounded hint £{best_obj:,.2f}/week")
 
