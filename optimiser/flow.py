@@ -171,7 +171,6 @@ class Transport:
 
 
 def transport_relaxation(inst: Instance, cands: Candidates,
-                         unplaced: np.ndarray | None = None,
                          capacity: np.ndarray | None = None,
                          active: np.ndarray | None = None,
                          pairs: np.ndarray | None = None) -> Transport:
@@ -193,7 +192,7 @@ def transport_relaxation(inst: Instance, cands: Candidates,
     units = inst.units
     n_u, n_p = units.n, inst.n_placements
     size = np.maximum(units.size.astype(np.int64), 1)
-    pen = inst.unit_unplaced.astype(float) if unplaced is None else unplaced
+    pen = inst.unit_unplaced.astype(float)
     cap = inst.capacity if capacity is None else capacity
     x = np.zeros(len(cands))
     if n_u == 0:
@@ -289,16 +288,13 @@ def _reflow_singles(inst: Instance, cands: Candidates, plan: np.ndarray) -> np.n
     """With every group (and solo child) where `plan` put it, the single children's best
     plan is a transportation problem with integral supplies: one exact flow re-places
     them all. Never worse than `plan`, whose singles' places are one feasible flow."""
-    from .solver import objective_of
+    from .solver import beds_left, objective_of
 
     units = inst.units
     single = (units.size == 1) & ~units.solo
     if not single.any():
         return plan
-    fixed = plan[(plan >= 0) & ~single]
-    rem = inst.capacity.astype(np.int64) - np.bincount(
-        cands.placement[fixed], weights=cands.use[fixed],
-        minlength=inst.n_placements).astype(np.int64)
+    rem = beds_left(inst, cands, plan[(plan >= 0) & ~single])
     x = transport_relaxation(inst, cands, capacity=rem, active=single,
                              pairs=cands.use <= rem[cands.placement]).x
     out = np.where(single, -1, plan)

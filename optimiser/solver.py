@@ -1061,6 +1061,14 @@ def _run_cpsat(model: cp_model.CpModel, opts: SolveOptions, time_limit: float,
     return solver, status
 
 
+def beds_left(inst: Instance, cands: Candidates, pairs: np.ndarray) -> np.ndarray:
+    """Each placement's capacity less the beds the given pairs (indices into `cands`)
+    take."""
+    return inst.capacity.astype(np.int64) - np.bincount(
+        cands.placement[pairs], weights=cands.use[pairs], minlength=inst.n_placements
+    ).astype(np.int64)
+
+
 def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOptions,
             time_limit: float, forced: np.ndarray | None = None,
             max_moves: int | None = None) -> np.ndarray:
@@ -1072,9 +1080,7 @@ def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOpti
     fixed = np.flatnonzero(whole & ~np.isin(cands.placement, frac_places))
     chosen = np.full(units.n, -1, dtype=np.int64)
     chosen[cands.unit[fixed]] = fixed
-    cap = inst.capacity.astype(np.int64) - np.bincount(
-        cands.placement[fixed], weights=cands.use[fixed], minlength=inst.n_placements
-    ).astype(np.int64)
+    cap = beds_left(inst, cands, fixed)
     if inst.policy.rules.split_siblings:
         return chosen  # the split penalty couples children; keep the plain rounding
     open_units = chosen < 0
@@ -1146,7 +1152,6 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
     lag, duals, pricing = -np.inf, Duals.zero(inst), None
     lp_x: np.ndarray | None = None
     rounds = 0
-    round_s = 0.0  # how long the last round took: the next one is not started late
     while len(cands):
         t_round = elapsed()
         try:
@@ -1170,7 +1175,7 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
             f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in "
             f"({elapsed():.1f}s)")
         converged = tr.value - pr.lagrangian_bound <= max(1.0, 1e-4 * abs(tr.value))
-        round_s = elapsed() - t_round
+        round_s = elapsed() - t_round  # the next round is not started late
         if (len(pr.add_unit) == 0 or converged
                 or elapsed() + round_s > 0.55 * opts.time_limit
                 or rounds >= opts.max_pricing_rounds * 4):
