@@ -34,7 +34,7 @@ def test_highspy_in_its_own_process_equals_scipy(seed: int,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """OR-Tools is loaded in this process (the package imports it), which is why the
     worker runs apart; both routes prove the same optimum."""
-    assert "ortools" in sys.modules or __import__("optimiser.solver") is not None
+    assert any(name.startswith("ortools") for name in sys.modules)
     c, a, hi = _knapsack_pair(seed)
     k = len(c)
     opts = {"time_limit": 20.0, "mip_rel_gap": 0.0}
