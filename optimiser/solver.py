@@ -1113,6 +1113,10 @@ def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOpti
 DIVE_PAIRS_PER_UNIT = 6
 HIGHS_PAIRS = 400_000  # more pairs than this: no branch and cut on all, a wider dive
 PROOF_PAIRS = 1_000_000  # largest pair set the HiGHS proof stage takes on
+# more pairs than this (and 3 times the column-generation pairs) left by reduced-cost
+# fixing: the search model keeps the column-generation pairs, the proof stage all of them
+FIXING_PAIRS = 200_000
+FIXING_FACTOR = 3
 LINE_SEARCH_PAIRS = 5_000_000  # pools above this get a line search on the duals
 
 
@@ -1436,7 +1440,10 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     proof_complete = True
     model_cands = cands
     min_excluded = np.inf
-    full_keep: np.ndarray | None = None  # every pair fixing keeps, when the model holds less
+    # every pair fixing keeps, when the search model holds less (the proof stage's
+    # model), and the least reduced cost of those it leaves out
+    proof_cands: Candidates | None = None
+    proof_min = np.inf
     m_best: np.ndarray | None = None  # per unit, its best option priced with the duals
     if transport and pricing is not None:
         # regional scale: fixing by reduced cost would keep far more pairs than a
@@ -1464,10 +1471,29 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                       per_unit=None if whole else 50, max_moves=max_moves, forced=forced)
         proof_complete = whole
         old = cands.unit * inst.n_placements + cands.placement
-        if len(extra.add_unit) > max(3 * len(cands), 200_000):
-            # far too many could matter to add them: they stay out, counted in the bound
+        slack = best_obj - lag
+        if len(extra.add_unit) > max(FIXING_FACTOR * len(cands), FIXING_PAIRS):
+            # far too many could matter to add them to the search model: they stay out of
+            # it, counted in the bound, and make up the proof stage's model with it
             min_excluded = extra.min_dropped_rc
             proof_complete = False
+            if whole and len(cands) + len(extra.add_unit) <= PROOF_PAIRS:
+                merged = _merge(cands, extra)
+                red_w = (merged.objective - extra.best_option[merged.unit]
+                         + duals.pair_price(inst, merged.unit, merged.placement, merged.use))
+                in_w = red_w <= slack + 1e-6 * max(1.0, abs(best_obj))
+                # the incumbent's pairs stay (its hint), as in the search model
+                k_old = cands.unit * inst.n_placements + cands.placement
+                in_w[np.searchsorted(merged.unit * inst.n_placements + merged.placement,
+                                     k_old[best[best >= 0]])] = True
+                in_w[forced_pairs(inst, merged, forced)] = True
+                in_w |= (inst.keep_placed[merged.unit]
+                         & (inst.pair_moves(merged.unit, merged.placement) == 0))
+                proof_cands = _subset(merged, in_w)
+                # a pool pair `price` did not return has lag + reduced cost >= incumbent
+                room = slack - 1e-6 * max(1.0, abs(best_obj))
+                proof_min = min(float(red_w[~in_w].min()) if (~in_w).any() else np.inf,
+                                room)
         elif len(extra.add_unit):
             cands = _merge(cands, extra)
             new = cands.unit * inst.n_placements + cands.placement
@@ -1475,15 +1501,16 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         m_full = m_best = extra.best_option
         red = (cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
                - m_full[cands.unit])
-        slack = best_obj - lag
         keep = red <= slack + 1e-6 * max(1.0, abs(best_obj))
         keep[best[best >= 0]] = True
         keep[forced_pairs(inst, cands, forced)] = True
         keep |= inst.keep_placed[cands.unit] & (inst.pair_moves(cands.unit, cands.placement) == 0)
-        if keep.sum() > max(3 * len(old), 200_000):
+        if keep.sum() > max(FIXING_FACTOR * len(old), FIXING_PAIRS):
             # the incumbent is too far from the bound for fixing to bite: search the
             # column-generation pairs only (the bound below stays valid for all pairs)
-            full_keep = keep.copy()
+            if proof_complete:
+                proof_cands = _subset(cands, keep)
+                proof_min = min(float(red[~keep].min()) if (~keep).any() else np.inf, slack)
             keep &= np.isin(cands.unit * inst.n_placements + cands.placement, old)
             keep[best[best >= 0]] = True
             keep[forced_pairs(inst, cands, forced)] = True
@@ -1583,28 +1610,25 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         proof_complete and lag + min_excluded >= best_obj - 1e-6 * max(1.0, abs(best_obj))))
     left = opts.time_limit - elapsed() - _margin(opts)
     whole_pool = pool is not None and len(pool) <= PROOF_PAIRS
+    if proof_cands is not None and len(proof_cands) > PROOF_PAIRS:
+        proof_cands = None
     if (use_highs and not proven and left > 0.15 * opts.time_limit
-            and (whole_pool or (full_keep is not None and proof_complete
-                                and full_keep.sum() <= PROOF_PAIRS))):
+            and (whole_pool or proof_cands is not None)):
         # 5. time left, and the model held only part of what can matter: branch and cut
-        #    over every feasible pair when they are few enough (nothing left out: its
-        #    bound is global as it stands), else over every pair fixing keeps
+        #    over every pair reduced-cost fixing keeps (the least reduced cost left out
+        #    makes its bound global), else over every feasible pair when they are few
+        #    enough (nothing left out: its bound is global as it stands)
         t = time.perf_counter()
-        if whole_pool:
+        if proof_cands is not None:
+            full, min_excl2 = proof_cands, proof_min
+        else:
             assert pool is not None
             full = Candidates(pool.unit.astype(np.int64), pool.placement.astype(np.int64),
                               pool.objective, pool.use.astype(np.int64), cands.n_feasible,
                               None, dict(cands.stats))
             min_excl2 = np.inf
-        else:
-            assert full_keep is not None
-            full = _subset(cands, full_keep)
-            excluded = red[~full_keep]
-            min_excl2 = min(float(excluded.min()) if len(excluded) else np.inf, slack)
         say(f"proof over every pair that can still matter: {len(full):,} pairs")
-        # HiGHS checks its clock between LP solves: a large root LP overruns a little
-        chosen2, optimal2, bound2 = solve_milp(inst, full, 0.85 * left, forced, max_moves,
-                                               cliques=cliques)
+        extra_stats["proof_pairs"] = float(len(full))
         place = unit_placement(model_cands, best)
         key = full.unit * inst.n_placements + full.placement
         units_placed = np.flatnonzero(place >= 0)
@@ -1612,6 +1636,10 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         best[units_placed] = np.searchsorted(key, units_placed * inst.n_placements
                                              + place[units_placed])
         model_cands = full
+        # HiGHS checks its clock between LP solves: a large root LP overruns a little
+        chosen2, optimal2, bound2 = solve_milp(inst, full, 0.85 * left, forced, max_moves,
+                                               cliques=cliques,
+                                               hint=best if opts.hint else None)
         if chosen2 is not None:
             obj2 = objective_of(inst, full, chosen2)
             if obj2 < best_obj - 1e-9:
