@@ -1207,6 +1207,17 @@ def _flow_hint(inst: Instance, cands: Candidates, deadline: float,
         return None
 
 
+def _with_musts(inst: Instance, cands: Candidates, keep: np.ndarray, incumbent: np.ndarray,
+                forced: np.ndarray | None) -> np.ndarray:
+    """`keep` (a mask of `cands`) with the pairs every model of reduced-cost fixing must
+    hold: the incumbent's (indices), the pinned ones, and each kept-placed unit's stay."""
+    keep = keep.copy()
+    keep[incumbent] = True
+    keep[forced_pairs(inst, cands, forced)] = True
+    keep |= inst.keep_placed[cands.unit] & (inst.pair_moves(cands.unit, cands.placement) == 0)
+    return keep
+
+
 def _margin(opts: SolveOptions) -> float:
     """Seconds kept back from the MIP for writing up (HiGHS may overrun a little)."""
     return 0.5 + 0.02 * opts.time_limit
@@ -1472,6 +1483,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         proof_complete = whole
         old = cands.unit * inst.n_placements + cands.placement
         slack = best_obj - lag
+        tol = 1e-6 * max(1.0, abs(best_obj))
         if len(extra.add_unit) > max(FIXING_FACTOR * len(cands), FIXING_PAIRS):
             # far too many could matter to add them to the search model: they stay out of
             # it, counted in the bound, and make up the proof stage's model with it
@@ -1481,17 +1493,13 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                 merged = _merge(cands, extra)
                 red_w = (merged.objective - extra.best_option[merged.unit]
                          + duals.pair_price(inst, merged.unit, merged.placement, merged.use))
-                in_w = red_w <= slack + 1e-6 * max(1.0, abs(best_obj))
                 # the incumbent's pairs stay (its hint), as in the search model
-                k_old = cands.unit * inst.n_placements + cands.placement
-                in_w[np.searchsorted(merged.unit * inst.n_placements + merged.placement,
-                                     k_old[best[best >= 0]])] = True
-                in_w[forced_pairs(inst, merged, forced)] = True
-                in_w |= (inst.keep_placed[merged.unit]
-                         & (inst.pair_moves(merged.unit, merged.placement) == 0))
+                at = np.searchsorted(merged.unit * inst.n_placements + merged.placement,
+                                     old[best[best >= 0]])
+                in_w = _with_musts(inst, merged, red_w <= slack + tol, at, forced)
                 proof_cands = _subset(merged, in_w)
                 # a pool pair `price` did not return has lag + reduced cost >= incumbent
-                room = slack - 1e-6 * max(1.0, abs(best_obj))
+                room = slack - tol
                 proof_min = min(float(red_w[~in_w].min()) if (~in_w).any() else np.inf,
                                 room)
         elif len(extra.add_unit):
@@ -1501,21 +1509,17 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         m_full = m_best = extra.best_option
         red = (cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
                - m_full[cands.unit])
-        keep = red <= slack + 1e-6 * max(1.0, abs(best_obj))
-        keep[best[best >= 0]] = True
-        keep[forced_pairs(inst, cands, forced)] = True
-        keep |= inst.keep_placed[cands.unit] & (inst.pair_moves(cands.unit, cands.placement) == 0)
+        keep = _with_musts(inst, cands, red <= slack + tol, best[best >= 0], forced)
         if keep.sum() > max(FIXING_FACTOR * len(old), FIXING_PAIRS):
             # the incumbent is too far from the bound for fixing to bite: search the
             # column-generation pairs only (the bound below stays valid for all pairs)
             if proof_complete:
                 proof_cands = _subset(cands, keep)
                 proof_min = min(float(red[~keep].min()) if (~keep).any() else np.inf, slack)
-            keep &= np.isin(cands.unit * inst.n_placements + cands.placement, old)
-            keep[best[best >= 0]] = True
-            keep[forced_pairs(inst, cands, forced)] = True
-            keep |= (inst.keep_placed[cands.unit]
-                     & (inst.pair_moves(cands.unit, cands.placement) == 0))
+            keep = _with_musts(inst, cands,
+                               keep & np.isin(cands.unit * inst.n_placements + cands.placement,
+                                              old),
+                               best[best >= 0], forced)
         if (~keep).any():
             min_excluded = min(min_excluded, float(red[~keep].min()))
         # dropped pairs never added back all have lag + red >= incumbent
