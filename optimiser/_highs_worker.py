@@ -50,12 +50,37 @@ def main(src: str, dst: str) -> int:
     for key in ("time_limit", "mip_rel_gap", "random_seed"):
         if key in opts:
             h.setOptionValue(key, opts[key])
+    for key, value in opts.get("highs", {}).items():  # any other HiGHS option, by name
+        h.setOptionValue(key, value)
     if "presolve" in opts:
         h.setOptionValue("presolve", "on" if opts["presolve"] else "off")
     if "hint" in d.files:  # a complete starting solution: HiGHS checks and keeps it
         sol = highspy.HighsSolution()
         sol.col_value = d["hint"].astype(np.float64).tolist()
         h.setSolution(sol)
+    cuts: dict[str, np.ndarray] = {}
+    if opts.get("cut_pool"):
+        # the cuts in HiGHS's LP when its root node ends (presolve off: over the model's
+        # own columns); with "stop_after_cuts" the search ends there
+        state = {"done": False}
+
+        def on_event(kind: object, _msg: str, out: object, data_in: object, _u: object) -> None:
+            if kind == highspy.cb.HighsCallbackType.kCallbackMipGetCutPool:
+                if not state["done"]:
+                    cuts.update(cut_start=np.array(out.cutpool_start),  # type: ignore[attr-defined]
+                                cut_index=np.array(out.cutpool_index),  # type: ignore[attr-defined]
+                                cut_value=np.array(out.cutpool_value),  # type: ignore[attr-defined]
+                                cut_lower=np.array(out.cutpool_lower),  # type: ignore[attr-defined]
+                                cut_upper=np.array(out.cutpool_upper))  # type: ignore[attr-defined]
+                state["done"] = True
+            elif (kind == highspy.cb.HighsCallbackType.kCallbackMipInterrupt and state["done"]
+                  and opts.get("stop_after_cuts")):
+                data_in.user_interrupt = True  # type: ignore[attr-defined]
+
+        h.setCallback(on_event, None)
+        h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipGetCutPool)
+        if opts.get("stop_after_cuts"):
+            h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     h.run()
     ms = h.getModelStatus()
     info = h.getInfo()
@@ -66,9 +91,12 @@ def main(src: str, dst: str) -> int:
               s.kUnbounded: UNBOUNDED, s.kUnboundedOrInfeasible: INFEASIBLE}.get(ms, OTHER)
     has_x = int(info.primal_solution_status) == 2  # kSolutionStatusFeasible
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_x else np.zeros(0)
-    np.savez(dst, status=status, message=f"HiGHS (highspy): {name}", has_x=has_x, x=x,
-             fun=float(info.objective_function_value) if has_x else np.nan,
-             bound=float(info.mip_dual_bound), nodes=int(info.mip_node_count))
+    out: dict[str, object] = dict(
+        status=status, message=f"HiGHS (highspy): {name}", has_x=has_x, x=x,
+        fun=float(info.objective_function_value) if has_x else np.nan,
+        bound=float(info.mip_dual_bound), nodes=int(info.mip_node_count))
+    out.update(cuts)
+    np.savez(dst, **out)  # type: ignore[arg-type]
     return 0
 
 

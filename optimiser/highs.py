@@ -42,6 +42,10 @@ class MilpResult:
     message: str
     route: str  # "highspy" or "scipy"
     mip_node_count: int | None = None
+    # option "cut_pool": HiGHS's cuts at the end of its root node, as rows
+    # lower <= a x <= upper (a: CSR arrays start, index, value); None when not asked for
+    # or not reached (highspy only)
+    cuts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def milp(c: np.ndarray, a: sparse.spmatrix | np.ndarray, row_lo: np.ndarray | float,
@@ -97,10 +101,15 @@ def _highspy(c: np.ndarray, a: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray
         d = np.load(dst)
         has_x = bool(d["has_x"])
         bound = float(d["bound"])
+        cuts = None
+        if "cut_start" in d.files:
+            cuts = (np.array(d["cut_start"]), np.array(d["cut_index"]),
+                    np.array(d["cut_value"]), np.array(d["cut_lower"]),
+                    np.array(d["cut_upper"]))
         return MilpResult(np.array(d["x"]) if has_x else None,
                           float(d["fun"]) if has_x else None, int(d["status"]),
                           bound if np.isfinite(bound) else None, str(d["message"]),
-                          "highspy", int(d["nodes"]))
+                          "highspy", int(d["nodes"]), cuts)
 
 
 def _scipy(c: np.ndarray, a: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,

@@ -30,6 +30,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from .candidates import Candidates, PairPool, build_candidates, unit_blocks, unit_slices
+from .cutpool import applies as cut_proof_applies
 from .instance import Instance
 from .scaling import MONEY_SCALE, to_int
 
@@ -510,11 +511,15 @@ def _moves_rhs(inst: Instance, max_moves: int | None) -> int | None:
 
 def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
              forced: np.ndarray | None = None, time_limit: float | None = None,
-             cliques: np.ndarray = NO_CLIQUES) -> tuple[Duals, float, np.ndarray]:
+             cliques: np.ndarray = NO_CLIQUES,
+             extra: tuple[sparse.csr_matrix, np.ndarray] | None = None,
+             ) -> tuple[Duals, float, np.ndarray]:
     """Duals (>= 0), value and solution of the restricted model's LP relaxation.
 
     Rows: one per unit, capacity and departure rows per placement, the moves row with
-    `max_moves`; pinned pairs have x = 1.
+    `max_moves`; pinned pairs have x = 1. `extra`: more rows a x <= b over `cands`
+    (certified cuts, optimiser/cutpool.py), valid for every plan with a pair outside
+    `cands` at zero: their duals become per-pair charges (`pair_add`) and a constant.
     """
     units = inst.units
     k = len(cands)
@@ -529,12 +534,19 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
     bounds = np.zeros((k, 2))
     bounds[:, 1] = 1.0
     bounds[forced_pairs(inst, cands, forced), 0] = 1.0
-    res = linprog(c, A_ub=rw.a, b_ub=rw.b, bounds=bounds, method="highs",
+    a_ub, b_ub, n_x = rw.a, rw.b, 0
+    if extra is not None and extra[0].shape[0]:
+        n_x = extra[0].shape[0]
+        a_ub = sparse.vstack([rw.a, extra[0]]).tocsr()
+        b_ub = np.concatenate([rw.b, extra[1]])
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs",
                   options={} if time_limit is None else {"time_limit": max(time_limit, 0.5)})
     if res.status != 0:
         log.warning("LP relaxation did not solve (%s); pricing uses zero duals", res.message)
         return duals, -np.inf, x
     marg = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0)
+    q_x = marg[len(marg) - n_x:] if n_x else np.zeros(0)
+    marg = marg[: len(marg) - n_x]
     n_q = rw.n_cliques
     q = marg[len(marg) - n_q:] if n_q else np.zeros(0)
     marg = marg[: len(marg) - n_q]
@@ -559,6 +571,17 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
             pair_add = np.bincount(inv.ravel(), weights=q, minlength=len(pair_key))
         gamma = np.cumsum(gamma, axis=1)  # a pair of use a pays every cut with w <= a
         gamma_rhs = float((g * (inst.capacity[rw.cut_place] // rw.cut_w)).sum() + q.sum())
+    if n_x and extra is not None:
+        # each pair of `cands` pays its rows' duals; the right-hand sides come back
+        charge = np.asarray(extra[0].T @ q_x).ravel()
+        on = np.flatnonzero(charge > 0)
+        keys = cands.unit[on] * inst.n_placements + cands.placement[on]
+        adds = charge[on]
+        if pair_key is not None and pair_add is not None:
+            keys, adds = np.concatenate([pair_key, keys]), np.concatenate([pair_add, adds])
+        pair_key, inv = np.unique(keys, return_inverse=True)
+        pair_add = np.bincount(inv.ravel(), weights=adds, minlength=len(pair_key))
+        gamma_rhs += float(q_x @ extra[1])
     return (Duals(pi, rho, mu, gamma, gamma_rhs, pair_key, pair_add),
             float(res.fun) + offset, np.asarray(res.x))
 
@@ -1218,6 +1241,81 @@ def _with_musts(inst: Instance, cands: Candidates, keep: np.ndarray, incumbent: 
     return keep
 
 
+@dataclass(frozen=True)
+class _CutProof:
+    model: Candidates  # every pair the cut bound leaves in play
+    chosen: np.ndarray | None  # HiGHS's plan over `model` (None: none)
+    optimal: bool  # HiGHS proved `model` optimal
+    mip_bound: float  # HiGHS's bound on `model`, pounds
+    lag: float  # the Lagrangian bound with the certified cuts, over every pair
+    min_excluded: float  # least reduced cost of a pair left out of `model`
+    hint: np.ndarray  # the incumbent as indices into `model`
+    best_obj: float  # its objective
+    cuts: int
+    rounds: int
+
+
+def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairPool,
+               cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
+               deadline: float, say: Callable[[str], None]) -> _CutProof | None:
+    """HiGHS's root cuts on `model`, certified, priced over every pair, then reduced-cost
+    fixing and HiGHS on what is left (optimiser/cutpool.py). None when HiGHS returned
+    no cut or the bound did not improve on `lag`; `best` indexes `model`."""
+    from .cutpool import certify, harvest
+
+    # on every column-generation pair, not only those fixing kept: a cut's terms on the
+    # pairs it leaves out are lost (zero) when the cut is priced over all pairs
+    cuts = harvest(inst, cands, 0.6 * (deadline - time.perf_counter()), cliques)
+    if cuts is None or time.perf_counter() > deadline:
+        return None
+    raw = cuts.rhs
+    cuts = certify(inst, cands, cuts, cliques)
+    say(f"cut proof: {len(cuts)} of HiGHS's root cuts certified, "
+        f"{int((cuts.rhs <= raw + 1e-9).sum())} as HiGHS had them")
+    cc = cands
+    lag_c, duals_c = -np.inf, None
+    rounds = 0
+    while rounds < 6 and time.perf_counter() < deadline:
+        rounds += 1
+        duals_r, lp_val, _ = lp_duals(inst, cc, cliques=cliques,
+                                      extra=(cuts.over(inst, cc), cuts.rhs))
+        if not np.isfinite(lp_val):
+            break
+        pr = price(inst, cc, pool, duals_r, None, per_unit=10)
+        if pr.lagrangian_bound > lag_c:
+            lag_c, duals_c = pr.lagrangian_bound, duals_r
+        say(f"cut proof round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
+            f"£{pr.lagrangian_bound:,.2f}")
+        if not len(pr.add_unit) or lp_val - pr.lagrangian_bound <= 1e-7 * abs(lp_val):
+            break
+        cc = _merge(cc, pr)
+    if duals_c is None or lag_c <= lag:
+        return None
+    # reduced-cost fixing against the cut bound: only pairs within the gap stay
+    ex = price(inst, cc, pool, duals_c, best_obj, per_unit=None)
+    place = unit_placement(model, best)
+    key = cc.unit * inst.n_placements + cc.placement
+    placed = np.flatnonzero(place >= 0)
+    inc = np.searchsorted(key, placed * inst.n_placements + place[placed])
+    slack = best_obj - lag_c
+    tol = 1e-6 * max(1.0, abs(best_obj))
+    red = (cc.objective + duals_c.pair_price(inst, cc.unit, cc.placement, cc.use)
+           - ex.best_option[cc.unit])
+    keep = _with_musts(inst, cc, red <= slack + tol, inc, None)
+    # pool pairs `price` did not add have lag_c + reduced cost >= the incumbent
+    min_excluded = min(float(red[~keep].min()) if (~keep).any() else np.inf, slack - tol)
+    final = _merge(_subset(cc, keep), ex)
+    fkey = final.unit * inst.n_placements + final.placement
+    hint = np.full(inst.units.n, -1, dtype=np.int64)
+    hint[placed] = np.searchsorted(fkey, placed * inst.n_placements + place[placed])
+    say(f"cut proof: bound £{lag_c:,.2f} over all pairs; {len(final):,} pairs can still "
+        f"matter (gap £{slack:,.2f})")
+    chosen, optimal, mip_bound = solve_milp(inst, final, deadline - time.perf_counter(),
+                                            cliques=cliques, hint=hint)
+    return _CutProof(final, chosen, optimal, mip_bound, lag_c, min_excluded, hint,
+                     best_obj, len(cuts), rounds)
+
+
 def _margin(opts: SolveOptions) -> float:
     """Seconds kept back from the MIP for writing up (HiGHS may overrun a little)."""
     return 0.5 + 0.02 * opts.time_limit
@@ -1451,6 +1549,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     proof_complete = True
     model_cands = cands
     min_excluded = np.inf
+    fix_lag = lag  # the bound min_excluded is measured from (the cut proof's, if it ran)
     # every pair fixing keeps, when the search model holds less (the proof stage's
     # model), and the least reduced cost of those it leaves out
     proof_cands: Candidates | None = None
@@ -1565,10 +1664,26 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                     break
                 per_unit *= 2
         else:
-            # HiGHS checks its clock between LP solves: keep a little back
-            chosen, exact_optimal, cp_bound = solve_milp(inst, model_cands, 0.9 * left,
-                                                         forced, max_moves, cliques=cliques,
-                                                         hint=best if opts.hint else None)
+            cut = None
+            if (proof_cands is not None and pool is not None and opts.hint
+                    and cut_proof_applies(inst, forced, max_moves)):
+                # fixing kept far more pairs than the search model holds: certified
+                # root cuts make a bound over every pair that fixes nearly all of them
+                cut = _cut_proof(inst, cands, model_cands, pool, cliques, best, best_obj,
+                                 lag, time.perf_counter() + 0.9 * left, say)
+            if cut is not None:
+                model_cands, best, best_obj = cut.model, cut.hint, cut.best_obj
+                chosen, exact_optimal, cp_bound = cut.chosen, cut.optimal, cut.mip_bound
+                fix_lag, min_excluded, proof_complete = cut.lag, cut.min_excluded, True
+                extra_stats.update(cut_proof_cuts=float(cut.cuts),
+                                   cut_proof_rounds=float(cut.rounds),
+                                   cut_proof_bound=float(cut.lag),
+                                   cut_proof_pairs=float(len(cut.model)))
+            else:
+                # HiGHS checks its clock between LP solves: keep a little back
+                chosen, exact_optimal, cp_bound = solve_milp(
+                    inst, model_cands, 0.9 * left, forced, max_moves, cliques=cliques,
+                    hint=best if opts.hint else None)
         timings["solve"] = time.perf_counter() - t
     elif opts.backend in ("cbc", "highs"):  # issue 4 (optimiser/mip.py): CBC through PuLP,
         # or HiGHS with the split_siblings spread variables the route above lacks
@@ -1606,12 +1721,13 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     if not model_cands.pruned:
         bound = max(cp_bound, lag)  # nothing left out: both bounds hold
     elif proof_complete:
-        bound = max(lag, min(cp_bound, lag + min_excluded))
+        bound = max(fix_lag, min(cp_bound, fix_lag + min_excluded))
     else:
         bound = lag
-    bound = max(bound, lag0)
+    bound = max(bound, lag0, lag)
     proven = exact_optimal and (not model_cands.pruned or (
-        proof_complete and lag + min_excluded >= best_obj - 1e-6 * max(1.0, abs(best_obj))))
+        proof_complete
+        and fix_lag + min_excluded >= best_obj - 1e-6 * max(1.0, abs(best_obj))))
     left = opts.time_limit - elapsed() - _margin(opts)
     whole_pool = pool is not None and len(pool) <= PROOF_PAIRS
     if proof_cands is not None and len(proof_cands) > PROOF_PAIRS:

@@ -327,9 +327,37 @@ def test_proof_stage_takes_every_pair_fixing_keeps(tmp_path: Path,
     assert "proof_pairs" not in plain.stats  # the search model proved it alone
     monkeypatch.setattr(solver, "FIXING_PAIRS", 0)
     monkeypatch.setattr(solver, "FIXING_FACTOR", 0)
+    # the cut proof runs first where it applies (next test): off, to reach this stage
+    monkeypatch.setattr(solver, "cut_proof_applies", lambda *a: False)
     forced, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1,
                                    candidate_limit=3)
     assert "proof_pairs" in forced.stats
     assert 0 < forced.stats["proof_pairs"] < forced.stats["pairs_feasible"]
+    assert forced.status == "optimal"
+    assert forced.objective == pytest.approx(plain.objective, abs=0.01)
+
+
+def test_cut_proof_proves_the_optimum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where fixing keeps too many pairs for the search model, HiGHS's root cuts on the
+    column-generation pairs, certified and priced over every pair, bound the whole
+    problem (optimiser/cutpool.py; authority-2000: proven optimal, where the LP alone is
+    £225 short). Forced on a small generated authority as above: the route must run
+    (certified cuts, a bound over all pairs), end optimal at the plain solve's optimum,
+    with its bound no higher than that optimum, and pass the checker."""
+    from optimiser import solver
+    from optimiser.generate import generate
+
+    generate(tmp_path / "i", children=150, placements=120, seed=1)
+    plain, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1)
+    assert plain.status == "optimal"
+    assert "cut_proof_cuts" not in plain.stats  # not needed there
+    monkeypatch.setattr(solver, "FIXING_PAIRS", 0)
+    monkeypatch.setattr(solver, "FIXING_FACTOR", 0)
+    forced, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1,
+                                   candidate_limit=3)
+    assert forced.stats["cut_proof_cuts"] >= 1
+    assert "proof_pairs" not in forced.stats  # no proof stage after it
+    assert forced.stats["cut_proof_bound"] <= plain.objective + 1e-6
+    assert forced.stats["cut_proof_pairs"] < forced.stats["pairs_feasible"]
     assert forced.status == "optimal"
     assert forced.objective == pytest.approx(plain.objective, abs=0.01)

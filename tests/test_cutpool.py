@@ -1,0 +1,93 @@
+"""The cut proof's pieces (optimiser/cutpool.py): certificates, the rows over a pair set,
+and where the route applies. The route end to end is in test_solver.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from builders import write_instance
+
+from optimiser import load_instance
+from optimiser.candidates import build_candidates
+from optimiser.cutpool import Cuts, applies, certify
+from optimiser.solver import NO_CLIQUES, forced_units
+
+
+def _three_beds(tmp_path: Path):
+    """One placement of three beds; two sibling pairs (G1, G2) and one single child."""
+    kids = [{"child_id": "C1", "sibling_group": "G1"}, {"child_id": "C2", "sibling_group": "G1"},
+            {"child_id": "C3", "sibling_group": "G2"}, {"child_id": "C4", "sibling_group": "G2"},
+            {"child_id": "C5"}]
+    inst = load_instance(write_instance(tmp_path / "i", kids,
+                                        [{"placement_id": "P1", "vacancies": 3}]))
+    cands, _ = build_candidates(inst, limit=None)
+    return inst, cands
+
+
+def _cut(inst, cands, coef: dict[int, float], rhs: float) -> Cuts:
+    """One cut over the pairs of the units given (each unit has one pair here)."""
+    idx = [int(np.flatnonzero(cands.unit == u)[0]) for u in coef]
+    keys = cands.unit[idx] * inst.n_placements + cands.placement[idx]
+    return Cuts(np.array([0, len(idx)]), keys, np.array(list(coef.values()), dtype=float),
+                np.array([rhs]))
+
+
+def _units(inst) -> tuple[int, int, int]:
+    """(group G1, group G2, the single child) as unit indices."""
+    size = inst.units.size
+    groups = [int(u) for u in np.flatnonzero(size == 2)]
+    single = int(np.flatnonzero(size == 1)[0])
+    return groups[0], groups[1], single
+
+
+def test_certify_keeps_a_valid_right_hand_side(tmp_path: Path) -> None:
+    """Two sibling pairs cannot share three beds: x_G1 + x_G2 <= 1 holds, kept as is."""
+    inst, cands = _three_beds(tmp_path)
+    g1, g2, _ = _units(inst)
+    out = certify(inst, cands, _cut(inst, cands, {g1: 1.0, g2: 1.0}, 1.0), NO_CLIQUES)
+    assert out.rhs.tolist() == [1.0]
+
+
+def test_certify_gives_an_invalid_cut_its_slack_back(tmp_path: Path) -> None:
+    """x_G1 + x_G2 + x_C5 <= 1 is false (a pair and the single child fit in three beds):
+    the certificate raises the right-hand side to the true maximum, 2."""
+    inst, cands = _three_beds(tmp_path)
+    g1, g2, s = _units(inst)
+    out = certify(inst, cands, _cut(inst, cands, {g1: 1.0, g2: 1.0, s: 1.0}, 1.0), NO_CLIQUES)
+    assert out.rhs.tolist() == [2.0]
+
+
+def test_certify_fractional_coefficients(tmp_path: Path) -> None:
+    """Non-integral coefficients: the LP maximum, never below the true one (1.5 here:
+    one pair at 1.0 and the single child at 0.5)."""
+    inst, cands = _three_beds(tmp_path)
+    g1, g2, s = _units(inst)
+    out = certify(inst, cands, _cut(inst, cands, {g1: 1.0, g2: 1.0, s: 0.5}, 1.0), NO_CLIQUES)
+    assert out.rhs[0] == pytest.approx(1.5, abs=1e-5)
+    assert out.rhs[0] >= 1.5
+
+
+def test_rows_over_a_pair_set_leave_absent_pairs_at_zero(tmp_path: Path) -> None:
+    inst, cands = _three_beds(tmp_path)
+    g1, g2, s = _units(inst)
+    cut = _cut(inst, cands, {g1: 1.0, g2: 2.0, s: 3.0}, 4.0)
+    full = cut.over(inst, cands).toarray()
+    assert sorted(full[0][full[0] > 0].tolist()) == [1.0, 2.0, 3.0]
+    from optimiser.solver import _subset
+
+    without_single = _subset(cands, cands.unit != s)
+    part = cut.over(inst, without_single).toarray()
+    assert part.shape == (1, len(without_single))
+    assert sorted(part[0][part[0] > 0].tolist()) == [1.0, 2.0]
+
+
+def test_applies_to_packing_rows_only(tmp_path: Path) -> None:
+    """Pins and a moves limit are not packing rows: the route is off for them."""
+    inst, cands = _three_beds(tmp_path)
+    assert applies(inst, forced_units(inst, cands), None)
+    assert not applies(inst, None, 3)
+    pinned = np.zeros(inst.units.n, dtype=bool)
+    pinned[0] = True
+    assert not applies(inst, pinned, None)
