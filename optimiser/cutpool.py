@@ -34,6 +34,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from .candidates import Candidates
+from .highs import Pending
 from .instance import Instance
 from .scaling import to_int
 
@@ -75,12 +76,12 @@ def applies(inst: Instance, forced: np.ndarray | None, max_moves: int | None) ->
             and not inst.policy.rules.split_siblings)
 
 
-def harvest(inst: Instance, cands: Candidates, time_limit: float, cliques: np.ndarray,
-            ) -> Cuts | None:
-    """HiGHS on `cands` to the end of its root node: the cuts in its LP then,
-    uncertified (None: none returned)."""
-    from .highs import milp as highs_milp
-    from .solver import _quiet_stdout, _rows
+def harvest_start(inst: Instance, cands: Candidates, time_limit: float,
+                  cliques: np.ndarray) -> Pending:
+    """Start HiGHS on `cands`, to stop at the end of its root node (`harvest_cuts` reads
+    the cuts in its LP then). It runs beside the engine's own work, on another core."""
+    from .highs import milp_start
+    from .solver import _rows
 
     k = len(cands)
     c = to_int(cands.objective - inst.unit_unplaced[cands.unit]).astype(float)
@@ -88,12 +89,17 @@ def harvest(inst: Instance, cands: Candidates, time_limit: float, cliques: np.nd
     # no start and no primal heuristics: cuts HiGHS derives under a good incumbent's
     # cutoff hold only for plans of this model better than it, and the certificate
     # would then give them back their slack
-    with _quiet_stdout():
-        res = highs_milp(c, rw.a, -np.inf, rw.b, np.zeros(k), np.ones(k), np.ones(k),
-                         {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
-                          "disp": False, "presolve": False, "cut_pool": True,
-                          "stop_after_cuts": True, "highs": NO_HEURISTICS})
-    if res.cuts is None:
+    return milp_start(c, rw.a, -np.inf, rw.b, np.zeros(k), np.ones(k), np.ones(k),
+                      {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
+                       "disp": False, "presolve": False, "cut_pool": True,
+                       "stop_after_cuts": True, "highs": NO_HEURISTICS})
+
+
+def harvest_cuts(inst: Instance, cands: Candidates, pending: Pending) -> Cuts | None:
+    """The `<=` cuts HiGHS returned over `cands` (the pairs `harvest_start` was given),
+    uncertified; None when it returned none (time limit before the root ended)."""
+    res = pending.result()
+    if res is None or res.cuts is None:
         return None
     start, index, value, lower, upper = res.cuts
     keys = cands.unit * inst.n_placements + cands.placement

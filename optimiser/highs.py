@@ -68,13 +68,16 @@ def milp(c: np.ndarray, a: sparse.spmatrix | np.ndarray, row_lo: np.ndarray | fl
     return _scipy(c, a, lo, hi, lb, ub, integrality, options, n)
 
 
-def _highspy(c: np.ndarray, a: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
-             lb: np.ndarray, ub: np.ndarray, integrality: np.ndarray,
-             options: dict[str, object], hint: np.ndarray | None) -> MilpResult | None:
-    """The worker's answer, or None when it could not solve (then SciPy does)."""
-    limit = float(options.get("time_limit", 1e9))  # type: ignore[arg-type]
-    with tempfile.TemporaryDirectory(prefix="placement-highs-") as tmp:
-        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+class Pending:
+    """A HiGHS solve running in its worker process; `result()` waits for it. Why: a
+    second core can solve one model while this process works on another."""
+
+    def __init__(self, c: np.ndarray, a: sparse.csr_matrix, lo: np.ndarray,
+                 hi: np.ndarray, lb: np.ndarray, ub: np.ndarray, integrality: np.ndarray,
+                 options: dict[str, object], hint: np.ndarray | None):
+        self.limit = float(options.get("time_limit", 1e9))  # type: ignore[arg-type]
+        self.tmp = tempfile.TemporaryDirectory(prefix="placement-highs-")
+        self.src, self.dst = Path(self.tmp.name) / "in.npz", Path(self.tmp.name) / "out.npz"
         arrays = {"c": np.asarray(c, dtype=float), "start": a.indptr, "index": a.indices,
                   "value": a.data.astype(float), "row_lo": lo, "row_hi": hi,
                   "lb": np.asarray(lb, dtype=float), "ub": np.asarray(ub, dtype=float),
@@ -82,34 +85,68 @@ def _highspy(c: np.ndarray, a: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray
                   "options": np.array(json.dumps(options))}
         if hint is not None:
             arrays["hint"] = np.asarray(hint, dtype=float)
-        np.savez(src, **arrays)
+        np.savez(self.src, **arrays)
+        self.proc = subprocess.Popen([sys.executable, str(WORKER), str(self.src),
+                                      str(self.dst)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+
+    def cancel(self) -> None:
+        """Stop the worker and remove its files (a result no longer wanted)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+        self.tmp.cleanup()
+
+    def result(self) -> MilpResult | None:
+        """The worker's answer, or None when it could not solve (then SciPy does)."""
         try:
-            proc = subprocess.run([sys.executable, str(WORKER), str(src), str(dst)],
-                                  capture_output=True, text=True,
-                                  timeout=limit + START_SECONDS)
+            _, err = self.proc.communicate(timeout=self.limit + START_SECONDS)
         except subprocess.TimeoutExpired:
+            self.cancel()
             log.warning("HiGHS (highspy) overran its time limit by %.0f s: no result",
                         START_SECONDS)
             return MilpResult(None, None, 1, None, "HiGHS (highspy): killed", "highspy")
-        if proc.returncode == 3:
-            log.warning("highspy is not installed: HiGHS through SciPy instead")
-            return None
-        if proc.returncode != 0 or not dst.exists():
-            log.warning("HiGHS (highspy) worker failed (exit %d): SciPy's HiGHS instead. %s",
-                        proc.returncode, proc.stderr.strip().splitlines()[-1:] or "")
-            return None
-        d = np.load(dst)
-        has_x = bool(d["has_x"])
-        bound = float(d["bound"])
-        cuts = None
-        if "cut_start" in d.files:
-            cuts = (np.array(d["cut_start"]), np.array(d["cut_index"]),
-                    np.array(d["cut_value"]), np.array(d["cut_lower"]),
-                    np.array(d["cut_upper"]))
-        return MilpResult(np.array(d["x"]) if has_x else None,
-                          float(d["fun"]) if has_x else None, int(d["status"]),
-                          bound if np.isfinite(bound) else None, str(d["message"]),
-                          "highspy", int(d["nodes"]), cuts)
+        try:
+            if self.proc.returncode == 3:
+                log.warning("highspy is not installed: HiGHS through SciPy instead")
+                return None
+            if self.proc.returncode != 0 or not self.dst.exists():
+                log.warning("HiGHS (highspy) worker failed (exit %d): SciPy's HiGHS instead. %s",
+                            self.proc.returncode, err.strip().splitlines()[-1:] or "")
+                return None
+            d = np.load(self.dst)
+            has_x = bool(d["has_x"])
+            bound = float(d["bound"])
+            cuts = None
+            if "cut_start" in d.files:
+                cuts = (np.array(d["cut_start"]), np.array(d["cut_index"]),
+                        np.array(d["cut_value"]), np.array(d["cut_lower"]),
+                        np.array(d["cut_upper"]))
+            return MilpResult(np.array(d["x"]) if has_x else None,
+                              float(d["fun"]) if has_x else None, int(d["status"]),
+                              bound if np.isfinite(bound) else None, str(d["message"]),
+                              "highspy", int(d["nodes"]), cuts)
+        finally:
+            self.tmp.cleanup()
+
+
+def milp_start(c: np.ndarray, a: sparse.spmatrix | np.ndarray, row_lo: np.ndarray | float,
+               row_hi: np.ndarray | float, lb: np.ndarray, ub: np.ndarray,
+               integrality: np.ndarray, options: dict[str, object],
+               hint: np.ndarray | None = None) -> Pending:
+    """`milp` through highspy, started and not waited for (no SciPy fallback)."""
+    a = sparse.csr_matrix(a)
+    m = a.shape[0]
+    lo = np.broadcast_to(np.asarray(row_lo, dtype=float), (m,))
+    hi = np.broadcast_to(np.asarray(row_hi, dtype=float), (m,))
+    return Pending(c, a, lo, hi, lb, ub, integrality, options, hint)
+
+
+def _highspy(c: np.ndarray, a: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
+             lb: np.ndarray, ub: np.ndarray, integrality: np.ndarray,
+             options: dict[str, object], hint: np.ndarray | None) -> MilpResult | None:
+    """The worker's answer, or None when it could not solve (then SciPy does)."""
+    return Pending(c, a, lo, hi, lb, ub, integrality, options, hint).result()
 
 
 def _scipy(c: np.ndarray, a: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
@@ -129,4 +166,4 @@ def _scipy(c: np.ndarray, a: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
                       str(res.message), "scipy", getattr(res, "mip_node_count", None))
 
 
-__all__ = ["MilpResult", "milp"]
+__all__ = ["MilpResult", "Pending", "milp", "milp_start"]

@@ -31,6 +31,8 @@ from scipy.optimize import linprog
 
 from .candidates import Candidates, PairPool, build_candidates, unit_blocks, unit_slices
 from .cutpool import applies as cut_proof_applies
+from .cutpool import harvest_start
+from .highs import Pending
 from .instance import Instance
 from .scaling import MONEY_SCALE, to_int
 
@@ -610,13 +612,16 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
                forced: np.ndarray | None = None, max_moves: int | None = None,
                capacity: np.ndarray | None = None, moves_rhs: int | None = None,
                cliques: np.ndarray = NO_CLIQUES, hint: np.ndarray | None = None,
-               route: str = "highspy") -> tuple[np.ndarray | None, bool, float]:
+               route: str = "highspy",
+               extra: tuple[sparse.csr_matrix, np.ndarray] | None = None,
+               ) -> tuple[np.ndarray | None, bool, float]:
     """The restricted model with HiGHS branch and cut (`highs.milp`: highspy).
 
     Coefficients are the same pence as CP-SAT's, so "optimal" means the same thing; the
     gap tolerance is zero. `hint`: a starting plan (pair per unit, -1 unplaced) that
-    keeps every row. `route`: see `highs.milp`. Returns (choice per unit or None, proven
-    optimal, bound in pounds including the unplaced offset, -inf when none).
+    keeps every row. `route`: see `highs.milp`. `extra`: more rows a x <= b over `cands`
+    (certified cuts). Returns (choice per unit or None, proven optimal, bound in pounds
+    including the unplaced offset, -inf when none).
     """
     from .highs import milp
 
@@ -634,8 +639,12 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
     if hint is not None:
         x0 = np.zeros(k)
         x0[hint[hint >= 0]] = 1.0
+    a_ub, b_ub = rw.a, rw.b
+    if extra is not None and extra[0].shape[0]:
+        a_ub = sparse.vstack([rw.a, extra[0]]).tocsr()
+        b_ub = np.concatenate([rw.b, extra[1]])
     with _quiet_stdout():
-        res = milp(c, rw.a, -np.inf, rw.b, lb, np.ones(k), np.ones(k),
+        res = milp(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
                    # HiGHS's presolve costs more than it saves on these models (and it does
                    # not stop at the time limit): off
                    {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
@@ -1139,6 +1148,7 @@ PROOF_PAIRS = 1_000_000  # largest pair set the HiGHS proof stage takes on
 # more pairs than this (and 3 times the column-generation pairs) left by reduced-cost
 # fixing: the search model keeps the column-generation pairs, the proof stage all of them
 FIXING_PAIRS = 200_000
+HARVEST_GAP = 1e-5  # LP within this of the bound over all pairs: start the root cuts
 FIXING_FACTOR = 3
 LINE_SEARCH_PAIRS = 5_000_000  # pools above this get a line search on the duals
 
@@ -1257,25 +1267,30 @@ class _CutProof:
 
 def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairPool,
                cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
-               deadline: float, say: Callable[[str], None]) -> _CutProof | None:
-    """HiGHS's root cuts on `model`, certified, priced over every pair, then reduced-cost
-    fixing and HiGHS on what is left (optimiser/cutpool.py). None when HiGHS returned
-    no cut or the bound did not improve on `lag`; `best` indexes `model`."""
-    from .cutpool import certify, harvest
+               deadline: float, say: Callable[[str], None],
+               harvest: tuple[Candidates, np.ndarray, Pending]) -> _CutProof | None:
+    """HiGHS's root cuts (`harvest`: the pairs and cliques it was started on, and the
+    running solve), certified, priced over every pair, then reduced-cost fixing and
+    HiGHS on what is left (optimiser/cutpool.py). None when HiGHS returned no cut or the
+    bound did not improve on `lag`; `best` indexes `model`."""
+    from .cutpool import certify, harvest_cuts
 
-    # on every column-generation pair, not only those fixing kept: a cut's terms on the
-    # pairs it leaves out are lost (zero) when the cut is priced over all pairs
-    cuts = harvest(inst, cands, 0.6 * (deadline - time.perf_counter()), cliques)
+    h_cands, h_cliques, pending = harvest
+    cuts = harvest_cuts(inst, h_cands, pending)
     if cuts is None or time.perf_counter() > deadline:
         return None
     raw = cuts.rhs
-    cuts = certify(inst, cands, cuts, cliques)
+    cuts = certify(inst, h_cands, cuts, h_cliques)
     say(f"cut proof: {len(cuts)} of HiGHS's root cuts certified, "
         f"{int((cuts.rhs <= raw + 1e-9).sum())} as HiGHS had them")
     cc = cands
     lag_c, duals_c = -np.inf, None
     rounds = 0
-    while rounds < 6 and time.perf_counter() < deadline:
+    # rounds while they leave half the time for the last MIP: each round tightens the
+    # bound (fewer pairs in that MIP), the first is usually enough
+    half = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
+    while rounds < 6:
+        t_round = time.perf_counter()
         rounds += 1
         duals_r, lp_val, _ = lp_duals(inst, cc, cliques=cliques,
                                       extra=(cuts.over(inst, cc), cuts.rhs))
@@ -1286,7 +1301,8 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
             lag_c, duals_c = pr.lagrangian_bound, duals_r
         say(f"cut proof round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
             f"£{pr.lagrangian_bound:,.2f}")
-        if not len(pr.add_unit) or lp_val - pr.lagrangian_bound <= 1e-7 * abs(lp_val):
+        if (not len(pr.add_unit) or lp_val - pr.lagrangian_bound <= 1e-7 * abs(lp_val)
+                or 2 * time.perf_counter() - t_round > half):
             break
         cc = _merge(cc, pr)
     if duals_c is None or lag_c <= lag:
@@ -1311,7 +1327,8 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
     say(f"cut proof: bound £{lag_c:,.2f} over all pairs; {len(final):,} pairs can still "
         f"matter (gap £{slack:,.2f})")
     chosen, optimal, mip_bound = solve_milp(inst, final, deadline - time.perf_counter(),
-                                            cliques=cliques, hint=hint)
+                                            cliques=cliques, hint=hint,
+                                            extra=(cuts.over(inst, final), cuts.rhs))
     return _CutProof(final, chosen, optimal, mip_bound, lag_c, min_excluded, hint,
                      best_obj, len(cuts), rounds)
 
@@ -1402,6 +1419,20 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     if forced.any():
         extra_stats["pinned_units"] = float(forced.sum())
 
+    # a register where fixing may keep too many pairs for the search: the cut proof of
+    # step 4 needs HiGHS's root cuts on the column-generation pairs. They are started on
+    # the other core once the LP is near its end, and run while the rest is done here.
+    harvest: tuple[Candidates, np.ndarray, Pending] | None = None
+    harvest_wanted = (opts.backend == "highs" and pool is not None
+                      and len(pool) > FIXING_PAIRS and opts.hint
+                      and cut_proof_applies(inst, forced, max_moves))
+
+    def start_harvest() -> None:
+        nonlocal harvest
+        harvest = (cands, cliques, harvest_start(
+            inst, cands, max(opts.time_limit - elapsed() - _margin(opts), 0.1), cliques))
+        say(f"root cuts: HiGHS started on {len(cands):,} column-generation pairs")
+
     # 1. LP by column generation: duals pi give a bound over *all* pairs
     t = time.perf_counter()
     lag, duals, lp_x, pricing = -np.inf, Duals.zero(inst), None, None
@@ -1461,6 +1492,9 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         # stop when the LP over the kept pairs is within a penny-scale tolerance of the
         # bound over all pairs: more rounds cannot move either by more than that
         converged = lp_val - pr.lagrangian_bound <= max(1.0, opts.lp_tolerance * abs(lp_val))
+        if (harvest_wanted and harvest is None and np.isfinite(lp_val)
+                and lp_val - pr.lagrangian_bound <= HARVEST_GAP * abs(lp_val)):
+            start_harvest()  # the few pairs later rounds add are at zero in its cuts
         new_q = (clique_cuts(inst, cands, x_r, cliques)
                  if units.n <= CLIQUE_UNITS and np.isfinite(lp_val) else NO_CLIQUES)
         if len(new_q):
@@ -1474,6 +1508,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             cands = _merge(cands, pr)
         lp_x = None
     timings["lp"] = time.perf_counter() - t
+    if harvest_wanted and harvest is None and np.isfinite(lag) and not transport:
+        start_harvest()
 
     # 2. hints: plain greedy, and greedy guided by the LP (rounding); only hints that keep
     #    the pins and the moves limit count, and the status quo always does
@@ -1630,6 +1666,10 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         say(f"reduced-cost fixing: {len(model_cands):,} of {len(cands):,} pairs can still "
             f"matter (gap £{slack:,.2f})")
 
+    if harvest is not None and proof_cands is None:
+        harvest[2].cancel()  # fixing left a model the search can prove: not needed
+        harvest = None
+
     # 4. CP-SAT (or HiGHS) on what is left, from the hint
     t = time.perf_counter()
     moves_rhs = _moves_rhs(inst, max_moves)
@@ -1665,12 +1705,12 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                 per_unit *= 2
         else:
             cut = None
-            if (proof_cands is not None and pool is not None and opts.hint
-                    and cut_proof_applies(inst, forced, max_moves)):
+            if proof_cands is not None and pool is not None and harvest is not None:
                 # fixing kept far more pairs than the search model holds: certified
                 # root cuts make a bound over every pair that fixes nearly all of them
                 cut = _cut_proof(inst, cands, model_cands, pool, cliques, best, best_obj,
-                                 lag, time.perf_counter() + 0.9 * left, say)
+                                 lag, time.perf_counter() + 0.9 * left, say, harvest)
+                harvest = None
             if cut is not None:
                 model_cands, best, best_obj = cut.model, cut.hint, cut.best_obj
                 chosen, exact_optimal, cp_bound = cut.chosen, cut.optimal, cut.mip_bound
@@ -1714,6 +1754,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             chosen[model_cands.unit[sel]] = sel
             cp_bound = solver.best_objective_bound / MONEY_SCALE + offset
         exact_optimal = cp_status == cp_model.OPTIMAL
+    if harvest is not None:
+        harvest[2].cancel()  # the route did not run (not the HiGHS search)
     if chosen is not None:
         obj = objective_of(inst, model_cands, chosen)
         if obj < best_obj - 1e-9:
