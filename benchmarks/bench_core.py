@@ -76,6 +76,12 @@ def run_one(name: str, work: Path, seed: int, workers: int, time_limit: float | 
         "pairs_in_model": res.stats.get("pairs_in_model"),
         "lp_rounds": res.stats.get("lp_rounds"),
         "proof_pairs": res.stats.get("proof_pairs"),  # the proof stage's model, if it ran
+        # the cut proof (optimiser/cutpool.py), if it ran: certified cuts, pricing rounds,
+        # its bound over all pairs and the pairs its fixing left for the last MIP
+        "cut_proof_cuts": res.stats.get("cut_proof_cuts"),
+        "cut_proof_rounds": res.stats.get("cut_proof_rounds"),
+        "cut_proof_bound": res.stats.get("cut_proof_bound"),
+        "cut_proof_pairs": res.stats.get("cut_proof_pairs"),
         "run_at_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         # this process only: HiGHS's worker processes (optimiser/highs.py) are not in it
         # (RUSAGE_CHILDREN reports the parent's RSS at fork time, not theirs)

@@ -32,6 +32,11 @@ from .rules import (
     RATINGS,
 )
 
+# largest weight or weekly cost read, in pounds per week: objectives are summed in whole
+# pence (int64, optimiser/scaling.py) and min-cost flow scales its costs by the number
+# of units; far beyond any real cost, far inside what both can hold exactly
+MAX_POUNDS = 1e9
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -353,7 +358,10 @@ def _check_columns(df: pd.DataFrame, spec: dict[str, bool], extra: set[str], fil
 
 
 def _bound(lo: float | None, hi: float | None) -> str:
-    return f"{lo}..{hi}" if lo is not None and hi is not None else f"{lo} or more"
+    def num(v: float) -> str:
+        return f"{v:,.0f}" if float(v).is_integer() and abs(v) >= 10_000 else f"{v}"
+
+    return f"{num(lo)}..{num(hi)}" if lo is not None and hi is not None else f"{lo} or more"
 
 
 def _ints(df: pd.DataFrame, col: str, file: str, out: _Collector, *, default: int | None,
@@ -568,8 +576,8 @@ def _parse_policy(raw: dict, file: str, out: _Collector,
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             bad(name, value, "a number (pounds per week)")
-        elif not np.isfinite(value) or value < 0:
-            bad(name, value, "a number, 0 or more")
+        elif not np.isfinite(value) or value < 0 or value > MAX_POUNDS:
+            bad(name, value, f"a number from 0 to {MAX_POUNDS:,.0f} (pounds per week)")
         else:
             weights[key] = float(value)
     r_raw = raw.get("rules", {})
@@ -680,7 +688,8 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     rating = _choice(pl, "ofsted_rating", pf, out, ALL_RATINGS, default="not_rated")
     lat = _floats(pl, "lat", pf, out, required=True, lo=-90, hi=90, default=0.0)
     lon = _floats(pl, "lon", pf, out, required=True, lo=-180, hi=180, default=0.0)
-    cost = _floats(pl, "weekly_cost", pf, out, required=True, lo=0, default=0.0)
+    cost = _floats(pl, "weekly_cost", pf, out, required=True, lo=0, hi=MAX_POUNDS,
+                   default=0.0)
     on_hold = _hold_reasons(pl, "on_hold_reason", pf, out)
     available_from = _dates(pl, "available_from", pf, out)
 

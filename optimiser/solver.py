@@ -1393,7 +1393,10 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         from .flow import flow_blocker, solve_flow  # others: as asked
 
         if flow_blocker(inst) is None:  # a transportation problem, over every pair
-            return solve_flow(inst, cands, pool, opts.seed, timings, t_start)
+            try:
+                return solve_flow(inst, cands, pool, opts.seed, timings, t_start)
+            except RuntimeError as exc:  # costs beyond the flow's range: never a crash
+                log.warning("min-cost flow fast path failed (%s): the general route", exc)
     if opts.backend == "auto":
         small = units.n <= AUTO_HIGHS_UNITS and not inst.policy.rules.split_siblings
         opts = replace(opts, backend="highs" if small else "cpsat")

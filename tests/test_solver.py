@@ -361,3 +361,25 @@ def test_cut_proof_proves_the_optimum(tmp_path: Path, monkeypatch: pytest.Monkey
     assert forced.stats["cut_proof_pairs"] < forced.stats["pairs_feasible"]
     assert forced.status == "optimal"
     assert forced.objective == pytest.approx(plain.objective, abs=0.01)
+
+
+def test_fast_path_failure_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The min-cost-flow fast path can fail on costs beyond its range (OR-Tools'
+    BAD_COST_RANGE, found by fuzzing with an unplaced weight of 1e16): the solve goes on
+    by the general route, never a crash."""
+    from optimiser import flow
+
+    kids = [{"child_id": f"C{i}"} for i in range(4)]
+    pls = [{"placement_id": "P1", "vacancies": 2}, {"placement_id": "P2", "vacancies": 1}]
+    folder = write_instance(tmp_path / "i", kids, pls)
+    plain, _, _ = solve_and_check(folder)
+    assert plain.stats.get("backend") == flow.BACKEND_NAME  # the fast path took it
+
+    def fail(*a: object, **k: object) -> None:
+        raise RuntimeError("min-cost flow ended with status BAD_COST_RANGE")
+
+    monkeypatch.setattr(flow, "solve_flow", fail)
+    again, _, _ = solve_and_check(folder)
+    assert again.status == "optimal"
+    assert again.stats.get("backend") != flow.BACKEND_NAME
+    assert again.objective == pytest.approx(plain.objective)
