@@ -142,12 +142,16 @@ class _Instance:
 
 
 def _clean(df: pd.DataFrame) -> pd.DataFrame:
-    """Strings everywhere, stripped, '' for a missing cell: the spec's 'empty = not given'."""
+    """Strings everywhere, stripped, '' for a missing cell: the spec's 'empty = not given'.
+    Headers in any case and blank rows are read as the engine's reader reads them (an
+    Excel export has both), so that every instance the engine solves can be checked."""
     df = df.copy()
-    df.columns = [str(c).strip() for c in df.columns]
+    df.columns = [str(c).strip().lower() for c in df.columns]
     df = df.fillna("").astype(str)
     for col in df.columns:
         df[col] = df[col].str.strip()
+    if len(df.columns):
+        df = df[(df != "").any(axis=1)].reset_index(drop=True)
     return df
 
 
@@ -164,24 +168,29 @@ def _ensure_columns(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return df
 
 
+TRUE_WORDS = ("true", "yes", "1")
+FALSE_WORDS = ("", "false", "no", "0")
+
+
 def _parse_bool(value: Any, what: str) -> bool:
-    """'true'/'false' in any case (or a real boolean from Excel); empty means false."""
+    """'true'/'false' in any case (also yes/no, 1/0, as the reader; or a real boolean
+    from Excel); empty means false."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in ("", "false"):
+    if text in FALSE_WORDS:
         return False
-    if text == "true":
+    if text in TRUE_WORDS:
         return True
     raise ValueError(f"{what}: {value!r} is not true/false")
 
 
 def _bool_column(s: pd.Series, what: str) -> pd.Series:
     low = s.str.lower()
-    bad = ~low.isin(["", "true", "false"])
+    bad = ~low.isin(TRUE_WORDS + FALSE_WORDS)
     if bad.any():
         raise ValueError(f"{what}: not true/false: {sorted(set(s[bad]))[:5]}")
-    return low == "true"
+    return low.isin(TRUE_WORDS)
 
 
 def _number_column(df: pd.DataFrame, col: str, id_col: str, required: bool) -> pd.Series:
@@ -671,6 +680,27 @@ def _capacity_and_solo(inst: _Instance, m: pd.DataFrame, violations: list[Violat
         )
 
 
+def _closed_to_newcomers(inst: _Instance, m: pd.DataFrame, violations: list[Violation],
+                         day: dt.date) -> None:
+    """A placement on hold, or whose vacancies open after `day`, takes no new child (its
+    residents may stay): capacity alone would let a newcomer take a leaver's bed."""
+    pl = inst.placements
+    hold = pl["on_hold_reason"].astype(str).to_dict()
+    opening: dict[str, dt.date | None] = {str(k): v for k, v in pl["available_from"].items()}
+    new = m[m["placement_id"] != m["current_placement"]]
+    for cid, p in zip(new.index, new["placement_id"], strict=True):
+        reason = hold[p]
+        opens = opening[p]
+        if reason:
+            violations.append(Violation(Rule.ON_HOLD.value, str(cid), str(p),
+                                        f"child {cid} is new to {p}, which is on hold "
+                                        f"({reason})"))
+        elif opens is not None and opens > day:
+            violations.append(Violation(Rule.NOT_YET_AVAILABLE.value, str(cid), str(p),
+                                        f"child {cid} is new to {p}, whose vacancies open on "
+                                        f"{opens.isoformat()} (after {day.isoformat()})"))
+
+
 def _pinned(inst: _Instance, eff: pd.DataFrame, violations: list[Violation]) -> None:
     """A pinned child with a current placement must stay in it (unplaced is a move too)."""
     ch = inst.children
@@ -813,7 +843,9 @@ def check(instance: str | Path, solution: str | Path, *, tol: float = 1e-6,
     m = _placed_frame(inst, eff)
     _column_checks(m, set() if asg is None else set(asg.columns), tol, violations)
     _pair_rules(inst, m, violations, review)
-    _capacity_and_solo(inst, m, violations, _as_of(solution, date))
+    day = _as_of(solution, date)
+    _capacity_and_solo(inst, m, violations, day)
+    _closed_to_newcomers(inst, m, violations, day)
     _pinned(inst, eff, violations)
     spread = _siblings(inst, eff, violations)
 

@@ -106,7 +106,11 @@ def format_summary(s: dict, assignments: pd.DataFrame) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     from .checker import check, format_report
 
-    report = check(args.instance, args.solution, policy_file=args.policy)
+    try:
+        report = check(args.instance, args.solution, policy_file=args.policy)
+    except (ValueError, OSError) as e:  # an input the checker cannot read: no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(format_report(report))
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 

@@ -612,3 +612,45 @@ def test_missing_assignments_file(tmp_path: Path) -> None:
     report = check(inst, tmp_path / "sol")
     assert codes(report) == {"format"} and len(report.violations) == 1
     assert report.unplaced == 1 and report.objective == pytest.approx(100000.0)
+
+
+# ------------------------------------------------ closed to newcomers; lenient reading
+
+@pytest.mark.parametrize("closed", [{"on_hold_reason": "illness"},
+                                    {"available_from": "2099-01-01"}])
+def test_closed_placement_takes_no_newcomer(tmp_path: Path, closed: dict[str, str]) -> None:
+    """Found by fuzzing: C1 leaves P1 (on hold, or not open yet), so P1's capacity has
+    room, but C2 is new there: the engine never does that, the checker must say so."""
+    kids = [child("C1", current_placement="P1"), child("C2")]
+    pls = [place("P1", vacancies=1, **closed), place("P2", vacancies=1, weekly_cost=100.0)]
+    report = run(tmp_path, kids, pls, {"C1": "P2", "C2": "P1"},
+                 summary=None)
+    rule = "on_hold" if "on_hold_reason" in closed else "not_yet_available"
+    assert codes(report) == {rule}
+    assert [v.child_id for v in report.violations] == ["C2"]
+
+
+@pytest.mark.parametrize("closed", [{"on_hold_reason": "illness"},
+                                    {"available_from": "2099-01-01"}])
+def test_closed_placement_keeps_its_resident(tmp_path: Path, closed: dict[str, str]) -> None:
+    """Its resident may stay; a newcomer elsewhere is fine."""
+    kids = [child("C1", current_placement="P1"), child("C2")]
+    pls = [place("P1", vacancies=1, **closed), place("P2", vacancies=1, weekly_cost=100.0)]
+    report = run(tmp_path, kids, pls, {"C1": "P1", "C2": "P2"})
+    assert report.ok, report.violations
+
+
+def test_reads_what_the_engine_reads(tmp_path: Path) -> None:
+    """Found by fuzzing: the engine solved instances with headers in capitals, a blank
+    row and solo = yes, and the checker then failed with a traceback. It reads them."""
+    kids = [child("C1", solo="yes"), child("C2", solo="no")]
+    pls = [place("P1", vacancies=2), place("P2")]
+    inst = write_instance(tmp_path / "inst", kids, pls)
+    text = (inst / "children.csv").read_text().splitlines()
+    text[0] = text[0].upper()
+    (inst / "children.csv").write_text("\n".join([text[0], text[1], ",,,,,", text[2]]) + "\n")
+    rows = true_rows(kids, pls, {"C1": "P1", "C2": "P1"})
+    report = check(inst, write_solution(tmp_path / "sol", rows))
+    assert codes(report) == {"solo"}  # C1 (solo = yes) shares P1 with C2
+    rows = true_rows(kids, pls, {"C1": "P1", "C2": "P2"})
+    assert check(inst, write_solution(tmp_path / "sol2", rows)).ok

@@ -47,6 +47,22 @@ def test_check_fails_on_a_broken_solution(tmp_path: Path) -> None:
     assert main(["check", str(TINY), str(out)]) == 1
 
 
+def test_check_of_an_unreadable_instance_is_an_error_not_a_traceback(
+        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    out = tmp_path / "out"
+    assert main(["solve", str(TINY), "--out", str(out), "-q"]) == 0
+    capsys.readouterr()
+    broken = tmp_path / "broken"
+    shutil.copytree(TINY, broken)
+    kids = pd.read_csv(broken / "children.csv", dtype=str, keep_default_na=False)
+    kids.drop(columns=["age"]).to_csv(broken / "children.csv", index=False)
+    assert main(["check", str(broken), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
 def test_generate_recipe_free_command(tmp_path: Path) -> None:
     out = tmp_path / "gen"
     assert main(["generate", str(out), "--children", "30", "--placements", "25",
