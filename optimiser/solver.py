@@ -1432,8 +1432,9 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
 
     def start_harvest() -> None:
         nonlocal harvest
+        # by 75% of the limit, or no cuts: the search then still has a quarter
         harvest = (cands, cliques, harvest_start(
-            inst, cands, max(opts.time_limit - elapsed() - _margin(opts), 0.1), cliques))
+            inst, cands, max(0.75 * opts.time_limit - elapsed(), 0.1), cliques))
         say(f"root cuts: HiGHS started on {len(cands):,} column-generation pairs")
 
     # 1. LP by column generation: duals pi give a bound over *all* pairs
