@@ -537,15 +537,16 @@ def test_checker_does_not_count_held_vacancies(tmp_path: Path) -> None:
         tmp_path / "i", [{"child_id": "C1"}, {"child_id": "C2", "current_placement": "P2"}],
         [{"placement_id": "P1", "vacancies": 1, "on_hold_reason": "safeguarding"},
          {"placement_id": "P2", "vacancies": 1, "available_from": "2025-06-10"}])
+    # a newcomer to a held or not-yet-open placement also breaks its pair rule
     assert rules_broken(inst, write_solution(tmp_path / "a", {"C1": "P1", "C2": "P2"})) \
-        == {"capacity"}
+        == {"capacity", "on_hold"}
     # C1 in P2 next to its resident C2: the second bed opens on 10 June
     sol = write_solution(tmp_path / "b", {"C1": "P2", "C2": "P2"})
-    assert rules_broken(inst, sol, date="2025-06-09") == {"capacity"}
+    assert rules_broken(inst, sol, date="2025-06-09") == {"capacity", "not_yet_available"}
     assert rules_broken(inst, sol, date="2025-06-10") == set()
     # without a date the checker takes the solve's, from summary.json
     write_solution(tmp_path / "b", {"C1": "P2", "C2": "P2"},
                    {"reallocation": {"date": "2025-06-01"}})
-    assert rules_broken(inst, sol) == {"capacity"}
+    assert rules_broken(inst, sol) == {"capacity", "not_yet_available"}
     write_solution(tmp_path / "b", {"C1": "P2", "C2": "P2"}, {"as_of": "2025-07-01"})
     assert rules_broken(inst, sol) == set()
