@@ -1724,7 +1724,9 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                                    cut_proof_bound=float(cut.lag),
                                    cut_proof_pairs=float(len(cut.model)))
             else:
-                # HiGHS checks its clock between LP solves: keep a little back
+                # HiGHS checks its clock between LP solves: keep a little back (and the
+                # time a cut proof that came to nothing took is gone)
+                left = opts.time_limit - elapsed() - _margin(opts)
                 chosen, exact_optimal, cp_bound = solve_milp(
                     inst, model_cands, 0.9 * left, forced, max_moves, cliques=cliques,
                     hint=best if opts.hint else None)
