@@ -33,7 +33,7 @@ from .candidates import Candidates, PairPool, build_candidates, unit_blocks, uni
 from .cutpool import applies as cut_proof_applies
 from .cutpool import harvest_start
 from .highs import Pending
-from .instance import Instance
+from .instance import Instance, InstanceError, Problem
 from .scaling import MONEY_SCALE, to_int
 
 log = logging.getLogger(__name__)
@@ -142,9 +142,11 @@ def forced_units(inst: Instance, cands: Candidates) -> np.ndarray:
     """Per unit: it holds a pinned child and must take its one pair (the pinned placement).
 
     Pinned pairs are the only candidates of their unit (rule `pinned` in the evaluator).
-    They fit together in any consistent snapshot; a pin that cannot (its placement is
-    smaller than the group, or other pins fill it) is released and logged rather than
-    making the model infeasible, and the checker then reports the moved pinned child.
+    They fit together in any consistent snapshot. A pin that cannot hold (its sibling
+    group may not all live there under the rules, or the pinned children there need more
+    beds than it has) is an error in the input, as two siblings pinned in two placements
+    is for the reader: any plan would break a hard rule (found by fuzzing: the plan then
+    broke the pin, reported optimal, and the checker rejected it).
     """
     pu = inst.pinned_unit
     out = np.zeros(inst.units.n, dtype=bool)
@@ -160,9 +162,24 @@ def forced_units(inst: Instance, cands: Candidates) -> np.ndarray:
             out[int(cands.unit[kk])] = True
     lost = np.flatnonzero((pu >= 0) & ~out)
     if len(lost):
-        ids = ", ".join(str(inst.child_ids[inst.units.members(u)[0]]) for u in lost[:5])
-        log.warning("%d pinned unit(s) cannot all stay where they are (first: %s)", len(lost),
-                    ids)
+        has_pair = np.zeros(inst.units.n, dtype=bool)
+        has_pair[cands.unit[k]] = True
+        problems = []
+        for u in lost.tolist():
+            members = inst.units.members(u)
+            pinned = [int(c) for c in members if inst.pinned is not None and inst.pinned[c]]
+            c = pinned[0] if pinned else int(members[0])
+            pid = str(inst.placement_ids[int(pu[u])])
+            if not has_pair[u]:
+                why = (f"its sibling group of {len(members)} cannot all live there under "
+                       f"the rules (a sibling is excluded from it or does not match it)")
+            else:
+                why = (f"{pid} has {int(inst.capacity[pu[u]])} bed(s) and the children "
+                       f"pinned there need more")
+            problems.append(Problem("children.csv", None, "pinned",
+                                    f"{inst.child_ids[c]} is pinned to {pid}, but {why}: "
+                                    f"unpin the child or resolve the conflict"))
+        raise InstanceError(problems)
     return out
 
 

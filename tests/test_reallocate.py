@@ -124,6 +124,31 @@ def test_pinned_child_stays_even_when_moving_or_unplacing_it_pays(tmp_path: Path
     assert check(pinned, tmp_path / "pinned-out").ok
 
 
+@pytest.mark.parametrize("excluded", [True, False])
+def test_a_pin_the_group_cannot_keep_is_an_input_error(tmp_path: Path, excluded: bool,
+                                                       capsys) -> None:  # type: ignore[no-untyped-def]
+    """Found by fuzzing: C1 is pinned to P1, its sibling C2 is excluded from P1, and the
+    group may not be split. Every plan breaks a hard rule; the engine used to break the
+    pin, say optimal, and the checker rejected the plan. Now: exit 2, the child and the
+    placement named, nothing written. Without the exclusion the group moves in together."""
+    kids = [{"child_id": "C1", "sibling_group": "G1", "current_placement": "P1",
+             "pinned": "true"}, {"child_id": "C2", "sibling_group": "G1"}]
+    pls = [{"placement_id": "P1", "vacancies": 1}, {"placement_id": "P2", "vacancies": 2}]
+    excl = [{"child_id": "C2", "placement_id": "P1", "reason": "risk"}] if excluded else None
+    folder = write_instance(tmp_path / "i", kids, pls, excl)
+    out = tmp_path / "out"
+    code = main(["solve", str(folder), "--out", str(out), "-q"])
+    if excluded:
+        assert code == 2
+        err = capsys.readouterr().err
+        assert "C1 is pinned to P1" in err and "column pinned" in err
+        assert not out.exists()
+    else:
+        assert code == 0
+        assert set(assigned(out).values()) == {"P1"}
+        assert check(folder, out).ok
+
+
 def test_no_pinned_child_moves_in_a_generated_authority(
         authority: Path, unconstrained: tuple[Any, dict[str, pd.DataFrame]]) -> None:
     res, _ = unconstrained
