@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 BACKEND_NAME = "min_cost_flow"
 
 
+FLOW_COST_RANGE = 2.0 ** 60  # |cost| x (nodes + 1) kept below this (OR-Tools' int64)
+
 def flow_blocker(inst: Instance) -> str | None:
     """Why the fast path does not apply to `inst`, or None when it does."""
     units = inst.units
@@ -88,9 +90,15 @@ def flow_choice(inst: Instance, cands: Candidates) -> tuple[np.ndarray, int]:
                             np.full(n_p, sink)])
     caps = np.concatenate([np.ones(len(useful) + n_units, dtype=np.int64), cap])
     # ties in pence go to the status quo (never evict a resident for an equally good
-    # newcomer): cost * (n + 1) - [pair is the unit's home], lexicographic in one flow
+    # newcomer): cost * (n + 1) - [pair is the unit's home], lexicographic in one flow.
+    # OR-Tools refuses costs whose magnitude times the node count could overflow
+    # (BAD_COST_RANGE: fuzzing hit it at 8,000 children with unplaced = 1e8): there the
+    # plain pence, ties broken as the flow finds them
     stay = ((inst.pair_moves(u, p) == 0) & (inst.unit_placed[u] > 0)).astype(np.int64)
-    costs = np.concatenate([cost[useful] * (n_units + 1) - stay,
+    scale = n_units + 1
+    if float(np.abs(cost[useful]).max()) * scale * (sink + 2) >= FLOW_COST_RANGE:
+        scale, stay = 1, np.zeros_like(stay)
+    costs = np.concatenate([cost[useful] * scale - stay,
                             np.zeros(n_units + n_p, dtype=np.int64)])
     mcf = min_cost_flow.SimpleMinCostFlow()
     arcs = mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
