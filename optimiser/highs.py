@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,7 @@ class Pending:
                  hi: np.ndarray, lb: np.ndarray, ub: np.ndarray, integrality: np.ndarray,
                  options: dict[str, object], hint: np.ndarray | None):
         self.limit = float(options.get("time_limit", 1e9))  # type: ignore[arg-type]
+        self.started = time.perf_counter()
         self.tmp = tempfile.TemporaryDirectory(prefix="placement-highs-")
         self.src, self.dst = Path(self.tmp.name) / "in.npz", Path(self.tmp.name) / "out.npz"
         arrays = {"c": np.asarray(c, dtype=float), "start": a.indptr, "index": a.indices,
