@@ -1166,6 +1166,7 @@ PROOF_PAIRS = 1_000_000  # largest pair set the HiGHS proof stage takes on
 # fixing: the search model keeps the column-generation pairs, the proof stage all of them
 FIXING_PAIRS = 200_000
 HARVEST_SHARE = 0.85  # the root cuts must end by this share of the time limit
+CUT_PROOF_PAIRS = 200_000  # more pairs left by the cut bound: a search, not a proof
 FIXING_FACTOR = 3
 LINE_SEARCH_PAIRS = 5_000_000  # pools above this get a line search on the duals
 
@@ -1280,6 +1281,7 @@ class _CutProof:
     best_obj: float  # its objective
     cuts: int
     rounds: int
+    complete: bool  # `model` holds every pair the bound leaves in play (else a search)
 
 
 def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairPool,
@@ -1348,16 +1350,24 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
     # pool pairs `price` did not add have lag_c + reduced cost >= the incumbent
     min_excluded = min(float(red[~keep].min()) if (~keep).any() else np.inf, slack - tol)
     final = _merge(_subset(cc, keep), ex)
+    complete = len(final) <= max(FIXING_FACTOR * len(model), CUT_PROOF_PAIRS)
+    if not complete:
+        # the bound is still far (cuts weaker than usual, or one round only): too many
+        # pairs for a proof in the time; search the search model's pairs it keeps, the
+        # bound over all pairs stands as it is
+        mkey = np.sort(model.unit * inst.n_placements + model.placement)
+        final = _subset(cc, _with_musts(inst, cc, keep & np.isin(key, mkey), inc, None))
     fkey = final.unit * inst.n_placements + final.placement
     hint = np.full(inst.units.n, -1, dtype=np.int64)
     hint[placed] = np.searchsorted(fkey, placed * inst.n_placements + place[placed])
-    say(f"cut proof: bound £{lag_c:,.2f} over all pairs; {len(final):,} pairs can still "
-        f"matter (gap £{slack:,.2f})")
+    say(f"cut proof: bound £{lag_c:,.2f} over all pairs; {len(final):,} pairs "
+        + ("can still matter" if complete else "searched, of the more that could matter")
+        + f" (gap £{slack:,.2f})")
     chosen, optimal, mip_bound = solve_milp(inst, final, deadline - time.perf_counter(),
                                             cliques=cliques, hint=hint,
                                             extra=(cuts.over(inst, final), cuts.rhs))
     return _CutProof(final, chosen, optimal, mip_bound, lag_c, min_excluded, hint,
-                     best_obj, len(cuts), rounds)
+                     best_obj, len(cuts), rounds, complete)
 
 
 def _margin(opts: SolveOptions) -> float:
@@ -1743,8 +1753,9 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             if cut is not None:
                 model_cands, best, best_obj = cut.model, cut.hint, cut.best_obj
                 chosen, exact_optimal, cp_bound = cut.chosen, cut.optimal, cut.mip_bound
-                fix_lag, min_excluded, proof_complete = cut.lag, cut.min_excluded, True
+                fix_lag, min_excluded, proof_complete = cut.lag, cut.min_excluded, cut.complete
                 extra_stats.update(cut_proof_cuts=float(cut.cuts),
+                                   cut_proof_complete=float(cut.complete),
                                    cut_proof_rounds=float(cut.rounds),
                                    cut_proof_bound=float(cut.lag),
                                    cut_proof_pairs=float(len(cut.model)))
@@ -1796,7 +1807,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     elif proof_complete:
         bound = max(fix_lag, min(cp_bound, fix_lag + min_excluded))
     else:
-        bound = lag
+        bound = max(lag, fix_lag)  # the cut proof's bound holds over all pairs alone
     bound = max(bound, lag0, lag)
     proven = exact_optimal and (not model_cands.pruned or (
         proof_complete
