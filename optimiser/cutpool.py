@@ -151,7 +151,9 @@ def certified_rhs(a: sparse.spmatrix, b: np.ndarray, cols: list[np.ndarray],
         if not integral:
             out[r] = best + 1e-7 * max(1.0, abs(best))
             continue
-        best = float(np.floor(best + 1e-6))
+        # rounding down only past a margin well above the LP's tolerances: a maximum
+        # computed a hair below an integer must not lose that integer
+        best = float(np.floor(best + 1e-5 * max(1.0, abs(best))))
         if best <= claimed[r] + 1e-9:
             out[r] = best  # rounding the LP shows the claim (or better)
             continue
