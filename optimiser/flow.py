@@ -37,6 +37,7 @@ BACKEND_NAME = "min_cost_flow"
 
 FLOW_COST_RANGE = 2.0 ** 60  # |cost| x (nodes + 1) kept below this (OR-Tools' int64)
 
+
 def flow_blocker(inst: Instance) -> str | None:
     """Why the fast path does not apply to `inst`, or None when it does."""
     units = inst.units

@@ -523,6 +523,14 @@ def _rows(inst: Instance, cands: Candidates, capacity: np.ndarray | None = None,
                  len(cliques))
 
 
+def _stacked(rw: _Rows, extra: tuple[sparse.csr_matrix, np.ndarray] | None
+             ) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The rows of `rw` with `extra` rows a x <= b (certified cuts) below them."""
+    if extra is None or not extra[0].shape[0]:
+        return rw.a, rw.b
+    return sparse.vstack([rw.a, extra[0]]).tocsr(), np.concatenate([rw.b, extra[1]])
+
+
 def _moves_rhs(inst: Instance, max_moves: int | None) -> int | None:
     """Right-hand side of the moves row: sum_k (moves_k - placed_k) x_k <= N - placed."""
     return None if max_moves is None else max_moves - int(inst.unit_placed.sum())
@@ -553,11 +561,8 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
     bounds = np.zeros((k, 2))
     bounds[:, 1] = 1.0
     bounds[forced_pairs(inst, cands, forced), 0] = 1.0
-    a_ub, b_ub, n_x = rw.a, rw.b, 0
-    if extra is not None and extra[0].shape[0]:
-        n_x = extra[0].shape[0]
-        a_ub = sparse.vstack([rw.a, extra[0]]).tocsr()
-        b_ub = np.concatenate([rw.b, extra[1]])
+    a_ub, b_ub = _stacked(rw, extra)
+    n_x = len(b_ub) - len(rw.b)
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs",
                   options={} if time_limit is None else {"time_limit": max(time_limit, 0.5)})
     if res.status != 0:
@@ -656,10 +661,7 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
     if hint is not None:
         x0 = np.zeros(k)
         x0[hint[hint >= 0]] = 1.0
-    a_ub, b_ub = rw.a, rw.b
-    if extra is not None and extra[0].shape[0]:
-        a_ub = sparse.vstack([rw.a, extra[0]]).tocsr()
-        b_ub = np.concatenate([rw.b, extra[1]])
+    a_ub, b_ub = _stacked(rw, extra)
     with _quiet_stdout():
         res = milp(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
                    # HiGHS's presolve costs more than it saves on these models (and it does
