@@ -34,6 +34,7 @@ from .cutpool import applies as cut_proof_applies
 from .cutpool import harvest_start
 from .highs import Pending
 from .instance import Instance, InstanceError, Problem
+from .lpserver import LpServer
 from .scaling import MONEY_SCALE, to_int
 
 log = logging.getLogger(__name__)
@@ -347,6 +348,7 @@ class _Rows:
     cut_place: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     cut_w: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     n_cliques: int = 0  # clique rows, after the cardinality cuts, in `cliques` order
+    must_units: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 NO_CLIQUES = np.zeros((0, 3), dtype=np.int64)
@@ -485,6 +487,7 @@ def _rows(inst: Instance, cands: Candidates, capacity: np.ndarray | None = None,
             b.append(inst.residents[dep_places].astype(float))
             n_rows += len(dep_places)
     must = np.flatnonzero(inst.keep_placed[cands.unit])
+    mu_units = np.zeros(0, dtype=np.int64)
     if len(must):
         # units already placed that may not be left unplaced: -sum_p x[u,p] <= -1
         mu_units, mrow = np.unique(cands.unit[must], return_inverse=True)
@@ -520,7 +523,31 @@ def _rows(inst: Instance, cands: Candidates, capacity: np.ndarray | None = None,
     a = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n_rows, k))
     return _Rows(a, np.concatenate(b), places, dep_places, moves_rhs is not None, cut_p, cut_w,
-                 len(cliques))
+                 len(cliques), mu_units)
+
+
+def _row_keys(inst: Instance, rw: _Rows, cliques: np.ndarray, n_extra: int = 0,
+              extra_tag: int = 0) -> np.ndarray:
+    """A key per row of `rw` (then `n_extra` extra rows), naming what the row is: the
+    warm LP server (lpserver.py) adds only the rows it has not seen. Kind in the top
+    bits; extra rows carry `extra_tag` (which set of cuts they come from)."""
+    m = inst.n_placements
+
+    def kind(k: int, ids: np.ndarray) -> np.ndarray:
+        return (np.int64(k) << np.int64(56)) + np.asarray(ids, dtype=np.int64)
+
+    parts = [kind(0, np.arange(inst.units.n)), kind(1, rw.places), kind(2, rw.dep_places),
+             kind(3, rw.must_units)]
+    if rw.has_moves:
+        parts.append(kind(4, np.zeros(1)))
+    parts.append(kind(5, rw.cut_place * 65536 + rw.cut_w))
+    if rw.n_cliques:
+        q = cliques[: rw.n_cliques].astype(np.int64)
+        parts.append(kind(6, (q[:, 2] * m + q[:, 0]) * 65536 + q[:, 1]))
+    if n_extra:
+        parts.append(kind(7, (np.int64(extra_tag % (1 << 30)) << np.int64(24))
+                          + np.arange(n_extra)))
+    return np.concatenate(parts)
 
 
 def _stacked(rw: _Rows, extra: tuple[sparse.csr_matrix, np.ndarray] | None
@@ -540,6 +567,7 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
              forced: np.ndarray | None = None, time_limit: float | None = None,
              cliques: np.ndarray = NO_CLIQUES,
              extra: tuple[sparse.csr_matrix, np.ndarray] | None = None,
+             server: LpServer | None = None, extra_tag: int = 0,
              ) -> tuple[Duals, float, np.ndarray]:
     """Duals (>= 0), value and solution of the restricted model's LP relaxation.
 
@@ -547,6 +575,9 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
     `max_moves`; pinned pairs have x = 1. `extra`: more rows a x <= b over `cands`
     (certified cuts, optimiser/cutpool.py), valid for every plan with a pair outside
     `cands` at zero: their duals become per-pair charges (`pair_add`) and a constant.
+    `server`: a warm HiGHS LP (lpserver.py) re-solving from the last round's basis;
+    `extra_tag` names the set of `extra` rows for it. Without it, or when it fails,
+    SciPy's LP from nothing.
     """
     units = inst.units
     k = len(cands)
@@ -563,12 +594,24 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
     bounds[forced_pairs(inst, cands, forced), 0] = 1.0
     a_ub, b_ub = _stacked(rw, extra)
     n_x = len(b_ub) - len(rw.b)
-    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs",
-                  options={} if time_limit is None else {"time_limit": max(time_limit, 0.5)})
-    if res.status != 0:
-        log.warning("LP relaxation did not solve (%s); pricing uses zero duals", res.message)
-        return duals, -np.inf, x
-    marg = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0)
+    solved = None
+    if server is not None:
+        keys = _row_keys(inst, rw, cliques, n_x, extra_tag)
+        solved = server.solve(c, bounds[:, 0], bounds[:, 1], a_ub, b_ub, keys,
+                              cands.unit * inst.n_placements + cands.placement,
+                              1e9 if time_limit is None else max(time_limit, 0.5))
+        if solved is None and server.last_status == "Time limit reached":
+            log.warning("LP relaxation did not solve (time limit); pricing uses zero duals")
+            return duals, -np.inf, x
+    if solved is None:
+        res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs",
+                      options={} if time_limit is None else {"time_limit": max(time_limit, 0.5)})
+        if res.status != 0:
+            log.warning("LP relaxation did not solve (%s); pricing uses zero duals", res.message)
+            return duals, -np.inf, x
+        solved = np.asarray(res.x), np.asarray(res.ineqlin.marginals), float(res.fun)
+    x_lp, marginals, fun = solved
+    marg = np.maximum(-marginals, 0.0)
     q_x = marg[len(marg) - n_x:] if n_x else np.zeros(0)
     marg = marg[: len(marg) - n_x]
     n_q = rw.n_cliques
@@ -606,8 +649,7 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
         pair_key, inv = np.unique(keys, return_inverse=True)
         pair_add = np.bincount(inv.ravel(), weights=adds, minlength=len(pair_key))
         gamma_rhs += float(q_x @ extra[1])
-    return (Duals(pi, rho, mu, gamma, gamma_rhs, pair_key, pair_add),
-            float(res.fun) + offset, np.asarray(res.x))
+    return (Duals(pi, rho, mu, gamma, gamma_rhs, pair_key, pair_add), fun + offset, x_lp)
 
 
 @contextlib.contextmanager
@@ -1175,6 +1217,7 @@ PROOF_PAIRS = 1_000_000  # largest pair set the HiGHS proof stage takes on
 # more pairs than this (and 3 times the column-generation pairs) left by reduced-cost
 # fixing: the search model keeps the column-generation pairs, the proof stage all of them
 FIXING_PAIRS = 200_000
+LP_SERVER_PAIRS = 20_000  # restricted LPs from this many pairs are re-solved warm
 HARVEST_SHARE = 0.75  # the root cuts must end by this share of the time limit
 # HiGHS's root on the column-generation pairs takes about this many times the LP stage
 # (authority-2000: 16.3 s after 9.4 s, 17.0 s after 11.2 s): not started where it
@@ -1302,7 +1345,7 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
                cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
                deadline: float, say: Callable[[str], None],
                harvest: tuple[Candidates, np.ndarray, Pending],
-               min_final: float) -> _CutProof | None:
+               min_final: float, server: LpServer | None = None) -> _CutProof | None:
     """HiGHS's root cuts (`harvest`: the pairs and cliques it was started on, and the
     running solve), certified, priced over every pair, then reduced-cost fixing and
     HiGHS on what is left (optimiser/cutpool.py). None when HiGHS returned no cut, the
@@ -1331,7 +1374,8 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
         rounds += 1
         duals_r, lp_val, _ = lp_duals(inst, cc, cliques=cliques,
                                       time_limit=deadline - time.perf_counter(),
-                                      extra=(cuts.over(inst, cc), cuts.rhs))
+                                      extra=(cuts.over(inst, cc), cuts.rhs),
+                                      server=server, extra_tag=1)
         if not np.isfinite(lp_val):
             break
         pr = price(inst, cc, pool, duals_r, None, per_unit=10)
@@ -1423,7 +1467,13 @@ def _subset(cands: Candidates, keep: np.ndarray) -> Candidates:
 def solve(inst: Instance, options: SolveOptions | None = None, *,
           progress: Callable[[str], None] | None = None, **kw: object) -> Result:
     """Allocate children to placements; see the module docstring for the method."""
-    opts = options or SolveOptions(**kw)  # type: ignore[arg-type]
+    with contextlib.ExitStack() as stack:  # closes the warm LP server, if one started
+        return _solve(inst, options or SolveOptions(**kw), progress,  # type: ignore[arg-type]
+                      stack)
+
+
+def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] | None,
+           stack: contextlib.ExitStack) -> Result:
     t_start = time.perf_counter()
     timings: dict[str, float] = {"candidates": 0.0, "lp": 0.0, "greedy": 0.0, "build": 0.0,
                                  "solve": 0.0}
@@ -1498,6 +1548,11 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     rounds = 0
     cliques = NO_CLIQUES  # clique cuts found so far (rows p, a, s), kept across rounds
     transport = _use_transport(inst, pool, forced, max_moves)
+    # a large restricted LP: re-solved warm from the last round's basis (lpserver.py;
+    # authority-2000: 0.5-0.8 s a round against about 2 s from nothing)
+    server = (stack.enter_context(LpServer())
+              if opts.backend == "highs" and not transport and len(cands) >= LP_SERVER_PAIRS
+              else None)
     if transport:
         assert pool is not None
         # a regional register: the LP relaxation is a transportation problem, solved by
@@ -1516,7 +1571,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         rounds += 1
         duals_r, lp_val, x_r = lp_duals(inst, cands, max_moves, forced,
                                         time_limit=max(budget, 0.35 * opts.time_limit),
-                                        cliques=cliques)
+                                        cliques=cliques, server=server)
         if not np.isfinite(lp_val) and pool is None:
             break  # no duals in time, and a pricing pass over the register is not cheap
         if pool is None and elapsed() + timings["candidates"] > 0.8 * opts.time_limit:
@@ -1767,7 +1822,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
                 # root cuts make a bound over every pair that fixes nearly all of them
                 cut = _cut_proof(inst, cands, model_cands, pool, cliques, best, best_obj,
                                  lag, time.perf_counter() + 0.9 * left, say, harvest,
-                                 min_final=1.0 + 0.05 * opts.time_limit)
+                                 min_final=1.0 + 0.05 * opts.time_limit, server=server)
                 harvest = None
             if cut is not None:
                 model_cands, best, best_obj = cut.model, cut.hint, cut.best_obj
