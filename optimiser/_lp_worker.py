@@ -65,7 +65,10 @@ def main() -> int:
                       hi.astype(np.float64), len(value), start[:-1].astype(np.int32),
                       index.astype(np.int32), value.astype(np.float64))
         elif kind == "solve":
-            h.setOptionValue("time_limit", float(cmd[1]))  # type: ignore[attr-defined]
+            # HiGHS's time limit is on its run clock, which adds up over the runs of one
+            # model: the limit of this solve is counted from where the clock stands
+            h.setOptionValue("time_limit",  # type: ignore[attr-defined]
+                             float(h.getRunTime()) + float(cmd[1]))  # type: ignore[attr-defined]
             h.run()  # type: ignore[attr-defined]
             ms = h.getModelStatus()  # type: ignore[attr-defined]
             ok = ms == highspy.HighsModelStatus.kOptimal
