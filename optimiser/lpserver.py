@@ -92,8 +92,10 @@ class LpServer:
         except (OSError, EOFError, pickle.UnpicklingError, ValueError) as e:
             self.err.seek(0)
             tail = self.err.read().decode(errors="replace").strip().splitlines()[-1:]
-            log.warning("the warm LP server failed (%s%s): SciPy's LP from now on",
-                        type(e).__name__, f": {tail[0]}" if tail else "")
+            code = self.proc.poll()
+            why = ("highspy is not installed" if code == 3 else
+                   f"{type(e).__name__}" + (f": {tail[0]}" if tail else ""))
+            log.warning("the warm LP server failed (%s): SciPy's LP from now on", why)
             self.close()
             return None
 

@@ -1464,6 +1464,15 @@ def _subset(cands: Candidates, keep: np.ndarray) -> Candidates:
                       cands.use[keep], cands.n_feasible, cands.limit, stats)
 
 
+def _start_server(stack: contextlib.ExitStack) -> LpServer | None:
+    """A warm LP server closed with `stack`, or None (SciPy's LP) when it cannot start."""
+    try:
+        return stack.enter_context(LpServer())
+    except OSError as e:
+        log.warning("no warm LP server (%s): SciPy's LP from nothing each round", e)
+        return None
+
+
 def solve(inst: Instance, options: SolveOptions | None = None, *,
           progress: Callable[[str], None] | None = None, **kw: object) -> Result:
     """Allocate children to placements; see the module docstring for the method."""
@@ -1550,7 +1559,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
     transport = _use_transport(inst, pool, forced, max_moves)
     # a large restricted LP: re-solved warm from the last round's basis (lpserver.py;
     # authority-2000: 0.5-0.8 s a round against about 2 s from nothing)
-    server = (stack.enter_context(LpServer())
+    server = (_start_server(stack)
               if opts.backend == "highs" and not transport and len(cands) >= LP_SERVER_PAIRS
               else None)
     if transport:

@@ -122,3 +122,24 @@ def test_solve_with_the_server_keeps_the_reallocation_rules(
     assert warm.objective == pytest.approx(plain.objective, abs=0.01)
     write_plan(warm, tmp_path / "out")
     assert check(folder, tmp_path / "out").ok
+
+
+def test_without_highspy_the_lp_is_scipys(authority, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A worker that exits 3 (what `_lp_worker.py` does where highspy is missing): the
+    LP is SciPy's, with a warning that says why."""
+    from optimiser import lpserver
+
+    inst, cands, _ = authority
+    fake = tmp_path / "worker.py"
+    fake.write_text("raise SystemExit(3)\n")
+    monkeypatch.setattr(lpserver, "WORKER", fake)
+    server = lpserver.LpServer()
+    assert server.proc is not None
+    server.proc.wait()
+    with caplog.at_level("WARNING", logger="optimiser.lpserver"):
+        _, v, _ = lp_duals(inst, cands, server=server)
+    assert v == pytest.approx(lp_duals(inst, cands)[1], abs=1e-6)
+    assert "highspy is not installed" in caplog.text
+    server.close()
