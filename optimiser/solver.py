@@ -1221,10 +1221,11 @@ LP_SERVER_PAIRS = 20_000  # restricted LPs from this many pairs are re-solved wa
 # the root cuts must end by this share of the time limit: on authority-2000 the pricing
 # rounds and the last MIP after them take about 4 s of the 30 s
 HARVEST_SHARE = 0.8
-# HiGHS's root on the column-generation pairs takes about this many times the (warm) LP
-# stage (authority-2000: 16.3 s after 4.9 s, 14.9 s after 4.8 s): not started where it
-# cannot end in time
-HARVEST_VS_LP = 3.0
+# not started where it could not end in time, taken as this many times the LP stage.
+# A loose test: with the warm LP, HiGHS's root on authority-2000 takes 15-16 s after an
+# LP stage of 4.4-7.0 s (3 times kept it from starting after a 6.8 s stage, and the run
+# ended unproven); a root that does not end in time costs only the other core
+HARVEST_VS_LP = 1.5
 CUT_PROOF_PAIRS = 200_000  # more pairs left by the cut bound: a search, not a proof
 FIXING_FACTOR = 3
 LINE_SEARCH_PAIRS = 5_000_000  # pools above this get a line search on the duals
@@ -1831,8 +1832,10 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
             if proof_cands is not None and pool is not None and harvest is not None:
                 # fixing kept far more pairs than the search model holds: certified
                 # root cuts make a bound over every pair that fixes nearly all of them
+                # the whole time left (less the margin): the root cuts may arrive late,
+                # and the last MIP on a few thousand pairs needs only a second or two
                 cut = _cut_proof(inst, cands, model_cands, pool, cliques, best, best_obj,
-                                 lag, time.perf_counter() + 0.9 * left, say, harvest,
+                                 lag, time.perf_counter() + left, say, harvest,
                                  min_final=1.0 + 0.05 * opts.time_limit, server=server)
                 harvest = None
             if cut is not None:
