@@ -84,6 +84,7 @@ class LpServer:
               time_limit: float) -> tuple[np.ndarray, np.ndarray, float] | None:
         """min c.x s.t. a x <= b, lb <= x <= ub: (x, HiGHS's row duals (<= 0 on binding
         rows, as SciPy's marginals), objective), or None (the caller uses SciPy)."""
+        self.last_status = ""  # only a solve that runs sets it: never the last one's
         if self.proc is None:
             return None
         try:

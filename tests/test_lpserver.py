@@ -143,3 +143,15 @@ def test_without_highspy_the_lp_is_scipys(authority, tmp_path: Path,
     assert v == pytest.approx(lp_duals(inst, cands)[1], abs=1e-6)
     assert "highspy is not installed" in caplog.text
     server.close()
+
+
+def test_a_solve_that_does_not_run_leaves_no_old_status() -> None:
+    """`lp_duals` skips SciPy only when *this* solve hit the time limit: a call the server
+    declines (keys not one to one) must not carry the last solve's status."""
+    a = sparse.eye(2, 3, format="csr")
+    with LpServer() as server:
+        server.last_status = "Time limit reached"  # as left by an earlier solve
+        got = server.solve(-np.ones(3), np.zeros(3), np.ones(3), a, np.ones(2),
+                           np.array([0, 0]), np.arange(3), 1.0)
+        assert got is None
+        assert server.last_status == ""
