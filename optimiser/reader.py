@@ -490,6 +490,29 @@ def _lists(s: pd.Series) -> list[list[str]]:
     return [[t.strip() for t in v.split(";") if t.strip()] if v else [] for v in s.tolist()]
 
 
+def _warn_tag_case(ch: pd.DataFrame, file: str, out: _Collector, cneeds: list[list[str]],
+                   pneeds: list[list[str]]) -> None:
+    """Needs tags are matched exactly (the spec), so `Disability` is not `disability`: a
+    child's tag that no placement supports, but that one does in another case, is almost
+    certainly a typing slip that leaves the child with no placement at all. Warned, per
+    tag with its first rows, and matched as written."""
+    supported = {t for ts in pneeds for t in ts}
+    folded: dict[str, set[str]] = {}
+    for t in supported:
+        folded.setdefault(t.lower(), set()).add(t)
+    slips: dict[str, list[int]] = {}
+    for r, ts in zip(ch.index, cneeds, strict=True):
+        for t in ts:
+            if t not in supported and t.lower() in folded:
+                slips.setdefault(t, []).append(int(r))
+    for t, rows in slips.items():
+        near = ", ".join(repr(s) for s in sorted(folded[t.lower()]))
+        out.warn(f"{file}: needs tag {t!r} (row(s) {', '.join(map(str, rows[:5]))}"
+                 f"{', ...' if len(rows) > 5 else ''}) is in no placement's needs_supported, "
+                 f"which has {near}: tags are matched exactly, case included, so no "
+                 f"placement meets it")
+
+
 def _list_choice(df: pd.DataFrame, col: str, file: str, out: _Collector,
                  options: tuple[str, ...], what: str, norm: Callable[[str], str],
                  ) -> list[list[str]]:
@@ -730,6 +753,7 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     fidx = {f: i for i, f in enumerate(faiths)}
     cneeds = _lists(ch["needs"])
     pneeds = _lists(pl["needs_supported"])
+    _warn_tag_case(ch, cf, out, cneeds, pneeds)
     tags = tuple(sorted({t for ts in cneeds for t in ts} | {t for ts in pneeds for t in ts}))
     tidx = {t: i for i, t in enumerate(tags)}
     words = (len(tags) + 63) // 64

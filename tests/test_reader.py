@@ -337,3 +337,18 @@ def test_cli_solve_on_bad_input_exits_2_and_writes_nothing(
     assert not out.exists()
     err = capsys.readouterr().err
     assert "children.csv, row 2, column age: 19 is out of range (0..17)" in err
+
+
+def test_needs_tag_in_another_case_is_warned_and_matched_exactly(tmp_path: Path) -> None:
+    # C2 needs "Disability"; the placements support "disability": a slip the analyst
+    # must see, as the exact match (the spec) leaves C2 no placement that meets it
+    children = CHILDREN.replace("preferred,disability,", "preferred,Disability,")
+    inst = load_instance(write_base(tmp_path / "inst", children=children))
+    (warning,) = inst.warnings
+    assert warning.startswith("children.csv: needs tag 'Disability' (row(s) 3) is in no "
+                              "placement's needs_supported, which has 'disability'")
+    assert "Disability" in inst.need_tags and "disability" in inst.need_tags
+
+
+def test_needs_tags_in_matching_case_give_no_warning(tmp_path: Path) -> None:
+    assert load_instance(write_base(tmp_path / "inst")).warnings == ()
