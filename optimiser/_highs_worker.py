@@ -94,7 +94,8 @@ def main(src: str, dst: str) -> int:
     out: dict[str, object] = dict(
         status=status, message=f"HiGHS (highspy): {name}", has_x=has_x, x=x,
         fun=float(info.objective_function_value) if has_x else np.nan,
-        bound=float(info.mip_dual_bound), nodes=int(info.mip_node_count))
+        bound=float(info.mip_dual_bound), nodes=int(info.mip_node_count),
+        runtime=float(h.getRunTime()))
     out.update(cuts)
     np.savez(dst, **out)  # type: ignore[arg-type]
     return 0

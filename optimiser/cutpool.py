@@ -27,6 +27,7 @@ not packing rows.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,11 @@ class Cuts:
 
     def __len__(self) -> int:
         return len(self.rhs)
+
+    def first(self, n: int) -> Cuts:
+        """The first `n` rows (those certified before a deadline)."""
+        end = int(self.start[n])
+        return Cuts(self.start[: n + 1], self.key[:end], self.value[:end], self.rhs[:n])
 
     def over(self, inst: Instance, cands: Candidates) -> sparse.csr_matrix:
         """The rows over `cands`' columns; a pair not in `cands` is at zero there."""
@@ -114,10 +120,13 @@ def harvest_cuts(inst: Instance, cands: Candidates, pending: Pending) -> Cuts | 
                 keys[index[flat]], value[flat].astype(float), upper[rows].astype(float))
 
 
-def certify(inst: Instance, cands: Candidates, cuts: Cuts, cliques: np.ndarray) -> Cuts:
+def certify(inst: Instance, cands: Candidates, cuts: Cuts, cliques: np.ndarray,
+            deadline: float | None = None) -> Cuts:
     """Each cut with the right-hand side max a.x over the rows of `cands` restricted to
     its support (any plan over all pairs restricted to it is feasible there), so valid
-    for every plan."""
+    for every plan. Past `deadline` (a `time.perf_counter()` value) the cuts not yet
+    certified are dropped: an LP and perhaps a MIP each, and the proof's last MIP needs
+    the time."""
     from .solver import _rows
 
     rw = _rows(inst, cands, None, None, cliques=cliques)
@@ -125,23 +134,28 @@ def certify(inst: Instance, cands: Candidates, cuts: Cuts, cliques: np.ndarray) 
     cols = [np.searchsorted(ck, cuts.key[cuts.start[r]: cuts.start[r + 1]])
             for r in range(len(cuts))]
     coefs = [cuts.value[cuts.start[r]: cuts.start[r + 1]] for r in range(len(cuts))]
-    rhs = certified_rhs(rw.a, rw.b, cols, coefs, cuts.rhs)
-    log.info("certified %d cuts; %d kept HiGHS's right-hand side", len(cuts),
-             int((rhs <= cuts.rhs + 1e-9).sum()))
-    return Cuts(cuts.start, cuts.key, cuts.value, rhs)
+    rhs = certified_rhs(rw.a, rw.b, cols, coefs, cuts.rhs, deadline)
+    log.info("certified %d of %d cuts; %d kept HiGHS's right-hand side", len(rhs),
+             len(cuts), int((rhs <= cuts.rhs[: len(rhs)] + 1e-9).sum()))
+    kept = cuts.first(len(rhs))
+    return Cuts(kept.start, kept.key, kept.value, rhs)
 
 
 def certified_rhs(a: sparse.spmatrix, b: np.ndarray, cols: list[np.ndarray],
-                  coefs: list[np.ndarray], claimed: np.ndarray) -> np.ndarray:
+                  coefs: list[np.ndarray], claimed: np.ndarray,
+                  deadline: float | None = None) -> np.ndarray:
     """Per cut (columns, coefficients), an upper bound on max coef.x over
     {x binary: a x <= b, x = 0 off its columns}: the LP maximum, rounded down when the
     coefficients are integral; where that is above the `claimed` right-hand side, the
-    MIP maximum (or its dual bound after CERTIFY_SECONDS)."""
+    MIP maximum (or its dual bound after CERTIFY_SECONDS, or at `deadline`). Past
+    `deadline` no more cuts are certified: the result is shorter than `cols`."""
     from .solver import _quiet_stdout
 
     a_csc = sparse.csc_matrix(a)
     out = np.empty(len(cols))
     for r, (col, coef) in enumerate(zip(cols, coefs, strict=True)):
+        if deadline is not None and time.perf_counter() > deadline:
+            return out[:r]
         sub = a_csc[:, col].tocsr()
         used = np.flatnonzero(np.diff(sub.indptr))
         sub, rhs = sub[used], b[used]
@@ -160,7 +174,10 @@ def certified_rhs(a: sparse.spmatrix, b: np.ndarray, cols: list[np.ndarray],
         with _quiet_stdout():  # SciPy's HiGHS prints debugging lines
             m = milp(-coef, constraints=LinearConstraint(sub, -np.inf, rhs),
                      integrality=np.ones(len(coef)), bounds=Bounds(0, 1),
-                     options={"time_limit": CERTIFY_SECONDS, "mip_rel_gap": 0.0})
+                     options={"time_limit": CERTIFY_SECONDS if deadline is None else
+                              max(min(CERTIFY_SECONDS, deadline - time.perf_counter()),
+                                  0.01),
+                              "mip_rel_gap": 0.0})
         bound = getattr(m, "mip_dual_bound", None)
         if m.status == 0 and m.fun is not None:
             best = min(best, float(np.floor(-float(m.fun) + 1e-6)))

@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -47,6 +48,7 @@ class MilpResult:
     # lower <= a x <= upper (a: CSR arrays start, index, value); None when not asked for
     # or not reached (highspy only)
     cuts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    runtime: float | None = None  # HiGHS's own run time (highspy only): when a root ended
 
 
 def milp(c: np.ndarray, a: sparse.spmatrix | np.ndarray, row_lo: np.ndarray | float,
@@ -78,6 +80,7 @@ class Pending:
                  options: dict[str, object], hint: np.ndarray | None):
         self.limit = float(options.get("time_limit", 1e9))  # type: ignore[arg-type]
         self.started = time.perf_counter()
+        self.runtime: float | None = None  # HiGHS's run time, once `result()` read it
         self.tmp = tempfile.TemporaryDirectory(prefix="placement-highs-")
         self.src, self.dst = Path(self.tmp.name) / "in.npz", Path(self.tmp.name) / "out.npz"
         arrays = {"c": np.asarray(c, dtype=float), "start": a.indptr, "index": a.indices,
@@ -98,6 +101,10 @@ class Pending:
             self.proc.kill()
         self.proc.communicate()
         self.tmp.cleanup()
+
+    def _runtime(self, d: Any) -> float | None:
+        self.runtime = float(d["runtime"]) if "runtime" in d.files else None
+        return self.runtime
 
     def result(self) -> MilpResult | None:
         """The worker's answer, or None when it could not solve (then SciPy does)."""
@@ -127,7 +134,8 @@ class Pending:
             return MilpResult(np.array(d["x"]) if has_x else None,
                               float(d["fun"]) if has_x else None, int(d["status"]),
                               bound if np.isfinite(bound) else None, str(d["message"]),
-                              "highspy", int(d["nodes"]), cuts)
+                              "highspy", int(d["nodes"]), cuts,
+                              self._runtime(d))
         finally:
             self.tmp.cleanup()
 

@@ -1226,6 +1226,14 @@ HARVEST_SHARE = 0.8
 # LP stage of 4.4-7.0 s (3 times kept it from starting after a 6.8 s stage, and the run
 # ended unproven); a root that does not end in time costs only the other core
 HARVEST_VS_LP = 1.5
+# HiGHS's root runs on each unit's this many best pairs by LP reduced cost (and the LP's
+# support), not on all column-generation pairs: authority-2000's cuts from 45,088 pairs
+# prove it as those from 96,293 did, with the root ending by 13.7 s, not 20 s; from 15
+# pairs a unit (22,903) they left £79 of the gap (benchmarks/README.md)
+HARVEST_PAIRS_PER_UNIT = 30
+# the cut proof also when fixing leaves a search model this large: HiGHS's branch and cut
+# did not prove other 2,000-child authorities on 23,000-97,000 such pairs in 30 s
+CUT_PROOF_MIN_PAIRS = 20_000
 CUT_PROOF_PAIRS = 200_000  # more pairs left by the cut bound: a search, not a proof
 FIXING_FACTOR = 3
 LINE_SEARCH_PAIRS = 5_000_000  # pools above this get a line search on the duals
@@ -1358,14 +1366,20 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
 
     h_cands, h_cliques, pending = harvest
     cuts = harvest_cuts(inst, h_cands, pending)
+    ran = "" if pending.runtime is None else f"its root ended after {pending.runtime:.1f}s, "
     say(f"root cuts: {0 if cuts is None else len(cuts)} from HiGHS "
-        f"({time.perf_counter() - pending.started:.1f}s after it started)")
+        f"({ran}read {time.perf_counter() - pending.started:.1f}s after it started)")
     if cuts is None or time.perf_counter() > deadline:
         return None
     raw = cuts.rhs
-    cuts = certify(inst, h_cands, cuts, h_cliques)
-    say(f"cut proof: {len(cuts)} of HiGHS's root cuts certified, "
-        f"{int((cuts.rhs <= raw + 1e-9).sum())} as HiGHS had them")
+    n_raw = len(cuts)
+    # the certificates end in time for the last MIP (on s3 of benchmarks/README.md, 50
+    # cuts took 1.0 s; a cut whose LP does not round to its claim gets a MIP)
+    cuts = certify(inst, h_cands, cuts, h_cliques, deadline=deadline - min_final)
+    say(f"cut proof: {len(cuts)} of HiGHS's {n_raw} root cuts certified, "
+        f"{int((cuts.rhs <= raw[: len(cuts)] + 1e-9).sum())} as HiGHS had them")
+    if not len(cuts):
+        return None
     cc = cands
     lag_c, duals_c = -np.inf, None
     rounds = 0
@@ -1633,9 +1647,11 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
     if (harvest_wanted and np.isfinite(lag) and not transport
             and elapsed() + HARVEST_VS_LP * timings["lp"] < HARVEST_SHARE * opts.time_limit):
         # by HARVEST_SHARE of the limit, or no cuts: the search then has the rest
-        harvest = (cands, cliques, harvest_start(
-            inst, cands, max(HARVEST_SHARE * opts.time_limit - elapsed(), 0.1), cliques))
-        say(f"root cuts: HiGHS started on {len(cands):,} column-generation pairs")
+        h_cands = (cands if pricing is None else _subset(cands, _dive_pairs(
+            inst, cands, duals, pricing.best_option, lp_x, HARVEST_PAIRS_PER_UNIT)))
+        harvest = (h_cands, cliques, harvest_start(
+            inst, h_cands, max(HARVEST_SHARE * opts.time_limit - elapsed(), 0.1), cliques))
+        say(f"root cuts: HiGHS started on {len(h_cands):,} of the column-generation pairs")
 
     # 2. hints: plain greedy, and greedy guided by the LP (rounding); only hints that keep
     #    the pins and the moves limit count, and the status quo always does
@@ -1790,7 +1806,8 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         say(f"reduced-cost fixing: {len(model_cands):,} of {len(cands):,} pairs can still "
             f"matter (gap £{slack:,.2f})")
 
-    if harvest is not None and proof_cands is None:
+    cut_wanted = proof_cands is not None or len(model_cands) >= CUT_PROOF_MIN_PAIRS
+    if harvest is not None and not cut_wanted:
         harvest[2].cancel()  # fixing left a model the search can prove: not needed
         harvest = None
 
@@ -1829,8 +1846,8 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 per_unit *= 2
         else:
             cut = None
-            if proof_cands is not None and pool is not None and harvest is not None:
-                # fixing kept far more pairs than the search model holds: certified
+            if cut_wanted and pool is not None and harvest is not None:
+                # fixing kept more pairs than a search proves in the time: certified
                 # root cuts make a bound over every pair that fixes nearly all of them
                 # the whole time left (less the margin): the root cuts may arrive late,
                 # and the last MIP on a few thousand pairs needs only a second or two

@@ -3,6 +3,7 @@ and where the route applies. The route end to end is in test_solver.py."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,19 @@ def test_a_started_solve_can_be_cancelled() -> None:
     pending.cancel()
     assert pending.proc.poll() is not None
     assert not pending.src.exists()
+
+
+def test_certify_past_its_deadline_keeps_only_the_cuts_certified(tmp_path: Path) -> None:
+    """Certificates stop at the deadline (the last MIP needs the time): the cuts not
+    certified by then are dropped, never kept with HiGHS's unchecked right-hand side."""
+    inst, cands = _three_beds(tmp_path)
+    g1, g2, s = _units(inst)
+    a = _cut(inst, cands, {g1: 1.0, g2: 1.0}, 1.0)
+    b = _cut(inst, cands, {g1: 1.0, g2: 1.0, s: 1.0}, 1.0)
+    cuts = Cuts(np.array([0, 2, 5]), np.concatenate([a.key, b.key]),
+                np.concatenate([a.value, b.value]), np.array([1.0, 1.0]))
+    assert certify(inst, cands, cuts, NO_CLIQUES).rhs.tolist() == [1.0, 2.0]
+    late = certify(inst, cands, cuts, NO_CLIQUES, deadline=time.perf_counter() - 1.0)
+    assert len(late) == 0 and len(late.key) == 0 and late.start.tolist() == [0]
+    first = cuts.first(1)
+    assert first.start.tolist() == [0, 2] and first.key.tolist() == a.key.tolist()
