@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.pop(0)  # the package folder holds modules that must not shadow anything
@@ -81,6 +82,22 @@ def main(src: str, dst: str) -> int:
         h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipGetCutPool)
         if opts.get("stop_after_cuts"):
             h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
+    stop_file = opts.get("stop_file")
+    if stop_file and not opts.get("cut_pool"):
+        # the caller may want the incumbent now (`Pending.stop`): a file it creates,
+        # looked for at most every 0.05 s, ends the search as a time limit would
+        seen = {"at": 0.0}
+
+        def on_stop(_kind: object, _msg: str, _out: object, data_in: object,
+                    _u: object) -> None:
+            now = time.monotonic()
+            if now - seen["at"] >= 0.05:
+                seen["at"] = now
+                if os.path.exists(stop_file):
+                    data_in.user_interrupt = True  # type: ignore[attr-defined]
+
+        h.setCallback(on_stop, None)
+        h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     h.run()
     ms = h.getModelStatus()
     info = h.getInfo()

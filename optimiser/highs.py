@@ -83,6 +83,9 @@ class Pending:
         self.runtime: float | None = None  # HiGHS's run time, once `result()` read it
         self.tmp = tempfile.TemporaryDirectory(prefix="placement-highs-")
         self.src, self.dst = Path(self.tmp.name) / "in.npz", Path(self.tmp.name) / "out.npz"
+        self.stop_file = Path(self.tmp.name) / "stop"
+        if not options.get("cut_pool"):
+            options = {**options, "stop_file": str(self.stop_file)}
         arrays = {"c": np.asarray(c, dtype=float), "start": a.indptr, "index": a.indices,
                   "value": a.data.astype(float), "row_lo": lo, "row_hi": hi,
                   "lb": np.asarray(lb, dtype=float), "ub": np.asarray(ub, dtype=float),
@@ -94,6 +97,13 @@ class Pending:
         self.proc = subprocess.Popen([sys.executable, str(WORKER), str(self.src),
                                       str(self.dst)], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
+
+    def stop(self) -> None:
+        """Ask HiGHS to end its search now; `result()` then returns its incumbent (status
+        time limit), as at a time limit. Why: the caller may know before the limit that
+        a good plan now is worth more than a better one later."""
+        if self.proc.poll() is None:
+            self.stop_file.touch()
 
     def cancel(self) -> None:
         """Stop the worker and remove its files (a result no longer wanted)."""

@@ -71,3 +71,29 @@ def test_scipy_takes_over_when_highspy_is_missing(tmp_path: Path,
     k = len(c)
     res = milp(c, a, -np.inf, hi, np.zeros(k), np.ones(k), np.ones(k), {"time_limit": 20.0})
     assert res.route == "scipy" and res.status == 0 and res.fun is not None
+
+
+def test_stop_ends_the_search_with_its_incumbent() -> None:
+    """A multi-dimensional knapsack HiGHS cannot prove in a minute (it ran to a 30 s limit
+    unproven): `stop()` makes it return within seconds, as at a time limit, with a plan."""
+    import time
+
+    from optimiser.highs import milp_start
+
+    rng = np.random.default_rng(0)
+    n, m = 100, 10
+    w = rng.integers(1, 1000, size=(m, n)).astype(float)
+    profit = w.sum(0) / m + rng.integers(0, 500, size=n)
+    cap = 0.5 * w.sum(1)
+    t = time.perf_counter()
+    pending = milp_start(-profit, sparse.csr_matrix(w), -np.inf, cap, np.zeros(n), np.ones(n),
+                         np.ones(n), {"time_limit": 60.0, "mip_rel_gap": 0.0,
+                                      "presolve": False})
+    time.sleep(1.0)
+    pending.stop()
+    res = pending.result()
+    assert res is not None and res.x is not None
+    assert time.perf_counter() - t < 15.0
+    assert res.status == 1  # time limit (or interrupted), as SciPy numbers it
+    x = np.round(res.x)
+    assert np.all(w @ x <= cap + 1e-6) and res.fun == pytest.approx(-profit @ x)
