@@ -98,6 +98,15 @@ class Pending:
                                       str(self.dst)], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
 
+    def wait(self, timeout: float) -> bool:
+        """Whether the solve ended within `timeout` seconds (its answer is not read)."""
+        end = time.perf_counter() + timeout
+        while self.proc.poll() is None:
+            if time.perf_counter() >= end:
+                return False
+            time.sleep(0.05)
+        return True
+
     def stop(self) -> None:
         """Ask HiGHS to end its search now; `result()` then returns its incumbent (status
         time limit), as at a time limit. Why: the caller may know before the limit that

@@ -30,9 +30,9 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from .candidates import Candidates, PairPool, build_candidates, unit_blocks, unit_slices
+from .cutpool import Cuts, harvest_start
 from .cutpool import applies as cut_proof_applies
-from .cutpool import harvest_start
-from .highs import Pending
+from .highs import MilpResult, Pending
 from .instance import Instance, InstanceError, Problem
 from .lpserver import LpServer
 from .scaling import MONEY_SCALE, to_int
@@ -689,11 +689,28 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
     """
     from .highs import milp
 
-    units = inst.units
     k = len(cands)
-    offset = float(inst.unit_unplaced.sum())
     if k == 0:
-        return np.full(units.n, -1, dtype=np.int64), True, offset
+        return np.full(inst.units.n, -1, dtype=np.int64), True, float(inst.unit_unplaced.sum())
+    c, a_ub, b_ub, lb, x0 = _milp_arrays(inst, cands, forced, max_moves, capacity, moves_rhs,
+                                         cliques, hint, extra)
+    with _quiet_stdout():
+        res = milp(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
+                   # HiGHS's presolve costs more than it saves on these models (and it does
+                   # not stop at the time limit): off
+                   {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
+                    "disp": False, "presolve": False}, hint=x0, route=route)
+    return _milp_answer(inst, cands, res)
+
+
+def _milp_arrays(inst: Instance, cands: Candidates, forced: np.ndarray | None,
+                 max_moves: int | None, capacity: np.ndarray | None, moves_rhs: int | None,
+                 cliques: np.ndarray, hint: np.ndarray | None,
+                 extra: tuple[sparse.csr_matrix, np.ndarray] | None,
+                 ) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray, np.ndarray,
+                            np.ndarray | None]:
+    """`solve_milp`'s model: costs in pence, rows a x <= b, lower bounds, the start."""
+    k = len(cands)
     c = to_int(cands.objective - inst.unit_unplaced[cands.unit]).astype(float)
     rhs = moves_rhs if moves_rhs is not None else _moves_rhs(inst, max_moves)
     rw = _rows(inst, cands, capacity, rhs, cliques=cliques)
@@ -704,22 +721,43 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
         x0 = np.zeros(k)
         x0[hint[hint >= 0]] = 1.0
     a_ub, b_ub = _stacked(rw, extra)
-    with _quiet_stdout():
-        res = milp(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
-                   # HiGHS's presolve costs more than it saves on these models (and it does
-                   # not stop at the time limit): off
-                   {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
-                    "disp": False, "presolve": False}, hint=x0, route=route)
-    log.info("HiGHS: %s (status %s, %d pairs)", res.message, res.status, k)
+    return c, a_ub, b_ub, lb, x0
+
+
+def _milp_answer(inst: Instance, cands: Candidates, res: MilpResult
+                 ) -> tuple[np.ndarray | None, bool, float]:
+    """(choice per unit or None, proven optimal, bound in pounds with the unplaced
+    offset) from HiGHS's answer on `solve_milp`'s model."""
+    log.info("HiGHS: %s (status %s, %d pairs)", res.message, res.status, len(cands))
+    offset = float(inst.unit_unplaced.sum())
     bound = res.mip_dual_bound
     bound_p = (float(bound) / MONEY_SCALE + offset
                if bound is not None and np.isfinite(bound) else -np.inf)
     if res.x is None:
         return None, False, bound_p
     sel = np.flatnonzero(np.asarray(res.x) > 0.5)
-    chosen = np.full(units.n, -1, dtype=np.int64)
+    chosen = np.full(inst.units.n, -1, dtype=np.int64)
     chosen[cands.unit[sel]] = sel
     return chosen, res.status == 0, bound_p
+
+
+def start_milp(inst: Instance, cands: Candidates, time_limit: float,
+               forced: np.ndarray | None, max_moves: int | None, cliques: np.ndarray,
+               ) -> Pending | None:
+    """`solve_milp` started in HiGHS's process and not waited for (None: no model to
+    solve); read it with `_milp_answer(inst, cands, pending.result())`, which is None
+    when highspy could not run it. Why: this process can work on the cut proof's bound
+    while the dive searches, and stop the dive when that bound is ready."""
+    from .highs import milp_start
+
+    k = len(cands)
+    if k == 0:
+        return None
+    c, a_ub, b_ub, lb, _ = _milp_arrays(inst, cands, forced, max_moves, None, None, cliques,
+                                        None, None)
+    return milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
+                      {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
+                       "disp": False, "presolve": False})
 
 
 @dataclass(frozen=True)
@@ -1234,6 +1272,8 @@ HARVEST_PAIRS_PER_UNIT = 30
 # the cut proof also when fixing leaves a search model this large: HiGHS's branch and cut
 # did not prove other 2,000-child authorities on 23,000-97,000 such pairs in 30 s
 CUT_PROOF_MIN_PAIRS = 20_000
+# the dive runs at least this share of the time limit before the cut bound may stop it
+DIVE_MIN_SHARE = 0.2
 CUT_PROOF_PAIRS = 200_000  # more pairs left by the cut bound: a search, not a proof
 FIXING_FACTOR = 3
 LINE_SEARCH_PAIRS = 5_000_000  # pools above this get a line search on the duals
@@ -1352,6 +1392,15 @@ class _CutProof:
     complete: bool  # `model` holds every pair the bound leaves in play (else a search)
 
 
+@dataclass(frozen=True)
+class _CutBound:
+    cuts: Cuts  # certified
+    cands: Candidates  # the column-generation pairs, with those the rounds priced in
+    lag: float  # the Lagrangian bound with the cuts, over every pair
+    duals: Duals  # its duals
+    rounds: int
+
+
 def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairPool,
                cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
                deadline: float, say: Callable[[str], None],
@@ -1362,6 +1411,20 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
     HiGHS on what is left (optimiser/cutpool.py). None when HiGHS returned no cut, the
     time ran out first, or the bound did not improve on `lag`; `best` indexes `model`.
     With less than `min_final` seconds left for the last MIP, only the bound."""
+    bound = _cut_bound(inst, cands, pool, cliques, lag, deadline, say, harvest, min_final,
+                       server)
+    if bound is None:
+        return None
+    return _cut_search(inst, bound, model, pool, cliques, best, best_obj, deadline, say,
+                       min_final)
+
+
+def _cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.ndarray,
+               lag: float, deadline: float, say: Callable[[str], None],
+               harvest: tuple[Candidates, np.ndarray, Pending], min_final: float,
+               server: LpServer | None) -> _CutBound | None:
+    """The cut proof's bound (see `_cut_proof`), which needs no incumbent: it can be
+    found while the dive searches for one."""
     from .cutpool import certify, harvest_cuts
 
     h_cands, h_cliques, pending = harvest
@@ -1414,6 +1477,16 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
         cc = _merge(cc, pr)
     if duals_c is None or lag_c <= lag:
         return None
+    return _CutBound(cuts, cc, lag_c, duals_c, rounds)
+
+
+def _cut_search(inst: Instance, bound: _CutBound, model: Candidates, pool: PairPool,
+                cliques: np.ndarray, best: np.ndarray, best_obj: float, deadline: float,
+                say: Callable[[str], None], min_final: float) -> _CutProof:
+    """Reduced-cost fixing against the cut bound, then HiGHS with the cuts on the pairs
+    left (see `_cut_proof`)."""
+    cuts, cc, lag_c, duals_c, rounds = (bound.cuts, bound.cands, bound.lag, bound.duals,
+                                        bound.rounds)
     if deadline - time.perf_counter() < min_final:
         # no time for the last MIP: the bound over all pairs is what this gives
         return _CutProof(model, None, False, -np.inf, lag_c, 0.0, best, best_obj,
@@ -1563,6 +1636,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
     # at the third LP round instead, on authority-2000, HiGHS's root took 23.4 s, not
     # 17.0 s, and the proof ended at 40.2 s, not 36.4 s.)
     harvest: tuple[Candidates, np.ndarray, Pending] | None = None
+    early: _CutBound | None = None  # the cut proof's bound, when found during the dive
     harvest_wanted = (opts.backend == "highs" and pool is not None
                       and len(pool) > FIXING_PAIRS and opts.hint
                       and cut_proof_applies(inst, forced, max_moves))
@@ -1694,9 +1768,42 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
             # HiGHS finds this model's optimum late: on authority-2000 its incumbent
             # after 4 s was £28.0M, after 5.8 s the optimum £8,604,813 (load 2.8); on a
             # busier machine a quarter of the limit was too little (20.9% gap once)
-            mip, _, _ = solve_milp(inst, sub, min(0.4 * opts.time_limit,
-                                                  opts.time_limit - elapsed()),
-                                   forced, max_moves, cliques=cliques)
+            dive_limit = min(0.4 * opts.time_limit, opts.time_limit - elapsed())
+            running = (start_milp(inst, sub, dive_limit, forced, max_moves, cliques)
+                       if harvest is not None and pool is not None else None)
+            mip = None
+            if running is not None and harvest is not None and pool is not None:
+                # the cut proof's bound needs no incumbent: found here while the dive
+                # searches on its own process, it ends the dive (after DIVE_MIN_SHARE of
+                # the limit), and the last MIP gets the time the dive would have had
+                # (a dive that ends first goes on as before: the root cuts are then read,
+                # or dropped, after fixing)
+                dive_from = time.perf_counter()
+                while not harvest[2].wait(0.0) and not running.wait(0.05):
+                    pass
+                if harvest[2].wait(0.0):
+                    early = _cut_bound(inst, cands, pool, cliques, lag,
+                                       t_start + opts.time_limit - _margin(opts), say,
+                                       harvest, 1.0 + 0.05 * opts.time_limit, server)
+                    harvest = None
+                if early is not None:
+                    wait = dive_from + DIVE_MIN_SHARE * opts.time_limit - time.perf_counter()
+                    if not running.wait(max(wait, 0.0)):
+                        running.stop()
+                        say(f"dive stopped after {time.perf_counter() - dive_from:.1f}s: "
+                            "the cut bound is ready")
+                res = running.result()
+                if res is not None:
+                    mip = _milp_answer(inst, sub, res)[0]
+                else:  # no highspy: SciPy's HiGHS, for what is left of the dive's time
+                    mip, _, _ = solve_milp(inst, sub, dive_limit - (time.perf_counter()
+                                                                    - dive_from),
+                                           forced, max_moves, cliques=cliques)
+            else:
+                if running is not None:
+                    running.cancel()
+                mip, _, _ = solve_milp(inst, sub, dive_limit, forced, max_moves,
+                                       cliques=cliques)
             if mip is not None:
                 index = np.flatnonzero(sub_keep)
                 hints.append(np.where(mip >= 0, index[np.maximum(mip, 0)], -1))
@@ -1846,7 +1953,11 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 per_unit *= 2
         else:
             cut = None
-            if cut_wanted and pool is not None and harvest is not None:
+            if cut_wanted and pool is not None and early is not None:
+                cut = _cut_search(inst, early, model_cands, pool, cliques, best, best_obj,
+                                  time.perf_counter() + left, say,
+                                  min_final=1.0 + 0.05 * opts.time_limit)
+            elif cut_wanted and pool is not None and harvest is not None:
                 # fixing kept more pairs than a search proves in the time: certified
                 # root cuts make a bound over every pair that fixes nearly all of them
                 # the whole time left (less the margin): the root cuts may arrive late,
@@ -1860,6 +1971,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 chosen, exact_optimal, cp_bound = cut.chosen, cut.optimal, cut.mip_bound
                 fix_lag, min_excluded, proof_complete = cut.lag, cut.min_excluded, cut.complete
                 extra_stats.update(cut_proof_cuts=float(cut.cuts),
+                                   cut_proof_during_dive=float(early is not None),
                                    cut_proof_complete=float(cut.complete),
                                    cut_proof_rounds=float(cut.rounds),
                                    cut_proof_bound=float(cut.lag),
