@@ -741,6 +741,52 @@ def _milp_answer(inst: Instance, cands: Candidates, res: MilpResult
     return chosen, res.status == 0, bound_p
 
 
+def race_milp(inst: Instance, cands: Candidates, time_limit: float, seeds: int,
+              forced: np.ndarray | None = None, max_moves: int | None = None,
+              cliques: np.ndarray = NO_CLIQUES, hint: np.ndarray | None = None,
+              extra: tuple[sparse.csr_matrix, np.ndarray] | None = None,
+              ) -> tuple[np.ndarray | None, bool, float]:
+    """`solve_milp` run by `seeds` HiGHS processes at once, each with its own random
+    seed; the first proof ends them all, else the best plan and the highest bound (each
+    is valid). Why: HiGHS's branch and cut is serial, and its time to a proof varies
+    from seed to seed, so where the other core would idle, the faster of two draws wins."""
+    from .highs import milp_start
+
+    k = len(cands)
+    if seeds <= 1 or k == 0:
+        return solve_milp(inst, cands, time_limit, forced, max_moves, cliques=cliques,
+                          hint=hint, extra=extra)
+    t0 = time.perf_counter()
+    c, a_ub, b_ub, lb, x0 = _milp_arrays(inst, cands, forced, max_moves, None, None,
+                                         cliques, hint, extra)
+    running = [milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
+                          {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
+                           "disp": False, "presolve": False, "random_seed": seed},
+                          hint=x0) for seed in range(seeds)]
+    answers: list[tuple[np.ndarray | None, bool, float]] = []
+    try:
+        while running and not any(a[1] for a in answers):
+            for run in [r for r in running if r.wait(0.0)]:
+                running.remove(run)
+                res = run.result()
+                if res is None:  # no highspy: SciPy's HiGHS, once, for the time left
+                    return solve_milp(inst, cands, time_limit - (time.perf_counter() - t0),
+                                      forced, max_moves, cliques=cliques, hint=hint,
+                                      extra=extra)
+                answers.append(_milp_answer(inst, cands, res))
+            if running:
+                time.sleep(0.05)
+    finally:
+        for run in running:
+            run.cancel()
+    proven = [a for a in answers if a[1]]
+    if proven:
+        return proven[0]
+    plans = [a[0] for a in answers if a[0] is not None]
+    best = (min(plans, key=lambda x: objective_of(inst, cands, x)) if plans else None)
+    return best, False, max((a[2] for a in answers), default=-np.inf)
+
+
 def start_milp(inst: Instance, cands: Candidates, time_limit: float,
                forced: np.ndarray | None, max_moves: int | None, cliques: np.ndarray,
                ) -> Pending | None:
@@ -1405,7 +1451,8 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
                cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
                deadline: float, say: Callable[[str], None],
                harvest: tuple[Candidates, np.ndarray, Pending],
-               min_final: float, server: LpServer | None = None) -> _CutProof | None:
+               min_final: float, server: LpServer | None = None,
+               seeds: int = 1) -> _CutProof | None:
     """HiGHS's root cuts (`harvest`: the pairs and cliques it was started on, and the
     running solve), certified, priced over every pair, then reduced-cost fixing and
     HiGHS on what is left (optimiser/cutpool.py). None when HiGHS returned no cut, the
@@ -1416,7 +1463,7 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
     if bound is None:
         return None
     return _cut_search(inst, bound, model, pool, cliques, best, best_obj, deadline, say,
-                       min_final)
+                       min_final, seeds)
 
 
 def _cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.ndarray,
@@ -1482,7 +1529,7 @@ def _cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.nd
 
 def _cut_search(inst: Instance, bound: _CutBound, model: Candidates, pool: PairPool,
                 cliques: np.ndarray, best: np.ndarray, best_obj: float, deadline: float,
-                say: Callable[[str], None], min_final: float) -> _CutProof:
+                say: Callable[[str], None], min_final: float, seeds: int = 1) -> _CutProof:
     """Reduced-cost fixing against the cut bound, then HiGHS with the cuts on the pairs
     left (see `_cut_proof`)."""
     cuts, cc, lag_c, duals_c, rounds = (bound.cuts, bound.cands, bound.lag, bound.duals,
@@ -1517,11 +1564,16 @@ def _cut_search(inst: Instance, bound: _CutBound, model: Candidates, pool: PairP
     say(f"cut proof: bound £{lag_c:,.2f} over all pairs; {len(final):,} pairs "
         + ("can still matter" if complete else "searched, of the more that could matter")
         + f" (gap £{slack:,.2f})")
-    chosen, optimal, mip_bound = solve_milp(inst, final, deadline - time.perf_counter(),
-                                            cliques=cliques, hint=hint,
-                                            extra=(cuts.over(inst, final), cuts.rhs))
+    chosen, optimal, mip_bound = race_milp(inst, final, deadline - time.perf_counter(), seeds,
+                                           cliques=cliques, hint=hint,
+                                           extra=(cuts.over(inst, final), cuts.rhs))
     return _CutProof(final, chosen, optimal, mip_bound, lag_c, min_excluded, hint,
                      best_obj, len(cuts), rounds, complete)
+
+
+def _race_seeds(opts: SolveOptions) -> int:
+    """HiGHS processes racing the last MIP: one per worker (0: per core), at most 4."""
+    return max(1, min(opts.workers or (os.cpu_count() or 1), 4))
 
 
 def _margin(opts: SolveOptions) -> float:
@@ -1956,7 +2008,8 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
             if cut_wanted and pool is not None and early is not None:
                 cut = _cut_search(inst, early, model_cands, pool, cliques, best, best_obj,
                                   time.perf_counter() + left, say,
-                                  min_final=1.0 + 0.05 * opts.time_limit)
+                                  min_final=1.0 + 0.05 * opts.time_limit,
+                                  seeds=_race_seeds(opts))
             elif cut_wanted and pool is not None and harvest is not None:
                 # fixing kept more pairs than a search proves in the time: certified
                 # root cuts make a bound over every pair that fixes nearly all of them
@@ -1964,7 +2017,8 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 # and the last MIP on a few thousand pairs needs only a second or two
                 cut = _cut_proof(inst, cands, model_cands, pool, cliques, best, best_obj,
                                  lag, time.perf_counter() + left, say, harvest,
-                                 min_final=1.0 + 0.05 * opts.time_limit, server=server)
+                                 min_final=1.0 + 0.05 * opts.time_limit, server=server,
+                                 seeds=_race_seeds(opts))
                 harvest = None
             if cut is not None:
                 model_cands, best, best_obj = cut.model, cut.hint, cut.best_obj
@@ -1980,9 +2034,9 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 # HiGHS checks its clock between LP solves: keep a little back (and the
                 # time a cut proof that came to nothing took is gone)
                 left = opts.time_limit - elapsed() - _margin(opts)
-                chosen, exact_optimal, cp_bound = solve_milp(
-                    inst, model_cands, 0.9 * left, forced, max_moves, cliques=cliques,
-                    hint=best if opts.hint else None)
+                chosen, exact_optimal, cp_bound = race_milp(
+                    inst, model_cands, 0.9 * left, _race_seeds(opts), forced,
+                    max_moves, cliques=cliques, hint=best if opts.hint else None)
         timings["solve"] = time.perf_counter() - t
     elif opts.backend in ("cbc", "highs"):  # issue 4 (optimiser/mip.py): CBC through PuLP,
         # or HiGHS with the split_siblings spread variables the route above lacks

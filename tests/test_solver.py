@@ -478,3 +478,27 @@ def test_auto_takes_highs_with_split_siblings(tmp_path: Path) -> None:
     res, _, _ = solve_and_check(tmp_path / "i", time_limit=20, workers=1)
     assert res.stats["backend"] == "highs"
     assert "split_siblings" in res.stats.get("highs_route", "")
+
+
+def test_race_milp_proves_the_same_optimum_as_one_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two HiGHS processes with their own seeds race the last MIP: the first proof wins,
+    and it is the one run's optimum. Without highspy (every worker's answer None) the
+    race falls back to one SciPy run and still proves it."""
+    from optimiser import highs, solver
+    from optimiser.candidates import build_candidates
+    from optimiser.generate import generate
+
+    generate(tmp_path / "i", children=150, placements=120, seed=1)
+    inst = load_instance(tmp_path / "i")
+    cands, _ = build_candidates(inst, limit=8)
+    one, one_opt, one_bound = solver.solve_milp(inst, cands, 60.0)
+    raced, raced_opt, raced_bound = solver.race_milp(inst, cands, 60.0, seeds=2)
+    assert one is not None and raced is not None and one_opt and raced_opt
+    obj = solver.objective_of(inst, cands, raced)
+    assert obj == pytest.approx(solver.objective_of(inst, cands, one), abs=0.01)
+    assert raced_bound <= obj + 0.01 and one_bound <= obj + 0.01
+    monkeypatch.setattr(highs.Pending, "result", lambda self: None)
+    fallback, fb_opt, _ = solver.race_milp(inst, cands, 60.0, seeds=2)
+    assert fallback is not None and fb_opt
+    assert solver.objective_of(inst, cands, fallback) == pytest.approx(obj, abs=0.01)
