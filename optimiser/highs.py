@@ -81,6 +81,7 @@ class Pending:
         self.limit = float(options.get("time_limit", 1e9))  # type: ignore[arg-type]
         self.started = time.perf_counter()
         self.runtime: float | None = None  # HiGHS's run time, once `result()` read it
+        self.closed = False  # the answer was read, or the solve cancelled
         self.tmp = tempfile.TemporaryDirectory(prefix="placement-highs-")
         self.src, self.dst = Path(self.tmp.name) / "in.npz", Path(self.tmp.name) / "out.npz"
         self.stop_file = Path(self.tmp.name) / "stop"
@@ -115,7 +116,11 @@ class Pending:
             self.stop_file.touch()
 
     def cancel(self) -> None:
-        """Stop the worker and remove its files (a result no longer wanted)."""
+        """Stop the worker and remove its files (a result no longer wanted). Safe to call
+        again, or after `result()`: a solve's clean-up may call it whatever happened."""
+        if self.closed:
+            return
+        self.closed = True
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.communicate()
@@ -127,6 +132,8 @@ class Pending:
 
     def result(self) -> MilpResult | None:
         """The worker's answer, or None when it could not solve (then SciPy does)."""
+        if self.closed:
+            return None
         try:
             _, err = self.proc.communicate(timeout=self.limit + START_SECONDS)
         except subprocess.TimeoutExpired:
@@ -134,6 +141,7 @@ class Pending:
             log.warning("HiGHS (highspy) overran its time limit by %.0f s: no result",
                         START_SECONDS)
             return MilpResult(None, None, 1, None, "HiGHS (highspy): killed", "highspy")
+        self.closed = True
         try:
             if self.proc.returncode == 3:
                 log.warning("highspy is not installed: HiGHS through SciPy instead")

@@ -1312,8 +1312,8 @@ HARVEST_SHARE = 0.8
 HARVEST_VS_LP = 1.5
 # HiGHS's root runs on each unit's this many best pairs by LP reduced cost (and the LP's
 # support), not on all column-generation pairs: authority-2000's cuts from 45,088 pairs
-# prove it as those from 96,293 did, with the root ending by 13.7 s, not 20 s; from 15
-# pairs a unit (22,903) they left £79 of the gap (benchmarks/README.md)
+# prove it as those from 96,293 did, the root ending 5.5-6.6 s after its start, not
+# 15-20 s; from 15 pairs a unit (22,903) they left £79 of the gap (benchmarks/README.md)
 HARVEST_PAIRS_PER_UNIT = 30
 # the cut proof also when fixing leaves a search model this large: HiGHS's branch and cut
 # did not prove other 2,000-child authorities on 23,000-97,000 such pairs in 30 s
@@ -1777,6 +1777,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
             inst, cands, duals, pricing.best_option, lp_x, HARVEST_PAIRS_PER_UNIT)))
         harvest = (h_cands, cliques, harvest_start(
             inst, h_cands, max(HARVEST_SHARE * opts.time_limit - elapsed(), 0.1), cliques))
+        stack.callback(harvest[2].cancel)  # however the solve ends, no worker is left
         say(f"root cuts: HiGHS started on {len(h_cands):,} of the column-generation pairs")
 
     # 2. hints: plain greedy, and greedy guided by the LP (rounding); only hints that keep
@@ -1824,6 +1825,8 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
             running = (start_milp(inst, sub, dive_limit, forced, max_moves, cliques)
                        if harvest is not None and pool is not None else None)
             mip = None
+            if running is not None:
+                stack.callback(running.cancel)
             if running is not None and harvest is not None and pool is not None:
                 # the cut proof's bound needs no incumbent: found here while the dive
                 # searches on its own process, it ends the dive (after DIVE_MIN_SHARE of

@@ -97,3 +97,19 @@ def test_stop_ends_the_search_with_its_incumbent() -> None:
     assert res.status == 1  # time limit (or interrupted), as SciPy numbers it
     x = np.round(res.x)
     assert np.all(w @ x <= cap + 1e-6) and res.fun == pytest.approx(-profit @ x)
+
+
+def test_cancel_is_safe_after_result_and_twice() -> None:
+    """A solve's clean-up cancels every worker it started, whatever happened: after the
+    answer was read, or a second time, that must do nothing and raise nothing."""
+    from optimiser.highs import milp_start
+
+    c, a, hi = _knapsack_pair(0)
+    k = len(c)
+    pending = milp_start(c, a, -np.inf, hi, np.zeros(k), np.ones(k), np.ones(k),
+                         {"time_limit": 20.0, "mip_rel_gap": 0.0})
+    res = pending.result()
+    assert res is not None and res.status == 0
+    pending.cancel()
+    pending.cancel()
+    assert pending.proc.poll() is not None

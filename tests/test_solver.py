@@ -502,3 +502,30 @@ def test_race_milp_proves_the_same_optimum_as_one_run(
     fallback, fb_opt, _ = solver.race_milp(inst, cands, 60.0, seeds=2)
     assert fallback is not None and fb_opt
     assert solver.objective_of(inst, cands, fallback) == pytest.approx(obj, abs=0.01)
+
+
+def test_a_failing_solve_leaves_no_highs_worker(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root cuts run in a HiGHS process of their own from the end of the LP stage; a
+    solve that fails after that (here: the greedy start raises) must not leave it
+    running: the solve's clean-up stops it."""
+    from optimiser import solver
+    from optimiser.generate import generate
+
+    generate(tmp_path / "i", children=150, placements=120, seed=1)
+    monkeypatch.setattr(solver, "FIXING_PAIRS", 0)
+    started: list = []
+    real_harvest = solver.harvest_start
+
+    def harvest(*a: object, **k: object):
+        started.append(real_harvest(*a, **k))  # type: ignore[arg-type]
+        return started[-1]
+
+    def broken(*a: object, **k: object) -> None:
+        raise RuntimeError("greedy failed")
+
+    monkeypatch.setattr(solver, "harvest_start", harvest)
+    monkeypatch.setattr(solver, "greedy", broken)
+    with pytest.raises(RuntimeError, match="greedy failed"):
+        solve(load_instance(tmp_path / "i"), time_limit=60, workers=1, candidate_limit=3)
+    assert started and all(p.proc.poll() is not None for p in started)
