@@ -2008,7 +2008,9 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 per_unit *= 2
         else:
             cut = None
-            if cut_wanted and pool is not None and early is not None:
+            if early is not None and pool is not None:
+                # the cut bound came during the dive: used whatever fixing left (it fixes
+                # at least as many pairs as the plain bound)
                 cut = _cut_search(inst, early, model_cands, pool, cliques, best, best_obj,
                                   time.perf_counter() + left, say,
                                   min_final=1.0 + 0.05 * opts.time_limit,
