@@ -85,7 +85,8 @@ def main(src: str, dst: str) -> int:
     stop_file = opts.get("stop_file")
     if stop_file and not opts.get("cut_pool"):
         # the caller may want the incumbent now (`Pending.stop`): a file it creates,
-        # looked for at most every 0.05 s, ends the search as a time limit would
+        # looked for at most every 0.05 s, ends the search as a time limit would (a model
+        # has one callback: a cut-pool run, which stops at its root anyway, has none)
         seen = {"at": 0.0}
 
         def on_stop(_kind: object, _msg: str, _out: object, data_in: object,

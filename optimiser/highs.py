@@ -24,7 +24,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -48,7 +47,6 @@ class MilpResult:
     # lower <= a x <= upper (a: CSR arrays start, index, value); None when not asked for
     # or not reached (highspy only)
     cuts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-    runtime: float | None = None  # HiGHS's own run time (highspy only): when a root ended
 
 
 def milp(c: np.ndarray, a: sparse.spmatrix | np.ndarray, row_lo: np.ndarray | float,
@@ -126,10 +124,6 @@ class Pending:
         self.proc.communicate()
         self.tmp.cleanup()
 
-    def _runtime(self, d: Any) -> float | None:
-        self.runtime = float(d["runtime"]) if "runtime" in d.files else None
-        return self.runtime
-
     def result(self) -> MilpResult | None:
         """The worker's answer, or None when it could not solve (then SciPy does)."""
         if self.closed:
@@ -151,6 +145,7 @@ class Pending:
                             self.proc.returncode, err.strip().splitlines()[-1:] or "")
                 return None
             d = np.load(self.dst)
+            self.runtime = float(d["runtime"]) if "runtime" in d.files else None
             has_x = bool(d["has_x"])
             bound = float(d["bound"])
             cuts = None
@@ -161,8 +156,7 @@ class Pending:
             return MilpResult(np.array(d["x"]) if has_x else None,
                               float(d["fun"]) if has_x else None, int(d["status"]),
                               bound if np.isfinite(bound) else None, str(d["message"]),
-                              "highspy", int(d["nodes"]), cuts,
-                              self._runtime(d))
+                              "highspy", int(d["nodes"]), cuts)
         finally:
             self.tmp.cleanup()
 
