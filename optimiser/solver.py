@@ -696,11 +696,20 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
                                          cliques, hint, extra)
     with _quiet_stdout():
         res = milp(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
-                   # HiGHS's presolve costs more than it saves on these models (and it does
-                   # not stop at the time limit): off
-                   {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
-                    "disp": False, "presolve": False}, hint=x0, route=route)
+                   _milp_options(time_limit), hint=x0, route=route)
     return _milp_answer(inst, cands, res)
+
+
+def _milp_options(time_limit: float, presolve: bool = False,
+                  seed: int | None = None) -> dict[str, object]:
+    """HiGHS's options for `solve_milp`'s model: a zero gap, so "optimal" means what it
+    means for CP-SAT. Presolve off by default: it costs more than it saves on these
+    models (and it does not stop at the time limit); the race runs it as an alternative."""
+    opts: dict[str, object] = {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
+                               "disp": False, "presolve": presolve}
+    if seed is not None:
+        opts["random_seed"] = seed
+    return opts
 
 
 def _milp_arrays(inst: Instance, cands: Candidates, forced: np.ndarray | None,
@@ -763,8 +772,7 @@ def race_milp(inst: Instance, cands: Candidates, time_limit: float, seeds: int,
     c, a_ub, b_ub, lb, x0 = _milp_arrays(inst, cands, forced, max_moves, None, None,
                                          cliques, hint, extra)
     running = [milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
-                          {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
-                           "disp": False, "presolve": i % 2 == 1, "random_seed": i // 2},
+                          _milp_options(time_limit, presolve=i % 2 == 1, seed=i // 2),
                           hint=x0) for i in range(seeds)]
     answers: list[tuple[np.ndarray | None, bool, float]] = []
     # HiGHS's presolve does not look at the clock: past the limit (and a grace second)
@@ -809,8 +817,7 @@ def start_milp(inst: Instance, cands: Candidates, time_limit: float,
     c, a_ub, b_ub, lb, _ = _milp_arrays(inst, cands, forced, max_moves, None, None, cliques,
                                         None, None)
     return milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
-                      {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
-                       "disp": False, "presolve": False})
+                      _milp_options(time_limit))
 
 
 @dataclass(frozen=True)
@@ -1862,8 +1869,6 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                                                                     - dive_from),
                                            forced, max_moves, cliques=cliques)
             else:
-                if running is not None:
-                    running.cancel()
                 mip, _, _ = solve_milp(inst, sub, dive_limit, forced, max_moves,
                                        cliques=cliques)
             if mip is not None:
