@@ -328,7 +328,7 @@ def solve_highs(model: AssignmentModel, time_limit: float, workers: int = 2, see
 
 # --------------------------------------------------------------------------- CBC (PuLP)
 
-_CBC_BOUND = re.compile(r"^(?:Lower bound|Best possible):\s*(-?[\d.eE+-]+)", re.M)
+CBC_BOUND = re.compile(r"^(?:Lower bound|Best possible):\s*(-?[\d.eE+-]+)", re.M)
 
 
 def solve_cbc(model: AssignmentModel, time_limit: float, workers: int = 2, seed: int = 0,
@@ -385,7 +385,7 @@ def solve_cbc(model: AssignmentModel, time_limit: float, workers: int = 2, seed:
             found, chosen = False, None
     proven = prob.sol_status == pulp.LpSolutionOptimal and "Stopped on time" not in text
     infeasible = prob.sol_status == pulp.LpSolutionInfeasible or prob.status == -1
-    m = _CBC_BOUND.search(text)
+    m = CBC_BOUND.search(text)
     if m and not infeasible:
         bound = float(np.ceil(float(m.group(1)) - 1e-6))
     # stopped on time (a loaded machine) with CBC's own bound already at the incumbent:

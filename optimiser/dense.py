@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backends import _CBC_BOUND
+from .backends import CBC_BOUND
 from .candidates import BlockPlan, evaluate_block, unit_blocks
 from .instance import Instance
 
@@ -173,7 +173,7 @@ def solve_dense(inst: Instance, time_limit: float, *, workers: int = 1, seed: in
     seconds = time.perf_counter() - t0
     found = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     proven = prob.sol_status == pulp.LpSolutionOptimal and "Stopped on time" not in text
-    mb = _CBC_BOUND.search(text)
+    mb = CBC_BOUND.search(text)
     bound = float(mb.group(1)) if mb else None
     if not found:
         return DenseResult(None, "no_solution", seconds, build, bound, pair_seconds, n_vars,

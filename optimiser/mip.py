@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .backends import _CBC_BOUND
+from .backends import CBC_BOUND
 from .candidates import Candidates
 from .instance import Instance
 from .scaling import MONEY_SCALE, to_int
@@ -195,7 +195,7 @@ def solve_cbc_placement(inst: Instance, cands: Candidates, time_limit: float, *,
         os.unlink(log_path)
     found = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     proven = prob.sol_status == pulp.LpSolutionOptimal and "Stopped on time" not in text
-    m = _CBC_BOUND.search(text)
+    m = CBC_BOUND.search(text)
     bound = float(m.group(1)) / MONEY_SCALE + offset if m else -np.inf
     if not found:
         return None, False, bound, build
