@@ -92,13 +92,23 @@ def harvest_start(inst: Instance, cands: Candidates, time_limit: float,
     k = len(cands)
     c = to_int(cands.objective - inst.unit_unplaced[cands.unit]).astype(float)
     rw = _rows(inst, cands, None, None, cliques=cliques)
-    # no start and no primal heuristics: cuts HiGHS derives under a good incumbent's
-    # cutoff hold only for plans of this model better than it, and the certificate
-    # would then give them back their slack
     return milp_start(c, rw.a, -np.inf, rw.b, np.zeros(k), np.ones(k), np.ones(k),
-                      {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
-                       "disp": False, "presolve": False, "cut_pool": True,
-                       "stop_after_cuts": True, "highs": NO_HEURISTICS})
+                      harvest_options(time_limit))
+
+
+def harvest_options(time_limit: float) -> dict[str, object]:
+    """The worker's options for a harvest: stop when the root node ends, presolve off
+    (cuts over the model's own columns), no start and no primal heuristics.
+
+    Why no heuristics, twice over. HiGHS calls its cut-pool callback only when the
+    root node ends with a gap: a root whose separation closes the gap returns before
+    it, and no cut comes back. An incumbent found before the root LP (feasibility jump
+    finds the optimum of many small models) lets the separation close it. And cuts
+    derived under a good incumbent's cutoff hold only for plans better than it, so the
+    certificate would give them back their slack."""
+    return {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0, "disp": False,
+            "presolve": False, "cut_pool": True, "stop_after_cuts": True,
+            "highs": NO_HEURISTICS}
 
 
 def harvest_cuts(inst: Instance, cands: Candidates, pending: Pending) -> Cuts | None:
@@ -106,6 +116,8 @@ def harvest_cuts(inst: Instance, cands: Candidates, pending: Pending) -> Cuts | 
     uncertified; None when it returned none (time limit before the root ended)."""
     res = pending.result()
     if res is None or res.cuts is None:
+        if res is not None and res.status == 0:
+            log.info("HiGHS solved the harvest's model at its root: no cut pool to read")
         return None
     start, index, value, lower, upper = res.cuts
     keys = cands.unit * inst.n_placements + cands.placement
