@@ -337,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench import add_parser as add_bench_parser  # `placement bench CONFIG`
 
     add_bench_parser(sub)
+    from .service.cli import add_parsers as add_service_parsers  # serve, users, audit
+
+    add_service_parsers(sub)
     return ap
 
 

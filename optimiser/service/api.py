@@ -1,0 +1,331 @@
+"""The JSON API under /api/v1 (service-api.md): every route names the roles that may call it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from starlette.datastructures import UploadFile
+
+from optimiser import InstanceError
+
+from . import audit, security
+from .db import approvals, bump_version, children, decisions, placements, referrals, write
+from .decisions import (
+    Conflict,
+    NotFound,
+    decide,
+    open_referral,
+    referral_matches,
+    resolve_approval,
+)
+from .matching import matches_json
+from .register import (
+    ImportRefused,
+    build_instance,
+    child_row,
+    placement_row,
+    problem_dicts,
+    replace_register,
+    validate_upload,
+)
+from .state import Service, service
+
+router = APIRouter(prefix="/api/v1")
+MAX_UPLOAD = 64 * 1024 * 1024
+Text = Annotated[str, Field(max_length=2000)]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenRequest(Strict):
+    username: Annotated[str, Field(max_length=150)]
+    password: Annotated[str, Field(max_length=1024)]
+
+
+class PlacementPatch(Strict):
+    vacancies: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    on_hold_reason: Annotated[str, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def something(self) -> PlacementPatch:
+        if self.vacancies is None and self.on_hold_reason is None:
+            raise ValueError("give vacancies and/or on_hold_reason")
+        return self
+
+
+class ReferralRequest(Strict):
+    child_id: Id | None = None
+    sibling_group: Id | None = None
+
+    @model_validator(mode="after")
+    def one(self) -> ReferralRequest:
+        if (self.child_id is None) == (self.sibling_group is None):
+            raise ValueError("give exactly one of child_id or sibling_group")
+        return self
+
+
+class DecisionRequest(Strict):
+    placement_id: Id
+    decision: Literal["accept", "decline"]
+    reason: Text = ""
+
+
+class ApprovalRequest(Strict):
+    approve: bool
+    reason: Text = ""
+
+
+def bearer(request: Request) -> security.Session:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "not signed in: send Authorization: Bearer TOKEN",
+                            headers={"WWW-Authenticate": "Bearer"})
+    sess = security.lookup(service(request).engine, token.strip(), "api")
+    if sess is None:
+        raise HTTPException(401, "the token is unknown or has expired",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return sess
+
+
+def allow(roles: frozenset[str]) -> Callable[..., security.User]:
+    def dep(sess: Annotated[security.Session, Depends(bearer)]) -> security.User:
+        if sess.user.role not in roles:
+            raise HTTPException(403, f"the role {sess.user.role} may not do this")
+        return sess.user
+    return dep
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def problem_response(problems: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"detail": "the input has problems", "problems": problems},
+                        status_code=422)
+
+
+@router.post("/token")
+def token(body: TokenRequest, request: Request) -> dict[str, Any]:
+    svc = service(request)
+    who = client_of(request)
+    wait = svc.throttle.wait(body.username, who)
+    if wait > 0:
+        raise HTTPException(429, "too many failed sign-ins: try again later",
+                            headers={"Retry-After": str(int(wait) + 1)})
+    user = security.authenticate(svc.engine, body.username, body.password)
+    if user is None:
+        svc.throttle.failed(body.username, who)
+        raise HTTPException(401, "wrong username or password")
+    svc.throttle.succeeded(body.username, who)
+    tok, _ = security.issue(svc.engine, user, "api", svc.token_ttl)
+    return {"access_token": tok, "token_type": "bearer", "expires_in": int(svc.token_ttl)}
+
+
+@router.post("/register/import")
+async def import_register(request: Request,
+                          user: Annotated[security.User, Depends(allow(security.IMPORT))]
+                          ) -> Any:
+    form = await request.form(max_files=20, max_fields=20, max_part_size=MAX_UPLOAD)
+    files: dict[str, bytes] = {}
+    for name, value in form.multi_items():
+        files[name] = (await value.read() if isinstance(value, UploadFile)
+                       else str(value).encode("utf-8"))
+    if not files:
+        return problem_response([{"file": None, "row": None, "column": None,
+                                  "message": "no files sent"}])
+    try:
+        return await run_in_threadpool(do_import, service(request), user, files)
+    except ImportRefused as e:
+        return problem_response(problem_dicts(e.problems))
+
+
+def do_import(svc: Service, user: security.User, files: dict[str, bytes]) -> dict[str, int]:
+    _, texts = validate_upload(files)
+    with write(svc.engine) as conn:
+        n, m = replace_register(conn, texts)
+        audit.append(conn, user.username, "register.import", "register",
+                     {"children": n, "placements": m, "files": sorted(files)})
+    return {"children": n, "placements": m}
+
+
+@router.get("/children/{child_id}")
+def get_child(child_id: str, request: Request,
+              _: Annotated[security.User, Depends(allow(security.READ_REGISTER))]
+              ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        row = conn.execute(select(children).where(children.c.child_id == child_id)).first()
+    if row is None:
+        raise HTTPException(404, "no such child")
+    return child_row(row)
+
+
+@router.get("/placements/{placement_id}")
+def get_placement(placement_id: str, request: Request,
+                  _: Annotated[security.User, Depends(allow(security.READ_REGISTER))]
+                  ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        row = conn.execute(select(placements).where(
+            placements.c.placement_id == placement_id)).first()
+    if row is None:
+        raise HTTPException(404, "no such placement")
+    return placement_row(row)
+
+
+@router.patch("/placements/{placement_id}")
+def patch_placement(placement_id: str, body: PlacementPatch, request: Request,
+                    user: Annotated[security.User, Depends(allow(security.EDIT_PLACEMENT))]
+                    ) -> Any:
+    try:
+        return edit_placement(service(request), user.username, placement_id, body.vacancies,
+                              body.on_hold_reason)
+    except ImportRefused as e:
+        return problem_response(problem_dicts(e.problems))
+
+
+def edit_placement(svc: Service, user: str, placement_id: str, vacancies: int | None,
+                   on_hold_reason: str | None) -> dict[str, Any]:
+    """Change a placement's beds or hold; the register must still load (else 422, unchanged)."""
+    values: dict[str, Any] = {}
+    if vacancies is not None:
+        values["vacancies"] = vacancies
+    if on_hold_reason is not None:
+        values["on_hold_reason"] = on_hold_reason
+    with write(svc.engine) as conn:
+        before = conn.execute(select(placements).where(
+            placements.c.placement_id == placement_id)).first()
+        if before is None:
+            raise HTTPException(404, "no such placement")
+        conn.execute(placements.update().where(
+            placements.c.placement_id == placement_id).values(**values))
+        try:
+            build_instance(conn)
+        except InstanceError as e:
+            raise ImportRefused(e.problems) from e
+        bump_version(conn)
+        audit.append(conn, user, "placement.edit", f"placement:{placement_id}",
+                     {"before": {k: getattr(before, k) for k in values}, "after": values})
+        row = conn.execute(select(placements).where(
+            placements.c.placement_id == placement_id)).one()
+    return placement_row(row)
+
+
+@router.post("/referrals", status_code=201)
+def post_referral(body: ReferralRequest, request: Request,
+                  user: Annotated[security.User, Depends(allow(security.REFER))]
+                  ) -> dict[str, str]:
+    try:
+        rid = open_referral(service(request).engine, user.username, body.child_id,
+                            body.sibling_group)
+    except NotFound as e:
+        raise HTTPException(404, str(e)) from e
+    return {"referral_id": rid}
+
+
+@router.get("/referrals/{referral_id}")
+def get_referral(referral_id: str, request: Request,
+                 _: Annotated[security.User, Depends(allow(security.READ_DECISIONS))]
+                 ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        ref = conn.execute(select(referrals).where(referrals.c.id == referral_id)).first()
+        if ref is None:
+            raise HTTPException(404, "no such referral")
+        decs = conn.execute(select(decisions).where(decisions.c.referral_id == referral_id)
+                            .order_by(decisions.c.id)).mappings().all()
+        apps = conn.execute(select(approvals).where(approvals.c.referral_id == referral_id)
+                            ).mappings().all()
+    return {"referral_id": ref.id, "child_id": ref.child_id,
+            "sibling_group": ref.sibling_group, "status": ref.status,
+            "created_by": ref.created_by, "created_at": ref.created_at,
+            "decisions": [dict(d) for d in decs], "approvals": [dict(a) for a in apps]}
+
+
+@router.get("/referrals/{referral_id}/matches")
+def get_matches(referral_id: str, request: Request,
+                _: Annotated[security.User, Depends(allow(security.REFER))],
+                top: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> dict[str, Any]:
+    svc = service(request)
+    try:
+        res = referral_matches(svc.engine, svc.matchers, referral_id, top)
+    except NotFound as e:
+        raise HTTPException(404, str(e)) from e
+    return matches_json(res)
+
+
+@router.post("/referrals/{referral_id}/decision")
+def post_decision(referral_id: str, body: DecisionRequest, request: Request,
+                  user: Annotated[security.User, Depends(allow(security.REFER))]) -> Any:
+    svc = service(request)
+    try:
+        out = decide(svc.engine, svc.matchers, referral_id, user.username, body.placement_id,
+                     body.decision, body.reason)
+    except NotFound as e:
+        raise HTTPException(404, str(e)) from e
+    except Conflict as e:
+        return JSONResponse({"detail": str(e), "rule": e.rule}, status_code=409)
+    return JSONResponse(out.to_dict(), status_code=202 if out.approval_id else 200)
+
+
+@router.get("/approvals")
+def list_approvals(request: Request,
+                   _: Annotated[security.User, Depends(allow(security.APPROVE))],
+                   status: Annotated[str, Query(max_length=20)] = "pending"
+                   ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        rows = conn.execute(select(approvals).where(approvals.c.status == status)
+                            .order_by(approvals.c.requested_at)).mappings().all()
+    return {"approvals": [dict(r) for r in rows]}
+
+
+@router.post("/approvals/{approval_id}")
+def post_approval(approval_id: str, body: ApprovalRequest, request: Request,
+                  user: Annotated[security.User, Depends(allow(security.APPROVE))]) -> Any:
+    svc = service(request)
+    try:
+        out = resolve_approval(svc.engine, svc.matchers, approval_id, user.username,
+                               body.approve, body.reason)
+    except NotFound as e:
+        raise HTTPException(404, str(e)) from e
+    except Conflict as e:
+        return JSONResponse({"detail": str(e), "rule": e.rule}, status_code=409)
+    return out.to_dict()
+
+
+@router.get("/audit")
+def get_audit(request: Request,
+              _: Annotated[security.User, Depends(allow(security.READ_AUDIT))],
+              after: Annotated[int, Query(ge=0)] = 0,
+              limit: Annotated[int | None, Query(ge=1, le=100_000)] = None
+              ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        return {"events": audit.events(conn, after=after, limit=limit)}
+
+
+class UserRequest(Strict):
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    role: Literal["officer", "manager", "commissioner", "admin"]
+    password: Annotated[str, Field(min_length=8, max_length=1024)]
+
+
+@router.post("/users", status_code=201)
+def post_user(body: UserRequest, request: Request,
+              user: Annotated[security.User, Depends(allow(security.MANAGE_USERS))]
+              ) -> dict[str, Any]:
+    with write(service(request).engine) as conn:
+        try:
+            uid = security.add_user(conn, body.username, body.role, body.password)
+        except security.UserExists as e:
+            raise HTTPException(409, str(e)) from e
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from e
+        audit.append(conn, user.username, "user.add", f"user:{uid}", {"role": body.role})
+    return {"id": uid, "username": body.username, "role": body.role}

@@ -1,0 +1,89 @@
+"""The FastAPI application: API and pages, JSON errors, security headers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .db import make_engine, upgrade
+from .matching import MatcherCache
+from .state import Service
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self'; "
+                                "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/")
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """Where and what, never the value sent (it may be a password)."""
+    parts = []
+    for err in exc.errors()[:10]:
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
+        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def create_app(url: str | None = None, *, engine: Engine | None = None,
+               token_ttl: float = 3600.0, session_ttl: float = 8 * 3600.0) -> FastAPI:
+    """The service over the database at `url` (migrated to the newest schema first)."""
+    from . import api, pages
+
+    engine = engine or make_engine(url or "sqlite:///placement.db")
+    upgrade(engine)
+    app = FastAPI(title="Placement service", version="1", docs_url="/api/docs",
+                  redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.service = Service(engine, MatcherCache(engine), token_ttl=token_ttl,
+                                session_ttl=session_ttl)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    pages.mount_static(app)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        if request.url.path.startswith("/api/docs"):  # the API explorer loads its own script
+            del response.headers["Content-Security-Policy"]
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):
+            return pages.error_page(request, 422, validation_message(exc))
+        return JSONResponse({"detail": validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request):
+            return pages.error_page(request, exc.status_code, str(exc.detail))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        # the request's values are not logged: they may hold a password or a token
+        log.error("internal error on %s %s: %s", request.method, request.url.path,
+                  type(exc).__name__)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    return app

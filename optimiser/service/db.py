@@ -1,0 +1,210 @@
+"""The register's tables, the database engine, and schema migrations on start.
+
+Tables are SQLAlchemy Core (no ORM): every write is an explicit statement in an explicit
+transaction, which is what the concurrency rules below need to be readable.
+
+Every write transaction first locks the one `register_meta` row (`lock_register`): on
+PostgreSQL a row lock, on SQLite the write lock taken by `BEGIN IMMEDIATE`. Writers are
+thus serialised, so the audit chain never forks and an accept sees the beds as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+
+from . import DEFAULT_URL
+
+metadata = MetaData()
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+sessions = Table(  # API tokens and page sessions: only the SHA-256 of the secret is kept
+    "sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(8), nullable=False),  # "api" or "web"
+    Column("csrf", String(64), nullable=False, server_default=""),
+    Column("expires_at", Float, nullable=False),  # seconds since the epoch
+)
+register_meta = Table(  # one row (id 1): the register's version and the audit chain's head
+    "register_meta", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("audit_seq", Integer, nullable=False),
+    Column("audit_hash", String(64), nullable=False),
+    Column("child_columns", Text, nullable=False),  # JSON list: the order written back
+    Column("placement_columns", Text, nullable=False),
+)
+children = Table(
+    "children", metadata,
+    Column("child_id", String(200), primary_key=True),
+    Column("row_no", Integer, nullable=False),  # file order: the engine's child index
+    Column("sibling_group", String(200), nullable=False, server_default=""),
+    Column("current_placement", String(200), nullable=False, server_default=""),
+    Column("data", Text, nullable=False),  # JSON: every other column as given
+)
+placements = Table(
+    "placements", metadata,
+    Column("placement_id", String(200), primary_key=True),
+    Column("row_no", Integer, nullable=False),
+    Column("vacancies", Integer, nullable=False),
+    Column("on_hold_reason", Text, nullable=False, server_default=""),
+    Column("data", Text, nullable=False),
+)
+exclusions = Table(
+    "exclusions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("child_id", String(200), nullable=False),
+    Column("placement_id", String(200), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+)
+register_files = Table(  # policy.toml, distances.csv, adjoining.csv as imported
+    "register_files", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("content", Text, nullable=False),
+)
+referrals = Table(
+    "referrals", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("child_id", String(200), nullable=True),
+    Column("sibling_group", String(200), nullable=True),
+    Column("status", String(20), nullable=False),  # open, awaiting_approval, placed
+    Column("created_by", String(150), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+decisions = Table(
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("referral_id", String(32), ForeignKey("referrals.id"), nullable=False),
+    Column("placement_id", String(200), nullable=False),
+    Column("decision", String(10), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("outcome", String(20), nullable=False),  # placed, awaiting_approval, declined
+    Column("user", String(150), nullable=False),
+    Column("at", String(40), nullable=False),
+)
+approvals = Table(
+    "approvals", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("referral_id", String(32), ForeignKey("referrals.id"), nullable=False),
+    Column("placement_id", String(200), nullable=False),
+    Column("rule", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # pending, approved, refused
+    Column("requested_by", String(150), nullable=False),
+    Column("requested_at", String(40), nullable=False),
+    Column("decided_by", String(150), nullable=True),
+    Column("decided_at", String(40), nullable=True),
+    Column("reason", Text, nullable=True),
+)
+audit_events = Table(
+    "audit_events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),
+    Column("user", String(150), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject", String(250), nullable=False),
+    Column("detail", Text, nullable=False),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 (the driver we install), not psycopg2."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://"):]
+    return url
+
+
+def make_engine(url: str = DEFAULT_URL) -> Engine:
+    """An engine; SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` transactions."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE: take the write lock at the start, so two writers never both read
+        # and then fail to upgrade; readers in WAL mode are not blocked by it
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migrations_dir() -> Path:
+    return Path(str(resources.files("optimiser.service") / "migrations"))
+
+
+def upgrade(engine: Engine) -> None:
+    """Create or migrate the schema to the newest revision (Alembic, in-process)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """One write transaction, holding the register lock (see the module docstring)."""
+    with engine.begin() as conn:
+        lock_register(conn)
+        yield conn
+
+
+def lock_register(conn: Connection) -> dict[str, Any]:
+    row = conn.execute(
+        select(register_meta).where(register_meta.c.id == 1).with_for_update()).mappings().one()
+    return dict(row)
+
+
+def bump_version(conn: Connection) -> None:
+    conn.execute(register_meta.update().where(register_meta.c.id == 1).values(
+        version=register_meta.c.version + 1))
+
+
+def register_version(conn: Connection) -> int:
+    return int(conn.execute(select(register_meta.c.version)).scalar_one())

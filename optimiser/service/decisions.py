@@ -1,0 +1,212 @@
+"""Referrals, decisions and approvals: each change in one transaction, with its audit event.
+
+An accept is checked twice. First against the warm matcher (the engine's rules): a ranked
+placement is placed, a near miss (one waivable rule) waits for a manager, anything else is
+refused with its rule. Then, inside the write transaction, by conditional updates: the
+beds are taken only `WHERE vacancies >= needed`, the children only if still where the
+matcher saw them. Two officers taking the last bed at once: one update finds the bed,
+the other finds none and answers 409.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from optimiser.match import UnknownReferral
+
+from . import audit
+from .db import approvals, bump_version, children, decisions, placements, referrals, write
+from .matching import MatcherCache, rank
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(ValueError):
+    """The decision cannot be carried out as things are (409), with the rule if any."""
+
+    def __init__(self, detail: str, rule: str | None = None):
+        self.rule = rule
+        super().__init__(detail)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # placed, awaiting_approval, declined, refused
+    approval_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"status": self.status}
+        if self.approval_id is not None:
+            d["approval_id"] = self.approval_id
+        return d
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)
+
+
+def open_referral(engine: Engine, user: str, child_id: str | None,
+                  group: str | None) -> str:
+    rid = new_id()
+    with write(engine) as conn:
+        if child_id is not None:
+            found = conn.execute(select(children.c.child_id).where(
+                children.c.child_id == child_id)).first()
+        else:
+            found = conn.execute(select(children.c.child_id).where(
+                children.c.sibling_group == group).limit(1)).first()
+        if found is None:
+            raise NotFound("no such child" if child_id is not None else "no such sibling group")
+        conn.execute(referrals.insert().values(
+            id=rid, child_id=child_id, sibling_group=group, status="open", created_by=user,
+            created_at=audit.now_iso()))
+        audit.append(conn, user, "referral.open", f"referral:{rid}",
+                     {"child_id": child_id, "sibling_group": group})
+    return rid
+
+
+def get_referral(conn: Connection, rid: str) -> Any:
+    row = conn.execute(select(referrals).where(referrals.c.id == rid)).first()
+    if row is None:
+        raise NotFound("no such referral")
+    return row
+
+
+def referral_matches(engine: Engine, cache: MatcherCache, rid: str, top: int | None = None
+                     ) -> Any:
+    with engine.connect() as conn:
+        ref = get_referral(conn, rid)
+    warm = cache.get()
+    try:
+        return rank(warm, ref.child_id, ref.sibling_group, top)
+    except UnknownReferral as e:  # the register was re-imported without this child
+        raise NotFound(str(e)) from e
+
+
+def decide(engine: Engine, cache: MatcherCache, rid: str, user: str, placement_id: str,
+           decision: str, reason: str) -> Outcome:
+    res = referral_matches(engine, cache, rid)
+    ranked = {r.placement_id: (i + 1, r) for i, r in enumerate(res.ranked)}
+    shown: dict[str, Any] = {"referral_id": rid, "placement_id": placement_id,
+                             "decision": decision, "reason": reason,
+                             "children": list(res.referral.child_ids)}
+    if placement_id in ranked:
+        pos, entry = ranked[placement_id]
+        shown["rank"], shown["score"] = pos, round(entry.score, 2)
+    if decision == "decline":
+        with write(engine) as conn:
+            _open(conn, rid)
+            _record(conn, rid, placement_id, decision, reason, "declined", user)
+            audit.append(conn, user, "decision.decline", f"referral:{rid}", shown)
+        return Outcome("declined")
+    if placement_id in ranked:
+        with write(engine) as conn:
+            _open(conn, rid)
+            _place(conn, list(res.referral.child_ids), placement_id, len(res.referral.child_ids))
+            _set_status(conn, rid, "placed")
+            _record(conn, rid, placement_id, decision, reason, "placed", user)
+            audit.append(conn, user, "decision.accept", f"referral:{rid}",
+                         {**shown, "outcome": "placed"})
+        return Outcome("placed")
+    near = {n.placement_id: n for n in res.near_misses}
+    if placement_id in near:
+        n = near[placement_id]
+        aid = new_id()
+        with write(engine) as conn:
+            _open(conn, rid)
+            conn.execute(approvals.insert().values(
+                id=aid, referral_id=rid, placement_id=placement_id, rule=n.rule,
+                detail=n.detail, status="pending", requested_by=user,
+                requested_at=audit.now_iso()))
+            _set_status(conn, rid, "awaiting_approval")
+            _record(conn, rid, placement_id, decision, reason, "awaiting_approval", user)
+            audit.append(conn, user, "decision.accept", f"referral:{rid}",
+                         {**shown, "outcome": "awaiting_approval", "approval_id": aid,
+                          "waived_rule": n.rule, "score": round(n.score, 2)})
+        return Outcome("awaiting_approval", aid)
+    out = {r.placement_id: r for r in res.ruled_out}
+    if placement_id in out:
+        r = out[placement_id]
+        raise Conflict(f"placement {placement_id} cannot take this referral: {r.detail}", r.rule)
+    raise NotFound("no such placement")
+
+
+def resolve_approval(engine: Engine, cache: MatcherCache, aid: str, user: str, approve: bool,
+                     reason: str) -> Outcome:
+    with engine.connect() as conn:
+        row = conn.execute(select(approvals).where(approvals.c.id == aid)).first()
+    if row is None:
+        raise NotFound("no such approval")
+    res = referral_matches(engine, cache, row.referral_id)
+    members = list(res.referral.child_ids)
+    detail = {"approval_id": aid, "referral_id": row.referral_id,
+              "placement_id": row.placement_id, "waived_rule": row.rule, "approve": approve,
+              "reason": reason, "children": members}
+    with write(engine) as conn:
+        done = conn.execute(approvals.update().where(
+            approvals.c.id == aid, approvals.c.status == "pending").values(
+            status="approved" if approve else "refused", decided_by=user,
+            decided_at=audit.now_iso(), reason=reason))
+        if done.rowcount != 1:
+            raise Conflict("this approval has been decided already")
+        if approve:
+            # a waived room rule places a group one bed short: it takes the beds there are
+            need = len(members) - 1 if row.rule == "capacity" else len(members)
+            _place(conn, members, row.placement_id, need)
+            _set_status(conn, row.referral_id, "placed")
+        else:
+            _set_status(conn, row.referral_id, "open")
+        audit.append(conn, user, "approval.approve" if approve else "approval.refuse",
+                     f"approval:{aid}", detail)
+    return Outcome("placed" if approve else "refused")
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _open(conn: Connection, rid: str) -> None:
+    row = get_referral(conn, rid)
+    if row.status != "open":
+        raise Conflict(f"this referral is {row.status.replace('_', ' ')}")
+
+
+def _set_status(conn: Connection, rid: str, status: str) -> None:
+    conn.execute(referrals.update().where(referrals.c.id == rid).values(status=status))
+
+
+def _record(conn: Connection, rid: str, pid: str, decision: str, reason: str, outcome: str,
+            user: str) -> None:
+    conn.execute(decisions.insert().values(
+        referral_id=rid, placement_id=pid, decision=decision, reason=reason, outcome=outcome,
+        user=user, at=audit.now_iso()))
+
+
+def _place(conn: Connection, members: list[str], pid: str, need: int) -> None:
+    """Take `need` beds at `pid` and move `members` there, or raise Conflict (rolled back)."""
+    taken = conn.execute(placements.update().where(
+        placements.c.placement_id == pid, placements.c.vacancies >= need,
+        placements.c.on_hold_reason == "").values(vacancies=placements.c.vacancies - need))
+    if taken.rowcount != 1:
+        raise Conflict(f"placement {pid} has no room for this referral any more", "capacity")
+    for cid in members:
+        row = conn.execute(select(children.c.current_placement).where(
+            children.c.child_id == cid)).first()
+        if row is None:
+            raise Conflict(f"child {cid} is no longer in the register")
+        moved = conn.execute(children.update().where(
+            children.c.child_id == cid,
+            children.c.current_placement == row.current_placement).values(
+            current_placement=pid))
+        if moved.rowcount != 1:
+            raise Conflict(f"child {cid} was placed by someone else meanwhile")
+        if row.current_placement:  # a move frees the bed left behind
+            conn.execute(placements.update().where(
+                placements.c.placement_id == row.current_placement).values(
+                vacancies=placements.c.vacancies + 1))
+    bump_version(conn)

@@ -1,0 +1,73 @@
+"""One Matcher kept warm for the register as it is now, rebuilt when the register changes.
+
+Every change to the register bumps `register_meta.version` in its own transaction; a match
+reads the version and, when it differs from the warm matcher's, rebuilds it once (other
+requests wait for that build rather than each building their own).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from optimiser import Instance
+from optimiser.match import Matcher, MatchResult
+
+from .db import register_version
+from .register import build_instance
+
+APPROVAL_KEY = "approval"  # who must approve a ranked placement (reg. 11), null: nobody
+
+
+@dataclass(frozen=True)
+class Warm:
+    version: int
+    instance: Instance
+    matcher: Matcher
+
+
+class MatcherCache:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._warm: Warm | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Warm:
+        with self.engine.connect() as conn:
+            version = register_version(conn)
+        warm = self._warm
+        if warm is not None and warm.version == version:
+            return warm
+        with self._lock:
+            warm = self._warm
+            if warm is not None and warm.version == version:
+                return warm
+            with self.engine.connect() as conn:
+                version = register_version(conn)
+                inst = build_instance(conn)
+            self._warm = Warm(version, inst, Matcher(inst))
+            return self._warm
+
+
+def rank(warm: Warm, child_id: str | None, group: str | None,
+         top: int | None = None) -> MatchResult:
+    if child_id is not None:
+        return warm.matcher.rank(child_id, top=top)
+    return warm.matcher.rank(group=group, top=top)
+
+
+def matches_json(res: MatchResult) -> dict[str, Any]:
+    """`placement match --json`, with the approval each ranked placement needs.
+
+    This register has no reg. 11 authority columns yet, so no ranked placement needs one;
+    waived rules (near misses) need a manager's approval, said on each near miss.
+    """
+    d = res.to_dict()
+    for r in d["ranked"]:
+        r[APPROVAL_KEY] = None
+    for n in d["near_misses"]:
+        n[APPROVAL_KEY] = "manager"
+    return d

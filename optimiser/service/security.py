@@ -1,0 +1,170 @@
+"""Accounts and credentials: argon2 hashes, expiring tokens, login throttling, roles.
+
+A token is 32 random bytes given to the client once; the database keeps only its SHA-256,
+so a copy of the database signs nobody in. Nothing here logs a password or a token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, Engine, delete, select
+
+from .audit import now_iso
+from .db import sessions, users
+
+ROLES = ("officer", "manager", "commissioner", "admin")
+
+# who may do what (service-api.md "Roles"); every route names one of these
+READ_REGISTER = frozenset({"officer", "manager", "commissioner"})
+REFER = frozenset({"officer", "manager"})  # open referrals, see matches, decide
+APPROVE = frozenset({"manager"})
+EDIT_PLACEMENT = frozenset({"manager", "admin"})
+READ_AUDIT = frozenset({"manager", "admin"})
+READ_DECISIONS = frozenset({"officer", "manager", "commissioner"})
+IMPORT = frozenset({"admin"})
+MANAGE_USERS = frozenset({"admin"})
+
+_hasher = PasswordHasher()
+# verified against when the user does not exist, so both answers take as long
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class UserExists(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    csrf: str
+    token_hash: str
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def add_user(conn: Connection, username: str, role: str, password: str) -> int:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if not username or len(username) > 150 or not username.isprintable():
+        raise ValueError("a username is 1 to 150 printable characters")
+    if conn.execute(select(users.c.id).where(users.c.username == username)).first():
+        raise UserExists(f"a user named {username!r} exists already")
+    res = conn.execute(users.insert().values(
+        username=username, role=role, password_hash=hash_password(password),
+        created_at=now_iso()))
+    key = res.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def set_password(conn: Connection, username: str, role: str, password: str) -> None:
+    """Create the user, or reset its role and password (the demo accounts)."""
+    found = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+    if found is None:
+        add_user(conn, username, role, password)
+    else:
+        conn.execute(users.update().where(users.c.id == found.id).values(
+            role=role, password_hash=hash_password(password)))
+
+
+def authenticate(engine: Engine, username: str, password: str) -> User | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None:
+        return None
+    return User(row.id, row.username, row.role)
+
+
+def issue(engine: Engine, user: User, kind: str, ttl: float) -> tuple[str, str]:
+    """A new token (and, for a page session, its CSRF secret); returns (token, csrf)."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32) if kind == "web" else ""
+    with engine.begin() as conn:
+        conn.execute(delete(sessions).where(sessions.c.expires_at < time.time()))
+        conn.execute(sessions.insert().values(
+            token_hash=token_digest(token), user_id=user.id, kind=kind, csrf=csrf,
+            expires_at=time.time() + ttl))
+    return token, csrf
+
+
+def lookup(engine: Engine, token: str, kind: str) -> Session | None:
+    """The live session of a token of this kind, or None (unknown, expired, other kind)."""
+    digest = token_digest(token)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(sessions, users.c.username, users.c.role)
+            .join(users, users.c.id == sessions.c.user_id)
+            .where(sessions.c.token_hash == digest, sessions.c.kind == kind)).first()
+    if row is None or row.expires_at <= time.time():
+        return None
+    return Session(User(row.user_id, row.username, row.role), row.csrf, digest)
+
+
+def revoke(engine: Engine, token_hash: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+
+
+class Throttle:
+    """Failed sign-ins per name and per client address, in a sliding window.
+
+    After `limit` failures in `window` seconds further attempts are refused (429) until
+    the oldest failure leaves the window: a password cannot be guessed at speed, and a
+    flood from one address cannot lock every account.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 300.0):
+        self.limit, self.window = limit, window
+        self._fails: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _keys(self, username: str, client: str) -> tuple[str, str]:
+        return "u:" + username.lower(), "a:" + client
+
+    def wait(self, username: str, client: str) -> float:
+        """Seconds until another attempt is allowed (0: now)."""
+        now = time.monotonic()
+        with self._lock:
+            worst = 0.0
+            for key in self._keys(username, client):
+                q = self._fails[key]
+                while q and q[0] <= now - self.window:
+                    q.popleft()
+                limit = self.limit if key.startswith("u:") else self.limit * 4
+                if len(q) >= limit:
+                    worst = max(worst, q[0] + self.window - now)
+            return worst
+
+    def failed(self, username: str, client: str) -> None:
+        with self._lock:
+            for key in self._keys(username, client):
+                self._fails[key].append(time.monotonic())
+
+    def succeeded(self, username: str, client: str) -> None:
+        with self._lock:
+            self._fails.pop(self._keys(username, client)[0], None)
