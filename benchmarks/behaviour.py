@@ -1,0 +1,173 @@
+"""Behaviour check: every case's status and objective, to compare two versions of the engine.
+
+    python benchmarks/behaviour.py --out benchmarks/results/behaviour-<commit>.jsonl
+    python benchmarks/behaviour.py --compare benchmarks/results/behaviour-<commit>.jsonl
+
+Solves the shipped instances (and re-allocates demo-placed) and generated ones drawn with
+fixed seeds, each with a limit generous enough to end proven optimal and one worker (so
+HiGHS runs no race and CP-SAT searches deterministically). Writes one JSON line per case:
+case, status, objective and bound (to the penny), and the seconds it took (for reading,
+never compared). `--compare FILE` exits 1 listing every case whose status or objective
+differs from FILE's. A refactor of the solver must leave every line's status and objective
+as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TIME_LIMIT = 300.0
+WORKERS = 1
+DATE = dt.date(2026, 1, 5)  # re-allocation runs on a fixed day, not today
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A generated instance: `generate()`'s arguments and what is changed after it."""
+
+    children: int
+    placements: int
+    seed: int
+    placed_share: float = 0.0
+    singles: bool = False  # no sibling group and no solo child: the min-cost-flow route
+    reallocation: bool = False  # pins and hold columns added, solved by `reallocate`
+    max_moves: int | None = None
+
+
+GENERATED = {
+    "gen-200-s11": Generated(200, 170, 11),
+    "gen-600-singles-s12": Generated(600, 500, 12, singles=True),
+    "gen-800-placed-s13": Generated(800, 650, 13, placed_share=0.6, reallocation=True,
+                                    max_moves=40),
+    "gen-1000-placed-s14": Generated(1000, 850, 14, placed_share=0.3),
+    "gen-1500-s16": Generated(1500, 1300, 16),
+}
+SHIPPED = ("tiny", "small", "demo", "demo-placed", "authority-2000")
+
+
+def _write_generated(spec: Generated, folder: Path) -> Path:
+    import numpy as np
+
+    from optimiser.generate import add_reallocation_columns, generate, write_instance
+
+    tables = generate(None, children=spec.children, placements=spec.placements,
+                      seed=spec.seed, placed_share=spec.placed_share, data_dir=None)
+    if spec.singles:
+        ch = tables["children"]
+        tables["children"] = ch.assign(sibling_group=None, solo=np.zeros(len(ch), dtype=bool))
+    write_instance(folder, tables)
+    if spec.reallocation:
+        add_reallocation_columns(folder, spec.seed, DATE)
+    return folder
+
+
+def _solve(folder: Path) -> Any:
+    from optimiser.reader import load_instance
+    from optimiser.solver import SolveOptions, solve
+
+    inst = load_instance(folder)
+    return solve(inst, SolveOptions(time_limit=TIME_LIMIT, workers=WORKERS, seed=0))
+
+
+def _reallocate(folder: Path, max_moves: int | None = None) -> Any:
+    from optimiser.reader import load_instance
+    from optimiser.reallocate import ReallocOptions, reallocate
+
+    inst = load_instance(folder)
+    opts = ReallocOptions(time_limit=TIME_LIMIT, workers=WORKERS, seed=0, date=DATE,
+                          max_moves=max_moves)
+    return reallocate(inst, opts)
+
+
+def cases(work: Path) -> list[tuple[str, Callable[[], Any]]]:
+    """(name, thunk returning a solver Result), in the order they are run."""
+    out: list[tuple[str, Callable[[], Any]]] = []
+    for name in SHIPPED:
+        folder = ROOT / "instances" / name
+        out.append((name, lambda f=folder: _solve(f)))
+    out.append(("demo-placed:reallocate",
+                lambda: _reallocate(ROOT / "instances" / "demo-placed")))
+    for name, spec in GENERATED.items():
+        def run(name: str = name, spec: Generated = spec) -> Any:
+            folder = work / name
+            if not (folder / "children.csv").is_file():
+                _write_generated(spec, folder)
+            if spec.reallocation:
+                return _reallocate(folder, spec.max_moves)
+            return _solve(folder)
+        out.append((name, run))
+    return out
+
+
+def row(name: str, result: Any, seconds: float) -> dict[str, Any]:
+    """The compared figures of one case (money to the penny)."""
+    return {"case": name, "status": str(getattr(result.status, "value", result.status)),
+            "objective": round(float(result.objective), 2),
+            "bound": round(float(result.bound), 2),
+            "backend": str(result.stats.get("backend", "")),
+            "seconds": round(seconds, 1)}
+
+
+def differences(new: list[dict[str, Any]], old: list[dict[str, Any]]) -> list[str]:
+    """One line per case whose status or objective differs (or is missing on a side)."""
+    before = {r["case"]: r for r in old}
+    after = {r["case"]: r for r in new}
+    out = []
+    for case in sorted(set(before) | set(after)):
+        a, b = before.get(case), after.get(case)
+        if a is None or b is None:
+            out.append(f"{case}: only in {'the new run' if a is None else 'the baseline'}")
+        elif (a["status"], a["objective"]) != (b["status"], b["objective"]):
+            out.append(f"{case}: was {a['status']} £{a['objective']:,.2f}, "
+                       f"now {b['status']} £{b['objective']:,.2f}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, help="write the JSON lines here")
+    ap.add_argument("--compare", type=Path, help="baseline JSON lines to compare with")
+    ap.add_argument("--only", nargs="*", help="run only these cases")
+    ap.add_argument("--instances", type=Path,
+                    help="keep the generated instances here and reuse them (so two versions "
+                         "solve the same files even if the generator changes)")
+    args = ap.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="behaviour-") as tmp:
+        for name, thunk in cases(args.instances or Path(tmp)):
+            if args.only and name not in args.only:
+                continue
+            t0 = time.perf_counter()
+            result = thunk()
+            r = row(name, result, time.perf_counter() - t0)
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    if args.compare:
+        old = [json.loads(line) for line in args.compare.read_text().splitlines() if line]
+        if args.only:
+            old = [r for r in old if r["case"] in args.only]
+        diff = differences(rows, old)
+        for line in diff:
+            print(f"DIFFERS {line}", file=sys.stderr)
+        print(f"{len(rows) - len(diff)} of {len(rows)} cases as in {args.compare}"
+              if not diff else f"{len(diff)} case(s) differ from {args.compare}",
+              file=sys.stderr)
+        return 1 if diff else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
