@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -357,6 +358,12 @@ def _solve_highs(model: _Model, time_limit: float) -> tuple[str, np.ndarray | No
 
 
 def _solve_cbc(model: _Model, time_limit: float) -> tuple[str, np.ndarray | None]:
+    with warnings.catch_warnings():  # PuLP 3.x announces its 4.0 API on every variable
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _cbc_model(model, time_limit)
+
+
+def _cbc_model(model: _Model, time_limit: float) -> tuple[str, np.ndarray | None]:
     import pulp
 
     prob = pulp.LpProblem("reference", pulp.LpMinimize)
@@ -400,3 +407,21 @@ def solve_reference(spec: Spec | str | Path, *, solver: str = "highs",
     if abs(value - solver_value) > 1e-6 * max(1.0, abs(value)):
         raise AssertionError(f"reference model inconsistent: {value} vs {solver_value}")
     return Reference(status, value, plan, len(model.pairs))
+
+
+def golden_entry(folder: str | Path, solver: str = "highs") -> dict[str, object]:
+    """One instances/golden.json entry: the status and the optimum to the penny."""
+    ref = solve_reference(folder, solver=solver)
+    return {"status": ref.status, "objective": round(ref.objective, 2), "pairs": ref.pairs,
+            "solver": f"tests/reference_model.py ({solver})"}
+
+
+if __name__ == "__main__":  # python tests/reference_model.py instances/golden.json NAME...
+    import json
+
+    target = Path(sys.argv[1])
+    golden = json.loads(target.read_text()) if target.exists() else {}
+    for name in sys.argv[2:]:
+        golden[name] = golden_entry(target.parent / name)
+        print(name, golden[name], flush=True)
+    target.write_text(json.dumps(dict(sorted(golden.items())), indent=2) + "\n")
