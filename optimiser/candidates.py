@@ -14,32 +14,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from scipy.spatial import cKDTree
 
+from .categories import EARTH_RADIUS_KM, FaithMatch, Rating
 from .instance import Instance
-from .rules import (
-    EARTH_RADIUS_KM,
-    PLACEMENT_TYPES,
-    RATINGS,
-    REALLOCATION_RULES,
-    SUPPORTED_MIN_AGE,
-    Rule,
-)
+from .objective import PairTerms, haversine_km, pair_distances, pair_terms
+from .registry import FIT_RULES, PAIR_CHECKS, Fit, Pairs
+from .rules import Rule
 
-SUPPORTED = PLACEMENT_TYPES.index("supported_accommodation")
-NOT_RATED_CODE = len(RATINGS)
+__all__ = [
+    "BlockPlan", "Candidates", "PairBlock", "PairPool", "UnitBlock", "block_km",
+    "build_candidates", "evaluate_block", "haversine_km", "pair_distances", "unit_blocks",
+    "unit_slices",
+]
+
 BLOCK_ELEMENTS = 1_500_000  # child-placement cells evaluated at once (memory ~ 100 MB)
-
-
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                 lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance (spec: haversine, R = 6371.0 km); broadcasts."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dl = np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 CELL_DEG = 0.05  # grid of homes for the distance-limit balls (about 5.5 km by 3.5 km)
@@ -81,13 +70,31 @@ def _position(index: np.ndarray, size: int) -> np.ndarray:
     return pos
 
 
-FAR_KM = 1e9  # distance stand-in for pairs a profile rule already rules out (never used)
+FAR_KM = 1e9  # distance stand-in for pairs a fit rule already rules out (never used)
+
+
+def fit_inputs(inst: Instance, rows: np.ndarray, cols: np.ndarray) -> Fit:
+    """The fit rules' inputs for children `rows` (as a column) x placements `cols` (a row)."""
+    r, c = rows[:, None], cols[None, :]
+    age = inst.age[r]
+    return Fit(
+        age_lo=age, age_hi=age, genders=np.left_shift(1, inst.gender[r].astype(np.int64)),
+        types=inst.types_allowed[r], faith=inst.faith[r], faith_match=inst.faith_match[r],
+        needs=tuple(inst.needs[rows, w][:, None] for w in range(inst.needs.shape[1])),
+        ptype=inst.ptype[c], age_min=inst.age_min[c], age_max=inst.age_max[c],
+        accepts=inst.genders_allowed[c], pfaith=inst.pfaith[c],
+        supports=tuple(inst.needs_supported[cols, w][None, :]
+                       for w in range(inst.needs_supported.shape[1])),
+        rating=inst.rating[c],
+        floor=int(Rating.parse(inst.policy.rules.min_ofsted_rating)),
+    )
+
 
 
 def _profile_rules(inst: Instance, rows: np.ndarray, cols: np.ndarray,
                    ) -> tuple[list[tuple[Rule, np.ndarray]], np.ndarray]:
-    """Rules that see a child only through its profile (age, gender, care-plan types,
-    required faith, needs), evaluated once per distinct profile in the block.
+    """The fit rules (they see a child only through its age, gender, care-plan types,
+    required faith and needs), evaluated once per distinct profile in the block.
 
     Returns the masks (profiles x cols) and each row's profile: children who share a
     profile share these rules, so a block of hundreds of children needs far fewer rows.
@@ -95,35 +102,18 @@ def _profile_rules(inst: Instance, rows: np.ndarray, cols: np.ndarray,
     key = np.column_stack([
         inst.age[rows].astype(np.int64), inst.gender[rows].astype(np.int64),
         inst.types_allowed[rows].astype(np.int64),
-        np.where(inst.faith_match[rows] == 2, inst.faith[rows], -2).astype(np.int64),
+        np.where(inst.faith_match[rows] == FaithMatch.REQUIRED, inst.faith[rows],
+                 -2).astype(np.int64),
         inst.needs[rows].view(np.int64),
     ])
     _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
     rep = rows[first]
-    r, c = rep[:, None], cols[None, :]
+    x = fit_inputs(inst, rep, cols)
     shape = (len(rep), len(cols))
-    age = inst.age[r]
-    ptype = inst.ptype[c]
-    floor = RATINGS.index(inst.policy.rules.min_ofsted_rating)
-    rating = inst.rating[cols]
-    bad_rating = (rating > floor) & (rating != NOT_RATED_CODE)
-    needs_missing = np.zeros(shape, dtype=bool)
-    for word in range(inst.needs.shape[1]):
-        need = inst.needs[rep, word][:, None]
-        if need.any():
-            needs_missing |= (need & ~inst.needs_supported[cols, word][None, :]) != 0
-    masks: list[tuple[Rule, np.ndarray]] = [
-        (Rule.SUPPORTED_UNDER_16, (ptype == SUPPORTED) & (age < SUPPORTED_MIN_AGE)),
-        (Rule.PLACEMENT_TYPE,
-         ((inst.types_allowed[r].astype(np.int64) >> ptype.astype(np.int64)) & 1) == 0),
-        (Rule.AGE_RANGE, (age < inst.age_min[c]) | (age > inst.age_max[c])),
-        (Rule.GENDER,
-         ((inst.genders_allowed[c].astype(np.int64) >> inst.gender[r].astype(np.int64)) & 1)
-         == 0),
-        (Rule.NEEDS, needs_missing),
-        (Rule.FAITH_REQUIRED, (inst.faith_match[r] == 2) & (inst.faith[r] != inst.pfaith[c])),
-        (Rule.OFSTED_RATING, np.broadcast_to(bad_rating[None, :], shape)),
-    ]
+    masks = []
+    for d in FIT_RULES:
+        assert d.fit is not None
+        masks.append((d.rule, np.broadcast_to(d.fit(x), shape)))
     return masks, inv.ravel()
 
 
@@ -132,9 +122,8 @@ def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
     """Every per-pair rule and objective term for children `rows` x placements `cols`.
 
     Without `keep_rules` (the candidate and pricing passes) only feasibility and the
-    objective are needed, so distances are computed only where the profile rules pass.
+    objective are needed, so distances are computed only where the fit rules pass.
     """
-    w = inst.policy.weights
     r, c = rows[:, None], cols[None, :]
     shape = (len(rows), len(cols))
     pos_r = _position(rows, inst.n_children)
@@ -156,7 +145,7 @@ def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
         dist = np.where(static_bad & ~is_cur, FAR_KM, block_km(
             _unit_vectors(inst.home_lat[rows], inst.home_lon[rows]),
             _unit_vectors(inst.lat[cols], inst.lon[cols])))
-        static = [(Rule.AGE_RANGE, static_bad)]  # any profile rule: only feasibility is used
+        static = [(Rule.AGE_RANGE, static_bad)]  # any fit rule: only feasibility is used
     if len(inst.dist_child):
         dr, dc = pos_r[inst.dist_child], pos_c[inst.dist_placement]
         hit = (dr >= 0) & (dc >= 0)
@@ -167,25 +156,16 @@ def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
         hit = (er >= 0) & (ec >= 0)
         excluded[er[hit], ec[hit]] = True
 
-    t_cost = np.broadcast_to(w.cost * inst.weekly_cost[c], shape)
-    t_dist = w.per_km * dist
-    t_faith = w.faith_mismatch * ((inst.faith_match[r] == 1) & (inst.faith[r] != inst.pfaith[c]))
-    t_move = w.move * ((inst.current[r] >= 0) & ~is_cur)
-
-    checks: list[tuple[Rule, np.ndarray]] = [
-        *static,
-        (Rule.EXCLUSION, excluded),
-        (Rule.MAX_DISTANCE, dist > inst.max_distance_km[r]),
-        *_reallocation_checks(inst, rows, cols, is_cur, t_cost + t_dist + t_faith,
-                              keep_rules),
-    ]
+    terms = pair_terms(inst, r, c, dist, is_current=is_cur)
+    checks = [*static, *_pair_checks(inst, rows, cols, dist, excluded, is_cur, terms,
+                                     keep_rules)]
     broken = np.zeros(shape, dtype=bool)
     for _, mask in checks:
         broken |= mask
     broken[is_cur] = False
 
-    objective = t_cost + t_dist + t_faith + t_move
-    terms = {"cost": t_cost, "distance": t_dist, "faith_mismatch": t_faith, "move": t_move}
+    objective = terms.total
+    named = terms.as_dict()
     prev = inst.reallocation.previous
     if prev is not None:
         # stability (`--previous`): a proposal unlike yesterday's costs previous_weight
@@ -193,81 +173,39 @@ def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
         t_prev = inst.reallocation.previous_weight * (
             inst.previous_known[rows][:, None] & (p_r[:, None] != cols[None, :]))
         objective = objective + t_prev
-        terms["stability"] = t_prev
+        named["stability"] = t_prev
     return PairBlock(
         rows=rows, cols=cols, distance=dist,
         violations=dict(checks) if keep_rules else {},
-        feasible=~broken, objective=objective, terms=terms if keep_rules else {},
+        feasible=~broken, objective=objective, terms=named if keep_rules else {},
     )
 
 
-MIN_SAVING_TOL = 1e-9  # pounds: float noise must not flip a gain that equals the threshold
+def _pair_checks(inst: Instance, rows: np.ndarray, cols: np.ndarray, dist: np.ndarray,
+                 excluded: np.ndarray, is_cur: np.ndarray, terms: PairTerms,
+                 keep_rules: bool) -> list[tuple[Rule, np.ndarray]]:
+    """The pair and run rules (exclusions, distance limits, pinned, held and
+    not-yet-available placements, minimum own saving).
 
-
-def _reallocation_checks(inst: Instance, rows: np.ndarray, cols: np.ndarray,
-                         is_cur: np.ndarray, own: np.ndarray, keep_rules: bool,
-                         ) -> list[tuple[Rule, np.ndarray]]:
-    """Pinned, held and not-yet-available placements, minimum own saving.
-
-    Each rule rules out only pairs that are not the child's current placement. Masks of
-    rules that cannot bite are left out (kept as all-False views when explaining), so an
-    ordinary instance pays nothing for them.
+    A run rule that cannot bind in this instance gives no mask, so an ordinary instance
+    pays nothing for it; when explaining, it is kept as an all-False view.
     """
-    shape = is_cur.shape
-    out: list[tuple[Rule, np.ndarray]] = []
     assert inst.pinned is not None
-    pinned = inst.pinned[rows]
-    if pinned.any():
-        out.append((Rule.PINNED, pinned[:, None] & ~is_cur))
-    held = inst.held[cols]
-    if held.any():
-        out.append((Rule.ON_HOLD, held[None, :] & ~is_cur))
-    later = inst.not_yet_available[cols] & ~held
-    if later.any():
-        out.append((Rule.NOT_YET_AVAILABLE, later[None, :] & ~is_cur))
-    threshold = inst.reallocation.min_saving
-    if threshold is not None:
-        stay = inst.stay_terms[rows]
-        placed = np.isfinite(stay)
-        if placed.any():
-            gain = stay[:, None] - own
-            out.append((Rule.MIN_SAVING, placed[:, None] & ~is_cur
-                        & (gain < threshold - MIN_SAVING_TOL)))
-    if keep_rules:
-        have = {rule for rule, _ in out}
-        for rule in REALLOCATION_RULES:
-            if rule not in have:
-                out.append((rule, np.broadcast_to(np.zeros(1, dtype=bool), shape)))
-    return out
-
-
-def pair_distances(inst: Instance, children: np.ndarray, placements: np.ndarray) -> np.ndarray:
-    """Distance per (child, placement) pair, with distances.csv overrides applied."""
-    d = haversine_km(inst.home_lat[children], inst.home_lon[children], inst.lat[placements],
-                     inst.lon[placements])
-    if len(inst.dist_child) and len(children):
-        n = inst.n_placements
-        over = pd.Series(inst.dist_km, index=inst.dist_child.astype(np.int64) * n
-                         + inst.dist_placement)
-        key = pd.Index(children.astype(np.int64) * n + placements)
-        hit = key.isin(over.index)
-        if hit.any():
-            d[hit] = over.reindex(key[hit]).to_numpy()
-    return d
-
-
-def current_terms(inst: Instance) -> np.ndarray:
-    """Per child, the cost, distance and faith terms at its current placement (nan when
-    waiting), with distances.csv overrides: the same numbers `evaluate_block` gives."""
-    w = inst.policy.weights
-    out = np.full(inst.n_children, np.nan)
-    kids = np.flatnonzero(inst.current >= 0)
-    if len(kids) == 0:
-        return out
-    p = inst.current[kids].astype(np.int64)
-    dist = pair_distances(inst, kids, p)
-    faith = (inst.faith_match[kids] == 1) & (inst.faith[kids] != inst.pfaith[p])
-    out[kids] = w.cost * inst.weekly_cost[p] + w.per_km * dist + w.faith_mismatch * faith
+    held = inst.held[cols][None, :]
+    x = Pairs(km=dist, max_km=inst.max_distance_km[rows][:, None], excluded=excluded,
+              is_current=is_cur, pinned=inst.pinned[rows][:, None], held=held,
+              later=inst.not_yet_available[cols][None, :],
+              stay=(inst.stay_terms[rows][:, None] if inst.reallocation.min_saving is not None
+                    else None),
+              terms=terms, min_saving=inst.reallocation.min_saving)
+    out: list[tuple[Rule, np.ndarray]] = []
+    for d in PAIR_CHECKS:
+        assert d.pair is not None
+        mask = d.pair(x)
+        if mask is not None:
+            out.append((d.rule, mask))
+        elif keep_rules:
+            out.append((d.rule, np.broadcast_to(np.zeros(1, dtype=bool), is_cur.shape)))
     return out
 
 

@@ -1,14 +1,15 @@
 """Independent checker of a solve against the interchange spec (version 1).
 
 Why a separate module: the checker must catch the solver's mistakes, so it shares no
-reading, candidate or model code with the rest of the package. It reads the instance and
-the solution itself (a few lines of pandas), recomputes every hard rule and the objective
-straight from ``instance-format.md``, and compares with what the solver wrote. Only the
-stable rule codes and constants of :mod:`optimiser.rules` are shared, so that a report, a
-test and a log line say the same thing.
+reading, candidate, rule-check or model code with the rest of the package. It reads the
+instance and the solution itself (a few lines of pandas), recomputes every hard rule and
+the objective straight from ``instance-format.md``, and compares with what the solver
+wrote. Only the stable rule codes (:mod:`optimiser.rules`) and the format's vocabularies
+(:mod:`optimiser.categories`) are shared, so that a report, a test and a log line say the
+same thing; ``tests/rule_cases.py`` runs the checker and the engine on one table of cases.
 
 The main checks are column-wise pandas operations (no per-row Python loop over all
-children), so a 20,000-child solution is checked in about a second; loops only run over
+children), so the work grows with the columns, not with Python loops; loops only run over
 the violations found, the sibling groups that break, or the handful of policy keys.
 """
 
@@ -27,20 +28,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimiser.rules import (
+from optimiser.categories import (
     ALL_RATINGS,
     DEFAULT_TYPES,
     EARTH_RADIUS_KM,
     FAITH_MATCH,
     GENDERS,
     NOT_RATED,
-    PAIR_RULES,
     PLACEMENT_TYPES,
     RATINGS,
     SUPPORTED_MIN_AGE,
-    Rule,
     rating_allowed,
 )
+from optimiser.rules import PAIR_RULES, Rule
 
 if sys.version_info >= (3, 11):
     import tomllib

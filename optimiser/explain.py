@@ -14,25 +14,8 @@ import numpy as np
 
 from .candidates import evaluate_block
 from .instance import Instance
-from .rules import DEFAULT_TYPES, GENDERS, PLACEMENT_TYPES, RATINGS, Rule
-
-# funnel order: the care plan first, then where, who, and what
-FUNNEL: tuple[Rule, ...] = (
-    Rule.PLACEMENT_TYPE,
-    Rule.SUPPORTED_UNDER_16,
-    Rule.MAX_DISTANCE,
-    Rule.AGE_RANGE,
-    Rule.GENDER,
-    Rule.NEEDS,
-    Rule.FAITH_REQUIRED,
-    Rule.OFSTED_RATING,
-    Rule.EXCLUSION,
-    # re-allocation: a held or not-yet-available placement takes no new child tonight
-    Rule.ON_HOLD,
-    Rule.NOT_YET_AVAILABLE,
-    Rule.PINNED,
-    Rule.MIN_SAVING,
-)
+from .registry import FUNNEL, RULES, who_text
+from .rules import Rule
 
 
 @dataclass(frozen=True)
@@ -41,56 +24,10 @@ class Reason:
     text: str
 
 
-def _who(inst: Instance, members: np.ndarray) -> str:
-    if len(members) == 1:
-        c = int(members[0])
-        return f"a {int(inst.age[c])}-year-old ({GENDERS[int(inst.gender[c])]})"
-    ages = ", ".join(str(int(inst.age[c])) for c in members)
-    return f"the {len(members)} siblings together (ages {ages})"
-
-
 def _phrase(inst: Instance, rule: Rule, members: np.ndarray) -> str:
-    """How a funnel step reads: '... accept <this>'."""
-    if rule is Rule.PLACEMENT_TYPE:
-        mask = int(np.bitwise_and.reduce(inst.types_allowed[members].astype(np.int64)))
-        types = [t for i, t in enumerate(PLACEMENT_TYPES) if mask >> i & 1]
-        if set(types) == set(DEFAULT_TYPES):
-            return ("are of a type open without a specific care plan "
-                    "(not secure or parent and child)")
-        return f"are of a type in the care plan ({', '.join(types) or 'none'})"
-    if rule is Rule.SUPPORTED_UNDER_16:
-        return "are not supported accommodation (the child is under 16)"
-    if rule is Rule.MAX_DISTANCE:
-        d = float(inst.max_distance_km[members].min())
-        return f"are within {d:g} km of home"
-    if rule is Rule.AGE_RANGE:
-        return f"accept {_who(inst, members)}"
-    if rule is Rule.GENDER:
-        gs = sorted({GENDERS[int(inst.gender[c])] for c in members})
-        return f"accept gender {', '.join(gs)}"
-    if rule is Rule.NEEDS:
-        needs = np.bitwise_or.reduce(inst.needs[members], axis=0)
-        return f"can meet needs {', '.join(inst.needs_of(needs))}"
-    if rule is Rule.FAITH_REQUIRED:
-        faiths = sorted({inst.faiths[int(inst.faith[c])] for c in members
-                         if inst.faith_match[c] == 2 and inst.faith[c] >= 0})
-        return f"have the required faith ({', '.join(faiths)})"
-    if rule is Rule.OFSTED_RATING:
-        floor = inst.policy.rules.min_ofsted_rating
-        ok = ", ".join(RATINGS[: RATINGS.index(floor) + 1])
-        return f"have an Ofsted rating the authority allows ({ok} or not rated)"
-    if rule is Rule.EXCLUSION:
-        return "are not excluded for this child"
-    if rule is Rule.ON_HOLD:
-        return "are open to new children (not on hold)"
-    if rule is Rule.NOT_YET_AVAILABLE:
-        return f"have beds available on {inst.as_of.isoformat()}"
-    if rule is Rule.PINNED:
-        return "are the child's current placement (the child is pinned there)"
-    if rule is Rule.MIN_SAVING:
-        return (f"would save the child at least £{inst.reallocation.min_saving or 0:,.0f}/week "
-                "(cost and distance) over staying")
-    return "pass"
+    """How a funnel step reads: '... <words>' (the registry's words for the rule)."""
+    words = RULES[rule].funnel_words
+    return words(inst, members) if words is not None else "pass"
 
 
 def no_candidate_reason(inst: Instance, unit: int) -> Reason:
@@ -131,7 +68,7 @@ def no_candidate_reason(inst: Instance, unit: int) -> Reason:
         text = "; ".join(steps) if steps else f"{int(alive.sum())} placements accept them"
         return Reason(Rule.CAPACITY.value,
                       f"{text[0].upper()}{text[1:]}; none of those has {need} beds for "
-                      f"{_who(inst, members)}.")
+                      f"{who_text(inst, members)}.")
     return Reason(Rule.CAPACITY.value, "no placement has room")
 
 
@@ -152,7 +89,7 @@ def full_reason(inst: Instance, unit: int, candidates: np.ndarray,
     if len(has_room) and not proven:
         ids = ", ".join(str(inst.placement_ids[p]) for p in has_room[:3])
         return Reason("not_reached",
-                      f"placements with room could take {_who(inst, members)} ({ids}), but the "
+                      f"placements with room could take {who_text(inst, members)} ({ids}), but the "
                       "solver stopped at its time limit before finding a better plan; run it "
                       "longer or ask for a match for this child")
     if len(has_room):
@@ -167,8 +104,8 @@ def full_reason(inst: Instance, unit: int, candidates: np.ndarray,
         parts.append(f"{inst.placement_ids[p]} (taken by {who})" if who else
                      f"{inst.placement_ids[p]}")
     n = len(candidates)
-    lead = (f"all {n} placements that could take {_who(inst, members)} are full"
-            if n > 1 else f"the only placement that could take {_who(inst, members)} is full")
+    lead = (f"all {n} placements that could take {who_text(inst, members)} are full"
+            if n > 1 else f"the only placement that could take {who_text(inst, members)} is full")
     extra = f", among them {'; '.join(parts)}" if n > 3 else f": {'; '.join(parts)}"
     if units.solo[unit]:
         lead += " (the child must live alone, so needs an empty placement)"
@@ -217,20 +154,6 @@ def review_list(inst: Instance, assignment: np.ndarray) -> list[tuple[int, int, 
 
 # --------------------------------------------------------------------------- void beds
 
-# How a rule reads for a bed no waiting child can take ("N <are ...>").
-_VOID_PHRASE: dict[Rule, str] = {
-    Rule.SUPPORTED_UNDER_16: "are under 16 (supported accommodation)",
-    Rule.PLACEMENT_TYPE: "do not have this type of placement in their care plan",
-    Rule.AGE_RANGE: "are outside its age range",
-    Rule.GENDER: "are of a gender it does not accept",
-    Rule.NEEDS: "have needs it cannot meet",
-    Rule.FAITH_REQUIRED: "need a carer of another faith",
-    Rule.OFSTED_RATING: "cannot go there (Ofsted rating below the authority's floor)",
-    Rule.EXCLUSION: "are excluded from it",
-    Rule.MAX_DISTANCE: "live further away than their distance limit",
-}
-
-
 def void_reason(inst: Instance, p: int, free: int, assignment: np.ndarray,
                 proven: bool = True) -> Reason:
     """Why an offered bed at `p` stays empty in the plan, in words.
@@ -248,7 +171,7 @@ VOID_BLOCK = 2_000_000  # (waiting child, placement) cells evaluated at once
 def void_reasons(inst: Instance, places: np.ndarray, free: np.ndarray,
                  assignment: np.ndarray, proven: bool = True) -> dict[int, Reason]:
     """`void_reason` for many placements: the rules evaluated for blocks of placements at
-    once (a region has thousands of void beds; one evaluation each took a minute)."""
+    once (a region has thousands of void beds, too many to evaluate one at a time)."""
     out: dict[int, Reason] = {}
     waiting = np.flatnonzero((inst.current < 0) & (assignment < 0))
     if len(waiting) == 0:
@@ -301,7 +224,7 @@ def _void_text(inst: Instance, p: int, free: int, waiting: np.ndarray,
     if n == 1:
         rule = order[0][0]
         return Reason(rule.value, f"no waiting child fits: the one still waiting "
-                      f"({inst.child_ids[waiting[0]]}) is ruled out: {rule.text}")
-    parts = [f"{k} {_VOID_PHRASE.get(rule, rule.text)}" for rule, k in order]
+                      f"({inst.child_ids[waiting[0]]}) is ruled out: {RULES[rule].text}")
+    parts = [f"{k} {RULES[rule].void_words or RULES[rule].text}" for rule, k in order]
     return Reason(order[0][0].value,
                   f"no waiting child fits: of the {n} still waiting, " + "; ".join(parts))

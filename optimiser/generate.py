@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from optimiser import calibration as cal
-from optimiser.rules import (
+from optimiser.categories import (
     ALL_RATINGS,
     DEFAULT_TYPES,
     EARTH_RADIUS_KM,
@@ -34,8 +34,10 @@ from optimiser.rules import (
     HOLD_REASONS,
     PLACEMENT_TYPES,
     SUPPORTED_MIN_AGE,
-    rating_allowed,
+    FaithMatch,
+    Rating,
 )
+from optimiser.registry import DEFINITIONS, Fit, Pairs, Scope
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,8 +86,6 @@ NEED_BIT = {tag: 1 << i for i, tag in enumerate(cal.NEED_TAGS)}
 GENDER_BIT = {g: 1 << i for i, g in enumerate(GENDERS)}
 ALL_GENDERS_MASK = (1 << len(GENDERS)) - 1
 RATING_INDEX = {r: i for i, r in enumerate(ALL_RATINGS)}
-RATING_OK = np.array([rating_allowed(r, MIN_RATING) for r in ALL_RATINGS])
-FAITH_MATCH_CODES = ("none", "required", "preferred")  # code 0 = none
 
 
 def _faith_names() -> tuple[str, ...]:
@@ -361,7 +361,7 @@ class _Children:
     lon: np.ndarray
     authority: np.ndarray
     faith: np.ndarray
-    faith_match: np.ndarray
+    faith_match: np.ndarray  # FaithMatch code
     types: np.ndarray  # bit mask over PLACEMENT_TYPES; 0 = not given
     max_km: np.ndarray  # nan = not given
     solo: np.ndarray
@@ -449,7 +449,7 @@ def _draw_children(rng: np.random.Generator, n: int, world: _World, sel: np.ndar
     faith_idx = FAITH_INDEX
     faith = np.where(uasc, _code_or_none(rng, cal.UASC_FAITHS, faith_idx, n_units),
                      _code_or_none(rng, cal.FAITHS, faith_idx, n_units))
-    match_idx = {m: i for i, m in enumerate(FAITH_MATCH_CODES)}
+    match_idx = {m.word: int(m) for m in FaithMatch}
     faith_match = np.where(faith > 0, _code_or_none(rng, cal.FAITH_MATCH, match_idx, n_units), 0)
 
     # Care plans: which placement types are acceptable (0 = the spec's default list).
@@ -785,20 +785,26 @@ def _draw_exclusions(rng: np.random.Generator, kids: _Children,
 
 def _pair_ok(kids: _Children, plc: _Placements, u: np.ndarray, p: np.ndarray,
              excluded_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every per-pair rule of the spec for units u at placements p (whole sibling groups)."""
-    t = plc.type[p]
-    types = np.where(kids.types[u] == 0, DEFAULT_TYPE_MASK, kids.types[u])
-    ok = ((types >> t) & 1).astype(bool)
-    ok &= ~((t == T_SUPPORTED) & (kids.min_age[u] < SUPPORTED_MIN_AGE))
-    ok &= (plc.age_min[p] <= kids.min_age[u]) & (plc.age_max[p] >= kids.max_age[u])
-    ok &= (kids.u_genders[u] & ~plc.genders[p]) == 0
-    ok &= (kids.u_needs[u] & ~plc.needs[p]) == 0
-    ok &= ~((kids.faith_match[u] == 1) & (plc.faith[p] != kids.faith[u]))
-    ok &= RATING_OK[plc.rating[p]]
+    """Every per-pair rule of the spec (the registry's checks) for units u at placements p
+    (whole sibling groups: youngest and oldest age, every gender and need)."""
+    fit = Fit(
+        age_lo=kids.min_age[u], age_hi=kids.max_age[u], genders=kids.u_genders[u],
+        types=np.where(kids.types[u] == 0, DEFAULT_TYPE_MASK, kids.types[u]),
+        faith=kids.faith[u], faith_match=kids.faith_match[u], needs=(kids.u_needs[u],),
+        ptype=plc.type[p], age_min=plc.age_min[p], age_max=plc.age_max[p],
+        accepts=plc.genders[p], pfaith=plc.faith[p], supports=(plc.needs[p],),
+        rating=plc.rating[p], floor=int(Rating.parse(MIN_RATING)))
     dist = haversine_km(kids.lat[u], kids.lon[u], plc.lat[p], plc.lon[p])
-    ok &= ~(dist > kids.max_km[u])  # nan limit: no limit
-    if excluded_keys.size:
-        ok &= ~np.isin(u * len(plc.type) + p, excluded_keys)
+    excluded = (np.isin(u * len(plc.type) + p, excluded_keys) if excluded_keys.size
+                else np.zeros(len(u), dtype=bool))
+    pairs = Pairs(km=dist, max_km=kids.max_km[u], excluded=excluded,
+                  is_current=np.zeros(len(u), dtype=bool))
+    ok = np.ones(len(u), dtype=bool)
+    for d in DEFINITIONS:
+        if d.fit is not None and d.scope is Scope.FIT:
+            ok &= ~d.fit(fit)
+        elif d.pair is not None and d.scope is Scope.PAIR:
+            ok &= ~np.asarray(d.pair(pairs), dtype=bool)
     return ok, dist
 
 
@@ -920,7 +926,7 @@ def _tables(kids: _Children, plc: _Placements, exc: tuple[np.ndarray, np.ndarray
         "home_lon": np.round(kids.lon[unit], 5),
         "sibling_group": np.where(is_group, group_id[unit], None),
         "faith": faith_text[kids.faith[unit]],
-        "faith_match": np.where(has_faith, np.array(FAITH_MATCH_CODES, dtype=object)[
+        "faith_match": np.where(has_faith, np.array(FaithMatch.words(), dtype=object)[
             kids.faith_match[unit]], None),
         "needs": _none_if_empty(NEEDS_TEXT[kids.needs[rng_order]]),
         "placement_types": _none_if_empty(TYPES_TEXT[kids.types[unit]]),

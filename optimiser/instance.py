@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .rules import GENDERS, PLACEMENT_TYPES, RATINGS
+from .categories import Gender, PlacementType, Rating
+from .objective import current_terms
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ DEFAULT_PREVIOUS_WEIGHT = 100.0
 
 @dataclass(frozen=True, eq=False)
 class Reallocation:
-    """Settings of an overnight re-allocation run (issue 5); the defaults change nothing.
+    """Settings of an overnight re-allocation run; the defaults change nothing.
 
     They live on the Instance, not on SolveOptions, because they change *the problem*:
     candidate generation, the LP, pricing and the CP-SAT model all read them from here,
@@ -135,14 +136,14 @@ class Instance:
     # children
     child_ids: np.ndarray  # object (str)
     age: np.ndarray  # int16
-    gender: np.ndarray  # int8 code into GENDERS
+    gender: np.ndarray  # int8 Gender code
     home_lat: np.ndarray
     home_lon: np.ndarray
     sibling_group: np.ndarray  # object: group name or "" when none
     faith: np.ndarray  # int32 code into faiths, -1 when none
-    faith_match: np.ndarray  # int8: 0 none, 1 preferred, 2 required
+    faith_match: np.ndarray  # int8 FaithMatch code
     needs: np.ndarray  # uint64 (n, words)
-    types_allowed: np.ndarray  # uint16 bit set over PLACEMENT_TYPES
+    types_allowed: np.ndarray  # uint16 bit set over PlacementType codes
     max_distance_km: np.ndarray  # float, inf when none
     solo: np.ndarray  # bool
     current: np.ndarray  # int32 placement index, -1 when waiting
@@ -150,14 +151,14 @@ class Instance:
     # placements
     placement_ids: np.ndarray
     provider: np.ndarray
-    ptype: np.ndarray  # int8 code into PLACEMENT_TYPES
+    ptype: np.ndarray  # int8 PlacementType code
     vacancies: np.ndarray  # int32
     age_min: np.ndarray
     age_max: np.ndarray
-    genders_allowed: np.ndarray  # uint8 bit set over GENDERS
+    genders_allowed: np.ndarray  # uint8 bit set over Gender codes
     pfaith: np.ndarray  # int32 code, -1 none
     needs_supported: np.ndarray  # uint64 (m, words)
-    rating: np.ndarray  # int8: index into RATINGS, 4 = not_rated
+    rating: np.ndarray  # int8 Rating code
     lat: np.ndarray
     lon: np.ndarray
     weekly_cost: np.ndarray
@@ -259,8 +260,6 @@ class Instance:
         The baseline of the `min_saving` rule: a move's own gain is this minus the same
         terms at the new placement.
         """
-        from .candidates import current_terms  # candidates imports this module
-
         return _frozen(current_terms(self))
 
     @cached_property
@@ -379,14 +378,13 @@ class Instance:
         return out
 
     def type_name(self, p: int) -> str:
-        return PLACEMENT_TYPES[int(self.ptype[p])]
+        return PlacementType(int(self.ptype[p])).word
 
     def rating_name(self, p: int) -> str:
-        r = int(self.rating[p])
-        return RATINGS[r] if r < len(RATINGS) else "not_rated"
+        return Rating(int(self.rating[p])).word
 
     def gender_name(self, c: int) -> str:
-        return GENDERS[int(self.gender[c])]
+        return Gender(int(self.gender[c])).word
 
     def children_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"child_id": self.child_ids, "priority": self.priority})

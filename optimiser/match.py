@@ -26,27 +26,17 @@ from typing import Any
 import numpy as np
 
 from .candidates import PairBlock, build_candidates, evaluate_block
+from .categories import DEFAULT_TYPES, GENDERS, PLACEMENT_TYPES, RATINGS
 from .instance import Instance
-from .rules import DEFAULT_TYPES, GENDERS, PLACEMENT_TYPES, RATINGS, Rule
+from .registry import NEVER_WAIVED, RULES, TRIAGE, WAIVABLE, Breach
+from .rules import Rule
 
-# The order in which a placement's broken rules are reported; the first one names it.
-RULE_ORDER: tuple[Rule, ...] = (
-    Rule.SUPPORTED_UNDER_16,  # the law: never waived
-    Rule.EXCLUSION,  # a recorded risk: never waived
-    Rule.AGE_RANGE,
-    Rule.GENDER,
-    Rule.NEEDS,
-    Rule.FAITH_REQUIRED,  # never waived
-    Rule.OFSTED_RATING,  # waivable one level below the floor
-    Rule.PLACEMENT_TYPE,  # waivable (not secure, not parent and child)
-    Rule.MAX_DISTANCE,  # waivable by a few km
-    Rule.CAPACITY,  # waivable one bed short for a group that could be split
-    Rule.SOLO,
-)
-WAIVABLE: frozenset[Rule] = frozenset(
-    {Rule.MAX_DISTANCE, Rule.PLACEMENT_TYPE, Rule.OFSTED_RATING, Rule.CAPACITY})
-NEVER_WAIVED: frozenset[Rule] = frozenset(
-    {Rule.SUPPORTED_UNDER_16, Rule.EXCLUSION, Rule.FAITH_REQUIRED})
+__all__ = ["NEVER_WAIVED", "RULE_ORDER", "WAIVABLE", "Matcher", "MatchResult", "UnknownReferral"]
+
+# The order in which a placement's broken rules are reported; the first one names it
+# (the registry's triage order: the law and recorded risks first, then the child's fit,
+# then the rules a manager may waive, then room).
+RULE_ORDER: tuple[Rule, ...] = TRIAGE
 # a care-plan type waiver never reaches a secure bed (a court order) or a parent-and-child one
 _WAIVABLE_TYPES = np.array([t in DEFAULT_TYPES for t in PLACEMENT_TYPES])
 TERM_NAMES: tuple[str, ...] = ("cost", "distance", "distance_km", "faith_mismatch", "move")
@@ -329,7 +319,7 @@ class Matcher:
         k = len(mem)
         pb = evaluate_block(inst, mem, self.cols, keep_rules=True)
         m = inst.n_placements
-        order = self._order(pb.violations)
+        order = RULE_ORDER
         pos = {r: i for i, r in enumerate(order)}
         fails = np.zeros((len(order), m), dtype=bool)
         for rule, mask in pb.violations.items():
@@ -424,19 +414,6 @@ class Matcher:
             self._cohort = CohortModel(self.inst, budget=self.cohort_budget)
         return self._cohort
 
-    @staticmethod
-    def _order(violations: dict[Rule, np.ndarray]) -> tuple[Rule, ...]:
-        """RULE_ORDER, with any further rule the engine reports placed before the room rules.
-
-        (e.g. re-allocation rules: they are exempt at the child's own placement, like the
-        rest, and read the same way.)
-        """
-        extra = tuple(r for r in violations if r not in RULE_ORDER)
-        if not extra:
-            return RULE_ORDER
-        cut = RULE_ORDER.index(Rule.CAPACITY)
-        return RULE_ORDER[:cut] + extra + RULE_ORDER[cut:]
-
     # ---------------------------------------------------------------- entries
     def _terms(self, pb: PairBlock, cols: np.ndarray) -> list[dict[str, float]]:
         """The spec's terms per placement, summed over members (plus any the engine adds)."""
@@ -477,12 +454,11 @@ class Matcher:
         cols, amount = near
         terms = self._terms(pb, cols)
         order = state["order"]
-        units = {Rule.MAX_DISTANCE: "km", Rule.PLACEMENT_TYPE: "type",
-                 Rule.OFSTED_RATING: "level", Rule.CAPACITY: "bed"}
         out = []
         for j, (p, by) in enumerate(zip(cols.tolist(), amount.tolist(), strict=True)):
             rule = order[int(res._first[p])]
-            unit = units[rule]
+            assert rule in WAIVABLE
+            unit = RULES[rule].near_unit
             if rule is Rule.MAX_DISTANCE:
                 detail = (f"{self._details(res, rule, np.array([p]))[0]}; waive the limit by "
                           f"{by:.1f} km to use it")
@@ -540,53 +516,11 @@ class Matcher:
         ids = [self.cid[c] for c in mem.tolist()]
         who = ([[0]] * len(cols) if k == 1
                else [np.flatnonzero(r).tolist() for r in rows.T])
-        pl = cols.tolist()
-        if rule is Rule.SUPPORTED_UNDER_16 or rule is Rule.AGE_RANGE:
-            ages = inst.age[mem].tolist()
-            said = [", ".join(f"{ids[i]} is {ages[i]}" for i in w) for w in who]
-            if rule is Rule.SUPPORTED_UNDER_16:
-                return [f"supported accommodation may not take a child under 16 ({t})"
-                        for t in said]
-            lo, hi = inst.age_min[cols].tolist(), inst.age_max[cols].tolist()
-            return [f"accepts ages {a}-{b} ({t})" for a, b, t in zip(lo, hi, said, strict=True)]
-        if rule is Rule.EXCLUSION:
-            return ["recorded exclusion (" + "; ".join(
-                f"{ids[i]}: {self.excl_reason.get((int(mem[i]), p), 'no reason recorded')}"
-                for i in w) + ")" for p, w in zip(pl, who, strict=True)]
-        if rule is Rule.GENDER:
-            g = inst.gender[mem].tolist()
-            ok = inst.genders_allowed[cols].tolist()
-            return [f"accepts gender {'/'.join(x for b, x in enumerate(GENDERS) if a >> b & 1)}"
-                    f" only (" + ", ".join(f"{ids[i]} is {GENDERS[g[i]]}" for i in w) + ")"
-                    for a, w in zip(ok, who, strict=True)]
-        if rule is Rule.NEEDS:
-            out = []
-            for p, w in zip(pl, who, strict=True):
-                parts = [f"{ids[i]}: " + ", ".join(inst.needs_of(
-                    inst.needs[mem[i]] & ~inst.needs_supported[p])) for i in w]
-                out.append(f"cannot meet needs ({'; '.join(parts)})")
-            return out
-        if rule is Rule.FAITH_REQUIRED:
-            f = inst.faith[mem].tolist()
-            want = [inst.faiths[x] if x >= 0 else "a faith" for x in f]
-            have = [inst.faiths[x] if x >= 0 else "none recorded"
-                    for x in inst.pfaith[cols].tolist()]
-            return ["; ".join(f"{ids[i]} requires {want[i]}" for i in w)
-                    + f"; the placement's faith is {h}" for h, w in zip(have, who, strict=True)]
-        if rule is Rule.OFSTED_RATING:
-            floor = inst.policy.rules.min_ofsted_rating
-            return [f"rated {self.rating_names[p]}, below the authority's floor ({floor})"
-                    for p in pl]
-        if rule is Rule.PLACEMENT_TYPE:
-            return [f"{self.type_names[p]} is not in the care plan of "
-                    f"{', '.join(ids[i] for i in w)}" for p, w in zip(pl, who, strict=True)]
-        if rule is not Rule.MAX_DISTANCE:  # a rule the engine added later: its own words
-            return [f"{rule.text} ({', '.join(ids[i] for i in w)})" for w in who]
-        km = res._pb.distance[:, cols].T.tolist()
-        lim = inst.max_distance_km[mem].tolist()
-        return ["; ".join(f"{ids[i]}: {d[i]:.1f} km from home, {d[i] - lim[i]:.1f} km over "
-                          f"the {lim[i]:g} km limit" for i in w)
-                for d, w in zip(km, who, strict=True)]
+        words = RULES[rule].detail
+        if words is None:  # a rule without words of its own for a match: its sentence
+            return [f"{RULES[rule].text} ({', '.join(ids[i] for i in w)})" for w in who]
+        return words(Breach(inst=inst, members=mem, ids=ids, cols=cols, who=who,
+                            km=res._pb.distance[:, cols], exclusion_reason=self.excl_reason))
 
     def _room_details(self, mem: np.ndarray, state: dict[str, Any], rule: Rule,
                       cols: np.ndarray) -> list[str]:
@@ -1164,7 +1098,7 @@ def format_text(res: MatchResult) -> str:
             count = res.counts.get(rule.value, 0)
             if not count:
                 continue
-            lines.append(f"  {rule.value:<34} {count:>7,}  ({rule.text})")
+            lines.append(f"  {rule.value:<34} {count:>7,}  ({RULES[rule].text})")
             for e in res.examples(rule.value):
                 lines.append(f"      e.g. {e.placement_id}: {e.detail}")
     return "\n".join(lines)

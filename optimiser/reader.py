@@ -22,15 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .instance import Instance, InstanceError, Policy, Problem, Rules, Weights
-from .rules import (
+from .categories import (
     ALL_RATINGS,
     DEFAULT_TYPES,
+    FAITH_MATCH,
     GENDERS,
     HOLD_REASONS,
     PLACEMENT_TYPES,
     RATINGS,
+    FaithMatch,
 )
+from .instance import Instance, InstanceError, Policy, Problem, Rules, Weights
 
 # largest weight or weekly cost read, in pounds per week: objectives are summed in whole
 # pence (int64, optimiser/scaling.py) and min-cost flow scales its costs by the number
@@ -78,17 +80,16 @@ PLACEMENT_COLUMNS = {
 }
 EXCLUSION_COLUMNS = {"child_id": True, "placement_id": True, "reason": False}
 DISTANCE_COLUMNS = {"child_id": True, "placement_id": True, "km": True}
-# Optional columns of re-allocation (issue 5; README "Optional columns for re-allocation"):
+# Optional columns of re-allocation (README "Optional columns for re-allocation"):
 # parsed when present, defaults otherwise, so an ordinary instance is unchanged.
 EXTRA_CHILD_COLUMNS = {"pinned", "placed_since"}
 EXTRA_PLACEMENT_COLUMNS = {"on_hold_reason", "available_from"}
 
 TABLES = ("children", "placements", "exclusions", "distances")
-FAITH_MATCH_CODES = ("none", "preferred", "required")  # code order of Instance.faith_match
 _INT_LIMIT = 2**31 - 1  # larger whole numbers are a typo, and would overflow int32 arrays
 
 
-class _Collector:
+class Collector:
     """Problems (errors) and warnings gathered over the whole load."""
 
     def __init__(self) -> None:
@@ -120,7 +121,7 @@ class _Collector:
 # --------------------------------------------------------------------------- raw tables
 
 
-def _frame(records: list[list[str]], file: str, out: _Collector) -> pd.DataFrame | None:
+def _frame(records: list[list[str]], file: str, out: Collector) -> pd.DataFrame | None:
     """Turn raw records (header first) into a string frame indexed by spreadsheet row.
 
     Blank rows are dropped but keep their numbers; short rows are padded (Excel's CSV
@@ -177,7 +178,7 @@ def _frame(records: list[list[str]], file: str, out: _Collector) -> pd.DataFrame
     return frame
 
 
-def _read_csv(f: Path, file: str, out: _Collector) -> pd.DataFrame | None:
+def read_csv_table(f: Path, file: str, out: Collector) -> pd.DataFrame | None:
     """A UTF-8 CSV (a BOM is tolerated) read with the csv module to keep row numbers."""
     try:
         text = f.read_text(encoding="utf-8-sig")
@@ -230,7 +231,7 @@ def _read_xlsx(path: Path) -> dict[str, list[list[str]]]:
     return sheets
 
 
-def _read_tables(path: Path, out: _Collector
+def _read_tables(path: Path, out: Collector
                  ) -> tuple[dict[str, pd.DataFrame], dict, dict[str, tuple[int, str | None]], str]:
     """Return the raw string tables, the policy mapping, where each policy key is, and style.
 
@@ -243,7 +244,7 @@ def _read_tables(path: Path, out: _Collector
         for name in TABLES:
             f = path / f"{name}.csv"
             if f.exists():
-                frame = _read_csv(f, f"{name}.csv", out)
+                frame = read_csv_table(f, f"{name}.csv", out)
                 if frame is not None:
                     tables[name] = frame
         pol = path / "policy.toml"
@@ -275,7 +276,7 @@ _TOML_SECTION = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]")
 _TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=")
 
 
-def _read_toml(f: Path, out: _Collector) -> tuple[dict, dict[str, tuple[int, str | None]]]:
+def _read_toml(f: Path, out: Collector) -> tuple[dict, dict[str, tuple[int, str | None]]]:
     """Parse policy.toml; also note the line of each `section.key`, for precise problems."""
     try:
         text = f.read_text(encoding="utf-8-sig")
@@ -305,7 +306,7 @@ def _read_toml(f: Path, out: _Collector) -> tuple[dict, dict[str, tuple[int, str
     return data, where
 
 
-def _policy_from_sheet(df: pd.DataFrame, out: _Collector
+def _policy_from_sheet(df: pd.DataFrame, out: Collector
                        ) -> tuple[dict, dict[str, tuple[int, str | None]]]:
     """Sheet `policy`: columns key (`weights.per_km`) and value, each value read as TOML."""
     policy: dict = {}
@@ -337,8 +338,8 @@ def _fname(name: str, style: str) -> str:
     return f"{name}.csv" if style == "csv" else f"{name} sheet"
 
 
-def _check_columns(df: pd.DataFrame, spec: dict[str, bool], extra: set[str], file: str,
-                   out: _Collector) -> bool:
+def check_columns(df: pd.DataFrame, spec: dict[str, bool], extra: set[str], file: str,
+                   out: Collector) -> bool:
     """Report missing required columns, warn on unknown ones, add empty optional ones."""
     ok = True
     for col, required in spec.items():
@@ -364,7 +365,7 @@ def _bound(lo: float | None, hi: float | None) -> str:
     return f"{num(lo)}..{num(hi)}" if lo is not None and hi is not None else f"{lo} or more"
 
 
-def _ints(df: pd.DataFrame, col: str, file: str, out: _Collector, *, default: int | None,
+def parse_ints(df: pd.DataFrame, col: str, file: str, out: Collector, *, default: int | None,
           lo: int | None = None, hi: int | None = None, what: str = "a whole number") -> np.ndarray:
     """Whole numbers; `12.0` (Excel) is accepted, `8.5` and `ten` are not."""
     s = df[col]
@@ -389,7 +390,7 @@ def _ints(df: pd.DataFrame, col: str, file: str, out: _Collector, *, default: in
     return np.where(good, np.where(good, num, 0), fill).astype(np.int64)
 
 
-def _floats(df: pd.DataFrame, col: str, file: str, out: _Collector, *, required: bool,
+def parse_floats(df: pd.DataFrame, col: str, file: str, out: Collector, *, required: bool,
             lo: float | None = None, hi: float | None = None, default: float = np.nan,
             ) -> np.ndarray:
     """Decimal numbers; an empty cell takes `default` unless the column is required."""
@@ -411,7 +412,7 @@ def _floats(df: pd.DataFrame, col: str, file: str, out: _Collector, *, required:
     return vals
 
 
-def _choice(df: pd.DataFrame, col: str, file: str, out: _Collector, options: tuple[str, ...],
+def parse_choice(df: pd.DataFrame, col: str, file: str, out: Collector, options: tuple[str, ...],
             *, default: str | None, upper: bool = False) -> np.ndarray:
     """A code from a fixed vocabulary, matched case-insensitively (`Good` is `good`)."""
     s = df[col].str.upper() if upper else df[col].str.lower()
@@ -425,7 +426,7 @@ def _choice(df: pd.DataFrame, col: str, file: str, out: _Collector, options: tup
     return codes.astype(np.int64)
 
 
-def _bools(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray:
+def _bools(df: pd.DataFrame, col: str, file: str, out: Collector) -> np.ndarray:
     """true/false (also yes/no, 1/0, any case); empty is false."""
     s = df[col].str.lower()
     truthy = s.isin(["true", "1", "yes"]).to_numpy()
@@ -437,7 +438,7 @@ def _bools(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00:00(?:\.0+)?)?$")
 
 
-def _dates(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray:
+def _dates(df: pd.DataFrame, col: str, file: str, out: Collector) -> np.ndarray:
     """Dates written YYYY-MM-DD (an Excel date cell reads the same); empty is None.
 
     Only the ISO form is accepted: 03/04/2025 is 3 April in England and 4 March in an
@@ -464,7 +465,7 @@ def _dates(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray
     return vals
 
 
-def _hold_reasons(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray:
+def _hold_reasons(df: pd.DataFrame, col: str, file: str, out: Collector) -> np.ndarray:
     """`on_hold_reason`: a known code (lower-cased) or free text; empty = beds offered.
 
     Free text still holds the beds (a warning lists it): whoever typed "carer in
@@ -490,7 +491,7 @@ def _lists(s: pd.Series) -> list[list[str]]:
     return [[t.strip() for t in v.split(";") if t.strip()] if v else [] for v in s.tolist()]
 
 
-def _warn_tag_case(ch: pd.DataFrame, file: str, out: _Collector, cneeds: list[list[str]],
+def _warn_tag_case(ch: pd.DataFrame, file: str, out: Collector, cneeds: list[list[str]],
                    pneeds: list[list[str]]) -> None:
     """Needs tags are matched exactly (the spec), so `Disability` is not `disability`: a
     child's tag that no placement supports, but that one does in another case, is almost
@@ -513,7 +514,7 @@ def _warn_tag_case(ch: pd.DataFrame, file: str, out: _Collector, cneeds: list[li
                  f"placement meets it")
 
 
-def _list_choice(df: pd.DataFrame, col: str, file: str, out: _Collector,
+def parse_list_choice(df: pd.DataFrame, col: str, file: str, out: Collector,
                  options: tuple[str, ...], what: str, norm: Callable[[str], str],
                  ) -> list[list[str]]:
     """A `;`-separated list of codes; each unknown entry is named as the analyst wrote it."""
@@ -530,7 +531,7 @@ def _list_choice(df: pd.DataFrame, col: str, file: str, out: _Collector,
     return lists
 
 
-def _ids(df: pd.DataFrame, col: str, file: str, out: _Collector) -> np.ndarray:
+def parse_ids(df: pd.DataFrame, col: str, file: str, out: Collector) -> np.ndarray:
     """Ids are kept as text exactly (after trimming): `007` and `NA` are ids, not numbers."""
     s = df[col]
     out.rows(file, df, (s == "").to_numpy(), col, lambda v: "is required but empty")
@@ -558,7 +559,7 @@ def _bitset(lists: list[list[str]], vocab: dict[str, int], words: int) -> np.nda
     return mask
 
 
-def _lookup(df: pd.DataFrame, col: str, file: str, out: _Collector, index: dict[str, int],
+def _lookup(df: pd.DataFrame, col: str, file: str, out: Collector, index: dict[str, int],
             what: str, where: str, *, optional: bool) -> np.ndarray:
     """Resolve ids against another table; an id not found there is an error."""
     s = df[col]
@@ -574,7 +575,7 @@ def _lookup(df: pd.DataFrame, col: str, file: str, out: _Collector, index: dict[
 # --------------------------------------------------------------------------- policy
 
 
-def _parse_policy(raw: dict, file: str, out: _Collector,
+def _parse_policy(raw: dict, file: str, out: Collector,
                   where: dict[str, tuple[int, str | None]]) -> Policy:
     """Check the policy's types and values; unknown sections and keys only warn."""
 
@@ -628,7 +629,7 @@ def _parse_policy(raw: dict, file: str, out: _Collector,
 # --------------------------------------------------------------------------- main
 
 
-def _fail(out: _Collector, files: tuple[str, ...]) -> InstanceError:
+def _fail(out: Collector, files: tuple[str, ...]) -> InstanceError:
     """The error to raise, problems grouped by file and in row order, as an analyst fixes them."""
     rank = {f: i for i, f in enumerate(files)}
     return InstanceError(
@@ -644,7 +645,7 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     its keys win, the instance's other keys stay.
     """
     path = Path(path)
-    out = _Collector()
+    out = Collector()
     if not path.exists():
         raise InstanceError([Problem(str(path), None, None, "no such folder or file")])
     tables, raw_policy, where, style = _read_tables(path, out)
@@ -680,57 +681,57 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
 
     ch = tables["children"]
     pl = tables["placements"]
-    ok = _check_columns(ch, CHILD_COLUMNS, EXTRA_CHILD_COLUMNS, cf, out)
-    ok &= _check_columns(pl, PLACEMENT_COLUMNS, EXTRA_PLACEMENT_COLUMNS, pf, out)
+    ok = check_columns(ch, CHILD_COLUMNS, EXTRA_CHILD_COLUMNS, cf, out)
+    ok &= check_columns(pl, PLACEMENT_COLUMNS, EXTRA_PLACEMENT_COLUMNS, pf, out)
     ex = tables.get("exclusions", pd.DataFrame({c: [] for c in EXCLUSION_COLUMNS}, dtype=object))
-    ok &= _check_columns(ex, EXCLUSION_COLUMNS, set(), ef, out)
+    ok &= check_columns(ex, EXCLUSION_COLUMNS, set(), ef, out)
     dist = tables.get("distances", pd.DataFrame({c: [] for c in DISTANCE_COLUMNS}, dtype=object))
-    ok &= _check_columns(dist, DISTANCE_COLUMNS, set(), df_, out)
+    ok &= check_columns(dist, DISTANCE_COLUMNS, set(), df_, out)
     if not ok:
         raise _fail(out, files)
 
     # ---- placements
-    pids = _ids(pl, "placement_id", pf, out)
+    pids = parse_ids(pl, "placement_id", pf, out)
     pindex = {p: i for i, p in enumerate(pids) if p != ""}
     out.rows(pf, pl, (pl["provider"] == "").to_numpy(), "provider",
              lambda v: "is required but empty")
-    ptype = _choice(pl, "type", pf, out, PLACEMENT_TYPES, default=None)
-    vac = _ints(pl, "vacancies", pf, out, default=None, lo=0, what="a whole number of beds")
-    amin = _ints(pl, "age_min", pf, out, default=None, lo=0, hi=25)
-    amax = _ints(pl, "age_max", pf, out, default=None, lo=0, hi=25)
+    ptype = parse_choice(pl, "type", pf, out, PLACEMENT_TYPES, default=None)
+    vac = parse_ints(pl, "vacancies", pf, out, default=None, lo=0, what="a whole number of beds")
+    amin = parse_ints(pl, "age_min", pf, out, default=None, lo=0, hi=25)
+    amax = parse_ints(pl, "age_max", pf, out, default=None, lo=0, hi=25)
     age_problem = {(p.row, p.column) for p in out.problems if p.file == pf}
     for i in np.flatnonzero(amin > amax):
         row = int(pl.index[int(i)])
         if (row, "age_min") not in age_problem and (row, "age_max") not in age_problem:
             out.add(pf, row, "age_max", f"{amax[i]} is below age_min ({amin[i]})")
-    glists = _list_choice(pl, "genders", pf, out, GENDERS, "gender", str.upper)
+    glists = parse_list_choice(pl, "genders", pf, out, GENDERS, "gender", str.upper)
     gmask = np.array(
         [sum(1 << GENDERS.index(x) for x in set(g) if x in GENDERS) if g else 7 for g in glists],
         dtype=np.uint8,
     )
-    rating = _choice(pl, "ofsted_rating", pf, out, ALL_RATINGS, default="not_rated")
-    lat = _floats(pl, "lat", pf, out, required=True, lo=-90, hi=90, default=0.0)
-    lon = _floats(pl, "lon", pf, out, required=True, lo=-180, hi=180, default=0.0)
-    cost = _floats(pl, "weekly_cost", pf, out, required=True, lo=0, hi=MAX_POUNDS,
+    rating = parse_choice(pl, "ofsted_rating", pf, out, ALL_RATINGS, default="not_rated")
+    lat = parse_floats(pl, "lat", pf, out, required=True, lo=-90, hi=90, default=0.0)
+    lon = parse_floats(pl, "lon", pf, out, required=True, lo=-180, hi=180, default=0.0)
+    cost = parse_floats(pl, "weekly_cost", pf, out, required=True, lo=0, hi=MAX_POUNDS,
                    default=0.0)
     on_hold = _hold_reasons(pl, "on_hold_reason", pf, out)
     available_from = _dates(pl, "available_from", pf, out)
 
     # ---- children
-    cids = _ids(ch, "child_id", cf, out)
+    cids = parse_ids(ch, "child_id", cf, out)
     cindex = {c: i for i, c in enumerate(cids) if c != ""}
-    age = _ints(ch, "age", cf, out, default=None, lo=0, hi=17, what="an age in whole years")
-    gender = _choice(ch, "gender", cf, out, GENDERS, default=None, upper=True)
-    hlat = _floats(ch, "home_lat", cf, out, required=True, lo=-90, hi=90, default=0.0)
-    hlon = _floats(ch, "home_lon", cf, out, required=True, lo=-180, hi=180, default=0.0)
-    fm = _choice(ch, "faith_match", cf, out, FAITH_MATCH_CODES, default="none")
+    age = parse_ints(ch, "age", cf, out, default=None, lo=0, hi=17, what="an age in whole years")
+    gender = parse_choice(ch, "gender", cf, out, GENDERS, default=None, upper=True)
+    hlat = parse_floats(ch, "home_lat", cf, out, required=True, lo=-90, hi=90, default=0.0)
+    hlon = parse_floats(ch, "home_lon", cf, out, required=True, lo=-180, hi=180, default=0.0)
+    fm = parse_choice(ch, "faith_match", cf, out, FAITH_MATCH, default="none")
     cfaith_s = ch["faith"].str.lower()
-    out.rows(cf, ch, (fm == 2) & (cfaith_s == "").to_numpy(), "faith",
+    out.rows(cf, ch, (fm == FaithMatch.REQUIRED) & (cfaith_s == "").to_numpy(), "faith",
              lambda v: "is empty, but faith_match is required: give the child's faith")
-    out.rows(cf, ch, (fm == 1) & (cfaith_s == "").to_numpy(), "faith",
+    out.rows(cf, ch, (fm == FaithMatch.PREFERRED) & (cfaith_s == "").to_numpy(), "faith",
              lambda v: "is empty, but faith_match is preferred: give the child's faith "
                        "or set faith_match to none")
-    types_l = _list_choice(ch, "placement_types", cf, out, PLACEMENT_TYPES, "placement type",
+    types_l = parse_list_choice(ch, "placement_types", cf, out, PLACEMENT_TYPES, "placement type",
                            str.lower)
     default_tmask = sum(1 << PLACEMENT_TYPES.index(t) for t in DEFAULT_TYPES)
     tmask = np.array(
@@ -738,10 +739,10 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
          if ts else default_tmask for ts in types_l],
         dtype=np.uint16,
     )
-    maxd = _floats(ch, "max_distance_km", cf, out, required=False, lo=0, default=np.inf)
+    maxd = parse_floats(ch, "max_distance_km", cf, out, required=False, lo=0, default=np.inf)
     solo = _bools(ch, "solo", cf, out)
     current = _lookup(ch, "current_placement", cf, out, pindex, "placement", pf, optional=True)
-    prio = _ints(ch, "priority", cf, out, default=1, lo=1)
+    prio = parse_ints(ch, "priority", cf, out, default=1, lo=1)
     pinned = (_bools(ch, "pinned", cf, out) if "pinned" in ch.columns
               else np.zeros(len(ch), dtype=bool))
     placed_since = _dates(ch, "placed_since", cf, out)
@@ -763,7 +764,7 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     ex_p = _lookup(ex, "placement_id", ef, out, pindex, "placement", pf, optional=False)
     d_c = _lookup(dist, "child_id", df_, out, cindex, "child", cf, optional=False)
     d_p = _lookup(dist, "placement_id", df_, out, pindex, "placement", pf, optional=False)
-    d_km = _floats(dist, "km", df_, out, required=True, lo=0, default=0.0)
+    d_km = parse_floats(dist, "km", df_, out, required=True, lo=0, default=0.0)
     if len(dist):
         first: dict[tuple[str, str], int] = {}
         for r, c, p in zip(dist.index, dist["child_id"], dist["placement_id"], strict=True):
@@ -824,7 +825,7 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     return inst
 
 
-def _check_pinned(ch: pd.DataFrame, file: str, out: _Collector, pinned: np.ndarray,
+def _check_pinned(ch: pd.DataFrame, file: str, out: Collector, pinned: np.ndarray,
                   current: np.ndarray, pol: Policy) -> None:
     """A pinned child must have a current placement (else it is only a warning: the pin
     is ignored), and pinned siblings kept together cannot live in different placements."""
@@ -846,3 +847,14 @@ def _check_pinned(ch: pd.DataFrame, file: str, out: _Collector, pinned: np.ndarr
             out.add(file, int(ch.index[int(i)]), "pinned",
                     f"pinned at {here[1]}, but a sibling in group {g!r} is pinned at "
                     f"{first[g][1]}; siblings are placed together, so both cannot stay")
+
+
+# The names optimiser/commission/data.py still imports; it should import the public ones.
+_Collector = Collector
+_check_columns = check_columns
+_choice = parse_choice
+_floats = parse_floats
+_ids = parse_ids
+_ints = parse_ints
+_list_choice = parse_list_choice
+_read_csv = read_csv_table

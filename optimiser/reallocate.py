@@ -1,4 +1,4 @@
-"""Overnight void-bed re-allocation (issue 5): fill usable voids with few, justified moves.
+"""Overnight void-bed re-allocation: fill usable voids with few, justified moves.
 
 The optimisation is the core engine's, unchanged in kind: the run's options become
 settings of the instance (`Instance.with_reallocation`), so pinned children, held beds,
@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .candidates import pair_distances
+from .categories import KM_PER_MILE
 from .explain import feasible_placements, void_reason, void_reasons
 from .instance import PREVIOUS_UNKNOWN, Instance
-from .rules import KM_PER_MILE, Rule
+from .objective import faith_mismatched, pair_distances, pair_terms
+from .rules import Rule
 from .solver import STATUS_OPTIMAL, Result, SolveOptions, solve
 from .writer import Report, make_report, write_output
 
@@ -112,14 +113,9 @@ def spec_terms(inst: Instance, assignment: np.ndarray) -> dict[str, float]:
     w = inst.policy.weights
     placed = np.flatnonzero(assignment >= 0)
     p = assignment[placed]
-    dist = pair_distances(inst, placed, p)
-    faith = (inst.faith_match[placed] == 1) & (inst.faith[placed] != inst.pfaith[p])
-    moved = (inst.current[placed] >= 0) & (inst.current[placed] != p)
+    pair = pair_terms(inst, placed, p, pair_distances(inst, placed, p))
     out = {
-        "cost": float(w.cost * inst.weekly_cost[p].sum()),
-        "distance": float(w.per_km * dist.sum()),
-        "faith_mismatch": float(w.faith_mismatch * faith.sum()),
-        "move": float(w.move * moved.sum()),
+        **{name: float(t.sum()) for name, t in pair.as_dict().items()},
         "unplaced": float(w.unplaced * inst.priority[assignment < 0].sum()),
         "sibling_split": 0.0,
     }
@@ -330,7 +326,6 @@ def _why_move(saving: float, dkm: float, faith_gain: bool, extra: str) -> str:
 def moves_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
                 ) -> pd.DataFrame:
     """Children already placed whom the plan moves or leaves unplaced, and why."""
-    w = inst.policy.weights
     kids = np.flatnonzero((inst.current >= 0) & (assignment != inst.current))
     cols = ["child_id", "from_placement", "to_placement", "weekly_saving",
             "distance_change_km", "distance_change_miles", "own_gain", "placed_since",
@@ -345,9 +340,10 @@ def moves_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
     d_new[placed] = pair_distances(inst, kids[placed], new[placed])
     c_old = inst.weekly_cost[cur]
     c_new = np.where(placed, inst.weekly_cost[np.maximum(new, 0)], np.nan)
-    f_old = (inst.faith_match[kids] == 1) & (inst.faith[kids] != inst.pfaith[cur])
-    f_new = (inst.faith_match[kids] == 1) & (inst.faith[kids] != inst.pfaith[np.maximum(new, 0)])
-    own_new = w.cost * c_new + w.per_km * d_new + w.faith_mismatch * f_new
+    f_old = faith_mismatched(inst, kids, cur)
+    f_new = faith_mismatched(inst, kids, np.maximum(new, 0))
+    own_new = np.full(len(kids), np.nan)
+    own_new[placed] = pair_terms(inst, kids[placed], new[placed], d_new[placed]).own
     gain = inst.stay_terms[kids] - own_new
     where = {str(cid): (int(ch), int(st)) for cid, ch, st in
              zip(chains["child_id"], chains["chain_id"], chains["step"], strict=True)}

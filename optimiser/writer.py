@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .candidates import pair_distances
+from .categories import FAMILY_TYPES, KM_PER_MILE, PLACEMENT_TYPES
 from .explain import review_list, unplaced_reasons
-from .rules import FAMILY_TYPES, KM_PER_MILE, PLACEMENT_TYPES
+from .objective import pair_distances
 from .solver import Result
 
 SPEC_VERSION = 1

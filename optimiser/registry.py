@@ -1,0 +1,446 @@
+"""Every hard rule, defined once: its code, the engine's check, its words, its waiver, its places.
+
+One :class:`RuleDef` per rule, in the order reports list broken rules (the order
+:func:`optimiser.candidates.evaluate_block` returns its masks, and the checker's
+``PAIR_RULES``). Each definition holds, side by side:
+
+- ``rule``: the stable code (:class:`optimiser.rules.Rule`);
+- ``fit`` or ``pair``: the engine's vectorised check, a numpy expression over child (or
+  sibling-group) rows and placement columns that broadcast together; ``None`` for the
+  rules of beds and groups, which the model enforces with its rows (``model`` says where);
+- ``text``, ``funnel_words``, ``void_words``, ``detail``: what an officer reads;
+- ``waiver``: whether a manager may waive it (a near miss in ``placement match``);
+- ``funnel`` and ``triage``: its place in the two explanation orders (why a child has no
+  placement at all; which rule names a ruled-out placement in a match).
+
+The candidate pass, explanations, ``match``, the re-allocation rules and the generator all
+read from here. The independent checker (``optimiser/checker.py``) does not: it re-derives
+every rule from the spec on its own, and ``tests/rule_cases.py`` runs both on one table of
+cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .categories import (
+    DEFAULT_TYPES,
+    GENDERS,
+    PLACEMENT_TYPES,
+    RATINGS,
+    SUPPORTED_MIN_AGE,
+    FaithMatch,
+    Gender,
+    PlacementType,
+    Rating,
+)
+from .rules import Rule
+
+if TYPE_CHECKING:
+    from .instance import Instance
+    from .objective import PairTerms
+
+MIN_SAVING_TOL = 1e-9  # pounds: float noise must not flip a gain that equals the threshold
+
+
+class Scope(Enum):
+    """What a rule looks at, which decides how the engine evaluates it."""
+
+    FIT = "fit"  # a child's profile against a placement: once per distinct profile
+    PAIR = "pair"  # the pair itself (its distance, a recorded exclusion)
+    RUN = "run"  # re-allocation columns and options; never binds at the current placement
+    MODEL = "model"  # beds and groups: rows of the model, not a pair-by-pair mask
+
+
+class Waiver(Enum):
+    """Whether a placement failing only this rule is shown to a manager as a near miss."""
+
+    NEVER = "never"  # the law, a recorded risk, a care plan's faith: no one may waive it
+    MANAGER = "manager"  # a manager may approve it, within the reach `near` describes
+    NO = "no"  # not offered: the child's own fit, or a setting of the run
+
+
+# --------------------------------------------------------------------------- check inputs
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Inputs of the fit rules: child (or sibling-group) rows against placement columns.
+
+    Arrays broadcast together: the engine passes rows as (n, 1) and columns as (1, m); the
+    generator passes one array per side of equal length. A group is its members' union:
+    youngest and oldest age, the set of genders, every need.
+    """
+
+    age_lo: np.ndarray
+    age_hi: np.ndarray
+    genders: np.ndarray  # bit set over Gender codes
+    types: np.ndarray  # the care plan: bit set over PlacementType codes (default filled in)
+    faith: np.ndarray  # code, the same vocabulary as `pfaith`
+    faith_match: np.ndarray  # FaithMatch code
+    needs: tuple[np.ndarray, ...]  # bit-set words
+    ptype: np.ndarray  # PlacementType code
+    age_min: np.ndarray
+    age_max: np.ndarray
+    accepts: np.ndarray  # genders accepted: bit set over Gender codes
+    pfaith: np.ndarray
+    supports: tuple[np.ndarray, ...]  # needs supported: bit-set words
+    rating: np.ndarray  # Rating code
+    floor: int  # Rating code of the policy's `min_ofsted_rating`
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Inputs of the pair and run rules, over the same broadcast shape as `Fit`."""
+
+    km: np.ndarray
+    max_km: np.ndarray  # inf (or nan) where the child has no limit
+    excluded: np.ndarray
+    is_current: np.ndarray | np.bool_  # the pair is the child's current placement
+    pinned: np.ndarray | None = None  # the child stays where it lives
+    held: np.ndarray | None = None  # the placement is on hold
+    later: np.ndarray | None = None  # its vacancies open after the run's date
+    stay: np.ndarray | None = None  # the child's own terms where it lives (nan: waiting)
+    terms: PairTerms | None = None  # the objective's terms of the pairs
+    min_saving: float | None = None  # the run's minimum own saving of a move
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def _supported_under_16(x: Fit) -> np.ndarray:
+    return (x.ptype == PlacementType.SUPPORTED_ACCOMMODATION) & (x.age_lo < SUPPORTED_MIN_AGE)
+
+
+def _placement_type(x: Fit) -> np.ndarray:
+    return ((x.types.astype(np.int64) >> x.ptype.astype(np.int64)) & 1) == 0
+
+
+def _age_range(x: Fit) -> np.ndarray:
+    return (x.age_lo < x.age_min) | (x.age_hi > x.age_max)
+
+
+def _gender(x: Fit) -> np.ndarray:
+    return (x.genders.astype(np.int64) & ~x.accepts.astype(np.int64)) != 0
+
+
+def _needs(x: Fit) -> np.ndarray:
+    shape = np.broadcast_shapes(np.shape(x.age_lo), np.shape(x.ptype))
+    missing = np.zeros(shape, dtype=bool)
+    for need, have in zip(x.needs, x.supports, strict=True):
+        if need.any():
+            missing |= (need & ~have) != 0
+    return missing
+
+
+def _faith_required(x: Fit) -> np.ndarray:
+    return (x.faith_match == FaithMatch.REQUIRED) & (x.faith != x.pfaith)
+
+
+def _ofsted_rating(x: Fit) -> np.ndarray:
+    return (x.rating > x.floor) & (x.rating != Rating.NOT_RATED)
+
+
+def _exclusion(x: Pairs) -> np.ndarray:
+    return x.excluded
+
+
+def _max_distance(x: Pairs) -> np.ndarray:
+    return x.km > x.max_km
+
+
+def _pinned(x: Pairs) -> np.ndarray | None:
+    if x.pinned is None or not x.pinned.any():
+        return None
+    return x.pinned & ~x.is_current
+
+
+def _on_hold(x: Pairs) -> np.ndarray | None:
+    if x.held is None or not x.held.any():
+        return None
+    return x.held & ~x.is_current
+
+
+def _not_yet_available(x: Pairs) -> np.ndarray | None:
+    if x.later is None:
+        return None
+    later = x.later & ~x.held if x.held is not None else x.later
+    if not later.any():
+        return None  # a held placement is reported as on hold, not as not yet open
+    return later & ~x.is_current
+
+
+def _min_saving(x: Pairs) -> np.ndarray | None:
+    if x.min_saving is None or x.stay is None or x.terms is None:
+        return None
+    placed = np.isfinite(x.stay)
+    if not placed.any():
+        return None
+    gain = x.stay - x.terms.own
+    return placed & ~x.is_current & (gain < x.min_saving - MIN_SAVING_TOL)
+
+
+# --------------------------------------------------------------------------- the words
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One rule broken at several placements by members of one referral (match's words)."""
+
+    inst: Instance
+    members: np.ndarray  # child indices
+    ids: list[str]  # their child ids
+    cols: np.ndarray  # placements
+    who: list[list[int]]  # per placement, the positions in `members` that break the rule
+    km: np.ndarray  # (members, cols) distances
+    exclusion_reason: Mapping[tuple[int, int], str]
+
+
+def who_text(inst: Instance, members: np.ndarray) -> str:
+    """'a 15-year-old (F)' or 'the 3 siblings together (ages 4, 7, 9)'."""
+    if len(members) == 1:
+        c = int(members[0])
+        return f"a {int(inst.age[c])}-year-old ({GENDERS[int(inst.gender[c])]})"
+    ages = ", ".join(str(int(inst.age[c])) for c in members)
+    return f"the {len(members)} siblings together (ages {ages})"
+
+
+def _types_words(inst: Instance, members: np.ndarray) -> str:
+    mask = int(np.bitwise_and.reduce(inst.types_allowed[members].astype(np.int64)))
+    types = [t for i, t in enumerate(PLACEMENT_TYPES) if mask >> i & 1]
+    if set(types) == set(DEFAULT_TYPES):
+        return ("are of a type open without a specific care plan "
+                "(not secure or parent and child)")
+    return f"are of a type in the care plan ({', '.join(types) or 'none'})"
+
+
+def _needs_words(inst: Instance, members: np.ndarray) -> str:
+    needs = np.bitwise_or.reduce(inst.needs[members], axis=0)
+    return f"can meet needs {', '.join(inst.needs_of(needs))}"
+
+
+def _faith_words(inst: Instance, members: np.ndarray) -> str:
+    faiths = sorted({inst.faiths[int(inst.faith[c])] for c in members
+                     if inst.faith_match[c] == FaithMatch.REQUIRED and inst.faith[c] >= 0})
+    return f"have the required faith ({', '.join(faiths)})"
+
+
+def _rating_words(inst: Instance, members: np.ndarray) -> str:
+    floor = inst.policy.rules.min_ofsted_rating
+    ok = ", ".join(RATINGS[: RATINGS.index(floor) + 1])
+    return f"have an Ofsted rating the authority allows ({ok} or not rated)"
+
+
+def _min_saving_words(inst: Instance, members: np.ndarray) -> str:
+    return (f"would save the child at least £{inst.reallocation.min_saving or 0:,.0f}/week "
+            "(cost and distance) over staying")
+
+
+def _ages_said(b: Breach) -> list[str]:
+    ages = b.inst.age[b.members].tolist()
+    return [", ".join(f"{b.ids[i]} is {ages[i]}" for i in w) for w in b.who]
+
+
+def _supported_detail(b: Breach) -> list[str]:
+    return [f"supported accommodation may not take a child under 16 ({t})"
+            for t in _ages_said(b)]
+
+
+def _age_detail(b: Breach) -> list[str]:
+    lo, hi = b.inst.age_min[b.cols].tolist(), b.inst.age_max[b.cols].tolist()
+    return [f"accepts ages {a}-{c} ({t})"
+            for a, c, t in zip(lo, hi, _ages_said(b), strict=True)]
+
+
+def _exclusion_detail(b: Breach) -> list[str]:
+    return ["recorded exclusion (" + "; ".join(
+        f"{b.ids[i]}: {b.exclusion_reason.get((int(b.members[i]), p), 'no reason recorded')}"
+        for i in w) + ")" for p, w in zip(b.cols.tolist(), b.who, strict=True)]
+
+
+def _gender_detail(b: Breach) -> list[str]:
+    g = b.inst.gender[b.members].tolist()
+    ok = b.inst.genders_allowed[b.cols].tolist()
+    return [f"accepts gender {'/'.join(x for k, x in enumerate(GENDERS) if a >> k & 1)}"
+            f" only (" + ", ".join(f"{b.ids[i]} is {GENDERS[g[i]]}" for i in w) + ")"
+            for a, w in zip(ok, b.who, strict=True)]
+
+
+def _needs_detail(b: Breach) -> list[str]:
+    inst, out = b.inst, []
+    for p, w in zip(b.cols.tolist(), b.who, strict=True):
+        parts = [f"{b.ids[i]}: " + ", ".join(inst.needs_of(
+            inst.needs[b.members[i]] & ~inst.needs_supported[p])) for i in w]
+        out.append(f"cannot meet needs ({'; '.join(parts)})")
+    return out
+
+
+def _faith_detail(b: Breach) -> list[str]:
+    inst = b.inst
+    want = [inst.faiths[x] if x >= 0 else "a faith" for x in inst.faith[b.members].tolist()]
+    have = [inst.faiths[x] if x >= 0 else "none recorded" for x in inst.pfaith[b.cols].tolist()]
+    return ["; ".join(f"{b.ids[i]} requires {want[i]}" for i in w)
+            + f"; the placement's faith is {h}" for h, w in zip(have, b.who, strict=True)]
+
+
+def _rating_detail(b: Breach) -> list[str]:
+    floor = b.inst.policy.rules.min_ofsted_rating
+    return [f"rated {Rating(r).word}, below the authority's floor ({floor})"
+            for r in b.inst.rating[b.cols].tolist()]
+
+
+def _type_detail(b: Breach) -> list[str]:
+    return [f"{PlacementType(t).word} is not in the care plan of "
+            f"{', '.join(b.ids[i] for i in w)}"
+            for t, w in zip(b.inst.ptype[b.cols].tolist(), b.who, strict=True)]
+
+
+def _distance_detail(b: Breach) -> list[str]:
+    km = b.km.T.tolist()
+    lim = b.inst.max_distance_km[b.members].tolist()
+    return ["; ".join(f"{b.ids[i]}: {d[i]:.1f} km from home, {d[i] - lim[i]:.1f} km over "
+                      f"the {lim[i]:g} km limit" for i in w)
+            for d, w in zip(km, b.who, strict=True)]
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    """One hard rule: see the module docstring for what each field is for."""
+
+    rule: Rule
+    scope: Scope
+    text: str  # one sentence, for any reader: what breaking it means
+    fit: Callable[[Fit], np.ndarray] | None = None
+    pair: Callable[[Pairs], np.ndarray | None] | None = None  # None result: cannot bind here
+    model: str = ""  # MODEL scope: where the engine enforces it instead of a mask
+    waiver: Waiver = Waiver.NO
+    near: str = ""  # MANAGER waiver: how near a placement must be to be offered
+    near_unit: str = ""  # what the near miss is measured in
+    funnel: int | None = None  # place in the funnel of an unplaced child's explanation
+    triage: int | None = None  # place in match's order of ruled-out placements
+    funnel_words: Callable[[Instance, np.ndarray], str] | None = None  # "N of those <...>"
+    void_words: str = ""  # "N <...>": waiting children this rule keeps from a void bed
+    detail: Callable[[Breach], list[str]] | None = None  # match: per ruled-out placement
+    checker: bool = True  # the independent checker re-derives it from the files
+
+    @property
+    def has_engine_check(self) -> bool:
+        return self.fit is not None or self.pair is not None or bool(self.model)
+
+
+def _const(words: str) -> Callable[[Instance, np.ndarray], str]:
+    return lambda inst, members: words
+
+
+DEFINITIONS: tuple[RuleDef, ...] = (
+    RuleDef(
+        Rule.SUPPORTED_UNDER_16, Scope.FIT,
+        "supported accommodation may not take a child under 16",
+        fit=_supported_under_16, waiver=Waiver.NEVER, funnel=1, triage=0,
+        funnel_words=_const("are not supported accommodation (the child is under 16)"),
+        void_words="are under 16 (supported accommodation)", detail=_supported_detail),
+    RuleDef(
+        Rule.PLACEMENT_TYPE, Scope.FIT, "the placement type is not in the child's care plan",
+        fit=_placement_type, waiver=Waiver.MANAGER, near_unit="type",
+        near="a type open without a specific care plan (never secure or parent and child)",
+        funnel=0, triage=7, funnel_words=_types_words,
+        void_words="do not have this type of placement in their care plan",
+        detail=_type_detail),
+    RuleDef(
+        Rule.AGE_RANGE, Scope.FIT, "the placement does not accept the child's age",
+        fit=_age_range, funnel=3, triage=2,
+        funnel_words=lambda inst, members: f"accept {who_text(inst, members)}",
+        void_words="are outside its age range", detail=_age_detail),
+    RuleDef(
+        Rule.GENDER, Scope.FIT, "the placement does not accept the child's gender",
+        fit=_gender, funnel=4, triage=3,
+        funnel_words=lambda inst, members: "accept gender " + ", ".join(
+            sorted({Gender(int(inst.gender[c])).word for c in members})),
+        void_words="are of a gender it does not accept", detail=_gender_detail),
+    RuleDef(
+        Rule.NEEDS, Scope.FIT, "the placement cannot meet all of the child's needs",
+        fit=_needs, funnel=5, triage=4, funnel_words=_needs_words,
+        void_words="have needs it cannot meet", detail=_needs_detail),
+    RuleDef(
+        Rule.FAITH_REQUIRED, Scope.FIT, "the child's care plan requires a carer of the same faith",
+        fit=_faith_required, waiver=Waiver.NEVER, funnel=6, triage=5,
+        funnel_words=_faith_words, void_words="need a carer of another faith",
+        detail=_faith_detail),
+    RuleDef(
+        Rule.OFSTED_RATING, Scope.FIT,
+        "the placement's Ofsted rating is below the authority's floor",
+        fit=_ofsted_rating, waiver=Waiver.MANAGER, near="rated one level below the floor",
+        near_unit="level", funnel=7, triage=6, funnel_words=_rating_words,
+        void_words="cannot go there (Ofsted rating below the authority's floor)",
+        detail=_rating_detail),
+    RuleDef(
+        Rule.EXCLUSION, Scope.PAIR, "the child must not go to this placement (recorded exclusion)",
+        pair=_exclusion, waiver=Waiver.NEVER, funnel=8, triage=1,
+        funnel_words=_const("are not excluded for this child"), void_words="are excluded from it",
+        detail=_exclusion_detail),
+    RuleDef(
+        Rule.MAX_DISTANCE, Scope.PAIR, "the placement is further from home than the child's limit",
+        pair=_max_distance, waiver=Waiver.MANAGER, near="within a few km of the limit",
+        near_unit="km", funnel=2, triage=8,
+        funnel_words=lambda inst, members:
+            f"are within {float(inst.max_distance_km[members].min()):g} km of home",
+        void_words="live further away than their distance limit", detail=_distance_detail),
+    RuleDef(
+        Rule.PINNED, Scope.RUN, "the child is pinned to the current placement (never moved)",
+        pair=_pinned, funnel=11, triage=9,
+        funnel_words=_const("are the child's current placement (the child is pinned there)")),
+    RuleDef(
+        Rule.ON_HOLD, Scope.RUN, "the placement is on hold and takes no new child",
+        pair=_on_hold, funnel=9, triage=10,
+        funnel_words=_const("are open to new children (not on hold)")),
+    RuleDef(
+        Rule.NOT_YET_AVAILABLE, Scope.RUN, "the placement's vacancies are not available yet",
+        pair=_not_yet_available, funnel=10, triage=11,
+        funnel_words=lambda inst, members: f"have beds available on {inst.as_of.isoformat()}"),
+    RuleDef(
+        Rule.MIN_SAVING, Scope.RUN,
+        "the move would not save the child's own minimum (cost and distance)",
+        pair=_min_saving, funnel=12, triage=12, funnel_words=_min_saving_words, checker=False),
+    RuleDef(
+        Rule.CAPACITY, Scope.MODEL, "the placement has no room",
+        model="a capacity row per placement; unit_blocks drops a unit larger than the capacity",
+        waiver=Waiver.MANAGER, near="one bed short, for a sibling group that could be split",
+        near_unit="bed", triage=13),
+    RuleDef(
+        Rule.SOLO, Scope.MODEL, "a child who must live alone shares the placement",
+        model="a solo child uses the whole capacity (unit_blocks' `use`)", triage=14),
+    RuleDef(
+        Rule.SIBLINGS_TOGETHER, Scope.MODEL, "the sibling group is not placed together",
+        model="a sibling group is one unit (Instance.units), placed whole or not at all"),
+    RuleDef(
+        Rule.MAX_MOVES, Scope.MODEL, "the plan may move no more children already placed",
+        model="one row bounding the moves (the solver's max_moves row)", checker=False),
+)
+
+RULES: dict[Rule, RuleDef] = {d.rule: d for d in DEFINITIONS}
+FIT_RULES: tuple[RuleDef, ...] = tuple(d for d in DEFINITIONS if d.scope is Scope.FIT)
+PAIR_CHECKS: tuple[RuleDef, ...] = tuple(
+    d for d in DEFINITIONS if d.scope in (Scope.PAIR, Scope.RUN))
+SPEC_PAIR_RULES: tuple[Rule, ...] = tuple(
+    d.rule for d in DEFINITIONS if d.scope in (Scope.FIT, Scope.PAIR))
+RUN_RULES: tuple[Rule, ...] = tuple(d.rule for d in DEFINITIONS if d.scope is Scope.RUN)
+FUNNEL: tuple[Rule, ...] = tuple(d.rule for d in sorted(
+    (d for d in DEFINITIONS if d.funnel is not None), key=lambda d: d.funnel or 0))
+TRIAGE: tuple[Rule, ...] = tuple(d.rule for d in sorted(
+    (d for d in DEFINITIONS if d.triage is not None), key=lambda d: d.triage or 0))
+WAIVABLE: frozenset[Rule] = frozenset(d.rule for d in DEFINITIONS if d.waiver is Waiver.MANAGER)
+NEVER_WAIVED: frozenset[Rule] = frozenset(
+    d.rule for d in DEFINITIONS if d.waiver is Waiver.NEVER)
+
+
+def rule_text(rule: Rule) -> str:
+    """The rule's one sentence for any reader."""
+    return RULES[rule].text
