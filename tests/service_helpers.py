@@ -6,10 +6,13 @@ Import this only after `pytest.importorskip` of the service's dependencies.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from optimiser.service import security
@@ -23,6 +26,9 @@ DEMO = demo_folder()
 SERVICE_DEPS = ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart", "httpx",
                 "jinja2")
 PG_ENV = "PLACEMENT_TEST_PG_URL"
+# cheap argon2 parameters: the suite signs in hundreds of times on two busy cores
+security.configure_hashing(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+_template: dict[str, Path] = {}
 
 
 def password(role: str) -> str:
@@ -63,14 +69,29 @@ def login(client: TestClient, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'placement.db'}"
+def seeded_sqlite(tmp_path: Path) -> str:
+    """A copy of a seeded SQLite register (seeded once per test run) in `tmp_path`."""
+    if "db" not in _template:
+        path = Path(tempfile.mkdtemp(prefix="placement-template-")) / "placement.db"
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade(engine)
+        seed(engine)
+        engine.dispose()  # the last connection closed folds the WAL into the file
+        _template["db"] = path
+    target = tmp_path / "placement.db"
+    for suffix in ("", "-wal"):
+        src = Path(f"{_template['db']}{suffix}")
+        if src.exists():
+            shutil.copyfile(src, f"{target}{suffix}")
+    return f"sqlite:///{target}"
 
 
-def make_setup(url: str, **app_kw: Any) -> Setup:
+def make_setup(url: str, *, seeded: bool = False, **app_kw: Any) -> Setup:
+    """The app over `url` with the demo register and users (seeded already or now)."""
     engine = make_engine(url)
     upgrade(engine)
-    seed(engine)
+    if not seeded:
+        seed(engine)
     client = TestClient(create_app(engine=engine, **app_kw))
     return Setup(client, engine, url, {r: login(client, r) for r in ROLES})
 

@@ -8,7 +8,14 @@ import pytest
 for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart", "httpx"):
     pytest.importorskip(_dep)
 
-from service_helpers import ROLES, Setup, demo_files, make_setup, open_referral, sqlite_url  # noqa: E402
+from service_helpers import (  # noqa: E402
+    ROLES,
+    Setup,
+    demo_files,
+    make_setup,
+    open_referral,
+    seeded_sqlite,
+)
 
 READ = {"officer", "manager", "commissioner"}
 REFER = {"officer", "manager"}
@@ -33,7 +40,7 @@ ROUTES = [
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
-    return make_setup(sqlite_url(tmp_path_factory.mktemp("roles")))
+    return make_setup(seeded_sqlite(tmp_path_factory.mktemp("roles")), seeded=True)
 
 
 @pytest.fixture(scope="module")

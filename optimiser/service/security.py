@@ -32,9 +32,22 @@ READ_DECISIONS = frozenset({"officer", "manager", "commissioner"})
 IMPORT = frozenset({"admin"})
 MANAGE_USERS = frozenset({"admin"})
 
-_hasher = PasswordHasher()
-# verified against when the user does not exist, so both answers take as long
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+_hasher = PasswordHasher()  # argon2id, RFC 9106's low-memory profile
+_dummy: dict[str, str] = {}
+
+
+def configure_hashing(hasher: PasswordHasher) -> None:
+    """Use other argon2 parameters (a test suite's cheaper ones; existing hashes still verify)."""
+    global _hasher
+    _hasher = hasher
+    _dummy.clear()
+
+
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both answers take as long."""
+    if "h" not in _dummy:
+        _dummy["h"] = _hasher.hash(secrets.token_hex(16))
+    return _dummy["h"]
 
 
 class UserExists(ValueError):
@@ -92,7 +105,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        _hasher.verify(row.password_hash if row else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if row is None:
