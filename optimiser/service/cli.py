@@ -136,3 +136,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn's access log holds method, path and status: never a header, so no token
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The three commands alone (`python -m optimiser.service.cli serve ...`)."""
+    ap = argparse.ArgumentParser(prog="placement")
+    add_parsers(ap.add_subparsers(dest="command", required=True))
+    args = ap.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

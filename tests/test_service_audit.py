@@ -1,0 +1,122 @@
+"""The audit trail: hash-chained, append-only in the database, verified by a command;
+`placement users add` and the migrations on start."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart", "httpx"):
+    pytest.importorskip(_dep)
+
+from service_helpers import Setup, make_setup, open_referral, seeded_sqlite  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy.exc import DatabaseError  # noqa: E402
+
+from optimiser.service.cli import main  # noqa: E402
+from optimiser.service.audit import event_hash, verify  # noqa: E402
+from optimiser.service.db import audit_events, make_engine, upgrade, users  # noqa: E402
+
+
+@pytest.fixture
+def s(tmp_path: Path) -> Setup:
+    setup = make_setup(seeded_sqlite(tmp_path), seeded=True)
+    rid = open_referral(setup, "C00001")
+    pid = setup.get(f"/api/v1/referrals/{rid}/matches", "officer").json()["ranked"][0]
+    setup.post(f"/api/v1/referrals/{rid}/decision", "officer",
+               json={"placement_id": pid["placement_id"], "decision": "accept", "reason": "ok"})
+    setup.client.patch("/api/v1/placements/P00003", headers=setup.headers["manager"],
+                       json={"vacancies": 3})
+    return setup
+
+
+def test_the_chain_links_every_event(s: Setup) -> None:
+    events = s.get("/api/v1/audit", "manager").json()["events"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert [e["action"] for e in events][-3:] == ["referral.open", "decision.accept",
+                                                  "placement.edit"]
+    prev = "0" * 64
+    for e in events:
+        assert e["prev_hash"] == prev
+        assert e["hash"] == event_hash(e["seq"], e["at"], e["user"], e["action"], e["subject"],
+                                       e["detail"], e["prev_hash"])
+        prev = e["hash"]
+    assert verify(s.engine).ok
+
+
+def test_the_database_refuses_to_change_an_event(s: Setup) -> None:
+    for sql in ("UPDATE audit_events SET user = 'mallory' WHERE seq = 2",
+                "DELETE FROM audit_events WHERE seq = 2"):
+        with pytest.raises(DatabaseError), s.engine.begin() as conn:
+            conn.execute(text(sql))
+    assert verify(s.engine).ok
+
+
+def tamper(s: Setup, sql: str) -> None:
+    """What an attacker with the database file can do: drop the guards, then edit."""
+    with s.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_no_update"))
+        conn.execute(text("DROP TRIGGER audit_no_delete"))
+        conn.execute(text(sql))
+
+
+def test_a_changed_event_is_found(s: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    with s.engine.connect() as conn:
+        detail = json.loads(conn.execute(
+            select(audit_events.c.detail).where(audit_events.c.seq == 3)).scalar_one())
+    detail["reason"] = "changed afterwards"
+    tamper(s, f"UPDATE audit_events SET detail = '{json.dumps(detail)}' WHERE seq = 3")
+    v = verify(s.engine)
+    assert not v.ok and v.bad_seq == 3
+    assert main(["audit", "verify", "--db", s.url]) == 1
+    assert "seq 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sql", ["DELETE FROM audit_events WHERE seq = 2",
+                                 "DELETE FROM audit_events WHERE seq = "
+                                 "(SELECT MAX(seq) FROM audit_events)"])
+def test_a_removed_event_is_found(s: Setup, sql: str) -> None:
+    tamper(s, sql)
+    assert not verify(s.engine).ok
+
+
+def test_audit_verify_command_passes_on_a_good_chain(
+        s: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "verify", "--db", s.url]) == 0
+    assert "verified" in capsys.readouterr().out
+
+
+def test_users_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                   capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-good-password\n"))
+    assert main(["users", "add", "ada", "--role", "manager", "--db", url]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("another-password\n"))
+    assert main(["users", "add", "ada", "--role", "officer", "--db", url]) == 2
+    assert "exists" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "add", "bob", "--role", "officer", "--db", url]) == 2
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(users.c.username, users.c.role, users.c.password_hash)
+                            ).all()
+    assert [(r.username, r.role) for r in rows] == [("ada", "manager")]
+    assert rows[0].password_hash.startswith("$argon2id$")
+    assert "a-good-password" not in rows[0].password_hash
+
+
+def test_migrating_again_keeps_the_data(s: Setup) -> None:
+    def count() -> tuple[int, int]:
+        with s.engine.connect() as conn:
+            return (conn.execute(select(func.count()).select_from(audit_events)).scalar_one(),
+                    conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+    before = count()
+    upgrade(s.engine)
+    upgrade(make_engine(s.url))
+    assert count() == before and before[0] > 0
+    with s.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
