@@ -16,8 +16,8 @@ from service_helpers import Setup, make_setup, open_referral, seeded_sqlite  # n
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.exc import DatabaseError  # noqa: E402
 
-from optimiser.service.cli import main  # noqa: E402
 from optimiser.service.audit import event_hash, verify  # noqa: E402
+from optimiser.service.cli import main  # noqa: E402
 from optimiser.service.db import audit_events, make_engine, upgrade, users  # noqa: E402
 
 
