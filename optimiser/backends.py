@@ -29,11 +29,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STATUS_OPTIMAL = "optimal"
-STATUS_FEASIBLE = "feasible"
-STATUS_TIME_LIMIT = "time_limit"
-STATUS_INFEASIBLE = "infeasible"
-STATUSES = (STATUS_OPTIMAL, STATUS_FEASIBLE, STATUS_TIME_LIMIT, STATUS_INFEASIBLE)
+from .status import Status
+
+# the names other modules import; one status type (optimiser/status.py)
+STATUS_OPTIMAL = Status.OPTIMAL
+STATUS_FEASIBLE = Status.FEASIBLE
+STATUS_TIME_LIMIT = Status.TIME_LIMIT
+STATUS_INFEASIBLE = Status.INFEASIBLE
+STATUSES = tuple(Status)
 
 
 def _frozen(x: np.ndarray, dtype: type) -> np.ndarray:
@@ -129,7 +132,7 @@ class AssignmentModel:
 class BackendResult:
     """A solve of an AssignmentModel, minimisation form. `chosen`: pair indices or None."""
 
-    status: str
+    status: Status
     objective: float | None
     bound: float | None
     seconds: float
@@ -137,7 +140,7 @@ class BackendResult:
     stats: dict[str, float] = field(default_factory=dict)
 
 
-def _status(found: bool, proven: bool, infeasible: bool, timed_out: bool) -> str:
+def _status(found: bool, proven: bool, infeasible: bool, timed_out: bool) -> Status:
     if infeasible:
         return STATUS_INFEASIBLE
     if proven and found:
@@ -252,7 +255,7 @@ class LpRelaxation:
     """The LP relaxation: x per pair, value, capacity duals (>= 0), job duals; `status`
     'optimal', 'infeasible' or 'time_limit' (then x and duals are zeros, value -inf)."""
 
-    status: str
+    status: Status
     x: np.ndarray
     value: float
     capacity_dual: np.ndarray

@@ -35,19 +35,17 @@ from .cutpool import applies as cut_proof_applies
 from .highs import MilpResult, Pending
 from .instance import Instance, InstanceError, Problem
 from .lpserver import LpServer
+from .params import SolverParams
 from .scaling import MONEY_SCALE, to_int
+from .status import Status
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "cpsat", "highs", "cbc")  # MIP solver of the restricted model
-# "auto": HiGHS branch and cut up to this many units (measured stronger at 300, 1,000 and
-# 2,000 children, benchmarks/README.md), CP-SAT above it and with split_siblings
-AUTO_HIGHS_UNITS = 3_000
-LP_COLUMNS = 250_000  # start size of the restricted LP (the cheapest, then nearest, pairs)
-STATUS_OPTIMAL = "optimal"
-STATUS_FEASIBLE = "feasible"
-STATUS_TIME_LIMIT = "time_limit"
-STATUS_INFEASIBLE = "infeasible"
+STATUS_OPTIMAL = Status.OPTIMAL
+STATUS_FEASIBLE = Status.FEASIBLE
+STATUS_TIME_LIMIT = Status.TIME_LIMIT
+STATUS_INFEASIBLE = Status.INFEASIBLE
 
 
 @dataclass(frozen=True)
@@ -70,13 +68,15 @@ class SolveOptions:
     # solo child, no split option, no re-allocation constraint) as a min-cost flow, in
     # place of the default CP-SAT route (an explicit "highs" or "cbc" is honoured)
     fast_path: bool = True
+    # the solver's tuning: route sizes and time shares (optimiser/params.py)
+    tuning: SolverParams = field(default_factory=SolverParams)
 
 
 @dataclass(frozen=True)
 class Result:
     """What a solve found. Money in pounds per week."""
 
-    status: str
+    status: Status
     objective: float
     bound: float
     gap: float
@@ -352,12 +352,11 @@ class _Rows:
 
 
 NO_CLIQUES = np.zeros((0, 3), dtype=np.int64)
-CLIQUE_UNITS = 3_000  # clique cuts on registers of at most this many units
-CLIQUES_PER_ROUND = 2_000
 
 
 def clique_cuts(inst: Instance, cands: Candidates, x: np.ndarray,
-                known: np.ndarray = NO_CLIQUES) -> np.ndarray:
+                known: np.ndarray = NO_CLIQUES,
+                per_round: int = SolverParams.cliques_per_round) -> np.ndarray:
     """Clique cuts violated by the LP solution `x` on `cands`: rows (p, a, s).
 
     In placement p of capacity c, units of use >= a > c/2 exclude one another, and each
@@ -395,7 +394,7 @@ def clique_cuts(inst: Instance, cands: Candidates, x: np.ndarray,
         def code(r: np.ndarray) -> np.ndarray:
             return (r[:, 2] * m + r[:, 0]) * w + r[:, 1]
         rows = rows[~np.isin(code(rows), code(known))]
-    return rows[:CLIQUES_PER_ROUND]
+    return rows[:per_round]
 
 
 def _clique_rows(inst: Instance, cands: Candidates, cliques: np.ndarray
@@ -1309,40 +1308,6 @@ def lp_dive(inst: Instance, cands: Candidates, lp_x: np.ndarray, opts: SolveOpti
     return chosen
 
 
-DIVE_PAIRS_PER_UNIT = 6
-HIGHS_PAIRS = 400_000  # more pairs than this: no branch and cut on all, a wider dive
-PROOF_PAIRS = 1_000_000  # largest pair set the HiGHS proof stage takes on
-# more pairs than this (and 3 times the column-generation pairs) left by reduced-cost
-# fixing: the search model keeps the column-generation pairs, the proof stage all of them
-FIXING_PAIRS = 200_000
-LP_SERVER_PAIRS = 20_000  # restricted LPs from this many pairs are re-solved warm
-# the root cuts must end by this share of the time limit: on authority-2000 the pricing
-# rounds and the last MIP after them take about 4 s of the 30 s
-HARVEST_SHARE = 0.8
-# not started where it could not end in time, taken as this many times the LP stage.
-# A loose test: with the warm LP, HiGHS's root on authority-2000 takes 15-16 s after an
-# LP stage of 4.4-7.0 s (3 times kept it from starting after a 6.8 s stage, and the run
-# ended unproven); a root that does not end in time costs only the other core
-HARVEST_VS_LP = 1.5
-# HiGHS's root runs on each unit's this many best pairs by LP reduced cost (and the LP's
-# support), not on all column-generation pairs: authority-2000's cuts from 45,088 pairs
-# prove it as those from 96,293 did, the root ending 5.5-6.6 s after its start, not
-# 15-20 s; from 15 pairs a unit (22,903) they left £79 of the gap (benchmarks/README.md)
-HARVEST_PAIRS_PER_UNIT = 30
-# the cut proof also when fixing leaves a search model this large: HiGHS's branch and cut
-# did not prove other 2,000-child authorities on 23,000-97,000 such pairs in 30 s
-CUT_PROOF_MIN_PAIRS = 20_000
-# the dive runs at least this share of the time limit before the cut bound may stop it
-DIVE_MIN_SHARE = 0.2
-CUT_PROOF_PAIRS = 200_000  # more pairs left by the cut bound: a search, not a proof
-FIXING_FACTOR = 3
-LINE_SEARCH_PAIRS = 5_000_000  # pools above this get a line search on the duals
-
-
-TRANSPORT_PAIRS = LINE_SEARCH_PAIRS  # pools above this: LP rounds by min-cost flow
-TRANSPORT_DIVE_PAIRS = 6  # per unit, in the search model after the flow rounding
-
-
 def _flow_roundable(inst: Instance, forced: np.ndarray, max_moves: int | None) -> bool:
     """No row the flow leaves out matters to a plan's admissibility or bound: no moves
     limit, no pins, no placed children kept placed."""
@@ -1350,10 +1315,10 @@ def _flow_roundable(inst: Instance, forced: np.ndarray, max_moves: int | None) -
 
 
 def _use_transport(inst: Instance, pool: PairPool | None, forced: np.ndarray,
-                   max_moves: int | None) -> bool:
+                   max_moves: int | None, tuning: SolverParams) -> bool:
     """The transportation relaxation stands in for the LP on large pools, unless a row
     it leaves out carries the bound (see `_flow_roundable`)."""
-    return (pool is not None and len(pool) > TRANSPORT_PAIRS
+    return (pool is not None and len(pool) > tuning.transport_pairs
             and _flow_roundable(inst, forced, max_moves))
 
 
@@ -1382,7 +1347,7 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
         except RuntimeError as exc:  # cannot happen with integer costs; never crash on it
             log.warning("transportation relaxation failed (%s): zero-dual bound", exc)
             break
-        if rounds == 0 and t_round > 0.5 * opts.time_limit:
+        if rounds == 0 and t_round > opts.tuning.no_lp_share * opts.time_limit:
             # the candidate pass took half the time (a slow machine): no pricing pass,
             # so no bound from these prices; the flow over the kept pairs still gives
             # the rounding its start
@@ -1390,7 +1355,8 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
             return cands, lag, Duals(tr.pi, np.zeros(inst.n_placements)), None, tr.x, 0
         rounds += 1
         duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
-        pr = price(inst, cands, pool, duals_r, None, per_unit=10)
+        pr = price(inst, cands, pool, duals_r, None,
+                   per_unit=opts.tuning.transport_price_per_unit)
         if pr.lagrangian_bound >= lag:
             lag, duals, pricing = pr.lagrangian_bound, duals_r, pr
         lp_x = tr.x
@@ -1400,7 +1366,7 @@ def transport_rounds(inst: Instance, cands: Candidates, pool: PairPool, opts: So
         converged = tr.value - pr.lagrangian_bound <= max(1.0, 1e-4 * abs(tr.value))
         round_s = elapsed() - t_round  # the next round is not started late
         if (len(pr.add_unit) == 0 or converged
-                or elapsed() + round_s > 0.55 * opts.time_limit
+                or elapsed() + round_s > opts.tuning.transport_rounds_share * opts.time_limit
                 or rounds >= opts.max_pricing_rounds * 4):
             break
         cands = _merge(cands, pr)
@@ -1465,7 +1431,7 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
                cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
                deadline: float, say: Callable[[str], None],
                harvest: tuple[Candidates, np.ndarray, Pending],
-               min_final: float, server: LpServer | None = None,
+               min_final: float, tuning: SolverParams, server: LpServer | None = None,
                seeds: int = 1) -> _CutProof | None:
     """HiGHS's root cuts (`harvest`: the pairs and cliques it was started on, and the
     running solve), certified, priced over every pair, then reduced-cost fixing and
@@ -1473,17 +1439,17 @@ def _cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairP
     time ran out first, or the bound did not improve on `lag`; `best` indexes `model`.
     With less than `min_final` seconds left for the last MIP, only the bound."""
     bound = _cut_bound(inst, cands, pool, cliques, lag, deadline, say, harvest, min_final,
-                       server)
+                       server, tuning)
     if bound is None:
         return None
     return _cut_search(inst, bound, model, pool, cliques, best, best_obj, deadline, say,
-                       min_final, seeds)
+                       min_final, tuning, seeds)
 
 
 def _cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.ndarray,
                lag: float, deadline: float, say: Callable[[str], None],
                harvest: tuple[Candidates, np.ndarray, Pending], min_final: float,
-               server: LpServer | None) -> _CutBound | None:
+               server: LpServer | None, tuning: SolverParams) -> _CutBound | None:
     """The cut proof's bound (see `_cut_proof`), which needs no incumbent: it can be
     found while the dive searches for one."""
     from .cutpool import certify, harvest_cuts
@@ -1509,8 +1475,8 @@ def _cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.nd
     rounds = 0
     # rounds while they leave half the time for the last MIP: each round tightens the
     # bound, so fewer pairs go to that MIP (authority-2000: three rounds, 11,586 pairs)
-    half = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
-    while rounds < 6:
+    half = time.perf_counter() + tuning.cut_rounds_share * (deadline - time.perf_counter())
+    while rounds < tuning.cut_rounds:
         t_round = time.perf_counter()
         rounds += 1
         duals_r, lp_val, _ = lp_duals(inst, cc, cliques=cliques,
@@ -1519,7 +1485,7 @@ def _cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.nd
                                       server=server, extra_tag=1)
         if not np.isfinite(lp_val):
             break
-        pr = price(inst, cc, pool, duals_r, None, per_unit=10)
+        pr = price(inst, cc, pool, duals_r, None, per_unit=tuning.transport_price_per_unit)
         lag_r = pr.lagrangian_bound
         if duals_c is not None:
             # the LP's duals jump between its many optima; a point between them and the
@@ -1543,7 +1509,8 @@ def _cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.nd
 
 def _cut_search(inst: Instance, bound: _CutBound, model: Candidates, pool: PairPool,
                 cliques: np.ndarray, best: np.ndarray, best_obj: float, deadline: float,
-                say: Callable[[str], None], min_final: float, seeds: int = 1) -> _CutProof:
+                say: Callable[[str], None], min_final: float, tuning: SolverParams,
+                seeds: int = 1) -> _CutProof:
     """Reduced-cost fixing against the cut bound, then HiGHS with the cuts on the pairs
     left (see `_cut_proof`)."""
     cuts, cc, lag_c, duals_c, rounds = (bound.cuts, bound.cands, bound.lag, bound.duals,
@@ -1565,7 +1532,7 @@ def _cut_search(inst: Instance, bound: _CutBound, model: Candidates, pool: PairP
     # pool pairs `price` did not add have lag_c + reduced cost >= the incumbent
     min_excluded = min(float(red[~keep].min()) if (~keep).any() else np.inf, slack - tol)
     final = _merge(_subset(cc, keep), ex)
-    complete = len(final) <= max(FIXING_FACTOR * len(model), CUT_PROOF_PAIRS)
+    complete = len(final) <= max(tuning.fixing_factor * len(model), tuning.cut_proof_pairs)
     if not complete:
         # the bound is still far (cuts weaker than usual, or one round only): too many
         # pairs for a proof in the time; search the search model's pairs it keeps, the
@@ -1587,17 +1554,22 @@ def _cut_search(inst: Instance, bound: _CutBound, model: Candidates, pool: PairP
 
 def _race_seeds(opts: SolveOptions) -> int:
     """HiGHS processes racing the last MIP: one per worker (0: per core), at most 4."""
-    return max(1, min(opts.workers or (os.cpu_count() or 1), 4))
+    return max(1, min(opts.workers or (os.cpu_count() or 1), opts.tuning.race_max))
 
 
 def _margin(opts: SolveOptions) -> float:
     """Seconds kept back from the MIP for writing up (HiGHS may overrun a little)."""
-    return 0.5 + 0.02 * opts.time_limit
+    return opts.tuning.margin_seconds + opts.tuning.margin_share * opts.time_limit
 
+
+
+def _min_final(opts: SolveOptions) -> float:
+    """Seconds the cut proof's last MIP needs; with less left, only its bound is used."""
+    return opts.tuning.final_mip_seconds + opts.tuning.final_mip_share * opts.time_limit
 
 
 def _dive_pairs(inst: Instance, cands: Candidates, duals: Duals, best_option: np.ndarray,
-                lp_x: np.ndarray | None, per_unit: int = DIVE_PAIRS_PER_UNIT) -> np.ndarray:
+                lp_x: np.ndarray | None, per_unit: int) -> np.ndarray:
     """Pairs for the MIP dive: each unit's few best by reduced cost, the LP's support,
     and every unit's stay pair (so the status quo, always admissible, is in it)."""
     red = reduced_costs(inst, cands, duals, best_option)
@@ -1643,6 +1615,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
     timings: dict[str, float] = {"candidates": 0.0, "lp": 0.0, "greedy": 0.0, "build": 0.0,
                                  "solve": 0.0}
     say = progress or (lambda s: None)
+    tp = opts.tuning
     units = inst.units
     offset = float(inst.unit_unplaced.sum())
 
@@ -1651,10 +1624,10 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
 
     t = time.perf_counter()
     limit = opts.candidate_limit
-    if limit is not None and units.n * limit > LP_COLUMNS:
+    if limit is not None and units.n * limit > tp.lp_columns:
         # keep the restricted LP small enough to solve within the time limit at regional
         # scale; pricing brings back any pair the smaller start leaves out
-        limit = max(8, LP_COLUMNS // units.n)
+        limit = max(tp.min_candidates, tp.lp_columns // units.n)
     cands, pool = build_candidates(inst, limit=limit)
     timings["candidates"] = time.perf_counter() - t
     # --- issue 4 dispatch (optimiser/flow.py, optimiser/cbc.py) --------------------------
@@ -1672,7 +1645,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         # with split_siblings, "highs" is the array model with the spread variables
         # (mip.solve_highs_placement): on generated authorities of 155 children it came
         # within 4.5% in 10 s where CP-SAT was 42% off (found by fuzzing)
-        small = units.n <= AUTO_HIGHS_UNITS
+        small = units.n <= tp.auto_highs_units
         opts = replace(opts, backend="highs" if small else "cpsat")
     # --- end issue 4 dispatch ----------------------------------------------------------
     say(f"candidates: {len(cands):,} pairs kept of {int(cands.stats['pairs_feasible']):,} "
@@ -1704,7 +1677,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
     harvest: tuple[Candidates, np.ndarray, Pending] | None = None
     early: _CutBound | None = None  # the cut proof's bound, when found during the dive
     harvest_wanted = (opts.backend == "highs" and pool is not None
-                      and len(pool) > FIXING_PAIRS and opts.hint
+                      and len(pool) > tp.fixing_pairs and opts.hint and tp.cut_proof
                       and cut_proof_applies(inst, forced, max_moves))
 
     # 1. LP by column generation: duals pi give a bound over *all* pairs
@@ -1713,11 +1686,11 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
     lag0 = cands.stats.get("lagrangian_zero_bound", -np.inf)  # capacity relaxed: weak, valid
     rounds = 0
     cliques = NO_CLIQUES  # clique cuts found so far (rows p, a, s), kept across rounds
-    transport = _use_transport(inst, pool, forced, max_moves)
+    transport = _use_transport(inst, pool, forced, max_moves, tp)
     # a large restricted LP: re-solved warm from the last round's basis (lpserver.py;
     # authority-2000: 0.5-0.8 s a round against about 2 s from nothing)
     server = (_start_server(stack)
-              if opts.backend == "highs" and not transport and len(cands) >= LP_SERVER_PAIRS
+              if opts.backend == "highs" and not transport and len(cands) >= tp.lp_server_pairs
               else None)
     if transport:
         assert pool is not None
@@ -1726,34 +1699,36 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         cands, lag, duals, pricing, lp_x, rounds = transport_rounds(
             inst, cands, pool, opts, elapsed, say)
     while len(cands) and not transport:
-        budget = 0.3 * opts.time_limit - elapsed()
+        budget = tp.lp_share * opts.time_limit - elapsed()
         if rounds and budget <= 0:
             break
-        if elapsed() > 0.5 * opts.time_limit:
+        if elapsed() > tp.no_lp_share * opts.time_limit:
             # the candidate pass took half the time (a national register on a slow
             # machine): no LP; the hints and the zero-dual bound keep to the limit
             say("no time left for the LP: greedy start and the zero-dual bound")
             break
         rounds += 1
         duals_r, lp_val, x_r = lp_duals(inst, cands, max_moves, forced,
-                                        time_limit=max(budget, 0.35 * opts.time_limit),
+                                        time_limit=max(budget,
+                                                       tp.lp_round_min_share * opts.time_limit),
                                         cliques=cliques, server=server)
         if not np.isfinite(lp_val) and pool is None:
             break  # no duals in time, and a pricing pass over the register is not cheap
-        if pool is None and elapsed() + timings["candidates"] > 0.8 * opts.time_limit:
+        if (pool is None and elapsed() + timings["candidates"]
+                > tp.register_pricing_share * opts.time_limit):
             # a pricing pass re-evaluates the whole register, about as long as the
             # candidate pass: it would not end in time. Keep the LP for the hints only.
             lp_x = x_r
             say("no time for a pricing pass over the register: LP used for the hints only")
             break
-        pr = price(inst, cands, pool, duals_r, None, per_unit=25, max_moves=max_moves,
-                   forced=forced)
+        pr = price(inst, cands, pool, duals_r, None, per_unit=tp.price_per_unit,
+                   max_moves=max_moves, forced=forced)
         before = duals  # the best duals so far (zero at first: their bound is lag0)
         if pr.lagrangian_bound >= lag:
             lag, duals, pricing = pr.lagrangian_bound, duals_r, pr
-        if (pool is not None and len(pool) > LINE_SEARCH_PAIRS and np.isfinite(lp_val)
+        if (pool is not None and len(pool) > tp.line_search_pairs and np.isfinite(lp_val)
                 and lp_val - pr.lagrangian_bound > 1e-4 * abs(lp_val)
-                and elapsed() < 0.5 * opts.time_limit):
+                and elapsed() < tp.no_lp_share * opts.time_limit):
             # a large register: the restricted LP's duals are poor early on, and there
             # is no time for many rounds; the best point between them and the best
             # duals so far is a valid, much stronger bound (formulation.md)
@@ -1771,12 +1746,12 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         # stop when the LP over the kept pairs is within a penny-scale tolerance of the
         # bound over all pairs: more rounds cannot move either by more than that
         converged = lp_val - pr.lagrangian_bound <= max(1.0, opts.lp_tolerance * abs(lp_val))
-        new_q = (clique_cuts(inst, cands, x_r, cliques)
-                 if units.n <= CLIQUE_UNITS and np.isfinite(lp_val) else NO_CLIQUES)
+        new_q = (clique_cuts(inst, cands, x_r, cliques, tp.cliques_per_round)
+                 if units.n <= tp.clique_units and np.isfinite(lp_val) else NO_CLIQUES)
         if len(new_q):
             say(f"LP round {rounds}: {len(new_q)} clique cuts added")
         if ((len(pr.add_unit) == 0 or converged) and not len(new_q)) \
-                or elapsed() > 0.3 * opts.time_limit \
+                or elapsed() > tp.lp_share * opts.time_limit \
                 or rounds >= opts.max_pricing_rounds * 4:
             break
         cliques = np.concatenate([cliques, new_q])
@@ -1785,12 +1760,13 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         lp_x = None
     timings["lp"] = time.perf_counter() - t
     if (harvest_wanted and np.isfinite(lag) and not transport
-            and elapsed() + HARVEST_VS_LP * timings["lp"] < HARVEST_SHARE * opts.time_limit):
-        # by HARVEST_SHARE of the limit, or no cuts: the search then has the rest
+            and elapsed() + tp.harvest_vs_lp * timings["lp"]
+            < tp.harvest_share * opts.time_limit):
+        # by harvest_share of the limit, or no cuts: the search then has the rest
         h_cands = (cands if pricing is None else _subset(cands, _dive_pairs(
-            inst, cands, duals, pricing.best_option, lp_x, HARVEST_PAIRS_PER_UNIT)))
+            inst, cands, duals, pricing.best_option, lp_x, tp.harvest_pairs_per_unit)))
         harvest = (h_cands, cliques, harvest_start(
-            inst, h_cands, max(HARVEST_SHARE * opts.time_limit - elapsed(), 0.1), cliques))
+            inst, h_cands, max(tp.harvest_share * opts.time_limit - elapsed(), 0.1), cliques))
         stack.callback(harvest[2].cancel)  # however the solve ends, no worker is left
         say(f"root cuts: HiGHS started on {len(h_cands):,} of the column-generation pairs")
 
@@ -1815,14 +1791,16 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
             # the flow rounding of the regional route, on the kept pairs: a near-LP plan
             # in a fraction of a second, whatever happens to the MIP dive below on a
             # busy machine (formulation.md)
-            flow_hint = _flow_hint(inst, cands, time.perf_counter() + 0.1 * opts.time_limit)
+            flow_hint = _flow_hint(inst, cands,
+                                   time.perf_counter() + tp.flow_hint_share * opts.time_limit)
             if flow_hint is not None:
                 hints.append(flow_hint)
                 say(f"flow rounding £{objective_of(inst, cands, flow_hint):,.2f}/week")
         if transport:
             # re-solves stop at 70% of the time limit: the search needs the rest
             flow_hint = _flow_hint(inst, cands,
-                                   time.perf_counter() + 0.7 * opts.time_limit - elapsed(),
+                                   time.perf_counter() + tp.transport_hint_share * opts.time_limit
+                                   - elapsed(),
                                    lp_x, duals.pi)
             if flow_hint is not None:
                 hints.append(flow_hint)
@@ -1830,12 +1808,13 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
             # branch and cut on each unit's few best pairs by LP reduced cost (and the
             # LP's own, and staying): a near-optimal incumbent in seconds, so that
             # reduced-cost fixing below leaves a small model to prove
-            sub_keep = _dive_pairs(inst, cands, duals, pricing.best_option, lp_x)
+            sub_keep = _dive_pairs(inst, cands, duals, pricing.best_option, lp_x,
+                                   tp.dive_pairs_per_unit)
             sub = _subset(cands, sub_keep)
             # HiGHS finds this model's optimum late: on authority-2000 its incumbent
             # after 4 s was £28.0M, after 5.8 s the optimum £8,604,813 (load 2.8); on a
             # busier machine a quarter of the limit was too little (20.9% gap once)
-            dive_limit = min(0.4 * opts.time_limit, opts.time_limit - elapsed())
+            dive_limit = min(tp.dive_share * opts.time_limit, opts.time_limit - elapsed())
             running = (start_milp(inst, sub, dive_limit, forced, max_moves, cliques)
                        if harvest is not None and pool is not None else None)
             mip = None
@@ -1853,10 +1832,10 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 if harvest[2].wait(0.0):
                     early = _cut_bound(inst, cands, pool, cliques, lag,
                                        t_start + opts.time_limit - _margin(opts), say,
-                                       harvest, 1.0 + 0.05 * opts.time_limit, server)
+                                       harvest, _min_final(opts), server, tp)
                     harvest = None
                 if early is not None:
-                    wait = dive_from + DIVE_MIN_SHARE * opts.time_limit - time.perf_counter()
+                    wait = dive_from + tp.dive_min_share * opts.time_limit - time.perf_counter()
                     if not running.wait(max(wait, 0.0)):
                         running.stop()
                         say(f"dive stopped after {time.perf_counter() - dive_from:.1f}s: "
@@ -1875,7 +1854,8 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 index = np.flatnonzero(sub_keep)
                 hints.append(np.where(mip >= 0, index[np.maximum(mip, 0)], -1))
         else:
-            hints.append(lp_dive(inst, cands, lp_x, opts, min(5.0, 0.15 * opts.time_limit),
+            hints.append(lp_dive(inst, cands, lp_x, opts,
+                                 min(tp.cpsat_dive_seconds, tp.cpsat_dive_share * opts.time_limit),
                                  forced, max_moves))
         for rounded in hints:
             r_obj = objective_of(inst, cands, rounded)
@@ -1886,7 +1866,8 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         # one flow over the kept pairs, rounded, is still far better than the greedy;
         # re-solves while 15% of the limit is left
         flow_only = _flow_hint(inst, cands,
-                               time.perf_counter() + 0.85 * opts.time_limit - elapsed())
+                               time.perf_counter() + tp.flow_only_share * opts.time_limit
+                               - elapsed())
         if flow_only is not None:
             r_obj = objective_of(inst, cands, flow_only)
             if r_obj < best_obj and ok(flow_only):
@@ -1912,14 +1893,14 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         # search can use in the time left, so the model holds each unit's best pairs
         # by reduced cost and the incumbent's; the bound is the Lagrangian one
         keep = _dive_pairs(inst, cands, duals, pricing.best_option, None,
-                           TRANSPORT_DIVE_PAIRS)
+                           tp.transport_dive_pairs)
         keep[best[best >= 0]] = True
         index = np.cumsum(keep) - 1
         best = np.where(best >= 0, index[np.maximum(best, 0)], -1).astype(np.int64)
         model_cands = _subset(cands, keep)
         proof_complete = False
         say(f"search model: {len(model_cands):,} of {len(cands):,} pairs, each unit's "
-            f"{TRANSPORT_DIVE_PAIRS} best by reduced cost and the incumbent's")
+            f"{tp.transport_dive_pairs} best by reduced cost and the incumbent's")
     elif pricing is not None and np.isfinite(lag) and pool is None:
         # a register too large to hold: another pass over every pair would cost as much
         # as the candidate pass, and could not complete the proof; the bound is lag
@@ -1928,19 +1909,20 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         t = time.perf_counter()
         # every dropped pair is looked at only when the pool is small enough to hold
         # them all; else each unit's 50 best, and the proof may be incomplete
-        whole = pool is not None and len(pool) <= 5_000_000
+        whole = pool is not None and len(pool) <= tp.fixing_whole_pairs
         extra = price(inst, cands, pool, duals, best_obj,
-                      per_unit=None if whole else 50, max_moves=max_moves, forced=forced)
+                      per_unit=None if whole else tp.fixing_per_unit, max_moves=max_moves,
+                      forced=forced)
         proof_complete = whole
         old = cands.unit * inst.n_placements + cands.placement
         slack = best_obj - lag
         tol = 1e-6 * max(1.0, abs(best_obj))
-        if len(extra.add_unit) > max(FIXING_FACTOR * len(cands), FIXING_PAIRS):
+        if len(extra.add_unit) > max(tp.fixing_factor * len(cands), tp.fixing_pairs):
             # far too many could matter to add them to the search model: they stay out of
             # it, counted in the bound, and make up the proof stage's model with it
             min_excluded = extra.min_dropped_rc
             proof_complete = False
-            if whole and len(cands) + len(extra.add_unit) <= PROOF_PAIRS:
+            if whole and len(cands) + len(extra.add_unit) <= tp.proof_pairs:
                 merged = _merge(cands, extra)
                 red_w = reduced_costs(inst, merged, duals, extra.best_option)
                 # the incumbent's pairs stay (its hint), as in the search model
@@ -1959,7 +1941,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         m_full = m_best = extra.best_option
         red = reduced_costs(inst, cands, duals, m_full)
         keep = _with_musts(inst, cands, red <= slack + tol, best[best >= 0], forced)
-        if keep.sum() > max(FIXING_FACTOR * len(old), FIXING_PAIRS):
+        if keep.sum() > max(tp.fixing_factor * len(old), tp.fixing_pairs):
             # the incumbent is too far from the bound for fixing to bite: search the
             # column-generation pairs only (the bound below stays valid for all pairs)
             if proof_complete:
@@ -1980,7 +1962,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         say(f"reduced-cost fixing: {len(model_cands):,} of {len(cands):,} pairs can still "
             f"matter (gap £{slack:,.2f})")
 
-    cut_wanted = proof_cands is not None or len(model_cands) >= CUT_PROOF_MIN_PAIRS
+    cut_wanted = proof_cands is not None or len(model_cands) >= tp.cut_proof_min_pairs
     if harvest is not None and not cut_wanted:
         harvest[2].cancel()  # fixing left a model the search can prove: not needed
         harvest = None
@@ -1995,18 +1977,18 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
     if use_highs:
         timings["build"] = 0.0
         left = opts.time_limit - elapsed() - _margin(opts)
-        if len(model_cands) > HIGHS_PAIRS and pricing is not None and m_best is not None:
+        if len(model_cands) > tp.highs_pairs and pricing is not None and m_best is not None:
             # too many pairs for branch and cut in the time (regional scale): a wider
             # dive, each unit's best pairs by reduced cost and the incumbent's; the
             # bound stays the Lagrangian one
-            per_unit = 2 * DIVE_PAIRS_PER_UNIT
-            while left > 0.05 * opts.time_limit:
+            per_unit = 2 * tp.dive_pairs_per_unit
+            while left > tp.wide_dive_min_share * opts.time_limit:
                 wide = _dive_pairs(inst, model_cands, duals, m_best, None, per_unit)
                 wide[best[best >= 0]] = True
                 sub = _subset(model_cands, wide)
                 say(f"wider dive: {len(sub):,} of {len(model_cands):,} pairs")
                 # HiGHS checks its clock between LP solves, which take long at this size
-                mip, done, _ = solve_milp(inst, sub, 0.8 * left, forced, max_moves,
+                mip, done, _ = solve_milp(inst, sub, tp.wide_dive_share * left, forced, max_moves,
                                           cliques=cliques)
                 if mip is not None:
                     index = np.flatnonzero(wide)
@@ -2015,7 +1997,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                             inst, model_cands, cand, forced, max_moves):
                         best, best_obj = cand, objective_of(inst, model_cands, cand)
                 left = opts.time_limit - elapsed() - _margin(opts)
-                if not done or wide.all() or left < 0.25 * opts.time_limit:
+                if not done or wide.all() or left < tp.wide_dive_stop_share * opts.time_limit:
                     break
                 per_unit *= 2
         else:
@@ -2025,7 +2007,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 # at least as many pairs as the plain bound)
                 cut = _cut_search(inst, early, model_cands, pool, cliques, best, best_obj,
                                   time.perf_counter() + left, say,
-                                  min_final=1.0 + 0.05 * opts.time_limit,
+                                  min_final=_min_final(opts), tuning=tp,
                                   seeds=_race_seeds(opts))
             elif cut_wanted and pool is not None and harvest is not None:
                 # fixing kept more pairs than a search proves in the time: certified
@@ -2034,7 +2016,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 # and the last MIP on a few thousand pairs needs only a second or two
                 cut = _cut_proof(inst, cands, model_cands, pool, cliques, best, best_obj,
                                  lag, time.perf_counter() + left, say, harvest,
-                                 min_final=1.0 + 0.05 * opts.time_limit, server=server,
+                                 min_final=_min_final(opts), tuning=tp, server=server,
                                  seeds=_race_seeds(opts))
                 harvest = None
             if cut is not None:
@@ -2052,7 +2034,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 # time a cut proof that came to nothing took is gone)
                 left = opts.time_limit - elapsed() - _margin(opts)
                 chosen, exact_optimal, cp_bound = race_milp(
-                    inst, model_cands, 0.9 * left, _race_seeds(opts), forced,
+                    inst, model_cands, tp.search_share * left, _race_seeds(opts), forced,
                     max_moves, cliques=cliques, hint=best if opts.hint else None)
         timings["solve"] = time.perf_counter() - t
     elif opts.backend in ("cbc", "highs"):  # issue 4 (optimiser/mip.py): CBC through PuLP,
@@ -2066,7 +2048,7 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                 hint=best if opts.hint else None, workers=opts.workers, seed=opts.seed)
         else:
             chosen, exact_optimal, cp_bound, timings["build"] = solve_highs_placement(
-                inst, model_cands, 0.9 * left, forced=forced, max_moves=max_moves)
+                inst, model_cands, tp.search_share * left, forced=forced, max_moves=max_moves)
         timings["solve"] = time.perf_counter() - t - timings["build"]
     else:
         model = build_model(inst, model_cands, best if opts.hint else None,
@@ -2101,10 +2083,10 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
         proof_complete
         and fix_lag + min_excluded >= best_obj - 1e-6 * max(1.0, abs(best_obj))))
     left = opts.time_limit - elapsed() - _margin(opts)
-    whole_pool = pool is not None and len(pool) <= PROOF_PAIRS
-    if proof_cands is not None and len(proof_cands) > PROOF_PAIRS:
+    whole_pool = pool is not None and len(pool) <= tp.proof_pairs
+    if proof_cands is not None and len(proof_cands) > tp.proof_pairs:
         proof_cands = None
-    if (use_highs and not proven and left > 0.15 * opts.time_limit
+    if (use_highs and not proven and left > tp.proof_min_share * opts.time_limit
             and (whole_pool or proof_cands is not None)):
         # 5. time left, and the model held only part of what can matter: branch and cut
         #    over every pair reduced-cost fixing keeps (the least reduced cost left out
@@ -2129,7 +2111,8 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
                                              + place[units_placed])
         model_cands = full
         # HiGHS checks its clock between LP solves: a large root LP overruns a little
-        chosen2, optimal2, bound2 = solve_milp(inst, full, 0.85 * left, forced, max_moves,
+        chosen2, optimal2, bound2 = solve_milp(inst, full, tp.proof_share * left, forced,
+                                               max_moves,
                                                cliques=cliques,
                                                hint=best if opts.hint else None)
         if chosen2 is not None:
@@ -2144,7 +2127,8 @@ def _solve(inst: Instance, opts: SolveOptions, progress: Callable[[str], None] |
     if proven:
         status, bound = STATUS_OPTIMAL, best_obj
     else:
-        status = STATUS_TIME_LIMIT if runtime >= opts.time_limit * 0.95 else STATUS_FEASIBLE
+        status = (STATUS_TIME_LIMIT if runtime >= opts.time_limit * tp.time_limit_share
+                  else STATUS_FEASIBLE)
     bound = min(bound, best_obj) if np.isfinite(bound) else -np.inf
     assignment = unit_placement(model_cands, best)[units.unit_of]
     stats: dict[str, Any] = dict(model_cands.stats)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from optimiser import load_instance, solve
 from optimiser.flow import BACKEND_NAME, flow_blocker, plan_pence
 from optimiser.generate import generate
+from optimiser.params import SolverParams
 
 _counter = itertools.count()
 
@@ -229,14 +230,12 @@ def test_solve_through_the_transport_path_is_checked_and_its_bound_valid(
     demo: the plan passes the checker, and its bound is below the proven optimum."""
     import shutil
 
-    import optimiser.solver as solver_mod
-
     folder = tmp_path / "demo"
     shutil.copytree(SHIPPED / "demo", folder)
     optimum, _, _ = solve_and_check(folder, time_limit=30)
     assert optimum.status == "optimal"
-    monkeypatch.setattr(solver_mod, "TRANSPORT_PAIRS", 0)
-    result, _, _ = solve_and_check(folder, time_limit=15, backend=backend)
+    result, _, _ = solve_and_check(folder, time_limit=15, backend=backend,
+                                   tuning=SolverParams(transport_pairs=0))
     assert result.stats["lp_method"] == "transport"
     # the flow rounding is the incumbent to beat, whichever MIP solver follows
     assert result.objective <= 1.02 * optimum.objective
@@ -275,7 +274,6 @@ def test_a_failing_flow_never_crashes_the_solve(
     import shutil
 
     import optimiser.flow as flow_mod
-    import optimiser.solver as solver_mod
 
     def broken(*args: object, **kw: object) -> None:
         raise RuntimeError("min-cost flow ended with status BAD_COST_RANGE")
@@ -283,9 +281,8 @@ def test_a_failing_flow_never_crashes_the_solve(
     folder = tmp_path / "demo"
     shutil.copytree(SHIPPED / "demo", folder)
     monkeypatch.setattr(flow_mod, "transport_relaxation", broken)
-    if route == "transport":
-        monkeypatch.setattr(solver_mod, "TRANSPORT_PAIRS", 0)
-    result, _, _ = solve_and_check(folder, time_limit=10)
+    tuning = SolverParams(transport_pairs=0) if route == "transport" else SolverParams()
+    result, _, _ = solve_and_check(folder, time_limit=10, tuning=tuning)
     assert result.stats["lp_method"] == route
     assert result.objective >= result.bound
 
@@ -297,13 +294,10 @@ def test_no_time_for_the_lp_still_rounds_a_flow(
     LP; one flow over the kept pairs, rounded, still beats the greedy start by far."""
     import shutil
 
-    import optimiser.solver as solver_mod
-
     folder = tmp_path / "demo"
     shutil.copytree(SHIPPED / "demo", folder)
-    if route == "transport":
-        monkeypatch.setattr(solver_mod, "TRANSPORT_PAIRS", 0)
-    result, _, _ = solve_and_check(folder, time_limit=0.002)
+    tuning = SolverParams(transport_pairs=0) if route == "transport" else SolverParams()
+    result, _, _ = solve_and_check(folder, time_limit=0.002, tuning=tuning)
     assert result.stats["lp_method"] == route
     assert result.stats["lp_rounds"] == 0  # no LP round: no time
     assert result.objective < 0.6 * result.greedy_objective

@@ -16,6 +16,7 @@ from optimiser.candidates import build_candidates
 from optimiser.checker import check
 from optimiser.generate import add_reallocation_columns, generate
 from optimiser.lpserver import LpServer
+from optimiser.params import SolverParams
 from optimiser.solver import _subset, clique_cuts, lp_duals, price
 
 
@@ -98,6 +99,7 @@ def test_solve_with_the_server_keeps_the_reallocation_rules(
     with SciPy's objective, and passes the checker."""
     from optimiser import solver
     from optimiser.reallocate import ReallocOptions, reallocate, write_plan
+    from optimiser.solver import SolveOptions, solve
 
     folder = tmp_path / "auth"
     day = dt.date(2025, 6, 2)
@@ -114,9 +116,12 @@ def test_solve_with_the_server_keeps_the_reallocation_rules(
             used.append(self.solves)
             super().close()
 
-    monkeypatch.setattr(solver, "LP_SERVER_PAIRS", 0)
     monkeypatch.setattr(solver, "LpServer", Counting)
-    warm = reallocate(load_instance(folder), opts)
+    # `reallocate`'s solve, with the server taking every restricted LP
+    run = load_instance(folder).with_reallocation(date=day, max_moves=3, min_saving=20.0)
+    warm = solve(run, SolveOptions(time_limit=30, workers=2, backend="highs",
+                                   lp_tolerance=1e-5,
+                                   tuning=SolverParams(lp_server_pairs=0)))
     assert used and used[0] >= 1  # the server solved the LP
     assert warm.status == plain.status == "optimal"
     assert warm.objective == pytest.approx(plain.objective, abs=0.01)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from optimiser import load_instance, solve
 from optimiser.checker import check
+from optimiser.params import SolverParams
 
 
 def _d(pairs: dict[tuple[str, str], float]) -> list[dict]:
@@ -320,19 +322,16 @@ def test_proof_stage_takes_every_pair_fixing_keeps(tmp_path: Path,
     authority by setting the thresholds to zero: the proof must still be complete (status
     optimal, the optimum of the plain solve), over fewer pairs than are feasible, and pass
     the checker."""
-    from optimiser import solver
     from optimiser.generate import generate
 
     generate(tmp_path / "i", children=150, placements=120, seed=1)
     plain, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1)
     assert plain.status == "optimal"
     assert "proof_pairs" not in plain.stats  # the search model proved it alone
-    monkeypatch.setattr(solver, "FIXING_PAIRS", 0)
-    monkeypatch.setattr(solver, "FIXING_FACTOR", 0)
     # the cut proof runs first where it applies (next test): off, to reach this stage
-    monkeypatch.setattr(solver, "cut_proof_applies", lambda *a: False)
+    tuning = SolverParams(fixing_pairs=0, fixing_factor=0, cut_proof=False)
     forced, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1,
-                                   candidate_limit=3)
+                                   candidate_limit=3, tuning=tuning)
     assert "proof_pairs" in forced.stats
     assert 0 < forced.stats["proof_pairs"] < forced.stats["pairs_feasible"]
     assert forced.status == "optimal"
@@ -346,17 +345,15 @@ def test_cut_proof_proves_the_optimum(tmp_path: Path, monkeypatch: pytest.Monkey
     £225 short). Forced on a small generated authority as above: the route must run
     (certified cuts, a bound over all pairs), end optimal at the plain solve's optimum,
     with its bound no higher than that optimum, and pass the checker."""
-    from optimiser import solver
     from optimiser.generate import generate
 
     generate(tmp_path / "i", children=150, placements=120, seed=1)
     plain, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1)
     assert plain.status == "optimal"
     assert "cut_proof_cuts" not in plain.stats  # not needed there
-    monkeypatch.setattr(solver, "FIXING_PAIRS", 0)
-    monkeypatch.setattr(solver, "FIXING_FACTOR", 0)
     forced, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1,
-                                   candidate_limit=3)
+                                   candidate_limit=3,
+                                   tuning=SolverParams(fixing_pairs=0, fixing_factor=0))
     assert forced.stats["cut_proof_cuts"] >= 1
     assert "proof_pairs" not in forced.stats  # no proof stage after it
     assert forced.stats["cut_proof_bound"] <= plain.objective + 1e-6
@@ -381,9 +378,9 @@ def test_cut_bound_found_during_the_dive_stops_it_and_proves(
 
     generate(tmp_path / "i", children=150, placements=120, seed=1)
     plain, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1)
-    monkeypatch.setattr(solver, "FIXING_PAIRS", 0)
+    tuning = SolverParams(fixing_pairs=0, dive_min_share=0.0)
     if factor is not None:
-        monkeypatch.setattr(solver, "FIXING_FACTOR", factor)
+        tuning = replace(tuning, fixing_factor=factor)
     harvests: list = []
     real_harvest, real_start = solver.harvest_start, solver.start_milp
 
@@ -410,9 +407,8 @@ def test_cut_bound_found_during_the_dive_stops_it_and_proves(
 
     monkeypatch.setattr(solver, "harvest_start", harvest)
     monkeypatch.setattr(solver, "start_milp", start)
-    monkeypatch.setattr(solver, "DIVE_MIN_SHARE", 0.0)
     early, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1,
-                                  candidate_limit=3)
+                                  candidate_limit=3, tuning=tuning)
     assert harvests
     assert early.stats["cut_proof_during_dive"] == 1.0
     assert early.stats["cut_proof_cuts"] >= 1
@@ -450,16 +446,14 @@ def test_cut_proof_with_a_far_bound_searches_and_keeps_its_bound(
     the search model's pairs only: no claim of optimality, and the bound over all pairs
     is the cut proof's, still no higher than the optimum. With time left, the proof stage
     then takes over (its own proof over every pair fixing keeps)."""
-    from optimiser import solver
     from optimiser.generate import generate
 
     generate(tmp_path / "i", children=150, placements=120, seed=1)
     plain, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1)
-    monkeypatch.setattr(solver, "FIXING_PAIRS", 0)
-    monkeypatch.setattr(solver, "FIXING_FACTOR", 0)
-    monkeypatch.setattr(solver, "CUT_PROOF_PAIRS", 0)
     far, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1,
-                                candidate_limit=3)
+                                candidate_limit=3,
+                                tuning=SolverParams(fixing_pairs=0, fixing_factor=0,
+                                                    cut_proof_pairs=0))
     assert far.stats["cut_proof_complete"] == 0.0
     assert far.stats["cut_proof_pairs"] < far.stats["pairs_feasible"]
     assert far.stats["cut_proof_bound"] <= plain.objective + 1e-6
@@ -517,7 +511,6 @@ def test_a_failing_solve_leaves_no_highs_worker(tmp_path: Path,
     from optimiser.generate import generate
 
     generate(tmp_path / "i", children=150, placements=120, seed=1)
-    monkeypatch.setattr(solver, "FIXING_PAIRS", 0)
     started: list = []
     real_harvest = solver.harvest_start
 
@@ -531,5 +524,6 @@ def test_a_failing_solve_leaves_no_highs_worker(tmp_path: Path,
     monkeypatch.setattr(solver, "harvest_start", harvest)
     monkeypatch.setattr(solver, "greedy", broken)
     with pytest.raises(RuntimeError, match="greedy failed"):
-        solve(load_instance(tmp_path / "i"), time_limit=60, workers=1, candidate_limit=3)
+        solve(load_instance(tmp_path / "i"), time_limit=60, workers=1, candidate_limit=3,
+              tuning=SolverParams(fixing_pairs=0))
     assert started and all(p.proc.poll() is not None for p in started)
