@@ -11,52 +11,35 @@ from pathlib import Path
 
 import pytest
 from builders import placement_of, solve_and_check, write_instance
+from rule_cases import CASES
 
-# rule code -> (child columns, placement columns, exclusions) that break it; the
-# `fixed` columns make the same pair legal again.
-CASES = {
-    "age_range": ({"age": 15}, {"age_min": 0, "age_max": 12}, {"age_max": 17}),
-    "gender": ({"gender": "M"}, {"genders": "F"}, {"genders": "F;M"}),
-    "needs": ({"needs": "disability;complex_behaviour"}, {"needs_supported": "disability"},
-              {"needs_supported": "disability;complex_behaviour"}),
-    "faith_required": ({"faith": "sikh", "faith_match": "required"}, {"faith": "christian"},
-                       {"faith": "sikh"}),
-    "ofsted_rating": ({}, {"type": "external_residential", "ofsted_rating": "inadequate"},
-                      {"ofsted_rating": "requires_improvement"}),
-    "max_distance": ({"max_distance_km": 0.5}, {}, {"lat": 52.001}),
-    "placement_type": ({"placement_types": "inhouse_foster"}, {"type": "ifa_foster"},
-                       {"type": "inhouse_foster"}),
-    "supported_accommodation_under_16": (
-        {"age": 15}, {"type": "supported_accommodation", "age_min": 0},
-        {"type": "ifa_foster"}),
-}
+from optimiser.rules import PAIR_RULES, Rule
+
+# The spec's per-pair rules, each with one placement P1 that breaks it or, mended, fits:
+# the shared table of tests/rule_cases.py, seen here through the solve and its reasons.
+PAIR_CASES = [r for r in PAIR_RULES if r is not Rule.EXCLUSION]  # exclusion: below
 
 
-@pytest.mark.parametrize("rule", sorted(CASES))
-def test_rule_binds(tmp_path: Path, rule: str) -> None:
-    child, placement, _ = CASES[rule]
-    folder = write_instance(tmp_path / "i", [{"child_id": "C1", **child}],
-                            [{"placement_id": "P1", **placement}])
+@pytest.mark.parametrize("rule", PAIR_CASES, ids=lambda r: r.value)
+def test_rule_binds(tmp_path: Path, rule: Rule) -> None:
+    folder = CASES[rule][0].write(tmp_path / "i")
     _, a, _ = solve_and_check(folder)
     assert placement_of(a, "C1") == ""
-    assert a.loc["C1", "reason_code"] == rule
+    assert a.loc["C1", "reason_code"] == rule.value
     assert a.loc["C1", "reason"]
 
 
-@pytest.mark.parametrize("rule", sorted(CASES))
-def test_rule_does_not_bind(tmp_path: Path, rule: str) -> None:
-    child, placement, fixed = CASES[rule]
-    folder = write_instance(tmp_path / "i", [{"child_id": "C1", **child}],
-                            [{"placement_id": "P1", **placement, **fixed}])
+@pytest.mark.parametrize("rule", PAIR_CASES, ids=lambda r: r.value)
+def test_rule_does_not_bind(tmp_path: Path, rule: Rule) -> None:
+    folder = CASES[rule][1].write(tmp_path / "i")
     _, a, _ = solve_and_check(folder)
     assert placement_of(a, "C1") == "P1"
 
 
 def test_ofsted_floor_is_policy(tmp_path: Path) -> None:
     """With the floor lowered to `inadequate`, the inadequate home is usable."""
-    child, placement, _ = CASES["ofsted_rating"]
-    folder = write_instance(tmp_path / "i", [{"child_id": "C1", **child}],
-                            [{"placement_id": "P1", **placement}],
+    case = CASES[Rule.OFSTED_RATING][0]
+    folder = write_instance(tmp_path / "i", case.children, case.placements,
                             policy='[rules]\nmin_ofsted_rating = "inadequate"\n')
     _, a, _ = solve_and_check(folder)
     assert placement_of(a, "C1") == "P1"
