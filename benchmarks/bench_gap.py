@@ -27,13 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from optimiser.gap import (  # noqa: E402  (the repository is put on the path first)
+from optimiser.research.gap import solve_gap  # noqa: E402  (the repository is put on the path first)
+from optimiser.research.gap_instance import (  # noqa: E402
     BACKENDS,
     SENSES,
     default_data_dir,
     read_best_known,
     read_gap,
-    solve_gap,
 )
 
 FIELDS = ["instance", "problem", "sense", "backend", "status", "objective", "bound",

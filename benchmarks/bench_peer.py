@@ -7,7 +7,7 @@ Each (instance, side) runs in its own process, so peak RSS is that run's own (CB
 as a child process of it: its peak is reported apart). "ours" is `solve()` as the
 command runs it (CP-SAT, or the min-cost flow when it applies); "ours-highs" the same
 engine with `--backend highs` ("ours-cbc": `--backend cbc`); "ours-cpsat" with the fast
-path off; "dense" is optimiser/dense.py: a binary per feasible child-placement pair, rows
+path off; "dense" is optimiser/research/dense.py: a binary per feasible child-placement pair, rows
 written one by one with `+=`, CBC (PuLP's bundled binary, one thread: PuLP's default) with gapRel=0.
 Results go to benchmarks/results/peer.json; a (size, side) pair already there with the
 same time limit is not run again unless --force; `--table` prints the Markdown table.
@@ -71,7 +71,7 @@ def instance_dir(name: str) -> Path:
 
 def run_one(name: str, side: str, time_limit: float, workers: int, seed: int) -> dict[str, Any]:
     from optimiser import load_instance
-    from optimiser.bench_backends import run_backend
+    from optimiser.research.bench_backends import run_backend
 
     folder = instance_dir(name)
     t = time.perf_counter()

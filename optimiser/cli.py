@@ -331,10 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "plans are compared on the same scenarios")
     pc.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     pc.set_defaults(func=cmd_plan_capacity)
-    from .cli_gap import add_parser as add_gap_parser
+    from .research.cli_gap import add_parser as add_gap_parser
 
     add_gap_parser(sub)
-    from .bench import add_parser as add_bench_parser  # `placement bench CONFIG`
+    from .research.bench import add_parser as add_bench_parser  # `placement bench CONFIG`
 
     add_bench_parser(sub)
     from .service.cli import add_parsers as add_service_parsers  # serve, users, audit

@@ -7,17 +7,22 @@ instance, one GAP problem (when shared/data is there) and runs that fail fast.
 from __future__ import annotations
 
 import csv
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
-from optimiser import bench
 from optimiser.cli import main
-from optimiser.gap import default_data_dir
+from optimiser.research import bench
+from optimiser.research.gap_instance import default_data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "benchmarks" / "configs" / "smoke.toml"
-HAS_GAP = (d := default_data_dir()) is not None and (d / "gap" / "orlib" / "gap1.txt").is_file()
+REAL_FIND_SPEC = importlib.util.find_spec
+HAS_NUMBA = REAL_FIND_SPEC("numba") is not None
+HAS_GAP = HAS_NUMBA and (d := default_data_dir()) is not None \
+    and (d / "gap" / "orlib" / "gap1.txt").is_file()
 
 
 def rows_of(path: Path) -> list[dict[str, str]]:
@@ -168,15 +173,30 @@ data = "{tmp_path / 'nowhere'}"
     assert any("skipping family 'g'" in s for s in said)
 
 
+def test_gap_family_without_numba_says_how_to_install(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the research extra a GAP family is skipped, with the command that
+    installs it; the placement families still run."""
+    monkeypatch.setitem(sys.modules, "numba", None)  # as if not installed
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "numba" else REAL_FIND_SPEC(name, *a))
+    cfg = bench.load_config(write_config(tmp_path / "c.toml", """
+[[family]]
+name = "g"
+gap = ["orlib/gap1.txt"]
+"""))
+    (fam,) = cfg.families
+    assert fam.instances == []
+    assert "pip install 'placement-optimiser[research]'" in fam.skipped
+
+
 def test_dispatch_table_has_every_engine_backend() -> None:
     from optimiser.solver import BACKENDS
 
     table = bench.placement_backends()
     assert {"auto", *BACKENDS} <= set(table)
-    try:
-        from optimiser.bench_backends import BENCH_BACKENDS
-    except ImportError:
-        return
+    from optimiser.research.bench_backends import BENCH_BACKENDS
+
     assert set(BENCH_BACKENDS) <= set(table)
 
 

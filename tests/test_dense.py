@@ -1,4 +1,4 @@
-"""The dense PuLP peer (issue 4, item 5): same optimum as the engine on tiny instances,
+"""The dense PuLP peer: same optimum as the engine on tiny instances,
 and its plan passes the independent checker."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from test_solver import tiny_instances
 
 from optimiser import load_instance, solve, write_solution
 from optimiser.checker import check
-from optimiser.dense import dense_pairs, solve_dense
+from optimiser.research.dense import dense_pairs, solve_dense
 from optimiser.generate import generate
 
 ROOT = Path(__file__).resolve().parents[1]

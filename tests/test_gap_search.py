@@ -14,24 +14,26 @@ import numpy as np
 import pytest
 
 from optimiser.backends import AssignmentModel, lp_relaxation
-from optimiser.gap import (
+from optimiser.research import INSTALL_HINT
+from optimiser.research.gap_instance import (
     GapInstance,
-    _Shared,
     default_data_dir,
-    dives,
-    lagrangian,
     load_gap,
     read_best_known,
-    regret_greedy,
 )
-from optimiser.gap_search import (
-    _knap,
-    _knap_deltas,
+
+pytest.importorskip("numba", reason=f"the GAP solver needs numba: {INSTALL_HINT}")
+
+from optimiser.research.gap import Incumbent, dives, lagrangian  # noqa: E402
+from optimiser.research.gap_search import (  # noqa: E402
+    knapsack,
     knapsack_bound,
+    knapsack_deltas,
     knapsack_values,
     lagrangian_dive,
     lagrangian_start,
     local_search,
+    regret_greedy,
 )
 
 
@@ -80,11 +82,11 @@ def test_knapsack_dp_matches_brute_force(seed: int) -> None:
     weight = rng.integers(0, 12, n)
     cap = int(rng.integers(5, 40))
     z = np.zeros(n, dtype=np.bool_)
-    value = _knap(profit, weight, cap, z)
+    value = knapsack(profit, weight, cap, z)
     assert value == pytest.approx(_brute_knap(profit, weight, cap))
     assert weight[z].sum() <= cap and profit[z].sum() == pytest.approx(value)
     d_in, d_out = np.zeros(n), np.zeros(n)
-    assert _knap_deltas(profit, weight, cap, d_in, d_out) == pytest.approx(value)
+    assert knapsack_deltas(profit, weight, cap, d_in, d_out) == pytest.approx(value)
     for j in range(n):
         with_j = _brute_knap(profit, weight, cap, (j, True))
         without = _brute_knap(profit, weight, cap, (j, False))
@@ -157,7 +159,7 @@ def test_dives_improve_a_poor_start_to_the_known_optimum(problem: int) -> None:
     start = regret_greedy(cost, inst.a, inst.b, inst.a.astype(float))  # a poor start
     assert start is not None
     v0 = inst.objective(start)
-    shared = _Shared(start, v0)
+    shared = Incumbent(start, v0)
     model = AssignmentModel.dense(cost, inst.a, inst.b, drop_oversize=True)
     lp = lp_relaxation(model)
     low, u, d_in, _, _ = knapsack_bound(cost, inst.a, inst.b, lp.job_dual, v0,
@@ -209,7 +211,7 @@ def test_local_search_feasible_never_worse_and_a_local_optimum(seed: int) -> Non
 def test_solver_on_a_tight_instance_keeps_time_and_uses_the_dives() -> None:
     """A type-D-like 15 x 120 instance is not proven in 3 s: the answer is feasible, its
     bound is the knapsack bound or better, the dives ran, and the limit is kept."""
-    from optimiser.gap import solve_gap
+    from optimiser.research.gap import solve_gap
 
     inst = _random_gap(15, 120, 7)
     r = solve_gap(inst, "min", "cpsat", time_limit=3.0, workers=2, seed=0)

@@ -1,9 +1,12 @@
 """`placement gap FILE`: solve a generalized assignment problem file.
 
 Wired into the `placement` command by `optimiser/cli.py` through :func:`add_parser`; also
-runs alone as ``python -m optimiser.cli_gap FILE ...``.
+runs alone as ``python -m optimiser.research.cli_gap FILE ...``. Registering the command
+needs no solver: without numba (the `research` extra) `placement gap` says how to
+install it, and the rest of `placement` works.
 
-Exit codes as for the rest of the command: 0 answered (whatever the status), 2 bad input.
+Exit codes as for the rest of the command: 0 answered (whatever the status), 2 bad input,
+3 the research extra is not installed.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .gap import BACKENDS, LAYOUTS, SENSES, GapFormatError, GapResult, read_gap, solve_gap
+from . import INSTALL_HINT, missing_extra
+from .gap_instance import BACKENDS, LAYOUTS, SENSES, GapFormatError, read_gap
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+if TYPE_CHECKING:
+    from .gap import GapResult
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_MISSING_EXTRA = 0, 2, 3
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -71,6 +78,14 @@ def cmd_gap(args: argparse.Namespace) -> int:
         print("error: --time-limit must be positive and --workers at least 1",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+
+    try:
+        from .gap import solve_gap
+    except ImportError as e:
+        if not missing_extra(e):
+            raise
+        print(f"error: placement gap needs numba: {INSTALL_HINT}", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
 
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

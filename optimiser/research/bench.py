@@ -42,8 +42,8 @@ Config (paths relative to the repository root)::
 
 Backends: placement families dispatch through `PLACEMENT_BACKENDS` ("cpsat", "highs":
 `optimiser.solve` with `SolveOptions(backend=...)`), extended by the `run_backend` of
-`optimiser.bench_backends` when that module is present; GAP families use every backend
-of `optimiser.gap.solve_gap`.
+`bench_backends`; GAP families use every backend of `gap.solve_gap`, and are skipped,
+saying why, where numba (the `research` extra) is not installed.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ import argparse
 import contextlib
 import csv
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -66,9 +67,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, as a package
+    import tomli as tomllib
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from . import INSTALL_HINT
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 FIELDS = [
     "instance", "family", "kind", "size", "resources", "backend", "time_limit", "seed",
@@ -103,12 +109,12 @@ PlacementBackend = Callable[[Any, float, int, int], dict[str, Any]]
 def _solve_backend(name: str) -> PlacementBackend:
     """`optimiser.solve` with MIP solver `name` ("auto": as the command runs it, with the
     min-cost-flow fast path where it applies; else that solver, fast path off, as in
-    `optimiser.bench_backends`)."""
+    `bench_backends`)."""
 
     def run(inst: Any, time_limit: float, seed: int, workers: int) -> dict[str, Any]:
         import dataclasses
 
-        from .solver import SolveOptions, solve
+        from ..solver import SolveOptions, solve
 
         kw: dict[str, Any] = {"time_limit": time_limit, "seed": seed, "workers": workers}
         if name != "auto":
@@ -139,22 +145,16 @@ PLACEMENT_BACKENDS: dict[str, PlacementBackend] = {
 def placement_backends() -> dict[str, PlacementBackend]:
     """Our own table (the engine's time split and `Result`, so the checker can run) for
     every MIP solver `SolveOptions` knows (e.g. "cbc"), extended by the `run_backend` of
-    `optimiser.bench_backends` for the others ("mcf", "pulp-dense")."""
-    from .solver import BACKENDS as SOLVER_BACKENDS
+    `bench_backends` for the others ("mcf", "pulp-dense")."""
+    from ..solver import BACKENDS as SOLVER_BACKENDS
+    from .bench_backends import BENCH_BACKENDS, run_backend
 
     table = dict(PLACEMENT_BACKENDS)
     for name in SOLVER_BACKENDS:
         table.setdefault(name, _solve_backend(name))
-    try:
-        from . import bench_backends
-    except ImportError:
-        return table
-    names = getattr(bench_backends, "BENCH_BACKENDS", None)
-    run_backend = getattr(bench_backends, "run_backend", None)
-    if names and run_backend is not None:
-        for name in names:
-            if name not in table:
-                table[name] = _external_backend(run_backend, name)
+    for name in BENCH_BACKENDS:
+        if name not in table:
+            table[name] = _external_backend(run_backend, name)
     return table
 
 
@@ -170,7 +170,7 @@ def _external_backend(run_backend: Callable[..., Any], name: str) -> PlacementBa
 
 
 def gap_backends() -> tuple[str, ...]:
-    from .gap import BACKENDS
+    from .gap_instance import BACKENDS
 
     return BACKENDS
 
@@ -243,7 +243,7 @@ def _slug(text: str) -> str:
 
 def load_config(path: str | Path) -> Config:
     """Read and check a bench config; every error names the file and the entry."""
-    from .generate import RECIPES_PATH, load_recipes
+    from ..generate import RECIPES_PATH, load_recipes
 
     cfg_path = Path(path)
     try:
@@ -350,8 +350,11 @@ def load_config(path: str | Path) -> Config:
 
 
 def _gap_instances(fam: Family, f: dict[str, Any], top: dict[str, Any], where: str) -> None:
-    from .gap import GapFormatError, default_data_dir, read_best_known, read_gap
+    from .gap_instance import GapFormatError, default_data_dir, read_best_known, read_gap
 
+    if importlib.util.find_spec("numba") is None:
+        fam.skipped = f"the GAP solver needs numba: {INSTALL_HINT}"
+        return
     data_opt = f.get("data", top.get("data"))
     data = _repo_path(data_opt) if data_opt else default_data_dir()
     files = [str(x) for x in _list(f["gap"], f"{where}: gap", str)]
@@ -452,7 +455,8 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
     """Runs in the fresh process: load, solve, (check); returns the row's measured part."""
     out: dict[str, Any] = {}
     if spec["kind"] == "gap":
-        from .gap import load_gap, solve_gap
+        from .gap import solve_gap
+        from .gap_instance import load_gap
 
         t = time.perf_counter()
         ginst = load_gap(spec["path"], spec["problem"])
@@ -462,7 +466,7 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
                       spec["workers"], spec["seed"])
         out.update(status=g.status, objective=g.objective, bound=g.bound, seconds=g.seconds)
         return out
-    from .reader import load_instance
+    from ..reader import load_instance
 
     t = time.perf_counter()
     inst = load_instance(spec["path"])
@@ -492,8 +496,8 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("check") and r.get("result") is not None:
         import tempfile
 
-        from . import write_solution
-        from .checker import check
+        from .. import write_solution
+        from ..checker import check
 
         with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
             write_solution(r["result"], Path(tmp) / "out")
@@ -503,7 +507,7 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child_generate(spec: dict[str, Any]) -> dict[str, Any]:
-    from .generate import generate
+    from ..generate import generate
 
     kw = dict(spec["make"])
     recipe = kw.pop("recipe", None)
@@ -577,7 +581,7 @@ def run_child(mode: str, spec: dict[str, Any], log: Path, timeout: float,
     result_file = log.with_suffix(".result.json")
     spec_file.write_text(json.dumps(spec))
     result_file.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "optimiser.bench", mode, str(spec_file), str(result_file)]
+    cmd = [sys.executable, "-m", "optimiser.research.bench", mode, str(spec_file), str(result_file)]
     t0 = time.perf_counter()
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
@@ -1002,7 +1006,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("_run", "_generate"):
         return _child_main(argv)
-    ap = argparse.ArgumentParser(prog="python -m optimiser.bench")
+    ap = argparse.ArgumentParser(prog="python -m optimiser.research.bench")
     add_parser(ap.add_subparsers(dest="command", required=True))
     args = ap.parse_args(["bench", *argv])
     return int(args.func(args))

@@ -3,8 +3,8 @@
 Why: on tight GAPs (OR-Library type D: cost falls as resource use rises, capacity at
 80% of the greedy load) the LP is weak and CP-SAT's own search stalls, while relaxing
 "each job once" instead of the capacities leaves one 0-1 knapsack per agent, whose
-bound is within about 0.1% of the optimum there and whose solutions are almost a
-partition of the jobs. So:
+bound is close to the optimum there and whose solutions are almost a partition of
+the jobs. So:
 
 * `knapsack_bound` -- subgradient ascent on that bound, with exact per-pair prices
   (how much the bound rises when a pair is forced in or out) for fixing pairs;
@@ -12,7 +12,8 @@ partition of the jobs. So:
   CP-SAT's LP relaxation to the same bound;
 * `lagrangian_dive` -- a primal heuristic: fix one agent at a time to its knapsack set,
   re-optimise the multipliers for what is left, leave the last agents to an exact solve;
-* `lagrangian_start` -- an assignment built from the knapsack solutions.
+* `lagrangian_start` -- an assignment built from the knapsack solutions;
+* `regret_greedy`, `local_search` -- construction and shift/swap improvement.
 
 Knapsacks are solved by dynamic programming over capacity (integer resource use), in
 plain loops compiled with ``numba.njit`` (``nogil``, so they run beside CP-SAT's threads;
@@ -24,7 +25,14 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from numba import njit
+
+from . import INSTALL_HINT
+
+try:
+    from numba import njit
+except ModuleNotFoundError as e:  # the research extra is not installed
+    raise ModuleNotFoundError(f"the GAP solver needs numba: {INSTALL_HINT}",
+                              name=e.name) from e
 
 # --------------------------------------------------------------------------- knapsack bound
 # Relaxing "each job once" with multipliers u_j leaves one 0-1 knapsack per agent:
@@ -66,7 +74,7 @@ def _knap_forward(profit: np.ndarray, weight: np.ndarray, cap: int, items: np.nd
 
 
 @njit(cache=True, nogil=True)
-def _knap(profit: np.ndarray, weight: np.ndarray, cap: int, z: np.ndarray) -> float:
+def knapsack(profit: np.ndarray, weight: np.ndarray, cap: int, z: np.ndarray) -> float:
     """0-1 knapsack by DP over capacity; z[j] set to the chosen items. Returns the value."""
     z[:] = False
     items, k = _knap_items(profit, weight, cap)
@@ -81,7 +89,7 @@ def _knap(profit: np.ndarray, weight: np.ndarray, cap: int, z: np.ndarray) -> fl
 
 
 @njit(cache=True, nogil=True)
-def _knap_deltas(profit: np.ndarray, weight: np.ndarray, cap: int, d_in: np.ndarray,
+def knapsack_deltas(profit: np.ndarray, weight: np.ndarray, cap: int, d_in: np.ndarray,
                  d_out: np.ndarray) -> float:
     """Knapsack value and, per item, its loss when the item is forced in / out."""
     n = profit.shape[0]
@@ -135,7 +143,7 @@ def _lag_value(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarray,
     for i in range(m):
         for j in range(n):
             profit[j] = u[j] - cost[i, j]
-        total -= _knap(profit, a[i], b[i], z[i])
+        total -= knapsack(profit, a[i], b[i], z[i])
     return total
 
 
@@ -151,7 +159,7 @@ def _lag_deltas(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarray,
     for i in range(m):
         for j in range(n):
             profit[j] = u[j] - cost[i, j]
-        total -= _knap_deltas(profit, a[i], b[i], d_in[i], d_out[i])
+        total -= knapsack_deltas(profit, a[i], b[i], d_in[i], d_out[i])
     return total
 
 
@@ -197,8 +205,6 @@ def lagrangian_start(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarr
                      d_in: np.ndarray) -> np.ndarray | None:
     """An assignment from the knapsacks at u: jobs some knapsack took keep the agent with
     the smallest pair price d_in (while it has room), the rest go by regret on d_in."""
-    from .gap import regret_greedy
-
     cost = np.ascontiguousarray(cost, dtype=np.int64)
     a = np.ascontiguousarray(a, dtype=np.int64)
     b = np.ascontiguousarray(b, dtype=np.int64)
@@ -227,7 +233,7 @@ def knapsack_values(cost: np.ndarray, a: np.ndarray, b: np.ndarray,
     m, n = cost.shape
     z = np.zeros(n, dtype=np.bool_)
     uu = np.asarray(u, dtype=np.float64)
-    return np.array([_knap(uu - cost[i], a[i], int(b[i]), z) for i in range(m)])
+    return np.array([knapsack(uu - cost[i], a[i], int(b[i]), z) for i in range(m)])
 
 
 def _subgradient(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarray,
@@ -306,6 +312,40 @@ def lagrangian_dive(cost: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarra
             fixed += float(c[k, take].sum())
         agents = np.delete(agents, picked)
         jobs = jobs[~used]
+    return x
+
+
+# --------------------------------------------------------------------------- construction
+
+
+def regret_greedy(cost: np.ndarray, a: np.ndarray, b: np.ndarray, desir: np.ndarray,
+                  start: np.ndarray | None = None) -> np.ndarray | None:
+    """Martello-Toth style: the job with the largest regret goes to its best agent first.
+
+    `desir` ranks agents per job (lower is better; Lagrangian costs c + lambda a work
+    well). `start`: a partial assignment (-1 open) to complete. None when stuck.
+    """
+    m, n = cost.shape
+    x = np.full(n, -1, dtype=np.int64) if start is None else start.copy()
+    rem = b.astype(np.int64) - np.bincount(x[x >= 0], weights=a[x[x >= 0], np.flatnonzero(
+        x >= 0)], minlength=m).astype(np.int64)
+    if np.any(rem < 0):
+        return None
+    open_jobs = np.flatnonzero(x < 0)
+    big = np.float64(np.abs(desir).max() * 4 + 1e6)
+    while len(open_jobs):
+        d = np.where(a[:, open_jobs] <= rem[:, None], desir[:, open_jobs], np.inf)
+        two = np.partition(d, 1, axis=0)[:2] if m > 1 else np.vstack([d, np.full_like(d,
+                                                                                    np.inf)])
+        if not np.all(np.isfinite(two[0])):
+            return None
+        regret = np.where(np.isfinite(two[1]), two[1] - two[0], big)
+        q = int(np.argmax(regret))
+        j = int(open_jobs[q])
+        i = int(np.argmin(d[:, q]))
+        x[j] = i
+        rem[i] -= a[i, j]
+        open_jobs = np.delete(open_jobs, q)
     return x
 
 

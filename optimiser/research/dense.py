@@ -1,4 +1,4 @@
-"""The dense peer (issue 4, item 5): the model an analyst would write in PuLP with CBC.
+"""The dense peer: the model an analyst would write in PuLP with CBC.
 
 Which model: one binary x[c,p] for *every child-placement pair that passes the rules*
 (the rules are applied before the model, as an analyst filtering a pandas merge would;
@@ -28,14 +28,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backends import CBC_BOUND
-from .candidates import BlockPlan, evaluate_block, unit_blocks
-from .instance import Instance
+from ..backends import CBC_BOUND
+from ..candidates import BlockPlan, evaluate_block, unit_blocks
+from ..instance import Instance
 
 
 class DenseResult(NamedTuple):
-    """(objective, status, seconds, build seconds) first, so it unpacks as the brief's
-    4-tuple via [:4]; objective None when no solution was found."""
+    """(objective, status, seconds, build seconds) first, so `[:4]` is the short answer;
+    objective None when no solution was found."""
 
     objective: float | None
     status: str  # optimal | time_limit (solution, not proven) | no_solution

@@ -1,4 +1,4 @@
-"""One entry point per placement backend, for the benchmark harness (issue 4).
+"""One entry point per placement backend, for the benchmark harness.
 
 `run_backend(inst, backend, time_limit, seed, workers)` returns a plain dict with at
 least `status`, `objective`, `bound`, `seconds` (pounds per week; None when there is no
@@ -8,7 +8,7 @@ solution or bound). Backends:
 - "cpsat", "highs", "cbc": the engine with that MIP solver, fast path off
 - "mcf": the min-cost-flow fast path only; status "not_applicable" (and why) when the
   instance is not a transportation problem
-- "pulp-dense": the dense PuLP/CBC peer (optimiser/dense.py)
+- "pulp-dense": the dense PuLP/CBC peer (`dense`)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .instance import Instance
+from ..instance import Instance
 
 BENCH_BACKENDS = ("auto", "cpsat", "highs", "cbc", "mcf", "pulp-dense")
 
@@ -35,10 +35,10 @@ def run_backend(inst: Instance, backend: str, time_limit: float, seed: int = 0,
                 "seconds": d.seconds, "backend_used": "pulp-dense",
                 "build_seconds": d.build_seconds, "pair_seconds": d.pair_seconds,
                 "variables": d.variables, "constraints": d.constraints}
-    from .solver import SolveOptions, solve
+    from ..solver import SolveOptions, solve
 
     if backend == "mcf":
-        from .flow import flow_blocker
+        from ..flow import flow_blocker
 
         why = flow_blocker(inst)
         if why is not None:
