@@ -362,20 +362,14 @@ class Matcher:
                                  "solo_others": solo_others, "review": review,
                                  "solo_child": solo_child, "order": order}
 
-        # near misses: exactly one failing rule, and a waivable one within reach
+        # near misses: exactly one failing rule, one the registry lets a manager waive,
+        # and the placement within that rule's reach
         one = n_fail == 1
         near_p = np.zeros(m, dtype=bool)
         near_by = np.ones(m)
-        cand = np.flatnonzero(one & (first == pos[Rule.MAX_DISTANCE]))
-        if len(cand):
-            over = self._over_km(pb, mem, cand)
-            near_p[cand] = over <= self.near_km
-            near_by[cand] = over
-        near_p |= one & (first == pos[Rule.PLACEMENT_TYPE]) & _WAIVABLE_TYPES[inst.ptype]
-        if self.floor + 1 < len(RATINGS):
-            near_p |= one & (first == pos[Rule.OFSTED_RATING]) & (inst.rating == self.floor + 1)
-        if k >= 2 and not group_solo:
-            near_p |= one & (first == pos[Rule.CAPACITY]) & (free == k - 1)
+        for rule in WAIVABLE:
+            self._reach(rule, pb, mem, np.flatnonzero(one & (first == pos[rule])), free,
+                        group_solo, near_p, near_by)
         cand = np.flatnonzero(near_p)
         cand = cand[np.lexsort((cand, score[cand]))]
         near = (cand, near_by[cand])
@@ -413,6 +407,28 @@ class Matcher:
         if self._cohort is None:
             self._cohort = CohortModel(self.inst, budget=self.cohort_budget)
         return self._cohort
+
+    def _reach(self, rule: Rule, pb: PairBlock, mem: np.ndarray, cols: np.ndarray,
+               free: np.ndarray, group_solo: bool, near: np.ndarray, by: np.ndarray) -> None:
+        """Mark in `near` the placements `cols` (failing only `rule`) close enough to be
+        offered for a manager's waiver, and in `by` how far off they are."""
+        inst, k = self.inst, len(mem)
+        if rule is Rule.MAX_DISTANCE:  # a few km over the limit
+            if len(cols):
+                over = self._over_km(pb, mem, cols)
+                near[cols] = over <= self.near_km
+                by[cols] = over
+        elif rule is Rule.PLACEMENT_TYPE:  # never a secure or parent-and-child bed
+            near[cols] = _WAIVABLE_TYPES[inst.ptype[cols]]
+        elif rule is Rule.OFSTED_RATING:  # one level below the floor
+            if self.floor + 1 < len(RATINGS):
+                near[cols] = inst.rating[cols] == self.floor + 1
+        elif rule is Rule.CAPACITY:  # one bed short, for a group that could be split
+            if k >= 2 and not group_solo:
+                near[cols] = free[cols] == k - 1
+        else:
+            raise ValueError(f"the registry lets a manager waive {rule.value}, but match "
+                             "has no reach for it")
 
     # ---------------------------------------------------------------- entries
     def _terms(self, pb: PairBlock, cols: np.ndarray) -> list[dict[str, float]]:
@@ -575,19 +591,18 @@ class _State:
 class CohortModel:
     """What a bed costs the rest of the waiting list: the change in their optimum.
 
-    Method, and why. Measured on the 2,000-child authority, the core CP-SAT solve needs about
-    10 s for a good allocation (at a 2.5 s limit it still leaves hundreds unplaced), so
-    neither "re-solve per candidate placement" nor even one short solve fits a budget of a
-    few seconds. An LP dual prices a bed in one number but cannot say *which* child loses
-    out, which is the point of this view. So the model is a transportation problem, solved
+    Method, and why. A good allocation of a whole authority's list takes the core solve
+    far longer than an officer waits for a referral, so neither "re-solve per candidate
+    placement" nor even one short solve fits a budget of a fraction of a second. An LP
+    dual prices a bed in one number but cannot say *which* child loses out, which is the
+    point of this view. So the model is a transportation problem, solved
     exactly by min-cost flow (OR-Tools), on the engine's own feasible pairs and objective:
 
     1. base, once per instance: the flow over every child with sibling groups split into
        their members (a relaxation: its cost is a valid lower bound on the whole list's
        optimum); sibling groups and solo children are then held where that flow sends most
        of them (largest groups first, where they fit), and the single children re-allocated
-       exactly around them. On the 2,000-child authority this base is better than the core
-       solve at 10 s, in under two seconds;
+       exactly around them;
     2. per referral: its beds are given back and filled by the best improving chain of
        moves (the flow stays optimal: one shortest path per freed bed);
     3. one bed at a full placement costs the rest the shortest augmenting path out of it

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-# The format's vocabularies, for modules that read them together with the rule codes.
-from .categories import (  # noqa: F401
+from .categories import (
     ALL_RATINGS,
     DEFAULT_TYPES,
     EARTH_RADIUS_KM,
@@ -28,6 +27,14 @@ from .categories import (  # noqa: F401
     SUPPORTED_MIN_AGE,
     rating_allowed,
 )
+
+# The format's vocabularies are defined in optimiser.categories; they are also offered
+# here for modules that read them together with the rule codes.
+__all__ = [
+    "ALL_RATINGS", "DEFAULT_TYPES", "EARTH_RADIUS_KM", "EXPLICIT_ONLY_TYPES", "FAITH_MATCH",
+    "FAMILY_TYPES", "GENDERS", "HOLD_REASONS", "KM_PER_MILE", "NOT_RATED", "PAIR_RULES",
+    "PLACEMENT_TYPES", "RATINGS", "SUPPORTED_MIN_AGE", "Rule", "rating_allowed",
+]
 
 
 class Rule(str, Enum):

@@ -19,16 +19,7 @@ import pandas as pd
 import pytest
 
 from optimiser import calibration as cal
-from optimiser.generate import (
-    RECIPES_PATH,
-    generate,
-    generate_recipe,
-    instance_stats,
-    load_recipes,
-    recipe_kwargs,
-    type_counts,
-)
-from optimiser.rules import (
+from optimiser.categories import (
     ALL_RATINGS,
     DEFAULT_TYPES,
     EARTH_RADIUS_KM,
@@ -37,6 +28,15 @@ from optimiser.rules import (
     PLACEMENT_TYPES,
     SUPPORTED_MIN_AGE,
     rating_allowed,
+)
+from optimiser.generate import (
+    RECIPES_PATH,
+    generate,
+    generate_recipe,
+    instance_stats,
+    load_recipes,
+    recipe_kwargs,
+    type_counts,
 )
 
 REPO = Path(__file__).resolve().parent.parent
