@@ -43,7 +43,17 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Strict(BaseModel):
+    """A request body: no unknown field, no NUL character (PostgreSQL text cannot hold one)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_nul(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(isinstance(v, str) and "\x00" in v
+                                           for v in data.values()):
+            raise ValueError("text may not contain a NUL character")
+        return data
 
 
 class TokenRequest(Strict):

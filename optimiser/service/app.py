@@ -54,11 +54,16 @@ def create_app(url: str | None = None, *, engine: Engine | None = None,
                                 session_ttl=session_ttl)
     app.include_router(api.router)
     app.include_router(pages.router)
-    pages.mount_static(app)
+    pages.install(app)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
+        raw = request.scope.get("raw_path", b"") + b"?" + request.scope.get("query_string", b"")
+        if b"%00" in raw or b"\x00" in raw:  # no id or parameter holds a NUL character
+            response: Response = JSONResponse({"detail": "invalid character in the address"},
+                                              status_code=400)
+        else:
+            response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         if request.url.path.startswith("/api/docs"):  # the API explorer loads its own script

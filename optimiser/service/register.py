@@ -34,6 +34,8 @@ from .db import (
 CSV_FILES = ("children.csv", "placements.csv", "exclusions.csv", "distances.csv",
              "adjoining.csv")
 UPLOAD_NAMES = (*CSV_FILES, "policy.toml")
+REQUIRED_UPLOADS = (("children.csv", True), ("placements.csv", True), ("exclusions.csv", False),
+                    ("policy.toml", False), ("distances.csv", False), ("adjoining.csv", False))
 SHEETS = ("children", "placements", "exclusions", "distances")
 KEPT_FILES = ("policy.toml", "distances.csv", "adjoining.csv")  # stored as given
 
