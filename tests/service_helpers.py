@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
@@ -109,6 +110,28 @@ def reset_pg(url: str) -> None:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+PG_SKIP = (f"PostgreSQL tests need {PG_ENV}=postgresql://USER:PASS@HOST:PORT/DB (an empty "
+           "database they may wipe; .ci/run starts one)")
+DATABASES = [pytest.param("sqlite", id="sqlite"),
+             pytest.param("postgresql", id="pg",
+                          marks=pytest.mark.skipif(not os.environ.get(PG_ENV), reason=PG_SKIP))]
+
+
+def database_url(kind: str, tmp_path: Path) -> str:
+    """A seeded register of this kind: a SQLite copy, or the PostgreSQL test database wiped
+    and seeded afresh."""
+    if kind == "sqlite":
+        return seeded_sqlite(tmp_path)
+    url = pg_url()
+    assert url
+    reset_pg(url)
+    engine = make_engine(url)
+    upgrade(engine)
+    seed(engine)
+    engine.dispose()
+    return url
 
 
 def open_referral(s: Setup, child_id: str, role: str = "officer") -> str:

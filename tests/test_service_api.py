@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,13 @@ for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart
     pytest.importorskip(_dep)
 
 from service_helpers import (  # noqa: E402
+    DATABASES,
     Setup,
+    database_url,
     demo_files,
     make_setup,
     open_referral,
     password,
-    seeded_sqlite,
 )
 from sqlalchemy import func, select, update  # noqa: E402
 
@@ -26,9 +28,12 @@ from optimiser.service.audit import verify  # noqa: E402
 from optimiser.service.db import audit_events, children, sessions  # noqa: E402
 
 
-@pytest.fixture
-def s(tmp_path: Path) -> Setup:
-    return make_setup(seeded_sqlite(tmp_path), seeded=True)
+@pytest.fixture(params=DATABASES)
+def s(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    setup = make_setup(database_url(request.param, tmp_path), seeded=True)
+    yield setup
+    setup.client.close()
+    setup.engine.dispose()
 
 
 def matches(s: Setup, rid: str) -> dict[str, Any]:

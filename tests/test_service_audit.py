@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ import pytest
 for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart", "httpx"):
     pytest.importorskip(_dep)
 
-from service_helpers import Setup, make_setup, open_referral, seeded_sqlite  # noqa: E402
+from service_helpers import (  # noqa: E402
+    DATABASES,
+    Setup,
+    database_url,
+    make_setup,
+    open_referral,
+)
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.exc import DatabaseError  # noqa: E402
 
@@ -21,16 +28,18 @@ from optimiser.service.cli import main  # noqa: E402
 from optimiser.service.db import audit_events, make_engine, upgrade, users  # noqa: E402
 
 
-@pytest.fixture
-def s(tmp_path: Path) -> Setup:
-    setup = make_setup(seeded_sqlite(tmp_path), seeded=True)
+@pytest.fixture(params=DATABASES)
+def s(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    setup = make_setup(database_url(request.param, tmp_path), seeded=True)
     rid = open_referral(setup, "C00001")
     pid = setup.get(f"/api/v1/referrals/{rid}/matches", "officer").json()["ranked"][0]
     setup.post(f"/api/v1/referrals/{rid}/decision", "officer",
                json={"placement_id": pid["placement_id"], "decision": "accept", "reason": "ok"})
     setup.client.patch("/api/v1/placements/P00003", headers=setup.headers["manager"],
                        json={"vacancies": 3})
-    return setup
+    yield setup
+    setup.client.close()
+    setup.engine.dispose()
 
 
 def test_the_chain_links_every_event(s: Setup) -> None:
@@ -58,8 +67,11 @@ def test_the_database_refuses_to_change_an_event(s: Setup) -> None:
 def tamper(s: Setup, sql: str) -> None:
     """What an attacker with the database file can do: drop the guards, then edit."""
     with s.engine.begin() as conn:
-        conn.execute(text("DROP TRIGGER audit_no_update"))
-        conn.execute(text("DROP TRIGGER audit_no_delete"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_no_change"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_no_update"))
+            conn.execute(text("DROP TRIGGER audit_no_delete"))
         conn.execute(text(sql))
 
 
@@ -69,6 +81,7 @@ def test_a_changed_event_is_found(s: Setup, capsys: pytest.CaptureFixture[str]) 
             select(audit_events.c.detail).where(audit_events.c.seq == 3)).scalar_one())
     detail["reason"] = "changed afterwards"
     tamper(s, f"UPDATE audit_events SET detail = '{json.dumps(detail)}' WHERE seq = 3")
+    s.engine.dispose()  # a later connection sees the change whatever the pool holds
     v = verify(s.engine)
     assert not v.ok and v.bad_seq == 3
     assert main(["audit", "verify", "--db", s.url]) == 1

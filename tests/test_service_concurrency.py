@@ -16,7 +16,7 @@ for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
-from service_helpers import DEMO, password, seeded_sqlite  # noqa: E402
+from service_helpers import DATABASES, DEMO, database_url, password  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from optimiser import load_instance  # noqa: E402
@@ -34,9 +34,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    url = seeded_sqlite(tmp_path)
+@pytest.fixture(params=DATABASES)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    url = database_url(request.param, tmp_path)
     port = free_port()
     config = uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="error")
     srv = uvicorn.Server(config)
@@ -106,3 +106,4 @@ def test_twenty_accepts_of_the_last_bed(server: tuple[str, str]) -> None:
     accepts = [e for e in events if e["action"] == "decision.accept"]
     assert [e["detail"]["children"] for e in accepts] == [placed]
     assert verify(engine).ok
+    engine.dispose()
