@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from .candidates import PairBlock, build_candidates, evaluate_block
 from .categories import DEFAULT_TYPES, GENDERS, PLACEMENT_TYPES, RATINGS
 from .instance import Instance
-from .registry import NEVER_WAIVED, RULES, TRIAGE, WAIVABLE, Breach
+from .registry import NEVER_WAIVED, RULES, TRIAGE, WAIVABLE, Breach, Waived
 from .rules import Rule
 
 __all__ = ["NEVER_WAIVED", "RULE_ORDER", "WAIVABLE", "Matcher", "MatchResult", "UnknownReferral"]
@@ -475,26 +476,20 @@ class Matcher:
             rule = order[int(res._first[p])]
             assert rule in WAIVABLE
             unit = RULES[rule].near_unit
-            if rule is Rule.MAX_DISTANCE:
-                detail = (f"{self._details(res, rule, np.array([p]))[0]}; waive the limit by "
-                          f"{by:.1f} km to use it")
-            elif rule is Rule.PLACEMENT_TYPE:
-                detail = (f"{self.type_names[p]} is not in the care plan; add it to the plan "
-                          f"to use this placement")
-            elif rule is Rule.OFSTED_RATING:
-                detail = (f"rated {self.rating_names[p]}, one level below the authority's "
-                          f"floor ({inst.policy.rules.min_ofsted_rating}); needs a manager's "
-                          f"approval")
-            else:
-                detail = (f"{int(state['free'][p])} free bed(s) for a group of {len(mem)}: "
-                          f"one bed short; the group could be split, or a bed added, with "
-                          f"approval")
+            words = RULES[rule].waiver_words
+            assert words is not None
+            detail = words(Waived(
+                inst=inst, placement=p, by=float(by), free=int(state["free"][p]), size=len(mem),
+                detail=partial(self._detail_at, res, rule, p)))
             out.append(NearMiss(
                 placement_id=self.pid[p], rule=rule.value, detail=detail, by=float(by),
                 unit=unit, score=float(state["score"][p]), terms=terms[j],
                 provider=self.provider[p], type=self.type_names[p],
                 ofsted_rating=self.rating_names[p]))
         return out
+
+    def _detail_at(self, res: MatchResult, rule: Rule, p: int) -> str:
+        return self._details(res, rule, np.array([p]))[0]
 
     def _ruled_out_entries(self, res: MatchResult, cols: np.ndarray) -> list[RuledOut]:
         order = res._state["order"]

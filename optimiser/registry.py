@@ -308,6 +308,37 @@ def _distance_detail(b: Breach) -> list[str]:
             for d, w in zip(km, b.who, strict=True)]
 
 
+@dataclass(frozen=True)
+class Waived:
+    """A placement failing one waivable rule, offered to a manager (match's near misses)."""
+
+    inst: Instance
+    placement: int
+    by: float  # how far off, in the rule's `near_unit`
+    free: int  # beds free there for the referral
+    size: int  # children in the referral
+    detail: Callable[[], str]  # the rule's `detail` words at this placement, on demand
+
+
+def _distance_waiver(w: Waived) -> str:
+    return f"{w.detail()}; waive the limit by {w.by:.1f} km to use it"
+
+
+def _type_waiver(w: Waived) -> str:
+    return (f"{w.inst.type_name(w.placement)} is not in the care plan; add it to the plan "
+            f"to use this placement")
+
+
+def _rating_waiver(w: Waived) -> str:
+    return (f"rated {w.inst.rating_name(w.placement)}, one level below the authority's "
+            f"floor ({w.inst.policy.rules.min_ofsted_rating}); needs a manager's approval")
+
+
+def _capacity_waiver(w: Waived) -> str:
+    return (f"{w.free} free bed(s) for a group of {w.size}: one bed short; the group could "
+            f"be split, or a bed added, with approval")
+
+
 # --------------------------------------------------------------------------- the registry
 
 
@@ -324,6 +355,7 @@ class RuleDef:
     waiver: Waiver = Waiver.NO
     near: str = ""  # MANAGER waiver: how near a placement must be to be offered
     near_unit: str = ""  # what the near miss is measured in
+    waiver_words: Callable[[Waived], str] | None = None  # the near miss, for a manager
     funnel: int | None = None  # place in the funnel of an unplaced child's explanation
     triage: int | None = None  # place in match's order of ruled-out placements
     funnel_words: Callable[[Instance, np.ndarray], str] | None = None  # "N of those <...>"
@@ -349,7 +381,7 @@ DEFINITIONS: tuple[RuleDef, ...] = (
         void_words="are under 16 (supported accommodation)", detail=_supported_detail),
     RuleDef(
         Rule.PLACEMENT_TYPE, Scope.FIT, "the placement type is not in the child's care plan",
-        fit=_placement_type, waiver=Waiver.MANAGER, near_unit="type",
+        fit=_placement_type, waiver=Waiver.MANAGER, near_unit="type", waiver_words=_type_waiver,
         near="a type open without a specific care plan (never secure or parent and child)",
         funnel=0, triage=7, funnel_words=_types_words,
         void_words="do not have this type of placement in their care plan",
@@ -378,7 +410,8 @@ DEFINITIONS: tuple[RuleDef, ...] = (
         Rule.OFSTED_RATING, Scope.FIT,
         "the placement's Ofsted rating is below the authority's floor",
         fit=_ofsted_rating, waiver=Waiver.MANAGER, near="rated one level below the floor",
-        near_unit="level", funnel=7, triage=6, funnel_words=_rating_words,
+        near_unit="level", waiver_words=_rating_waiver, funnel=7, triage=6,
+        funnel_words=_rating_words,
         void_words="cannot go there (Ofsted rating below the authority's floor)",
         detail=_rating_detail),
     RuleDef(
@@ -389,7 +422,7 @@ DEFINITIONS: tuple[RuleDef, ...] = (
     RuleDef(
         Rule.MAX_DISTANCE, Scope.PAIR, "the placement is further from home than the child's limit",
         pair=_max_distance, waiver=Waiver.MANAGER, near="within a few km of the limit",
-        near_unit="km", funnel=2, triage=8,
+        near_unit="km", waiver_words=_distance_waiver, funnel=2, triage=8,
         funnel_words=lambda inst, members:
             f"are within {float(inst.max_distance_km[members].min()):g} km of home",
         void_words="live further away than their distance limit", detail=_distance_detail),
@@ -413,7 +446,7 @@ DEFINITIONS: tuple[RuleDef, ...] = (
         Rule.CAPACITY, Scope.MODEL, "the placement has no room",
         model="a capacity row per placement; unit_blocks drops a unit larger than the capacity",
         waiver=Waiver.MANAGER, near="one bed short, for a sibling group that could be split",
-        near_unit="bed", triage=13),
+        near_unit="bed", waiver_words=_capacity_waiver, triage=13),
     RuleDef(
         Rule.SOLO, Scope.MODEL, "a child who must live alone shares the placement",
         model="a solo child uses the whole capacity (unit_blocks' `use`)", triage=14),

@@ -60,8 +60,8 @@ def _missing(rule: Rule) -> list[str]:
             missing.append("words for a void bed")
         if d.detail is None:
             missing.append("words for a ruled-out placement")
-    if d.waiver is Waiver.MANAGER and not (d.near and d.near_unit):
-        missing.append("how near a waivable placement must be")
+    if d.waiver is Waiver.MANAGER and not (d.near and d.near_unit and d.waiver_words):
+        missing.append("how near a waivable placement must be, and its words")
     pair = CASES.get(rule)
     if pair is None or [c.binds for c in pair] != [True, False] or any(
             c.rule is not rule for c in pair):
