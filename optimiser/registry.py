@@ -101,7 +101,7 @@ class Pairs:
     km: np.ndarray
     max_km: np.ndarray  # inf (or nan) where the child has no limit
     excluded: np.ndarray
-    is_current: np.ndarray | np.bool_  # the pair is the child's current placement
+    is_current: np.ndarray  # the pair is the child's current placement
     pinned: np.ndarray | None = None  # the child stays where it lives
     held: np.ndarray | None = None  # the placement is on hold
     later: np.ndarray | None = None  # its vacancies open after the run's date
@@ -464,7 +464,6 @@ PAIR_CHECKS: tuple[RuleDef, ...] = tuple(
     d for d in DEFINITIONS if d.scope in (Scope.PAIR, Scope.RUN))
 SPEC_PAIR_RULES: tuple[Rule, ...] = tuple(
     d.rule for d in DEFINITIONS if d.scope in (Scope.FIT, Scope.PAIR))
-RUN_RULES: tuple[Rule, ...] = tuple(d.rule for d in DEFINITIONS if d.scope is Scope.RUN)
 FUNNEL: tuple[Rule, ...] = tuple(d.rule for d in sorted(
     (d for d in DEFINITIONS if d.funnel is not None), key=lambda d: d.funnel or 0))
 TRIAGE: tuple[Rule, ...] = tuple(d.rule for d in sorted(
@@ -473,7 +472,3 @@ WAIVABLE: frozenset[Rule] = frozenset(d.rule for d in DEFINITIONS if d.waiver is
 NEVER_WAIVED: frozenset[Rule] = frozenset(
     d.rule for d in DEFINITIONS if d.waiver is Waiver.NEVER)
 
-
-def rule_text(rule: Rule) -> str:
-    """The rule's one sentence for any reader."""
-    return RULES[rule].text

@@ -619,8 +619,8 @@ def test_missing_assignments_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("closed", [{"on_hold_reason": "illness"},
                                     {"available_from": "2099-01-01"}])
 def test_closed_placement_takes_no_newcomer(tmp_path: Path, closed: dict[str, str]) -> None:
-    """Found by fuzzing: C1 leaves P1 (on hold, or not open yet), so P1's capacity has
-    room, but C2 is new there: the engine never does that, the checker must say so."""
+    """C1 leaves P1 (on hold, or not open yet), so P1's capacity has room, but C2 is new
+    there: the engine never does that, the checker must say so."""
     kids = [child("C1", current_placement="P1"), child("C2")]
     pls = [place("P1", vacancies=1, **closed), place("P2", vacancies=1, weekly_cost=100.0)]
     report = run(tmp_path, kids, pls, {"C1": "P2", "C2": "P1"},
@@ -641,8 +641,8 @@ def test_closed_placement_keeps_its_resident(tmp_path: Path, closed: dict[str, s
 
 
 def test_reads_what_the_engine_reads(tmp_path: Path) -> None:
-    """Found by fuzzing: the engine solved instances with headers in capitals, a blank
-    row and solo = yes, and the checker then failed with a traceback. It reads them."""
+    """Headers in capitals, a blank row and solo = yes: the engine reads them, so the
+    checker must read them too."""
     kids = [child("C1", solo="yes"), child("C2", solo="no")]
     pls = [place("P1", vacancies=2), place("P2")]
     inst = write_instance(tmp_path / "inst", kids, pls)

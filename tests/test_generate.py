@@ -341,8 +341,8 @@ def test_type_rows_fix_counts_and_keep_the_rest_in_the_calibrated_mix() -> None:
         generate(None, children=5, placements=9, type_rows={t: 1 for t in PLACEMENT_TYPES})
 
 
-def test_england_recipe_has_the_issue_counts() -> None:
-    """Issue 4: England with 43,000 fostering households and 3,500 children's homes."""
+def test_england_recipe_has_englands_counts() -> None:
+    """England: 43,000 fostering households and 3,500 children's homes."""
     kw = recipe_kwargs("england")
     counts = dict(zip(PLACEMENT_TYPES, type_counts(kw["placements"], kw["type_rows"]),
                       strict=True))

@@ -1,4 +1,4 @@
-"""Ranked matches for one referral (issue 3), checked against the solver and the checker.
+"""Ranked matches for one referral, checked against the solver and the checker.
 
 The matcher reuses the engine's rules, so these tests hold it to the two independent
 authorities: the core solve (its first choice for a child waiting alone) and the checker
