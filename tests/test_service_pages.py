@@ -105,6 +105,7 @@ def test_sign_in_failure_and_throttle(s: Setup) -> None:
 
 
 PAGES = [("/register", {"officer", "manager", "commissioner"}),
+         ("/register/children?page=2", {"officer", "manager", "commissioner"}),
          ("/referrals", {"officer", "manager", "commissioner"}),
          ("/referrals/{rid}", {"officer", "manager"}),
          ("/placements/P00001", {"manager", "admin"}),
@@ -153,7 +154,8 @@ def test_injection_strings_in_every_text_field(s: Setup, text: str) -> None:
                        json={"on_hold_reason": text})
     assert r.status_code == 200 and r.json()["on_hold_reason"] == text
     assert s.get("/api/v1/placements/P00003", "officer").json()["on_hold_reason"] == text
-    assert_escaped(manager.get("/register").text, text)
+    assert_escaped(manager.get("/register?q=P00003").text, text)
+    assert manager.get("/register", params={"q": text}).status_code == 200
     r = manager.post("/placements/P00004", data={"csrf_token": mtoken, "vacancies": "1",
                                                   "on_hold_reason": text},
                      follow_redirects=False)
@@ -236,8 +238,9 @@ def test_officer_flow_with_a_manager_approval(s: Setup) -> None:
         assert s.get(f"/api/v1/children/{c}", "officer").json()["current_placement"] == pid
     audit_html = manager.get("/audit").text
     assert "chain verified" in audit_html and "approval.approve" in audit_html
-    register_html = manager.get("/register").text
-    assert f"<td>{pid}</td>" in register_html
+    for c in members:
+        register_html = manager.get(f"/register/children?q={c}").text
+        assert f"<th scope=\"row\">{c}</th>" in register_html and f"<td>{pid}</td>" in register_html
 
 
 def test_the_import_page(s: Setup) -> None:

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import desc, select
+from sqlalchemy import desc, func, select, true
 from starlette.datastructures import UploadFile
 
 from . import audit, security
@@ -188,17 +188,55 @@ def sign_out(request: Request, csrf_token: Annotated[str, Form(max_length=100)] 
 # --------------------------------------------------------------------------- the register
 
 
+PAGE_ROWS = 50
+PAGE_RANKED = 20  # the best placements shown at first; `?all=1` shows every one
+PAGE_RULED_OUT = 25  # per rule
+
+
+def pager(total: int, page: int) -> dict[str, int]:
+    pages = max(1, -(-total // PAGE_ROWS))
+    page = min(max(1, page), pages)
+    return {"page": page, "pages": pages, "total": total,
+            "first": (page - 1) * PAGE_ROWS + 1 if total else 0,
+            "last": min(page * PAGE_ROWS, total)}
+
+
+def register_rows(request: Request, kind: str, q: str, page: int
+                  ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    table, key, to_dict = ((placements, placements.c.placement_id, placement_row)
+                           if kind == "placements" else
+                           (children, children.c.child_id, child_row))
+    where = key.startswith(q.strip(), autoescape=True) if q.strip() else true()
+    with service(request).engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(table).where(where))
+                    .scalar_one())
+        pg = pager(total, page)
+        rows = conn.execute(select(table).where(where).order_by(table.c.row_no)
+                            .offset((pg["page"] - 1) * PAGE_ROWS).limit(PAGE_ROWS))
+        return [to_dict(r) for r in rows], pg
+
+
 @router.get("/register")
 def register_page(request: Request,
-                  sess: Annotated[security.Session, Depends(need(security.READ_REGISTER))]
-                  ) -> Response:
-    with service(request).engine.connect() as conn:
-        ps = [placement_row(r) for r in conn.execute(
-            select(placements).order_by(placements.c.row_no))]
-        cs = [child_row(r) for r in conn.execute(select(children).order_by(children.c.row_no))]
-    return render(request, "register.html", "The register", sess, placements=ps,
-                  children=cs, n_children=len(cs), active="register",
+                  sess: Annotated[security.Session, Depends(need(security.READ_REGISTER))],
+                  q: Annotated[str, Query(max_length=200)] = "",
+                  page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:
+    no_nul(q)
+    rows, pg = register_rows(request, "placements", q, page)
+    return render(request, "register.html", "The register: placements", sess, kind="placements",
+                  rows=rows, pg=pg, q=q, active="register",
                   can_edit=sess.user.role in security.EDIT_PLACEMENT)
+
+
+@router.get("/register/children")
+def register_children(request: Request,
+                      sess: Annotated[security.Session, Depends(need(security.READ_REGISTER))],
+                      q: Annotated[str, Query(max_length=200)] = "",
+                      page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:
+    no_nul(q)
+    rows, pg = register_rows(request, "children", q, page)
+    return render(request, "register.html", "The register: children", sess, kind="children",
+                  rows=rows, pg=pg, q=q, active="register", can_edit=False)
 
 
 def placement_or_404(request: Request, placement_id: str) -> dict[str, Any]:
@@ -304,16 +342,19 @@ def referral_view(request: Request, sess: security.Session, rid: str, status: in
                 f"£{r['score']:,.2f} a week") for i, r in enumerate(data["ranked"], 1)]
     choices += [(n["placement_id"], f"{n['placement_id']}: needs a manager's approval "
                  f"({n['rule'].replace('_', ' ')})") for n in data["near_misses"]]
+    show_all = request.query_params.get("all") == "1"
     m = {"referral": {"label": res.referral.label, "note": res.referral.note,
                       "child_ids": res.referral.child_ids},
-         "ranked_total": res.ranked_total, "ranked": data["ranked"],
+         "ranked_total": res.ranked_total,
+         "ranked": data["ranked"] if show_all else data["ranked"][:PAGE_RANKED],
          "near_misses": data["near_misses"], "ruled_out": data["ruled_out"]}
     by_rule: dict[str, list[dict[str, Any]]] = {}
     for r in data["ruled_out"]:
         by_rule.setdefault(r["rule"], []).append(r)
     return render(request, "referral.html", f"Referral {rid}", sess, status=status, ref=ref,
                   m=m, ruled_out=list(by_rule.items()), choices=choices, decisions=decs,
-                  errors=errors or {}, active="referrals")
+                  errors=errors or {}, active="referrals", show_all=show_all,
+                  per_rule=None if show_all else PAGE_RULED_OUT)
 
 
 @router.get("/referrals/{rid}")
