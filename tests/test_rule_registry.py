@@ -137,6 +137,11 @@ def test_engine_solve(tmp_path: Path, case: RuleCase) -> None:
     assert (got == case.plan) != case.binds
     report = check(folder, out, date=DAY)
     assert report.ok, [v.detail for v in report.violations]
+    if case.binds and len(case.placements) == 1 and RULES[case.rule].scope is not Scope.MODEL:
+        # the only placement breaks the rule: the explanation names it, in words
+        a = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+        row = a.set_index("child_id").loc["C1"]
+        assert (row["reason_code"], bool(row["reason"])) == (case.rule.value, True)
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
