@@ -15,8 +15,8 @@ from test_solver import tiny_instances
 
 from optimiser import load_instance, solve, write_solution
 from optimiser.checker import check
-from optimiser.research.dense import dense_pairs, solve_dense
 from optimiser.generate import generate
+from optimiser.research.dense import dense_pairs, solve_dense
 
 ROOT = Path(__file__).resolve().parents[1]
 _counter = itertools.count()
