@@ -20,12 +20,13 @@ from service_helpers import (  # noqa: E402
     make_setup,
     open_referral,
 )
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, inspect, select, text  # noqa: E402
 from sqlalchemy.exc import DatabaseError  # noqa: E402
 
-from optimiser.service.audit import event_hash, verify  # noqa: E402
+from optimiser.service.audit import Verdict, append, event_hash, verify  # noqa: E402
 from optimiser.service.cli import main  # noqa: E402
-from optimiser.service.db import audit_events, make_engine, upgrade, users  # noqa: E402
+from optimiser.service.db import audit_events, make_engine, upgrade, users, write  # noqa: E402
+from optimiser.service.security import add_user  # noqa: E402
 
 
 @pytest.fixture(params=DATABASES)
@@ -133,3 +134,19 @@ def test_migrating_again_keeps_the_data(s: Setup) -> None:
     assert count() == before and before[0] > 0
     with s.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+
+
+def test_an_upgrade_from_the_first_schema_keeps_every_row(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0001")
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+    assert "users" in tables and "realloc_runs" not in tables
+    with write(engine) as conn:
+        add_user(conn, "ada", "manager", "a-good-password")
+        append(conn, "ada", "test.event", "x:1", {"n": 1})
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert "realloc_runs" in inspect(conn).get_table_names()
+        assert conn.execute(select(users.c.username)).scalars().all() == ["ada"]
+    assert verify(engine) == Verdict(True, 1)

@@ -35,6 +35,9 @@ ROUTES = [
     ("POST", "/api/v1/approvals/nope", {"approve": False, "reason": "r"}, {"manager"}),
     ("GET", "/api/v1/audit", None, {"manager", "admin"}),
     ("POST", "/api/v1/users", "user", {"admin"}),
+    ("GET", "/api/v1/reallocations", None, {"manager"}),
+    ("GET", "/api/v1/reallocations/nope", None, {"manager"}),
+    ("POST", "/api/v1/reallocations/nope/signoff", {"approve": False}, {"manager"}),
 ]
 
 

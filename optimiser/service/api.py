@@ -15,7 +15,16 @@ from starlette.datastructures import UploadFile
 from optimiser import InstanceError
 
 from . import audit, security
-from .db import approvals, bump_version, children, decisions, placements, referrals, write
+from .db import (
+    approvals,
+    bump_version,
+    children,
+    decisions,
+    placements,
+    realloc_runs,
+    referrals,
+    write,
+)
 from .decisions import (
     Conflict,
     NotFound,
@@ -25,6 +34,7 @@ from .decisions import (
     resolve_approval,
 )
 from .matching import matches_json
+from .reallocation import MAX_SECONDS, RunOptions, get_run, run_dict, sign_off, start_run
 from .register import (
     ImportRefused,
     build_instance,
@@ -339,3 +349,63 @@ def post_user(body: UserRequest, request: Request,
             raise HTTPException(422, str(e)) from e
         audit.append(conn, user.username, "user.add", f"user:{uid}", {"role": body.role})
     return {"id": uid, "username": body.username, "role": body.role}
+
+
+class ReallocationRequest(Strict):
+    time_limit: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = 20.0
+    max_moves: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    min_saving: Annotated[float, Field(ge=0, le=1e9)] | None = None
+
+
+class SignOffRequest(Strict):
+    approve: bool
+    chains: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=100_000)] | None = None
+    reason: Text = ""
+
+
+@router.post("/reallocations", status_code=201)
+def post_reallocation(body: ReallocationRequest, request: Request,
+                      user: Annotated[security.User, Depends(allow(security.SIGN_OFF))]
+                      ) -> dict[str, Any]:
+    engine = service(request).engine
+    try:
+        rid = start_run(engine, user.username, RunOptions(body.time_limit, body.max_moves,
+                                                          body.min_saving))
+    except InstanceError as e:
+        raise HTTPException(409, "the register cannot be planned: import one first") from e
+    with engine.connect() as conn:
+        return get_run(conn, rid)
+
+
+@router.get("/reallocations")
+def list_reallocations(request: Request,
+                       _: Annotated[security.User, Depends(allow(security.SIGN_OFF))]
+                       ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        rows = conn.execute(select(realloc_runs).order_by(realloc_runs.c.created_at.desc())
+                            .limit(100)).all()
+    return {"runs": [{k: v for k, v in run_dict(r).items()
+                      if k not in ("moves", "voids", "chains")} for r in rows]}
+
+
+@router.get("/reallocations/{run_id}")
+def get_reallocation(run_id: str, request: Request,
+                     _: Annotated[security.User, Depends(allow(security.SIGN_OFF))]
+                     ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        try:
+            return get_run(conn, run_id)
+        except NotFound as e:
+            raise HTTPException(404, str(e)) from e
+
+
+@router.post("/reallocations/{run_id}/signoff")
+def post_signoff(run_id: str, body: SignOffRequest, request: Request,
+                 user: Annotated[security.User, Depends(allow(security.SIGN_OFF))]) -> Any:
+    try:
+        return sign_off(service(request).engine, run_id, user.username, body.approve,
+                        body.chains, body.reason)
+    except NotFound as e:
+        raise HTTPException(404, str(e)) from e
+    except Conflict as e:
+        return JSONResponse({"detail": str(e)}, status_code=409)

@@ -123,6 +123,19 @@ approvals = Table(
     Column("decided_at", String(40), nullable=True),
     Column("reason", Text, nullable=True),
 )
+realloc_runs = Table(  # an overnight re-allocation plan, applied only when signed off
+    "realloc_runs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("status", String(12), nullable=False),  # proposed, signed_off, discarded
+    Column("register_version", Integer, nullable=False),  # the register it was planned on
+    Column("options", Text, nullable=False),  # JSON
+    Column("plan", Text, nullable=False),  # JSON: summary, moves, voids, chains
+    Column("created_by", String(150), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("decided_by", String(150), nullable=True),
+    Column("decided_at", String(40), nullable=True),
+    Column("approved_chains", Text, nullable=True),  # JSON list of chain ids
+)
 audit_events = Table(
     "audit_events", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
@@ -174,8 +187,8 @@ def migrations_dir() -> Path:
     return Path(str(resources.files("optimiser.service") / "migrations"))
 
 
-def upgrade(engine: Engine) -> None:
-    """Create or migrate the schema to the newest revision (Alembic, in-process)."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or migrate the schema to `revision` (default the newest; Alembic, in-process)."""
     from alembic import command
     from alembic.config import Config
 
@@ -183,7 +196,7 @@ def upgrade(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(migrations_dir()))
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
         conn.commit()
 
 

@@ -26,6 +26,7 @@ ROLES = ("officer", "manager", "commissioner", "admin")
 READ_REGISTER = frozenset({"officer", "manager", "commissioner"})
 REFER = frozenset({"officer", "manager"})  # open referrals, see matches, decide
 APPROVE = frozenset({"manager"})
+SIGN_OFF = frozenset({"manager"})  # re-allocation runs
 EDIT_PLACEMENT = frozenset({"manager", "admin"})
 READ_AUDIT = frozenset({"manager", "admin"})
 READ_DECISIONS = frozenset({"officer", "manager", "commissioner"})
