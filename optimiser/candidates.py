@@ -1,7 +1,8 @@
 """Feasible (unit, placement) pairs and their objective terms, vectorised.
 
 Work is done in blocks: a set of units (sibling groups or single children) against a set
-of placement columns, every rule a numpy operation on the whole block. Units with a
+of placement columns, every rule a numpy operation on the whole block (the checks of
+:mod:`optimiser.registry`, the terms of :mod:`optimiser.objective`). Units with a
 distance limit only look at placements inside a KD-tree ball around their home, so a
 national register is never evaluated densely for them. The same block evaluator serves
 the candidate pass, the pricing pass that proves pruning safe, and the explanations.
