@@ -1,9 +1,8 @@
 """A HiGHS LP kept alive between solves: `python _lp_worker.py`, driven over its pipes.
 
 Why: column generation re-solves an LP that only grows (pairs priced in, cuts added).
-SciPy's `linprog` starts every solve from nothing (about 2 s on authority-2000's
-100,000 pairs); HiGHS keeps its basis when rows or columns are added, and re-solves
-from it in a fraction of that. Why a process: the `highspy` wheel and OR-Tools carry
+SciPy's `linprog` starts every solve from nothing; HiGHS keeps its basis when rows or
+columns are added, and re-solves from it in a fraction of the time. Why a process: the `highspy` wheel and OR-Tools carry
 clashing HiGHS symbols (see `_highs_worker.py`). Run by path, never imported by the
 package: only the standard library, numpy and highspy.
 

@@ -18,8 +18,8 @@ cuts of *that* model. Three facts make them cuts of the whole problem:
    a Lagrangian bound valid over all pairs (a pair outside the cuts' supports pays
    nothing for them), and its reduced costs fix all but a handful of pairs.
 
-On authority-2000 this bound is within about £1.30 of the plan, where the LP is £225
-below it (models/formulation.md, "The cut proof"). Not for pinned units, kept
+On a large authority this bound comes within a few pounds of the plan, where the LP is
+hundreds below it (models/formulation.md, "The cut proof"). Not for pinned units, kept
 placements or a moves limit: their rows (x = 1, -x <= -1, negative coefficients) are
 not packing rows.
 """
@@ -35,8 +35,9 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from .candidates import Candidates
-from .highs import Pending
+from .highs import Pending, milp_start, quiet_stdout
 from .instance import Instance
+from .pipeline.rows import model_rows
 from .scaling import to_int
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,9 @@ def harvest_start(inst: Instance, cands: Candidates, time_limit: float,
                   cliques: np.ndarray) -> Pending:
     """Start HiGHS on `cands`, to stop at the end of its root node (`harvest_cuts` reads
     the cuts in its LP then). It runs beside the engine's own work, on another core."""
-    from .highs import milp_start
-    from .solver import _rows
-
     k = len(cands)
     c = to_int(cands.objective - inst.unit_unplaced[cands.unit]).astype(float)
-    rw = _rows(inst, cands, None, None, cliques=cliques)
+    rw = model_rows(inst, cands, None, None, cliques=cliques)
     return milp_start(c, rw.a, -np.inf, rw.b, np.zeros(k), np.ones(k), np.ones(k),
                       harvest_options(time_limit))
 
@@ -139,9 +137,7 @@ def certify(inst: Instance, cands: Candidates, cuts: Cuts, cliques: np.ndarray,
     for every plan. Past `deadline` (a `time.perf_counter()` value) the cuts not yet
     certified are dropped: an LP and perhaps a MIP each, and the proof's last MIP needs
     the time."""
-    from .solver import _rows
-
-    rw = _rows(inst, cands, None, None, cliques=cliques)
+    rw = model_rows(inst, cands, None, None, cliques=cliques)
     ck = cands.unit * inst.n_placements + cands.placement
     cols = [np.searchsorted(ck, cuts.key[cuts.start[r]: cuts.start[r + 1]])
             for r in range(len(cuts))]
@@ -161,8 +157,6 @@ def certified_rhs(a: sparse.spmatrix, b: np.ndarray, cols: list[np.ndarray],
     coefficients are integral; where that is above the `claimed` right-hand side, the
     MIP maximum (or its dual bound after CERTIFY_SECONDS, or at `deadline`). Past
     `deadline` no more cuts are certified: the result is shorter than `cols`."""
-    from .solver import _quiet_stdout
-
     a_csc = sparse.csc_matrix(a)
     out = np.empty(len(cols))
     for r, (col, coef) in enumerate(zip(cols, coefs, strict=True)):
@@ -183,7 +177,7 @@ def certified_rhs(a: sparse.spmatrix, b: np.ndarray, cols: list[np.ndarray],
         if best <= claimed[r] + 1e-9:
             out[r] = best  # rounding the LP shows the claim (or better)
             continue
-        with _quiet_stdout():  # SciPy's HiGHS prints debugging lines
+        with quiet_stdout():  # SciPy's HiGHS prints debugging lines
             m = milp(-coef, constraints=LinearConstraint(sub, -np.inf, rhs),
                      integrality=np.ones(len(coef)), bounds=Bounds(0, 1),
                      options={"time_limit": CERTIFY_SECONDS if deadline is None else

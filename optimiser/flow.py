@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from .candidates import Candidates, PairPool
 from .instance import Instance
+from .pipeline.plans import beds_left, greedy, objective_of, split_penalty, unit_placement
+from .pipeline.pricing import best_per_unit
+from .pipeline.types import Result
 from .scaling import MONEY_SCALE, to_int
-
-if TYPE_CHECKING:
-    from .solver import Result
+from .status import Status
 
 BACKEND_NAME = "min_cost_flow"
 
@@ -93,8 +94,8 @@ def flow_choice(inst: Instance, cands: Candidates) -> tuple[np.ndarray, int]:
     # ties in pence go to the status quo (never evict a resident for an equally good
     # newcomer): cost * (n + 1) - [pair is the unit's home], lexicographic in one flow.
     # OR-Tools refuses costs whose magnitude times the node count could overflow
-    # (BAD_COST_RANGE: fuzzing hit it at 8,000 children with unplaced = 1e8): there the
-    # plain pence, ties broken as the flow finds them
+    # (BAD_COST_RANGE, with large registers and unplaced weights): there the plain
+    # pence, ties broken as the flow finds them
     stay = ((inst.pair_moves(u, p) == 0) & (inst.unit_placed[u] > 0)).astype(np.int64)
     scale = n_units + 1
     if float(np.abs(cost[useful]).max()) * scale * (sink + 2) >= FLOW_COST_RANGE:
@@ -117,9 +118,7 @@ def flow_choice(inst: Instance, cands: Candidates) -> tuple[np.ndarray, int]:
 
 def solve_flow(inst: Instance, cands: Candidates, pool: PairPool, seed: int,
                timings: dict[str, float], t_start: float) -> Result:
-    """The whole solve on the fast path: returns a solver.Result (status optimal)."""
-    from .solver import STATUS_OPTIMAL, Result, greedy, objective_of, unit_placement
-
+    """The whole solve on the fast path: returns a Result (status optimal)."""
     t = time.perf_counter()
     full = pool_candidates(inst, pool, cands.n_feasible, cands.stats)
     timings["build"] = time.perf_counter() - t
@@ -140,7 +139,7 @@ def solve_flow(inst: Instance, cands: Candidates, pool: PairPool, seed: int,
     assignment = unit_placement(full, chosen)[inst.units.unit_of]
     # the exact (float) objective of the chosen plan; optimal up to the rounding of each
     # pair's coefficient to the penny, as for every backend (scaling.py)
-    return Result(status=STATUS_OPTIMAL, objective=obj, bound=obj, gap=0.0, runtime=runtime,
+    return Result(status=Status.OPTIMAL, objective=obj, bound=obj, gap=0.0, runtime=runtime,
                   seed=seed, assignment=assignment, greedy_objective=greedy_obj,
                   timings=timings, stats=stats, instance=inst, candidates=full)
 
@@ -150,8 +149,6 @@ def plan_pence(inst: Instance, cands: Candidates, assignment: np.ndarray) -> int
     it: each chosen pair's coefficient c_k - unplaced rounded to the penny, plus the
     rounded unplaced total and the split penalty. Two backends agree "to the penny" when
     this agrees. `cands` must hold the plan's pairs (a Result's candidates do)."""
-    from .solver import split_penalty
-
     units = inst.units
     first = units.order[units.start[:-1]]
     place = np.asarray(assignment, dtype=np.int64)[first]
@@ -251,8 +248,6 @@ def transport_rounding(inst: Instance, cands: Candidates, x: np.ndarray, pi: np.
     Past `deadline` (a `time.perf_counter()` value) the current round is the last.
     Returns the chosen pair per unit (-1: unplaced).
     """
-    from .solver import _best_per_unit, greedy
-
     units = inst.units
     chosen = np.full(units.n, -1, dtype=np.int64)
     rem = inst.capacity.astype(np.int64).copy()
@@ -262,7 +257,7 @@ def transport_rounding(inst: Instance, cands: Candidates, x: np.ndarray, pi: np.
     # the re-solves see each unit's `per_unit` best pairs by reduced cost (and the
     # support): a few times fewer arcs, the same plan in all but a few units
     near = np.zeros(len(cands), dtype=bool)
-    near[_best_per_unit(cu, red, per_unit)] = True
+    near[best_per_unit(cu, red, per_unit)] = True
     near |= x > 1e-9
     for r in range(rounds):
         sup = (x > 1e-9) & open_u[cu]
@@ -290,15 +285,13 @@ def transport_rounding(inst: Instance, cands: Candidates, x: np.ndarray, pi: np.
         x = transport_relaxation(inst, cands, capacity=rem, active=open_u,
                                  pairs=near & (cw <= rem[cp])).x
     plan = greedy(inst, cands, capacity=inst.capacity, first=chosen[chosen >= 0])
-    return _reflow_singles(inst, cands, plan)
+    return reflow_singles(inst, cands, plan)
 
 
-def _reflow_singles(inst: Instance, cands: Candidates, plan: np.ndarray) -> np.ndarray:
+def reflow_singles(inst: Instance, cands: Candidates, plan: np.ndarray) -> np.ndarray:
     """With every group (and solo child) where `plan` put it, the single children's best
     plan is a transportation problem with integral supplies: one exact flow re-places
     them all. Never worse than `plan`, whose singles' places are one feasible flow."""
-    from .solver import beds_left, objective_of
-
     units = inst.units
     single = (units.size == 1) & ~units.solo
     if not single.any():

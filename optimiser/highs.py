@@ -15,6 +15,7 @@ Where highspy is not installed, or the worker fails before solving, SciPy's HiGH
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,26 @@ log = logging.getLogger(__name__)
 
 WORKER = Path(__file__).with_name("_highs_worker.py")
 START_SECONDS = 30.0  # allowance over the time limit for the worker to start and write
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """HiGHS's MIP prints debugging lines to the C stdout without presolve: drop them,
+    so the command's own output (and a JSON on stdout) stays clean."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real file descriptor (an embedding host): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 @dataclass(frozen=True)
@@ -56,7 +78,7 @@ def milp(c: np.ndarray, a: sparse.spmatrix | np.ndarray, row_lo: np.ndarray | fl
     """min c.x  s.t.  row_lo <= a x <= row_hi,  lb <= x <= ub,  x_j integer where
     integrality_j = 1. Options: time_limit, mip_rel_gap, presolve, disp, random_seed.
 
-    `route="scipy"` skips the process (about 0.12 s a call here): for callers that solve
+    `route="scipy"` skips the process (and its start-up cost): for callers that solve
     thousands of small MIPs, such as the commissioning scenarios."""
     a = sparse.csr_matrix(a)
     n, m = len(c), a.shape[0]

@@ -1,10 +1,10 @@
 """The restricted placement model as arrays, for CBC and for HiGHS with split_siblings.
 
 `SolveOptions(backend="cbc")`, and `backend="highs"` when `split_siblings` is on (the
-engine's own HiGHS route, `solver.solve_milp`, has no spread variables). Both take the
+engine's own HiGHS route, `pipeline.highs_model.solve_milp`, has no spread variables). Both take the
 same model from `restricted_model`:
 
-- x_k per kept pair: the rows of `solver._rows` (one per unit, capacity, departure,
+- x_k per kept pair: the rows of `pipeline.rows.model_rows` (one per unit, capacity, departure,
   keep-placed and moves rows, a sparse matrix), pinned pairs fixed to 1;
 - with `split_siblings`, the spread variables CP-SAT has: y[g,p] >= x_k for each pair of
   a group member, s_g >= sum_p y[g,p] - 1, cost sibling_split per s_g;
@@ -31,7 +31,10 @@ from scipy import sparse
 
 from .backends import CBC_BOUND
 from .candidates import Candidates
+from .highs import milp, quiet_stdout
 from .instance import Instance
+from .pipeline.plans import forced_pairs, moves_limit_rhs
+from .pipeline.rows import model_rows
 from .scaling import MONEY_SCALE, to_int
 
 
@@ -71,10 +74,8 @@ def _split_columns(inst: Instance, cands: Candidates) -> tuple[np.ndarray, np.nd
 def restricted_model(inst: Instance, cands: Candidates, forced: np.ndarray | None = None,
                      max_moves: int | None = None) -> RestrictedModel:
     """The model over `cands` with every row the engine uses, and the spread variables."""
-    from .solver import _moves_rhs, _rows, forced_pairs
-
     k = len(cands)
-    rw = _rows(inst, cands, moves_rhs=_moves_rhs(inst, max_moves))
+    rw = model_rows(inst, cands, moves_rhs=moves_limit_rhs(inst, max_moves))
     c = [to_int(cands.objective - inst.unit_unplaced[cands.unit])]
     lb = np.zeros(k)
     lb[forced_pairs(inst, cands, forced)] = 1.0
@@ -208,16 +209,13 @@ def solve_highs_placement(inst: Instance, cands: Candidates, time_limit: float, 
                           ) -> tuple[np.ndarray | None, bool, float, float]:
     """HiGHS branch and cut (`highs.milp`: highspy) on the same arrays, spread variables
     included. Returns what `solve_cbc_placement` returns."""
-    from .highs import milp
-    from .solver import _quiet_stdout
-
     t0 = time.perf_counter()
     offset = float(inst.unit_unplaced.sum())
     if len(cands) == 0:
         return np.full(inst.units.n, -1, dtype=np.int64), True, offset, 0.0
     model = restricted_model(inst, cands, forced, max_moves)
     build = time.perf_counter() - t0
-    with _quiet_stdout():
+    with quiet_stdout():
         res = milp(model.c.astype(float), model.a, -np.inf, model.b, model.lb, model.ub,
                    np.ones(len(model.c)), {"time_limit": max(time_limit - build, 0.1),
                                            "mip_rel_gap": 0.0, "disp": False})

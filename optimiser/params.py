@@ -17,8 +17,8 @@ from dataclasses import dataclass, fields
 @dataclass(frozen=True)
 class SolverParams:
     # --- route: which solver and which relaxation, by size ---------------------------------
-    # "auto" backend: HiGHS's branch and cut up to this many units, CP-SAT above (it was
-    # stronger on the authorities measured; benchmarks/README.md)
+    # "auto" backend: HiGHS's branch and cut up to this many units, CP-SAT above (HiGHS
+    # proves authority-sized registers sooner; CP-SAT copes better with national ones)
     auto_highs_units: int = 3_000
     # pairs in the first restricted LP at most (the candidate limit per unit is lowered to
     # fit); pricing brings back any pair the smaller start leaves out

@@ -115,7 +115,7 @@ def test_unknown_backend(tmp_path: Path) -> None:
 
 def test_run_backend_for_the_harness(tmp_path: Path) -> None:
     """The harness entry point: every backend answers with the same keys and optimum."""
-    from optimiser.bench_backends import BENCH_BACKENDS, run_backend
+    from optimiser.research.bench_backends import BENCH_BACKENDS, run_backend
 
     inst = load_instance(ROOT / "instances" / "tiny")
     rows = {b: run_backend(inst, b, time_limit=20, seed=0, workers=2) for b in BENCH_BACKENDS}

@@ -250,13 +250,13 @@ def test_reflow_of_single_children_improves_a_plan_and_keeps_groups() -> None:
     import numpy as np
 
     from optimiser.candidates import build_candidates
-    from optimiser.flow import _reflow_singles
+    from optimiser.flow import reflow_singles
     from optimiser.solver import greedy, objective_of
 
     inst = load_instance(SHIPPED / "demo")
     cands, _ = build_candidates(inst, limit=None)
     start = greedy(inst, cands)
-    out = _reflow_singles(inst, cands, start)
+    out = reflow_singles(inst, cands, start)
     assert objective_of(inst, cands, out) < objective_of(inst, cands, start)  # greedy is poor
     grouped = (inst.units.size > 1) | inst.units.solo
     assert (out[grouped] == start[grouped]).all()

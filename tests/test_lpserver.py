@@ -17,7 +17,8 @@ from optimiser.checker import check
 from optimiser.generate import add_reallocation_columns, generate
 from optimiser.lpserver import LpServer
 from optimiser.params import SolverParams
-from optimiser.solver import _subset, clique_cuts, lp_duals, price
+from optimiser.pipeline.plans import subset
+from optimiser.solver import clique_cuts, lp_duals, price
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_warm_rounds_give_scipys_lp(authority) -> None:
     higher than the LP, and every solve after the first is warm."""
     inst, cands, pool = authority
     rng = np.random.default_rng(0)
-    part = _subset(cands, rng.random(len(cands)) < 0.6)
+    part = subset(cands, rng.random(len(cands)) < 0.6)
     with LpServer() as server:
         _, v1, _ = lp_duals(inst, part, server=server)
         assert v1 == pytest.approx(lp_duals(inst, part)[1], abs=1e-6)
@@ -53,7 +54,7 @@ def test_a_changed_model_starts_cold(authority) -> None:
     """Fewer pairs than the last solve (a row or column it had is gone): from nothing,
     and still SciPy's value."""
     inst, cands, _ = authority
-    part = _subset(cands, np.arange(len(cands)) % 3 != 0)
+    part = subset(cands, np.arange(len(cands)) % 3 != 0)
     with LpServer() as server:
         lp_duals(inst, cands, server=server)
         _, v, _ = lp_duals(inst, part, server=server)
@@ -95,9 +96,9 @@ def test_time_limit_counts_from_each_solve() -> None:
 def test_solve_with_the_server_keeps_the_reallocation_rules(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Pins, kept placements and a moves limit are rows of their own (keys 2-4 in
-    `_row_keys`): forced through the server on a small authority, the plan is optimal,
+    `pipeline.rows.row_keys`): forced through the server on a small authority, the plan is optimal,
     with SciPy's objective, and passes the checker."""
-    from optimiser import solver
+    from optimiser.pipeline import context
     from optimiser.reallocate import ReallocOptions, reallocate, write_plan
     from optimiser.solver import SolveOptions, solve
 
@@ -109,14 +110,14 @@ def test_solve_with_the_server_keeps_the_reallocation_rules(
     opts = ReallocOptions(max_moves=3, min_saving=20.0, date=day, time_limit=30, workers=2)
     plain = reallocate(load_instance(folder), opts)
     used: list[int] = []
-    real = solver.LpServer
+    real = context.LpServer
 
     class Counting(real):  # type: ignore[misc, valid-type]
         def close(self) -> None:
             used.append(self.solves)
             super().close()
 
-    monkeypatch.setattr(solver, "LpServer", Counting)
+    monkeypatch.setattr(context, "LpServer", Counting)
     # `reallocate`'s solve, with the server taking every restricted LP
     run = load_instance(folder).with_reallocation(date=day, max_moves=3, min_saving=20.0)
     warm = solve(run, SolveOptions(time_limit=30, workers=2, backend="highs",

@@ -228,7 +228,8 @@ def test_cardinality_cut_closes_the_lp_gap(tmp_path: Path, p1_beds: int, cut: bo
     (never above the optimum). With 4 beds both pairs fit: no cut row is needed.
     """
     from optimiser.candidates import build_candidates
-    from optimiser.solver import _cut_rows, lp_duals, price
+    from optimiser.pipeline.rows import cut_rows
+    from optimiser.solver import lp_duals, price
 
     kids = [{"child_id": f"C{i}", "sibling_group": f"G{(i + 1) // 2}"} for i in range(1, 5)]
     pls = [{"placement_id": "P1", "vacancies": p1_beds, "weekly_cost": 100},
@@ -236,7 +237,7 @@ def test_cardinality_cut_closes_the_lp_gap(tmp_path: Path, p1_beds: int, cut: bo
     dist = _d({(c["child_id"], p["placement_id"]): 0 for c in kids for p in pls})
     inst = load_instance(write_instance(tmp_path / "i", kids, pls, distances=dist))
     cands, pool = build_candidates(inst, limit=None)
-    rows = _cut_rows(inst, cands, inst.capacity)
+    rows = cut_rows(inst, cands, inst.capacity)
     assert (len(rows[2]) > 0) == cut
     duals, lp_value, _ = lp_duals(inst, cands)
     optimum = solve(inst, time_limit=10, workers=1)
@@ -373,8 +374,8 @@ def test_cut_bound_found_during_the_dive_stops_it_and_proves(
     passing the checker. With FIXING_FACTOR 0 fixing keeps more than the search model
     holds (the cut proof is wanted); with the default it does not, and the bound, found
     anyway, is used all the same."""
-    from optimiser import solver
     from optimiser.generate import generate
+    from optimiser.pipeline import cutproof, hints
 
     generate(tmp_path / "i", children=150, placements=120, seed=1)
     plain, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1)
@@ -382,7 +383,7 @@ def test_cut_bound_found_during_the_dive_stops_it_and_proves(
     if factor is not None:
         tuning = replace(tuning, fixing_factor=factor)
     harvests: list = []
-    real_harvest, real_start = solver.harvest_start, solver.start_milp
+    real_harvest, real_start = cutproof.harvest_start, hints.start_milp
 
     def harvest(*a: object, **k: object):
         harvests.append(real_harvest(*a, **k))  # type: ignore[arg-type]
@@ -405,8 +406,8 @@ def test_cut_bound_found_during_the_dive_stops_it_and_proves(
         p = real_start(*a, **k)  # type: ignore[arg-type]
         return None if p is None else HeldDive(p)
 
-    monkeypatch.setattr(solver, "harvest_start", harvest)
-    monkeypatch.setattr(solver, "start_milp", start)
+    monkeypatch.setattr(cutproof, "harvest_start", harvest)
+    monkeypatch.setattr(hints, "start_milp", start)
     early, _, _ = solve_and_check(tmp_path / "i", time_limit=60, workers=1,
                                   candidate_limit=3, tuning=tuning)
     assert harvests
@@ -507,12 +508,12 @@ def test_a_failing_solve_leaves_no_highs_worker(tmp_path: Path,
     """The root cuts run in a HiGHS process of their own from the end of the LP stage; a
     solve that fails after that (here: the greedy start raises) must not leave it
     running: the solve's clean-up stops it."""
-    from optimiser import solver
     from optimiser.generate import generate
+    from optimiser.pipeline import cutproof, hints
 
     generate(tmp_path / "i", children=150, placements=120, seed=1)
     started: list = []
-    real_harvest = solver.harvest_start
+    real_harvest = cutproof.harvest_start
 
     def harvest(*a: object, **k: object):
         started.append(real_harvest(*a, **k))  # type: ignore[arg-type]
@@ -521,8 +522,8 @@ def test_a_failing_solve_leaves_no_highs_worker(tmp_path: Path,
     def broken(*a: object, **k: object) -> None:
         raise RuntimeError("greedy failed")
 
-    monkeypatch.setattr(solver, "harvest_start", harvest)
-    monkeypatch.setattr(solver, "greedy", broken)
+    monkeypatch.setattr(cutproof, "harvest_start", harvest)
+    monkeypatch.setattr(hints, "greedy", broken)
     with pytest.raises(RuntimeError, match="greedy failed"):
         solve(load_instance(tmp_path / "i"), time_limit=60, workers=1, candidate_limit=3,
               tuning=SolverParams(fixing_pairs=0))

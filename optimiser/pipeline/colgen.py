@@ -1,0 +1,199 @@
+"""Stage: column generation, the LP relaxation over every pair and its Lagrangian bound.
+
+Rounds of: the restricted LP over the kept pairs (the simplex, warm in the LP server on
+large models; a min-cost flow at regional scale, where the LP is a transportation
+problem), then a pricing pass over every feasible pair, which gives the bound and the
+pairs to add. Clique cuts are separated on the way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import flow
+from ..candidates import Candidates, PairPool
+from ..instance import Instance
+from ..params import SolverParams
+from .context import SolveContext
+from .lp import Duals, lp_duals
+from .pricing import Pricing, line_search, merge, price
+from .rows import NO_CLIQUES, clique_cuts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """What column generation gives the later stages."""
+
+    cands: Candidates  # the kept pairs, with those priced in
+    lag: float  # the Lagrangian bound over every pair (-inf: none)
+    lag0: float  # the zero-dual bound of the candidate pass (capacity relaxed)
+    duals: Duals  # the duals of `lag`
+    pricing: Pricing | None  # the pricing pass of `lag` (None: none ran)
+    lp_x: np.ndarray | None  # the last LP's solution on `cands` (None: stale or none)
+    rounds: int
+    cliques: np.ndarray  # clique cuts found (rows p, a, s)
+    transport: bool  # the LP was the transportation relaxation
+
+
+def flow_roundable(inst: Instance, forced: np.ndarray, max_moves: int | None) -> bool:
+    """No row the flow leaves out matters to a plan's admissibility or bound: no moves
+    limit, no pins, no placed children kept placed."""
+    return max_moves is None and not forced.any() and not inst.keep_placed.any()
+
+
+def use_transport(inst: Instance, pool: PairPool | None, forced: np.ndarray,
+                   max_moves: int | None, tuning: SolverParams) -> bool:
+    """The transportation relaxation stands in for the LP on large pools, unless a row
+    it leaves out carries the bound (see `flow_roundable`)."""
+    return (pool is not None and len(pool) > tuning.transport_pairs
+            and flow_roundable(inst, forced, max_moves))
+
+
+def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool
+                     ) -> tuple[Candidates, float, Duals, Pricing | None, np.ndarray | None,
+                                int]:
+    """Column generation with the transportation relaxation as the restricted LP.
+
+    Each round: min-cost flow over the kept pairs (its capacity prices are the LP's
+    duals), then one pricing pass over the pool: the Lagrangian bound over every pair and
+    each unit's pairs with negative reduced cost. Stops when the flow's value and the
+    bound meet (the LP optimum over every pair is reached), or when another round would
+    end past `transport_rounds_share` of the time limit.
+    Returns (cands, bound, its duals, its pricing, the last flow's x on cands, rounds).
+    """
+    inst, opts, tp = ctx.inst, ctx.opts, ctx.tuning
+    lag, duals, pricing = -np.inf, Duals.zero(inst), None
+    lp_x: np.ndarray | None = None
+    rounds = 0
+    while len(cands):
+        t_round = ctx.elapsed()
+        try:
+            tr = flow.transport_relaxation(inst, cands)
+        except RuntimeError as exc:  # cannot happen with integer costs; never crash on it
+            log.warning("transportation relaxation failed (%s): zero-dual bound", exc)
+            break
+        if rounds == 0 and t_round > tp.no_lp_share * opts.time_limit:
+            # the candidate pass took half the time (a slow machine): no pricing pass,
+            # so no bound from these prices; the flow over the kept pairs still gives
+            # the rounding its start
+            ctx.say("no time left for pricing: flow rounding and the zero-dual bound")
+            return cands, lag, Duals(tr.pi, np.zeros(inst.n_placements)), None, tr.x, 0
+        rounds += 1
+        duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
+        pr = price(inst, cands, pool, duals_r, None,
+                   per_unit=tp.transport_price_per_unit)
+        if pr.lagrangian_bound >= lag:
+            lag, duals, pricing = pr.lagrangian_bound, duals_r, pr
+        lp_x = tr.x
+        ctx.say(f"transport round {rounds}: flow £{tr.value:,.2f}, bound over all pairs "
+            f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in "
+            f"({ctx.elapsed():.1f}s)")
+        converged = tr.value - pr.lagrangian_bound <= max(1.0, 1e-4 * abs(tr.value))
+        round_s = ctx.elapsed() - t_round  # the next round is not started late
+        if (len(pr.add_unit) == 0 or converged
+                or ctx.elapsed() + round_s > tp.transport_rounds_share * opts.time_limit
+                or rounds >= opts.max_pricing_rounds * 4):
+            break
+        cands = merge(cands, pr)
+        lp_x = None
+    return cands, lag, duals, pricing, lp_x, rounds
+
+
+def column_generation(ctx: SolveContext, cands: Candidates) -> Relaxation:
+    """LP rounds and pricing passes until the LP over the kept pairs meets the bound over
+    every pair, or the stage's share of the time is spent."""
+    inst, tp, pool = ctx.inst, ctx.tuning, ctx.pool
+    t = time.perf_counter()
+    lag0 = cands.stats.get("lagrangian_zero_bound", -np.inf)
+    transport = use_transport(inst, pool, ctx.forced, ctx.max_moves, tp)
+    if ctx.opts.backend == "highs" and not transport and len(cands) >= tp.lp_server_pairs:
+        ctx.start_server()
+    if transport:
+        assert pool is not None
+        cands, lag, duals, pricing, lp_x, rounds = transport_rounds(ctx, cands, pool)
+        cliques = NO_CLIQUES
+    else:
+        cands, lag, duals, pricing, lp_x, rounds, cliques = simplex_rounds(ctx, cands)
+    ctx.timings["lp"] = time.perf_counter() - t
+    return Relaxation(cands, lag, lag0, duals, pricing, lp_x, rounds, cliques, transport)
+
+
+def simplex_rounds(ctx: SolveContext, cands: Candidates
+                   ) -> tuple[Candidates, float, Duals, Pricing | None, np.ndarray | None,
+                              int, np.ndarray]:
+    """Column generation with the restricted LP solved by the simplex.
+
+    Stops when the LP is within a penny-scale tolerance of the bound over every pair and
+    no clique cut is violated, or past `lp_share` of the limit. Returns (cands, bound,
+    its duals, its pricing, the last LP's x when current, rounds, clique cuts)."""
+    inst, opts, tp, pool = ctx.inst, ctx.opts, ctx.tuning, ctx.pool
+    forced, max_moves = ctx.forced, ctx.max_moves
+    lag, duals, lp_x, pricing = -np.inf, Duals.zero(inst), None, None
+    rounds = 0
+    cliques = NO_CLIQUES
+    while len(cands):
+        budget = ctx.share(tp.lp_share) - ctx.elapsed()
+        if rounds and budget <= 0:
+            break
+        if ctx.elapsed() > ctx.share(tp.no_lp_share):
+            # the candidate pass took half the time (a national register on a slow
+            # machine): no LP; the hints and the zero-dual bound keep to the limit
+            ctx.say("no time left for the LP: greedy start and the zero-dual bound")
+            break
+        rounds += 1
+        duals_r, lp_val, x_r = lp_duals(inst, cands, max_moves, forced,
+                                        time_limit=max(budget, ctx.share(tp.lp_round_min_share)),
+                                        cliques=cliques, server=ctx.server)
+        if not np.isfinite(lp_val) and pool is None:
+            break  # no duals in time, and a pricing pass over the register is not cheap
+        if (pool is None and ctx.elapsed() + ctx.timings["candidates"]
+                > ctx.share(tp.register_pricing_share)):
+            # a pricing pass re-evaluates the whole register, about as long as the
+            # candidate pass: it would not end in time. Keep the LP for the hints only.
+            lp_x = x_r
+            ctx.say("no time for a pricing pass over the register: LP used for the hints "
+                    "only")
+            break
+        pr = price(inst, cands, pool, duals_r, None, per_unit=tp.price_per_unit,
+                   max_moves=max_moves, forced=forced)
+        before = duals  # the best duals so far (zero at first: their bound is lag0)
+        if pr.lagrangian_bound >= lag:
+            lag, duals, pricing = pr.lagrangian_bound, duals_r, pr
+        if (pool is not None and len(pool) > tp.line_search_pairs and np.isfinite(lp_val)
+                and lp_val - pr.lagrangian_bound > 1e-4 * abs(lp_val)
+                and ctx.elapsed() < ctx.share(tp.no_lp_share)):
+            # a large register: the restricted LP's duals are poor early on, and there
+            # is no time for many rounds; the best point between them and the best
+            # duals so far is a valid, much stronger bound (formulation.md)
+            lag_t, duals_t = line_search(inst, pool, before, duals_r, max_moves, forced)
+            if lag_t > lag:
+                m_t = price(inst, cands, pool, duals_t, None, per_unit=0,
+                            max_moves=max_moves, forced=forced)
+                lag, duals = lag_t, duals_t
+                pricing = Pricing(m_t.lagrangian_bound, m_t.min_dropped_rc, m_t.best_option,
+                                  pr.add_unit, pr.add_placement, pr.add_objective, pr.add_use)
+            ctx.say(f"LP round {rounds}: line search between duals: bound £{lag_t:,.2f}")
+        lp_x = x_r
+        ctx.say(f"LP round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
+                f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in")
+        # more rounds cannot move the LP or the bound by more than the tolerance
+        converged = lp_val - pr.lagrangian_bound <= max(1.0, opts.lp_tolerance * abs(lp_val))
+        new_q = (clique_cuts(inst, cands, x_r, cliques, tp.cliques_per_round)
+                 if inst.units.n <= tp.clique_units and np.isfinite(lp_val) else NO_CLIQUES)
+        if len(new_q):
+            ctx.say(f"LP round {rounds}: {len(new_q)} clique cuts added")
+        if (((len(pr.add_unit) == 0 or converged) and not len(new_q))
+                or ctx.elapsed() > ctx.share(tp.lp_share)
+                or rounds >= opts.max_pricing_rounds * 4):
+            break
+        cliques = np.concatenate([cliques, new_q])
+        if len(pr.add_unit):
+            cands = merge(cands, pr)
+        lp_x = None
+    return cands, lag, duals, pricing, lp_x, rounds, cliques

@@ -1,0 +1,196 @@
+"""Stage: root cuts and the cut proof (cutpool.py explains why the cuts hold).
+
+HiGHS's root node runs on the column-generation pairs in a process of its own from the
+end of column generation; its cuts, certified, join the LP, and pricing over every pair
+with them gives a bound close enough to the incumbent that reduced-cost fixing leaves a
+small model for the last MIP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..candidates import Candidates, PairPool
+from ..cutpool import Cuts, certify, harvest_cuts, harvest_start
+from ..cutpool import applies as cut_proof_applies
+from ..instance import Instance
+from ..lpserver import LpServer
+from ..params import SolverParams
+from .colgen import Relaxation
+from .context import RootCuts, SolveContext
+from .highs_model import race_milp
+from .lp import Duals, lp_duals
+from .plans import subset, unit_placement, with_musts
+from .pricing import dive_pairs, line_search, merge, price, reduced_costs
+
+
+def start_root_cuts(ctx: SolveContext, relax: Relaxation) -> None:
+    """Start HiGHS's root on each unit's best pairs by reduced cost, where fixing may
+    keep too many pairs for the search (a large pool, HiGHS's route, packing rows only)
+    and the root can end by `harvest_share` of the limit. It runs while the hints are
+    found; `ctx.root_cuts` holds it until read."""
+    inst, tp, pool = ctx.inst, ctx.tuning, ctx.pool
+    wanted = (ctx.opts.backend == "highs" and pool is not None
+              and len(pool) > tp.fixing_pairs and ctx.opts.hint and tp.cut_proof
+              and cut_proof_applies(inst, ctx.forced, ctx.max_moves))
+    if not (wanted and np.isfinite(relax.lag) and not relax.transport
+            and ctx.elapsed() + tp.harvest_vs_lp * ctx.timings["lp"]
+            < ctx.share(tp.harvest_share)):
+        return
+    cands = relax.cands
+    h_cands = (cands if relax.pricing is None else subset(cands, dive_pairs(
+        inst, cands, relax.duals, relax.pricing.best_option, relax.lp_x,
+        tp.harvest_pairs_per_unit)))
+    pending = ctx.owns(harvest_start(
+        inst, h_cands, max(ctx.share(tp.harvest_share) - ctx.elapsed(), 0.1), relax.cliques))
+    ctx.root_cuts = RootCuts(h_cands, relax.cliques, pending)
+    ctx.say(f"root cuts: HiGHS started on {len(h_cands):,} of the column-generation pairs")
+
+
+@dataclass(frozen=True)
+class CutProof:
+    model: Candidates  # every pair the cut bound leaves in play
+    chosen: np.ndarray | None  # HiGHS's plan over `model` (None: none)
+    optimal: bool  # HiGHS proved `model` optimal
+    mip_bound: float  # HiGHS's bound on `model`, pounds
+    lag: float  # the Lagrangian bound with the certified cuts, over every pair
+    min_excluded: float  # least reduced cost of a pair left out of `model`
+    hint: np.ndarray  # the incumbent as indices into `model`
+    best_obj: float  # its objective
+    cuts: int
+    rounds: int
+    complete: bool  # `model` holds every pair the bound leaves in play (else a search)
+
+
+@dataclass(frozen=True)
+class CutBound:
+    cuts: Cuts  # certified
+    cands: Candidates  # the column-generation pairs, with those the rounds priced in
+    lag: float  # the Lagrangian bound with the cuts, over every pair
+    duals: Duals  # its duals
+    rounds: int
+
+
+def cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairPool,
+               cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
+               deadline: float, say: Callable[[str], None],
+              harvest: RootCuts, min_final: float, tuning: SolverParams,
+              server: LpServer | None = None, seeds: int = 1) -> CutProof | None:
+    """HiGHS's root cuts (`harvest`: the pairs and cliques it was started on, and the
+    running solve), certified, priced over every pair, then reduced-cost fixing and
+    HiGHS on what is left (optimiser/cutpool.py). None when HiGHS returned no cut, the
+    time ran out first, or the bound did not improve on `lag`; `best` indexes `model`.
+    With less than `min_final` seconds left for the last MIP, only the bound."""
+    bound = cut_bound(inst, cands, pool, cliques, lag, deadline, say, harvest, min_final,
+                       server, tuning)
+    if bound is None:
+        return None
+    return cut_search(inst, bound, model, pool, cliques, best, best_obj, deadline, say,
+                       min_final, tuning, seeds)
+
+
+def cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.ndarray,
+               lag: float, deadline: float, say: Callable[[str], None],
+              harvest: RootCuts, min_final: float, server: LpServer | None,
+              tuning: SolverParams) -> CutBound | None:
+    """The cut proof's bound (see `cut_proof`), which needs no incumbent: it can be
+    found while the dive searches for one."""
+    h_cands, h_cliques, pending = harvest.cands, harvest.cliques, harvest.pending
+    cuts = harvest_cuts(inst, h_cands, pending)
+    ran = "" if pending.runtime is None else f"its root ended after {pending.runtime:.1f}s, "
+    say(f"root cuts: {0 if cuts is None else len(cuts)} from HiGHS "
+        f"({ran}read {time.perf_counter() - pending.started:.1f}s after it started)")
+    if cuts is None or time.perf_counter() > deadline:
+        return None
+    raw = cuts.rhs
+    n_raw = len(cuts)
+    # the certificates end in time for the last MIP (a cut whose LP does not round to
+    # its claim gets a MIP of its own)
+    cuts = certify(inst, h_cands, cuts, h_cliques, deadline=deadline - min_final)
+    say(f"cut proof: {len(cuts)} of HiGHS's {n_raw} root cuts certified, "
+        f"{int((cuts.rhs <= raw[: len(cuts)] + 1e-9).sum())} as HiGHS had them")
+    if not len(cuts):
+        return None
+    cc = cands
+    lag_c, duals_c = -np.inf, None
+    rounds = 0
+    # rounds while they leave half the time for the last MIP: each round tightens the
+    # bound, so fewer pairs go to that MIP
+    half = time.perf_counter() + tuning.cut_rounds_share * (deadline - time.perf_counter())
+    while rounds < tuning.cut_rounds:
+        t_round = time.perf_counter()
+        rounds += 1
+        duals_r, lp_val, _ = lp_duals(inst, cc, cliques=cliques,
+                                      time_limit=deadline - time.perf_counter(),
+                                      extra=(cuts.over(inst, cc), cuts.rhs),
+                                      server=server, extra_tag=1)
+        if not np.isfinite(lp_val):
+            break
+        pr = price(inst, cc, pool, duals_r, None, per_unit=tuning.transport_price_per_unit)
+        lag_r = pr.lagrangian_bound
+        if duals_c is not None:
+            # the LP's duals jump between its many optima; a point between them and the
+            # best so far is a valid and usually better bound (formulation.md)
+            lag_t, duals_t = line_search(inst, pool, duals_c, duals_r, None, None)
+            if lag_t > max(lag_r, lag_c):
+                lag_c, duals_c = lag_t, duals_t
+        if lag_r > lag_c:
+            lag_c, duals_c = lag_r, duals_r
+        say(f"cut proof round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
+            f"£{lag_c:,.2f}")
+        if (not len(pr.add_unit) or lp_val - lag_c <= 1e-7 * abs(lp_val)
+                or 2 * time.perf_counter() - t_round > half):
+            break
+        cc = merge(cc, pr)
+    if duals_c is None or lag_c <= lag:
+        return None
+    return CutBound(cuts, cc, lag_c, duals_c, rounds)
+
+
+def cut_search(inst: Instance, bound: CutBound, model: Candidates, pool: PairPool,
+                cliques: np.ndarray, best: np.ndarray, best_obj: float, deadline: float,
+                say: Callable[[str], None], min_final: float, tuning: SolverParams,
+                seeds: int = 1) -> CutProof:
+    """Reduced-cost fixing against the cut bound, then HiGHS with the cuts on the pairs
+    left (see `cut_proof`)."""
+    cuts, cc, lag_c, duals_c, rounds = (bound.cuts, bound.cands, bound.lag, bound.duals,
+                                        bound.rounds)
+    if deadline - time.perf_counter() < min_final:
+        # no time for the last MIP: the bound over all pairs is what this gives
+        return CutProof(model, None, False, -np.inf, lag_c, 0.0, best, best_obj,
+                         len(cuts), rounds, False)
+    # reduced-cost fixing against the cut bound: only pairs within the gap stay
+    ex = price(inst, cc, pool, duals_c, best_obj, per_unit=None)
+    place = unit_placement(model, best)
+    key = cc.unit * inst.n_placements + cc.placement
+    placed = np.flatnonzero(place >= 0)
+    inc = np.searchsorted(key, placed * inst.n_placements + place[placed])
+    slack = best_obj - lag_c
+    tol = 1e-6 * max(1.0, abs(best_obj))
+    red = reduced_costs(inst, cc, duals_c, ex.best_option)
+    keep = with_musts(inst, cc, red <= slack + tol, inc, None)
+    # pool pairs `price` did not add have lag_c + reduced cost >= the incumbent
+    min_excluded = min(float(red[~keep].min()) if (~keep).any() else np.inf, slack - tol)
+    final = merge(subset(cc, keep), ex)
+    complete = len(final) <= max(tuning.fixing_factor * len(model), tuning.cut_proof_pairs)
+    if not complete:
+        # the bound is still far (cuts weaker than usual, or one round only): too many
+        # pairs for a proof in the time; search the search model's pairs it keeps, the
+        # bound over all pairs stands as it is
+        mkey = np.sort(model.unit * inst.n_placements + model.placement)
+        final = subset(cc, with_musts(inst, cc, keep & np.isin(key, mkey), inc, None))
+    fkey = final.unit * inst.n_placements + final.placement
+    hint = np.full(inst.units.n, -1, dtype=np.int64)
+    hint[placed] = np.searchsorted(fkey, placed * inst.n_placements + place[placed])
+    say(f"cut proof: bound £{lag_c:,.2f} over all pairs; {len(final):,} pairs "
+        + ("can still matter" if complete else "searched, of the more that could matter")
+        + f" (gap £{slack:,.2f})")
+    chosen, optimal, mip_bound = race_milp(inst, final, deadline - time.perf_counter(), seeds,
+                                           cliques=cliques, hint=hint,
+                                           extra=(cuts.over(inst, final), cuts.rhs))
+    return CutProof(final, chosen, optimal, mip_bound, lag_c, min_excluded, hint,
+                     best_obj, len(cuts), rounds, complete)

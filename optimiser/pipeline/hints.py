@@ -1,0 +1,192 @@
+"""Stage: hints, the incumbent that reduced-cost fixing measures the gap from.
+
+The greedy start (or the status quo, which keeps every re-allocation rule), then
+roundings of the LP: greedy guided by it, the flow rounding, and a MIP dive on each
+unit's few best pairs (HiGHS's route; CP-SAT's LP dive otherwise). While HiGHS dives in
+its own process, the cut proof's bound is found here from the root cuts, and stops the
+dive when it is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import flow
+from ..candidates import Candidates
+from ..instance import Instance
+from .colgen import Relaxation, flow_roundable
+from .context import SolveContext
+from .cpsat_model import lp_dive
+from .cutproof import CutBound, cut_bound
+from .highs_model import milp_answer, solve_milp, start_milp
+from .plans import (
+    admissible,
+    forced_pairs,
+    greedy,
+    objective_of,
+    stability_of,
+    status_quo,
+    subset,
+    unit_placement,
+)
+from .pricing import dive_pairs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """The best plan found before fixing, and what the report needs of the start."""
+
+    best: np.ndarray  # per unit, an index into the relaxation's pairs (-1 unplaced)
+    best_obj: float
+    greedy_obj: float  # the greedy start's objective
+    greedy_stability: float  # its `--previous` term
+    early: CutBound | None  # the cut proof's bound, when found during the dive
+
+
+def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
+    """The best admissible plan of the greedy start and the LP's roundings."""
+    inst, tp = ctx.inst, ctx.tuning
+    cands, lp_x = relax.cands, relax.lp_x
+    forced, max_moves = ctx.forced, ctx.max_moves
+    t = time.perf_counter()
+    first = forced_pairs(inst, cands, forced)
+
+    def ok(chosen: np.ndarray) -> bool:
+        return admissible(inst, cands, chosen, forced, max_moves)
+
+    start = greedy(inst, cands, first=first)
+    if not ok(start):
+        start = status_quo(inst, cands, forced)
+    greedy_obj = objective_of(inst, cands, start)
+    greedy_stability = stability_of(inst, unit_placement(cands, start)[inst.units.unit_of])
+    best, best_obj = start, greedy_obj
+    early: CutBound | None = None
+    if lp_x is not None:
+        found, early = roundings(ctx, relax, lp_x)
+        for rounded in found:
+            r_obj = objective_of(inst, cands, rounded)
+            if r_obj < best_obj and ok(rounded):
+                best, best_obj = rounded, r_obj
+    elif len(cands) and flow_roundable(inst, forced, max_moves):
+        # no LP in time (a national register's candidate pass takes most of the limit):
+        # one flow over the kept pairs, rounded, is still far better than the greedy
+        flow_only = flow_hint(inst, cands,
+                              time.perf_counter() + ctx.share(tp.flow_only_share)
+                              - ctx.elapsed())
+        if flow_only is not None:
+            r_obj = objective_of(inst, cands, flow_only)
+            if r_obj < best_obj and ok(flow_only):
+                best, best_obj = flow_only, r_obj
+    ctx.timings["greedy"] = time.perf_counter() - t
+    ctx.say(f"greedy start £{greedy_obj:,.2f}/week; LP-rounded hint £{best_obj:,.2f}/week")
+    return Incumbent(best, best_obj, greedy_obj, greedy_stability, early)
+
+
+def roundings(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray
+              ) -> tuple[list[np.ndarray], CutBound | None]:
+    """Plans rounded from the LP's solution `lp_x` (not yet checked for admissibility),
+    and the cut bound when it was found during HiGHS's dive."""
+    inst, tp = ctx.inst, ctx.tuning
+    cands = relax.cands
+    first = forced_pairs(inst, cands, ctx.forced)
+    found = [greedy(inst, cands, lp_x, first=first)]
+    early = None
+    if not relax.transport and flow_roundable(inst, ctx.forced, ctx.max_moves):
+        # the flow rounding on the kept pairs: a near-LP plan in a fraction of a second,
+        # whatever happens to the MIP dive on a busy machine (formulation.md)
+        plan = flow_hint(inst, cands, time.perf_counter() + ctx.share(tp.flow_hint_share))
+        if plan is not None:
+            found.append(plan)
+            ctx.say(f"flow rounding £{objective_of(inst, cands, plan):,.2f}/week")
+    if relax.transport:
+        # its re-solves stop by `transport_hint_share`: the search needs the rest
+        plan = flow_hint(inst, cands,
+                         time.perf_counter() + ctx.share(tp.transport_hint_share)
+                         - ctx.elapsed(), lp_x, relax.duals.pi)
+        if plan is not None:
+            found.append(plan)
+    elif ctx.highs_route and relax.pricing is not None:
+        plan, early = highs_dive(ctx, relax, lp_x)
+        if plan is not None:
+            found.append(plan)
+    else:
+        found.append(lp_dive(inst, cands, lp_x, ctx.opts,
+                             min(tp.cpsat_dive_seconds, ctx.share(tp.cpsat_dive_share)),
+                             ctx.forced, ctx.max_moves))
+    return found, early
+
+
+def highs_dive(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray
+               ) -> tuple[np.ndarray | None, CutBound | None]:
+    """Branch and cut on each unit's few best pairs by LP reduced cost (and the LP's
+    own, and staying): a near-optimal incumbent in seconds, so that reduced-cost fixing
+    leaves a small model. With root cuts running, the dive runs in HiGHS's process while
+    the cut bound is found here; a ready bound stops the dive after `dive_min_share`.
+    Returns the plan (indices into the relaxation's pairs) and the cut bound if found."""
+    inst, tp, pool = ctx.inst, ctx.tuning, ctx.pool
+    cands, forced, max_moves = relax.cands, ctx.forced, ctx.max_moves
+    assert relax.pricing is not None
+    sub_keep = dive_pairs(inst, cands, relax.duals, relax.pricing.best_option, lp_x,
+                          tp.dive_pairs_per_unit)
+    sub = subset(cands, sub_keep)
+    # HiGHS finds this model's optimum late, so the dive gets a good share of the limit
+    dive_limit = min(ctx.share(tp.dive_share), ctx.time_limit - ctx.elapsed())
+    running = (start_milp(inst, sub, dive_limit, forced, max_moves, relax.cliques)
+               if ctx.root_cuts is not None and pool is not None else None)
+    early: CutBound | None = None
+    mip = None
+    if running is not None:
+        ctx.owns(running)
+        dive_from = time.perf_counter()
+        harvest = ctx.root_cuts
+        assert harvest is not None and pool is not None
+        while not harvest.pending.wait(0.0) and not running.wait(0.05):
+            pass
+        if harvest.pending.wait(0.0):
+            # a dive that ends first goes on as before: the root cuts are then read, or
+            # dropped, after fixing
+            ctx.take_root_cuts()
+            early = cut_bound(inst, cands, pool, relax.cliques, relax.lag,
+                              ctx.t_start + ctx.time_limit - ctx.margin(), ctx.say,
+                              harvest, ctx.min_final(), ctx.server, tp)
+        if early is not None:
+            wait = dive_from + ctx.share(tp.dive_min_share) - time.perf_counter()
+            if not running.wait(max(wait, 0.0)):
+                running.stop()
+                ctx.say(f"dive stopped after {time.perf_counter() - dive_from:.1f}s: "
+                        "the cut bound is ready")
+        res = running.result()
+        if res is not None:
+            mip = milp_answer(inst, sub, res)[0]
+        else:  # no highspy: SciPy's HiGHS, for what is left of the dive's time
+            mip, _, _ = solve_milp(inst, sub, dive_limit - (time.perf_counter() - dive_from),
+                                   forced, max_moves, cliques=relax.cliques)
+    else:
+        mip, _, _ = solve_milp(inst, sub, dive_limit, forced, max_moves,
+                               cliques=relax.cliques)
+    if mip is None:
+        return None, early
+    index = np.flatnonzero(sub_keep)
+    return np.where(mip >= 0, index[np.maximum(mip, 0)], -1), early
+
+
+def flow_hint(inst: Instance, cands: Candidates, deadline: float,
+              x: np.ndarray | None = None, pi: np.ndarray | None = None
+              ) -> np.ndarray | None:
+    """The flow rounding of `cands` (`flow.transport_rounding`) from the relaxation's `x`
+    and prices `pi`, or from one flow over `cands` when not given; None when the flow
+    fails (a hint less, never a crash, as in `transport_rounds`)."""
+    try:
+        if x is None or pi is None:
+            tr = flow.transport_relaxation(inst, cands)
+            x, pi = tr.x, tr.pi
+        return flow.transport_rounding(inst, cands, x, pi, deadline=deadline)
+    except RuntimeError as exc:
+        log.warning("flow rounding failed (%s)", exc)
+        return None

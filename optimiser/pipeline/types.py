@@ -1,0 +1,67 @@
+"""What a solve is asked (`SolveOptions`) and what it gives back (`Result`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..candidates import Candidates
+from ..instance import Instance
+from ..params import SolverParams
+from ..status import Status
+
+BACKENDS = ("auto", "cpsat", "highs", "cbc")  # MIP solver of the restricted model
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """What a solve is asked: its limits, its MIP solver and the solver's tuning."""
+
+    time_limit: float = 60.0
+    seed: int = 0
+    workers: int = 0  # 0: all cores
+    candidate_limit: int | None = 40  # cheapest pairs kept per unit before pricing
+    max_pricing_rounds: int = 5
+    hint: bool = True
+    relative_gap: float = 0.0
+    params: dict[str, object] = field(default_factory=dict)  # passed to CP-SAT
+    # MIP solver of the restricted model: "cpsat", or "highs" (HiGHS branch and cut via
+    # highspy: deterministic, and much stronger when most children stay, as in
+    # re-allocation)
+    backend: str = "auto"
+    # column generation stops when LP and Lagrangian bound agree to this relative gap
+    lp_tolerance: float = 1e-6
+    # solve a transportation problem (no sibling group, no solo child, no split option,
+    # no re-allocation constraint) as one min-cost flow (flow.py), with the "auto" or
+    # "cpsat" backend (an explicit "highs" or "cbc" is honoured)
+    fast_path: bool = True
+    # the solver's tuning: route sizes and time shares (optimiser/params.py)
+    tuning: SolverParams = field(default_factory=SolverParams)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a solve found. Money in pounds per week."""
+
+    status: Status
+    objective: float
+    bound: float
+    gap: float
+    runtime: float
+    seed: int
+    assignment: np.ndarray  # per child: placement index, -1 unplaced
+    greedy_objective: float
+    timings: dict[str, float]
+    stats: dict[str, Any]  # counts (float); "backend" (str): what solved the model
+    instance: Instance = field(repr=False)
+    candidates: Candidates = field(repr=False)
+
+    @property
+    def placed(self) -> int:
+        return int((self.assignment >= 0).sum())
+
+    @property
+    def unplaced(self) -> int:
+        return int((self.assignment < 0).sum())
