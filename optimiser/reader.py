@@ -848,13 +848,3 @@ def _check_pinned(ch: pd.DataFrame, file: str, out: Collector, pinned: np.ndarra
                     f"pinned at {here[1]}, but a sibling in group {g!r} is pinned at "
                     f"{first[g][1]}; siblings are placed together, so both cannot stay")
 
-
-# The names optimiser/commission/data.py still imports; it should import the public ones.
-_Collector = Collector
-_check_columns = check_columns
-_choice = parse_choice
-_floats = parse_floats
-_ids = parse_ids
-_ints = parse_ints
-_list_choice = parse_list_choice
-_read_csv = read_csv_table

@@ -25,15 +25,15 @@ import pandas as pd
 
 from ..instance import Instance, InstanceError, Problem
 from ..reader import (
-    _check_columns,
-    _choice,
-    _Collector,
-    _floats,
-    _ids,
-    _ints,
-    _list_choice,
-    _read_csv,
+    Collector,
+    check_columns,
     load_instance,
+    parse_choice,
+    parse_floats,
+    parse_ids,
+    parse_ints,
+    parse_list_choice,
+    read_csv_table,
 )
 from ..rules import ALL_RATINGS, GENDERS, PLACEMENT_TYPES
 
@@ -243,27 +243,28 @@ def _text(df: pd.DataFrame, col: str) -> list[str]:
     return [str(v) for v in df[col].tolist()]
 
 
-def _read_contracts(path: Path, out: _Collector, taken: set[str]) -> tuple[Contract, ...]:
+def _read_contracts(path: Path, out: Collector, taken: set[str]) -> tuple[Contract, ...]:
     f = "contracts.csv"
-    df = _read_csv(path / f, f, out)
-    if df is None or not _check_columns(df, CONTRACT_COLUMNS, set(), f, out):
+    df = read_csv_table(path / f, f, out)
+    if df is None or not check_columns(df, CONTRACT_COLUMNS, set(), f, out):
         return ()
-    ids = _ids(df, "contract_id", f, out)
+    ids = parse_ids(df, "contract_id", f, out)
     out.rows(f, df, (df["provider"] == "").to_numpy(), "provider",
              lambda v: "is required but empty")
-    ptype = _choice(df, "type", f, out, PLACEMENT_TYPES, default=None)
-    lat = _floats(df, "lat", f, out, required=True, lo=-90, hi=90, default=0.0)
-    lon = _floats(df, "lon", f, out, required=True, lo=-180, hi=180, default=0.0)
-    amin = _ints(df, "age_min", f, out, default=None, lo=0, hi=25)
-    amax = _ints(df, "age_max", f, out, default=None, lo=0, hi=25)
-    _list_choice(df, "genders", f, out, GENDERS, "gender", str.upper)
-    rating = _choice(df, "ofsted_rating", f, out, ALL_RATINGS, default="not_rated")
-    step = _ints(df, "step", f, out, default=1, lo=1, what="a whole number of beds")
-    bmin = _ints(df, "min_beds", f, out, default=0, lo=0, what="a whole number of beds")
-    bmax = _ints(df, "max_beds", f, out, default=None, lo=0, what="a whole number of beds")
-    price = _floats(df, "weekly_price", f, out, required=True, lo=0, default=0.0)
-    term = _ints(df, "min_term_weeks", f, out, default=52, lo=0, what="a whole number of weeks")
-    cur = _ints(df, "current_beds", f, out, default=0, lo=0, what="a whole number of beds")
+    ptype = parse_choice(df, "type", f, out, PLACEMENT_TYPES, default=None)
+    lat = parse_floats(df, "lat", f, out, required=True, lo=-90, hi=90, default=0.0)
+    lon = parse_floats(df, "lon", f, out, required=True, lo=-180, hi=180, default=0.0)
+    amin = parse_ints(df, "age_min", f, out, default=None, lo=0, hi=25)
+    amax = parse_ints(df, "age_max", f, out, default=None, lo=0, hi=25)
+    parse_list_choice(df, "genders", f, out, GENDERS, "gender", str.upper)
+    rating = parse_choice(df, "ofsted_rating", f, out, ALL_RATINGS, default="not_rated")
+    step = parse_ints(df, "step", f, out, default=1, lo=1, what="a whole number of beds")
+    bmin = parse_ints(df, "min_beds", f, out, default=0, lo=0, what="a whole number of beds")
+    bmax = parse_ints(df, "max_beds", f, out, default=None, lo=0, what="a whole number of beds")
+    price = parse_floats(df, "weekly_price", f, out, required=True, lo=0, default=0.0)
+    term = parse_ints(df, "min_term_weeks", f, out, default=52, lo=0,
+                      what="a whole number of weeks")
+    cur = parse_ints(df, "current_beds", f, out, default=0, lo=0, what="a whole number of beds")
     bad_rows = {(p.row, p.column) for p in out.problems if p.file == f}
     rows = [int(r) for r in df.index]
     for i, r in enumerate(rows):
@@ -296,22 +297,22 @@ def _read_contracts(path: Path, out: _Collector, taken: set[str]) -> tuple[Contr
         for i in range(len(df)))
 
 
-def _read_spot(path: Path, out: _Collector, taken: set[str]) -> tuple[Spot, ...]:
+def _read_spot(path: Path, out: Collector, taken: set[str]) -> tuple[Spot, ...]:
     f = "spot.csv"
-    df = _read_csv(path / f, f, out)
-    if df is None or not _check_columns(df, SPOT_COLUMNS, set(), f, out):
+    df = read_csv_table(path / f, f, out)
+    if df is None or not check_columns(df, SPOT_COLUMNS, set(), f, out):
         return ()
-    ids = _ids(df, "spot_id", f, out)
-    ptype = _choice(df, "type", f, out, PLACEMENT_TYPES, default=None)
-    tier = _choice(df, "tier", f, out, TIERS, default=None)
-    cost = _floats(df, "weekly_cost", f, out, required=True, lo=0, default=0.0)
-    km = _floats(df, "typical_distance_km", f, out, required=True, lo=0, default=0.0)
-    amin = _ints(df, "age_min", f, out, default=0, lo=0, hi=25)
-    amax = _ints(df, "age_max", f, out, default=17, lo=0, hi=25)
-    _list_choice(df, "genders", f, out, GENDERS, "gender", str.upper)
-    rating = _choice(df, "ofsted_rating", f, out, ALL_RATINGS, default="not_rated")
+    ids = parse_ids(df, "spot_id", f, out)
+    ptype = parse_choice(df, "type", f, out, PLACEMENT_TYPES, default=None)
+    tier = parse_choice(df, "tier", f, out, TIERS, default=None)
+    cost = parse_floats(df, "weekly_cost", f, out, required=True, lo=0, default=0.0)
+    km = parse_floats(df, "typical_distance_km", f, out, required=True, lo=0, default=0.0)
+    amin = parse_ints(df, "age_min", f, out, default=0, lo=0, hi=25)
+    amax = parse_ints(df, "age_max", f, out, default=17, lo=0, hi=25)
+    parse_list_choice(df, "genders", f, out, GENDERS, "gender", str.upper)
+    rating = parse_choice(df, "ofsted_rating", f, out, ALL_RATINGS, default="not_rated")
     mb_empty = (df["max_beds"] == "").to_numpy()
-    mb = _ints(df, "max_beds", f, out, default=0, lo=0, what="a whole number of beds")
+    mb = parse_ints(df, "max_beds", f, out, default=0, lo=0, what="a whole number of beds")
     bad_rows = {(p.row, p.column) for p in out.problems if p.file == f}
     rows = [int(r) for r in df.index]
     for i, r in enumerate(rows):
@@ -353,7 +354,7 @@ def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and bool(np.isfinite(v))
 
 
-def parse_demand(raw: dict[str, Any], out: _Collector, file: str = "demand.toml",
+def parse_demand(raw: dict[str, Any], out: Collector, file: str = "demand.toml",
                  where: dict[str, int] | None = None) -> Demand:
     """The [demand] table (and its sub-tables) into a `Demand`; each bad value a problem."""
     where = where or {}
@@ -451,7 +452,7 @@ def parse_demand(raw: dict[str, Any], out: _Collector, file: str = "demand.toml"
     return Demand(**kw)
 
 
-def _table_list(v: Any, file: str, key: str, out: _Collector,
+def _table_list(v: Any, file: str, key: str, out: Collector,
                 where: dict[str, int]) -> list[dict[str, Any]]:
     if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
         out.add(file, where.get(key), key,
@@ -460,7 +461,7 @@ def _table_list(v: Any, file: str, key: str, out: _Collector,
     return v
 
 
-def _read_demand(path: Path, out: _Collector) -> Demand:
+def _read_demand(path: Path, out: Collector) -> Demand:
     f = path / "demand.toml"
     if not f.exists():
         return Demand()
@@ -476,7 +477,7 @@ def _read_demand(path: Path, out: _Collector) -> Demand:
     return parse_demand(raw, out, "demand.toml", _toml_lines(text))
 
 
-def _read_scenarios(path: Path, placements: Path, policy: Path | None, out: _Collector
+def _read_scenarios(path: Path, placements: Path, policy: Path | None, out: Collector
                     ) -> tuple[tuple[str, pd.DataFrame], ...]:
     """`scenarios/<name>/children.csv`, each checked by the core reader against today's
     placements (problems renamed to the scenario's file)."""
@@ -490,8 +491,8 @@ def _read_scenarios(path: Path, placements: Path, policy: Path | None, out: _Col
         if not f.exists():
             out.add(name, None, None, "required file is missing")
             continue
-        sub = _Collector()
-        frame = _read_csv(f, name, sub)
+        sub = Collector()
+        frame = read_csv_table(f, name, sub)
         out.problems.extend(sub.problems)
         if frame is None:
             continue
@@ -544,7 +545,7 @@ def load_commission(path: str | Path) -> CommissionData:
     if not path.is_dir():
         raise InstanceError([Problem(str(path), None, None,
                                      "is not a folder (a commissioning instance is a folder)")])
-    out = _Collector()
+    out = Collector()
     inst: Instance | None = None
     try:
         inst = load_instance(path)
@@ -576,8 +577,8 @@ def load_commission(path: str | Path) -> CommissionData:
         raise InstanceError(sorted(out.problems,
                                    key=lambda p: (order.get(p.file, len(order)), p.file,
                                                   p.row or 0)))
-    sub = _Collector()
-    placements_frame = _read_csv(path / "placements.csv", "placements.csv", sub)
+    sub = Collector()
+    placements_frame = read_csv_table(path / "placements.csv", "placements.csv", sub)
     assert placements_frame is not None
     return CommissionData(
         source=str(path), instance=inst,
@@ -674,7 +675,7 @@ def apply_overrides(data: CommissionData, sets: Iterable[str]) -> CommissionData
                 raise OverrideError(f"{key}: unknown demand field {what!r} (known: "
                                     f"{', '.join(sorted(DEMAND_SCALARS))})")
             v = _parse_value(key, value, integer=False)
-            out = _Collector()
+            out = Collector()
             checked = parse_demand({"demand": {what: v}}, out, "--set")
             if out.problems:
                 raise OverrideError(f"{key}={value}: {out.problems[0].message}")
