@@ -6,6 +6,7 @@ Import this only after `pytest.importorskip` of the service's dependencies.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -138,3 +139,25 @@ def open_referral(s: Setup, child_id: str, role: str = "officer") -> str:
     r = s.post("/api/v1/referrals", role, json={"child_id": child_id})
     assert r.status_code == 201, r.text
     return str(r.json()["referral_id"])
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    m = CSRF.search(html)
+    assert m, "no CSRF token in the form"
+    return m.group(1)
+
+
+def browser(s: Setup, role: str) -> tuple[TestClient, str]:
+    """A client signed in through the sign-in form; returns it and its CSRF token."""
+    c = TestClient(s.client.app)
+    token = csrf_of(c.get("/sign-in").text)
+    r = c.post("/sign-in", data={"username": role, "password": password(role),
+                                 "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert "httponly" in r.headers["set-cookie"].lower()
+    assert "samesite=strict" in r.headers["set-cookie"].lower()
+    page = c.get("/register" if role != "admin" else "/import")
+    return c, csrf_of(page.text)

@@ -145,6 +145,13 @@ def test_officer_flow_in_chromium(base: str) -> None:
             assert "chain verified" in manager.inner_text("main")
             assert manager.locator("td", has_text="approval.approve").count() == 1
             check(manager)
+            manager.goto(f"{base}/reallocations")
+            check(manager)
+            manager.fill("#max_moves", "3")
+            manager.click("button:has-text('Start a run')")
+            manager.wait_for_url(f"{base}/reallocations/*")
+            assert manager.locator("input[name=chain]").count() >= 1
+            check(manager)
         finally:
             browser.close()
-    assert len(check.pages) >= 8
+    assert len(check.pages) >= 10

@@ -18,6 +18,8 @@ from markupsafe import escape  # noqa: E402
 from service_helpers import (  # noqa: E402
     ROLES,
     Setup,
+    browser,
+    csrf_of,
     make_setup,
     open_referral,
     password,
@@ -28,7 +30,6 @@ from sqlalchemy import func, select  # noqa: E402
 from optimiser.service.app import create_app  # noqa: E402
 from optimiser.service.db import referrals  # noqa: E402
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 INJECTIONS = [
     "<script>alert(1)</script>",
     '"><img src=x onerror=alert(1)>',
@@ -43,25 +44,6 @@ INJECTIONS = [
 @pytest.fixture
 def s(tmp_path: Path) -> Setup:
     return make_setup(seeded_sqlite(tmp_path), seeded=True)
-
-
-def csrf_of(html: str) -> str:
-    m = CSRF.search(html)
-    assert m, "no CSRF token in the form"
-    return m.group(1)
-
-
-def browser(s: Setup, role: str) -> tuple[TestClient, str]:
-    """A client signed in through the sign-in form; returns it and its CSRF token."""
-    c = TestClient(s.client.app)
-    token = csrf_of(c.get("/sign-in").text)
-    r = c.post("/sign-in", data={"username": role, "password": password(role),
-                                 "csrf_token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    assert "httponly" in r.headers["set-cookie"].lower()
-    assert "samesite=strict" in r.headers["set-cookie"].lower()
-    page = c.get("/register" if role != "admin" else "/import")
-    return c, csrf_of(page.text)
 
 
 def count_referrals(s: Setup) -> int:
@@ -111,7 +93,8 @@ PAGES = [("/register", {"officer", "manager", "commissioner"}),
          ("/placements/P00001", {"manager", "admin"}),
          ("/approvals", {"manager"}),
          ("/audit", {"manager", "admin"}),
-         ("/import", {"admin"})]
+         ("/import", {"admin"}),
+         ("/reallocations", {"manager"})]
 
 
 def test_the_role_matrix_of_every_page(s: Setup) -> None:

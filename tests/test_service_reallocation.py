@@ -3,6 +3,7 @@ sign-off, chain by chain, and never from a plan made on an older register."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,14 @@ import pytest
 for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart", "httpx"):
     pytest.importorskip(_dep)
 
-from service_helpers import Setup, make_setup, open_referral, seeded_sqlite  # noqa: E402
+from service_helpers import (  # noqa: E402
+    Setup,
+    browser,
+    csrf_of,
+    make_setup,
+    open_referral,
+    seeded_sqlite,
+)
 from sqlalchemy import select  # noqa: E402
 
 from optimiser.service.audit import verify  # noqa: E402
@@ -96,3 +104,26 @@ def test_a_plan_on_an_older_register_is_refused_and_discard_changes_nothing(s: S
     bad = s.post(f"/api/v1/reallocations/{run['run_id']}/signoff", "manager",
                  json={"approve": True, "chains": ["x"]})
     assert bad.status_code == 422
+
+
+def test_the_pages_of_a_run(s: Setup) -> None:
+    manager, token = browser(s, "manager")
+    page = manager.get("/reallocations")
+    assert page.status_code == 200 and "Start a run" in page.text
+    r = manager.post("/reallocations", data={"csrf_token": token, "max_moves": "2"})
+    assert r.status_code == 200 and "Re-allocation plan" in r.text
+    run_id = str(r.url).rsplit("/", 1)[1]
+    boxes = re.findall(r'name="chain" type="checkbox" value="(\d+)"', r.text)
+    assert boxes
+    before = register(s)
+    bad = manager.post(f"/reallocations/{run_id}/signoff",
+                       data={"csrf_token": "nope", "chain": boxes[:1], "action": "approve"})
+    assert bad.status_code == 403 and register(s) == before
+    r = manager.post(f"/reallocations/{run_id}/signoff", data={
+        "csrf_token": csrf_of(r.text), "chain": boxes[:1], "action": "approve",
+        "reason": "<b>ok</b>"})
+    assert r.status_code == 200 and "Signed off" in r.text and "(approved)" in r.text
+    assert register(s) != before
+    run = s.get(f"/api/v1/reallocations/{run_id}", "manager").json()
+    assert run["approved_chains"] == [int(boxes[0])] and run["options"]["max_moves"] == 2
+    assert "<b>ok</b>" not in manager.get("/audit").text

@@ -21,10 +21,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import desc, func, select, true
 from starlette.datastructures import UploadFile
 
+from optimiser import InstanceError
+
 from . import audit, security
-from .db import approvals, children, decisions, placements, referrals
+from .db import approvals, children, decisions, placements, realloc_runs, referrals
 from .decisions import Conflict, NotFound, decide, open_referral, referral_matches, resolve_approval
 from .matching import matches_json
+from .reallocation import RunOptions, get_run, sign_off, start_run
 from .register import REQUIRED_UPLOADS, ImportRefused, child_row, placement_row, problem_dicts
 from .state import service
 
@@ -40,6 +43,8 @@ NOTICES = {  # fixed texts: a query parameter never reaches the page as it was s
     "refused": "Refused: the referral is open again.",
     "saved": "The placement is changed.",
     "imported": "The register is imported.",
+    "signed_off": "Signed off: the approved chains are in the register.",
+    "discarded": "The run is discarded: the register is unchanged.",
 }
 
 router = APIRouter(include_in_schema=False)
@@ -475,3 +480,80 @@ async def import_post(request: Request,
         return render(request, "import.html", "Import the register", sess, status=422,
                       files=REQUIRED_UPLOADS, problems=problems, active="import")
     return RedirectResponse("/import?done=imported", status_code=303)
+
+
+# --------------------------------------------------------------------------- re-allocation
+
+
+@router.get("/reallocations")
+def reallocations_page(request: Request,
+                       sess: Annotated[security.Session, Depends(need(security.SIGN_OFF))]
+                       ) -> Response:
+    return reallocations_view(request, sess)
+
+
+def reallocations_view(request: Request, sess: security.Session, status: int = 200,
+                       errors: dict[str, str] | None = None) -> HTMLResponse:
+    with service(request).engine.connect() as conn:
+        runs = conn.execute(select(realloc_runs.c.id, realloc_runs.c.created_at,
+                                   realloc_runs.c.created_by, realloc_runs.c.status)
+                            .order_by(desc(realloc_runs.c.created_at)).limit(50)).all()
+    return render(request, "reallocations.html", "Overnight re-allocation", sess,
+                  status=status, runs=runs, errors=errors or {}, active="reallocations")
+
+
+@router.post("/reallocations")
+def reallocation_start(request: Request,
+                       sess: Annotated[security.Session, Depends(need(security.SIGN_OFF))],
+                       csrf_token: Annotated[str, Form(max_length=100)] = "",
+                       max_moves: Annotated[str, Form(max_length=20)] = "") -> Response:
+    check_csrf(sess, csrf_token)
+    text = max_moves.strip()
+    if text and not text.isdigit():
+        return reallocations_view(request, sess, 422, {
+            "max_moves": "Enter a whole number, or leave it empty for no limit"})
+    try:
+        rid = start_run(service(request).engine, sess.user.username,
+                        RunOptions(max_moves=int(text) if text else None))
+    except InstanceError:
+        return reallocations_view(request, sess, 409, {
+            "max_moves": "The register cannot be planned: import one first"})
+    return RedirectResponse(f"/reallocations/{rid}", status_code=303)
+
+
+@router.get("/reallocations/{run_id}")
+def reallocation_page(request: Request, run_id: str,
+                      sess: Annotated[security.Session, Depends(need(security.SIGN_OFF))]
+                      ) -> Response:
+    with service(request).engine.connect() as conn:
+        try:
+            run = get_run(conn, run_id)
+        except NotFound as e:
+            raise HTTPException(404, str(e)) from e
+    by_chain: dict[int, list[dict[str, Any]]] = {}
+    for c in run["chains"]:
+        by_chain.setdefault(int(c["chain_id"]), []).append(c)
+    empty = [v for v in run["voids"] if v.get("status") != "filled"]
+    return render(request, "reallocation.html", f"Re-allocation run {run_id}", sess, run=run,
+                  chains=sorted(by_chain.items()), empty_voids=empty, active="reallocations")
+
+
+@router.post("/reallocations/{run_id}/signoff")
+async def reallocation_signoff(request: Request, run_id: str,
+                               sess: Annotated[security.Session,
+                                               Depends(need(security.SIGN_OFF))]) -> Response:
+    form = await request.form(max_fields=100_000)
+    check_csrf(sess, str(form.get("csrf_token", "")))
+    reason = str(form.get("reason", ""))[:2000]
+    no_nul(reason)
+    chains = [int(str(v)) for v in form.getlist("chain") if str(v).isdigit()]
+    approve = form.get("action") == "approve"
+    try:
+        await run_in_threadpool(sign_off, service(request).engine, run_id, sess.user.username,
+                                approve, chains, reason)
+    except NotFound as e:
+        raise HTTPException(404, str(e)) from e
+    except Conflict as e:
+        raise HTTPException(409, str(e)) from e
+    return RedirectResponse(f"/reallocations/{run_id}?done="
+                            f"{'signed_off' if approve else 'discarded'}", status_code=303)
