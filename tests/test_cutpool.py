@@ -13,7 +13,8 @@ from builders import write_instance
 from optimiser import load_instance
 from optimiser.candidates import build_candidates
 from optimiser.cutpool import Cuts, applies, certify
-from optimiser.solver import NO_CLIQUES, forced_units
+from optimiser.pipeline.plans import forced_units, subset
+from optimiser.pipeline.rows import NO_CLIQUES
 
 
 def _three_beds(tmp_path: Path):
@@ -76,9 +77,7 @@ def test_rows_over_a_pair_set_leave_absent_pairs_at_zero(tmp_path: Path) -> None
     cut = _cut(inst, cands, {g1: 1.0, g2: 2.0, s: 3.0}, 4.0)
     full = cut.over(inst, cands).toarray()
     assert sorted(full[0][full[0] > 0].tolist()) == [1.0, 2.0, 3.0]
-    from optimiser.solver import _subset
-
-    without_single = _subset(cands, cands.unit != s)
+    without_single = subset(cands, cands.unit != s)
     part = cut.over(inst, without_single).toarray()
     assert part.shape == (1, len(without_single))
     assert sorted(part[0][part[0] > 0].tolist()) == [1.0, 2.0]
