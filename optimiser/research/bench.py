@@ -73,6 +73,7 @@ else:  # Python 3.10: the same parser, as a package
     import tomli as tomllib
 
 from . import INSTALL_HINT
+from .provenance import csv_fields
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -675,20 +676,6 @@ def prepare(spec: InstanceSpec, work: Path, timeout: float) -> tuple[float | Non
     return float(o.result["generate_seconds"]), ""
 
 
-def code_version() -> str:
-    """The commit the runs used ("+wip": optimiser/ had uncommitted changes then; the
-    working tree is shared, so a long benchmark may straddle other engineers' edits)."""
-    try:
-        head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        wip = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain",
-                              "--untracked-files=no", "--", "optimiser"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return head + ("+wip" if head and wip else "")
-
-
 def _default_timeout(limit: float) -> float:
     return 2 * limit + 120
 
@@ -740,10 +727,11 @@ def run_config(cfg: Config, out: Path, resume: bool,
             row["generate_seconds"] = gen_s
             prepared[spec.name] = (None, err)  # generation time goes on the first row only
             row["best_known"] = spec.best_known
-            row["load_avg_start"] = round(os.getloadavg()[0], 2)
-            row["cores"] = os.cpu_count()
-            row["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            row["commit"] = code_version()
+            stamp = csv_fields(REPO_ROOT)  # commit ("-dirty": code differs), UTC, machine
+            row["load_avg_start"] = stamp["load_1m"]
+            row["cores"] = stamp["cores"]
+            row["started"] = stamp["utc"]
+            row["commit"] = stamp["commit"]
             if spec.make is not None:
                 row["size"] = spec.make.get("children")
                 row["resources"] = spec.make.get("placements")
