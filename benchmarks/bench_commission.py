@@ -44,6 +44,10 @@ from typing import Any
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from optimiser.research.provenance import provenance  # noqa: E402  (the repository first)
+
 WORK = ROOT / "benchmarks" / "work"
 RESULTS = ROOT / "benchmarks" / "results" / "commission.json"
 INSTANCE = WORK / "commission-2000"
@@ -97,7 +101,7 @@ def run_one(workers: int, scenarios: int, seed: int, tl: float,
            "--workers", str(workers), "--seed", str(seed),
            "--time-limit-per-scenario", f"{tl:g}"]
     shown = " ".join(["placement", *cmd[3:]])
-    load_before = _uptime()
+    stamp = provenance(ROOT)
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
@@ -116,12 +120,12 @@ def run_one(workers: int, scenarios: int, seed: int, tl: float,
     wall = time.perf_counter() - t0
     progress = log_path.read_text().splitlines()
     res: dict[str, Any] = {
-        "workers": workers, "scenarios": scenarios,
+        **stamp, "workers": workers, "scenarios": scenarios,
         "engine": "in-process (no Dask)" if workers == 0 else f"local Dask cluster, {workers} "
                   "worker process(es)",
         "command": shown, "exit_code": None if timed_out else proc.returncode,
         "timed_out_after_seconds": timeout if timed_out else None,
-        "wall_seconds": round(wall, 1), "uptime_before": load_before, "uptime_after": _uptime(),
+        "wall_seconds": round(wall, 1), "uptime_after": _uptime(),
     }
     parse_progress(res, progress)
     if timed_out or proc.returncode != 0:
@@ -192,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps(old, indent=1) + "\n")
         return 0
     inst = build_instance()
-    runs = [r for r in old.get("runs", [])
-            if not (r.get("scenarios") == args.scenarios and r.get("workers") in args.workers)]
+    runs = [r for r in old.get("runs", []) if r.get("commit")  # earlier rows with a commit
+            and not (r.get("scenarios") == args.scenarios and r.get("workers") in args.workers)]
     for w in args.workers:
         print(f"{args.scenarios} scenarios, workers={w}: running ...", file=sys.stderr,
               flush=True)

@@ -23,6 +23,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from optimiser.research.provenance import provenance  # noqa: E402  (the repository first)
+
 # size -> (recipe in instances/recipes.toml, time limit of the target)
 SIZES = {
     "authority": ("authority-2000", 30.0),
@@ -82,7 +86,6 @@ def run_one(name: str, work: Path, seed: int, workers: int, time_limit: float | 
         "cut_proof_rounds": res.stats.get("cut_proof_rounds"),
         "cut_proof_bound": res.stats.get("cut_proof_bound"),
         "cut_proof_pairs": res.stats.get("cut_proof_pairs"),
-        "run_at_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         # this process only: HiGHS's worker processes (optimiser/highs.py) are not in it
         # (RUSAGE_CHILDREN reports the parent's RSS at fork time, not theirs)
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -170,21 +173,22 @@ def main() -> int:
         if args.no_baseline:
             cmd.append("--no-baseline")
         print(f"running {size} ...", file=sys.stderr, flush=True)
-        load = os.getloadavg()[0]  # the box is shared: say how busy it was
+        stamp = provenance(ROOT)  # the box is shared: the load at the start, and the code
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        row["load_1min_before"] = load
-        row["load_1min_after"] = os.getloadavg()[0]
+        row = {**stamp, **json.loads(proc.stdout.strip().splitlines()[-1])}
+        row["load_1min_after"] = round(os.getloadavg()[0], 2)
+        row["command"] = "python benchmarks/bench_core.py " + " ".join(sys.argv[1:])
         rows.append(row)
         print(json.dumps(row, indent=1), file=sys.stderr)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"machine": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+            "rows": "each row: its commit, UTC start, cores and load average (provenance)"}
     path = out / "core.json"
-    if path.exists():  # keep the rows of the sizes this run did not measure
+    if path.exists():  # keep the rows of the sizes this run did not measure (with a commit)
         ran = {r["size"] for r in rows}
-        rows = [r for r in json.loads(path.read_text())["rows"] if r["size"] not in ran] + rows
+        rows = [r for r in json.loads(path.read_text())["rows"]
+                if r["size"] not in ran and r.get("commit")] + rows
     path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     print(json.dumps({"meta": meta, "rows": rows}, indent=1))
     return 0

@@ -8,9 +8,10 @@ One CSV row per (file, problem, sense, backend, time limit, workers, seed), appe
 ``benchmarks/results/gap.csv``; rows already there are skipped, so an interrupted run
 resumes where it stopped (``--rerun`` drops them first, to measure changed code).
 Senses come from best_known.csv (gap1-12 both ways, gapa-d minimisation) unless
---senses says otherwise. The machine (cores, load average before each row) is recorded
-with every row, since the box is shared. The summary per set and backend (and the
-issue's targets) is printed and written to gap_summary.json.
+--senses says otherwise. Every row records the commit it ran on ("-dirty": the code
+differed from it), its UTC start, the cores and the load average then (the box is
+shared). The summary per set and backend (and the issue's targets) is printed and
+written to gap_summary.json.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,10 +35,11 @@ from optimiser.research.gap_instance import (  # noqa: E402
     read_best_known,
     read_gap,
 )
+from optimiser.research.provenance import CSV_FIELDS, csv_fields  # noqa: E402
 
 FIELDS = ["instance", "problem", "sense", "backend", "status", "objective", "bound",
           "best_known", "gap_to_best", "gap_to_bound", "seconds", "time_limit", "workers",
-          "seed", "cores", "load_1min", "started"]
+          "seed", *CSV_FIELDS]
 KEY = ("instance", "problem", "sense", "backend", "time_limit", "workers", "seed")
 SET_ALIASES = {"gap1-12": [f"gap{k}" for k in range(1, 13)],
                "gapa-d": ["gapa", "gapb", "gapc", "gapd"]}
@@ -112,6 +113,10 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.rerun and out.is_file():
         drop_rows(out, args)
+    if out.is_file() and out.stat().st_size:
+        with out.open(newline="") as fh:
+            if next(csv.reader(fh), []) != FIELDS:
+                sys.exit(f"{out}: its columns differ from this script's: choose another --out")
     seen = done_keys(out)
     new_file = not out.is_file()
     rows: list[dict[str, object]] = []
@@ -134,8 +139,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
                         if key in seen:
                             continue
                         bk = best.get((rel, inst.problem, sense))
-                        load = os.getloadavg()[0]
-                        started = time.strftime("%Y-%m-%dT%H:%M:%S")
+                        stamp = csv_fields(ROOT)
                         r = solve_gap(inst, sense, backend, args.time_limit, args.workers,
                                       args.seed)
                         bkv = None if bk is None else float(bk.value)
@@ -151,8 +155,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
                             "gap_to_bound": "" if g_bound is None else f"{g_bound:.6f}",
                             "seconds": f"{r.seconds:.3f}",
                             "time_limit": _fmt(args.time_limit), "workers": args.workers,
-                            "seed": args.seed, "cores": os.cpu_count(),
-                            "load_1min": f"{load:.2f}", "started": started,
+                            "seed": args.seed, **stamp,
                         }
                         writer.writerow(row)
                         fh.flush()
@@ -161,7 +164,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
                               f"obj {row['objective']:>8} bound {row['bound']:>8} "
                               f"best {row['best_known']:>6} gap "
                               f"{'' if g_best is None else f'{100 * g_best:.3f}%':>8} "
-                              f"{r.seconds:6.2f}s load {load:.2f}", flush=True)
+                              f"{r.seconds:6.2f}s load {stamp['load_1m']:.2f}", flush=True)
     return rows
 
 
@@ -188,11 +191,14 @@ def summarise(path: Path) -> dict[str, object]:
             "max_gap_to_best_pct": 100 * max(gaps) if gaps else None,
             "max_seconds": max(secs), "mean_seconds": sum(secs) / len(secs),
             "within_1s": sum(s <= 1.0 for s in secs),
+            "commits": sorted({r["commit"] for r in rs}),
+            "first_utc": min(r["utc"] for r in rs), "last_utc": max(r["utc"] for r in rs),
+            "load_1m_range": [min(float(r["load_1m"]) for r in rs),
+                              max(float(r["load_1m"]) for r in rs)],
         })
     return {"machine": {"cores": os.cpu_count(), "platform": platform.platform(),
                         "python": platform.python_version(),
-                        "note": "shared machine: other engineers' jobs ran alongside; "
-                                "see load_1min per row"},
+                        "note": "shared machine: see each row's load average"},
             "table": table}
 
 

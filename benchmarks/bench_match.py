@@ -12,8 +12,8 @@
    referrals in the same process, and the command line end to end (process start to
    output, including imports and loading) for 5 referrals.
 
-Figures go to ``<out>/match.json``. Timings are wall clock on a shared machine; the load
-average at the start and end is recorded beside them.
+Figures go to ``<out>/match.json``. Timings are wall clock on a shared machine: each part
+records its commit, UTC start, cores and load average (and the load at the end).
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from optimiser.research.provenance import provenance  # noqa: E402  (the repository first)
 
 
 def _ms(xs: list[float]) -> dict[str, float]:
@@ -153,12 +156,14 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     load0 = os.getloadavg()
     t0 = time.perf_counter()
-    rows = {"national": national(work, args.referrals, args.seed)}
+    stamp = provenance(ROOT)
+    rows = {"national": {**stamp, **national(work, args.referrals, args.seed)}}
     print(json.dumps(rows["national"], indent=1), file=sys.stderr, flush=True)
-    rows["cohort"] = cohort(work, args.cohort_referrals, args.cli_runs)
+    stamp = provenance(ROOT)
+    rows["cohort"] = {**stamp, **cohort(work, args.cohort_referrals, args.cli_runs)}
     print(json.dumps(rows["cohort"], indent=1), file=sys.stderr, flush=True)
     meta = {"machine": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+            "cpus": os.cpu_count(),
             "load_average_start": [round(x, 2) for x in load0],
             "load_average_end": [round(x, 2) for x in os.getloadavg()],
             "wall_s": round(time.perf_counter() - t0, 1),

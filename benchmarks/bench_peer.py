@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from optimiser.research.provenance import provenance  # noqa: E402  (the repository first)
+
 WORK = ROOT / "benchmarks" / "work" / "peer"
 # name -> shipped folder, or (children, placements, seed) for `placement generate`
 SIZES: dict[str, str | tuple[int, int, int]] = {
@@ -153,7 +157,7 @@ def main() -> None:
                     and r["time_limit"] == args.time_limit]
             if done and not args.force:
                 continue
-            load_before = os.getloadavg()
+            stamp = provenance(ROOT)
             cmd = [sys.executable, __file__, "--one", name, side, "--time-limit",
                    str(args.time_limit), "--workers", str(args.workers), "--seed",
                    str(args.seed)]
@@ -166,20 +170,20 @@ def main() -> None:
                                        "error": proc.stderr[-2000:]}
             else:
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
-            row.update(wall_seconds=wall, load_before=load_before, load_after=os.getloadavg(),
+            row = {**stamp, **row}
+            row.update(wall_seconds=wall, load_after=[round(x, 2) for x in os.getloadavg()],
                        command=" ".join(["python", "benchmarks/bench_peer.py", "--sizes", name,
                                          "--sides", side, "--time-limit",
                                          f"{args.time_limit:g}", "--workers",
-                                         str(args.workers)]),
-                       date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
-            doc["runs"] = [r for r in doc["runs"] if not (
+                                         str(args.workers)]))
+            doc["runs"] = [r for r in doc["runs"] if r.get("commit") and not (
                 r["size"] == name and r["side"] == side and r["time_limit"] == args.time_limit)]
             doc["runs"].append(row)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(doc, indent=1, default=float) + "\n")
             print(f"{name:15s} {side:6s} {row.get('status')!s:14s} "
                   f"obj {row.get('objective')!s:>22s}  {row.get('seconds', 0):7.1f}s "
-                  f"load {load_before[0]:.2f}", flush=True)
+                  f"load {stamp['load_avg'][0]:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from optimiser.research.provenance import provenance  # noqa: E402  (the repository first)
+
 DAY = dt.date(2025, 6, 2)
 # size -> generate() arguments and the time target (seconds)
 SIZES: dict[str, tuple[dict[str, Any], float]] = {
@@ -137,11 +141,12 @@ def main() -> int:
                    "--backend", args.backend]
             if args.time_limit:
                 cmd += ["--time-limit", str(args.time_limit)]
+            stamp = provenance(ROOT)
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 print(proc.stderr, file=sys.stderr)
                 return proc.returncode
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row = {**stamp, **json.loads(proc.stdout.strip().splitlines()[-1])}
             rows.append(row)
             print(f"{size:<9} {config:<16} {row['status']:<10} gap {100 * row['gap']:.4f}% "
                   f"engine {row['engine_s']:6.1f}s (target {row['target_s']:.0f}s) "
@@ -150,7 +155,7 @@ def main() -> int:
                   f"(load {row['loadavg_1m'][0]:.1f})",
                   flush=True)
     result = {
-        "benchmark": "reallocate", "date": dt.date.today().isoformat(),
+        "benchmark": "reallocate",
         "command": "python benchmarks/bench_reallocate.py " + " ".join(sys.argv[1:]),
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": _cpus()},
@@ -158,8 +163,8 @@ def main() -> int:
     }
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.exists() else {}
-    if isinstance(old, dict) and old.get("runs"):
-        keep = [r for r in old["runs"] if (r["size"], r["config"]) not in
+    if isinstance(old, dict) and old.get("runs"):  # earlier rows with a commit stay
+        keep = [r for r in old["runs"] if r.get("commit") and (r["size"], r["config"]) not in
                 {(r2["size"], r2["config"]) for r2 in rows}]
         result["runs"] = keep + rows
         # each run also records its own command, as runs accumulate over invocations
