@@ -31,6 +31,7 @@ PG_ENV = "PLACEMENT_TEST_PG_URL"
 # cheap argon2 parameters: the suite signs in hundreds of times on two busy cores
 security.configure_hashing(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 _template: dict[str, Path] = {}
+_texts: dict[Path, dict[str, str]] = {}
 
 
 def password(role: str) -> str:
@@ -44,7 +45,9 @@ def demo_files(folder: Path = DEMO) -> dict[str, bytes]:
 
 def seed(engine: Any, folder: Path = DEMO) -> None:
     """The demo register and one user of each role (named as the role)."""
-    _, texts = validate_upload(demo_files(folder))
+    if folder not in _texts:  # the reader's validation, once per run
+        _texts[folder] = validate_upload(demo_files(folder))[1]
+    texts = _texts[folder]
     with write(engine) as conn:
         replace_register(conn, texts)
         for role in ROLES:

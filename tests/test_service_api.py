@@ -27,10 +27,14 @@ from sqlalchemy import func, select, update  # noqa: E402
 from optimiser.service.audit import verify  # noqa: E402
 from optimiser.service.db import audit_events, children, sessions  # noqa: E402
 
+on_both = pytest.mark.parametrize("s", DATABASES, indirect=True)
 
-@pytest.fixture(params=DATABASES)
+
+@pytest.fixture
 def s(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
-    setup = make_setup(database_url(request.param, tmp_path), seeded=True)
+    """SQLite; PostgreSQL too where a test is marked `on_both`."""
+    kind = getattr(request, "param", "sqlite")
+    setup = make_setup(database_url(kind, tmp_path), seeded=True)
     yield setup
     setup.client.close()
     setup.engine.dispose()
@@ -55,6 +59,7 @@ def snapshot(s: Setup) -> tuple[int, int, str]:
     return n, ev, s.get("/api/v1/placements/P00001", "officer").text
 
 
+@on_both
 def test_accept_of_a_ranked_placement_places_the_child(s: Setup) -> None:
     rid = open_referral(s, "C00001")
     best = matches(s, rid)["ranked"][0]
@@ -97,6 +102,7 @@ def near_miss_referral(s: Setup) -> tuple[str, dict[str, Any]]:
     raise AssertionError("the demo authority has no near miss in its first children")
 
 
+@on_both
 def test_a_near_miss_waits_for_a_manager_who_approves(s: Setup) -> None:
     rid, near = near_miss_referral(s)
     pid = near["placement_id"]
@@ -160,6 +166,7 @@ def test_a_sibling_group_referral(s: Setup) -> None:
         assert r.status_code == 422 and isinstance(r.json()["detail"], str)
 
 
+@on_both
 def test_patch_placement_is_audited_and_validated(s: Setup) -> None:
     r = s.client.patch("/api/v1/placements/P00001", headers=s.headers["manager"],
                        json={"vacancies": 4, "on_hold_reason": "illness"})
@@ -187,6 +194,7 @@ def test_a_held_placement_is_not_offered(s: Setup) -> None:
     assert decide(s, rid, pid).status_code == 409
 
 
+@on_both
 def test_import_with_bad_rows_is_422_and_changes_nothing(s: Setup) -> None:
     files = demo_files()
     rows = files["children.csv"].decode().splitlines()
@@ -205,6 +213,7 @@ def test_import_with_bad_rows_is_422_and_changes_nothing(s: Setup) -> None:
     assert snapshot(s) == before
 
 
+@on_both
 def test_import_replaces_the_register_and_keeps_decisions(s: Setup) -> None:
     rid = open_referral(s, "C00001")
     decide(s, rid, matches(s, rid)["ranked"][0]["placement_id"], "decline")
@@ -240,6 +249,7 @@ def test_import_of_a_workbook(s: Setup) -> None:
     assert junk.status_code == 422 and junk.json()["problems"]
 
 
+@on_both
 def test_expired_token_is_refused(s: Setup) -> None:
     assert s.get("/api/v1/children/C00001", "officer").status_code == 200
     with s.engine.begin() as conn:
@@ -278,6 +288,7 @@ def test_errors_never_echo_a_password(s: Setup) -> None:
     assert r.status_code == 422 and isinstance(r.json()["detail"], str)
 
 
+@on_both
 def test_unknown_ids_are_404_json(s: Setup) -> None:
     for path in ("/api/v1/children/NOPE", "/api/v1/placements/NOPE", "/api/v1/referrals/x",
                  "/api/v1/referrals/x/matches"):

@@ -28,10 +28,14 @@ from optimiser.service.cli import main  # noqa: E402
 from optimiser.service.db import audit_events, make_engine, upgrade, users, write  # noqa: E402
 from optimiser.service.security import add_user  # noqa: E402
 
+on_both = pytest.mark.parametrize("s", DATABASES, indirect=True)
 
-@pytest.fixture(params=DATABASES)
+
+@pytest.fixture
 def s(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
-    setup = make_setup(database_url(request.param, tmp_path), seeded=True)
+    """SQLite; PostgreSQL too where a test is marked `on_both`."""
+    kind = getattr(request, "param", "sqlite")
+    setup = make_setup(database_url(kind, tmp_path), seeded=True)
     rid = open_referral(setup, "C00001")
     pid = setup.get(f"/api/v1/referrals/{rid}/matches", "officer").json()["ranked"][0]
     setup.post(f"/api/v1/referrals/{rid}/decision", "officer",
@@ -43,6 +47,7 @@ def s(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
     setup.engine.dispose()
 
 
+@on_both
 def test_the_chain_links_every_event(s: Setup) -> None:
     events = s.get("/api/v1/audit", "manager").json()["events"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
@@ -57,6 +62,7 @@ def test_the_chain_links_every_event(s: Setup) -> None:
     assert verify(s.engine).ok
 
 
+@on_both
 def test_the_database_refuses_to_change_an_event(s: Setup) -> None:
     for sql in ("UPDATE audit_events SET user = 'mallory' WHERE seq = 2",
                 "DELETE FROM audit_events WHERE seq = 2"):
@@ -76,6 +82,7 @@ def tamper(s: Setup, sql: str) -> None:
         conn.execute(text(sql))
 
 
+@on_both
 def test_a_changed_event_is_found(s: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     with s.engine.connect() as conn:
         detail = json.loads(conn.execute(
@@ -92,6 +99,7 @@ def test_a_changed_event_is_found(s: Setup, capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize("sql", ["DELETE FROM audit_events WHERE seq = 2",
                                  "DELETE FROM audit_events WHERE seq = "
                                  "(SELECT MAX(seq) FROM audit_events)"])
+@on_both
 def test_a_removed_event_is_found(s: Setup, sql: str) -> None:
     tamper(s, sql)
     assert not verify(s.engine).ok
