@@ -18,6 +18,26 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEMO_ROLES = ("officer", "manager", "commissioner", "admin")
 
 
+def needs_extra(func: Any) -> Any:
+    """A clear message, not a traceback, where the service's packages are not installed."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except ModuleNotFoundError as e:
+            print(f"error: the service needs the package {e.name!r}: install the project's "
+                  "'service' extra (pip install -e '.[service]')", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except Exception as e:  # the database cannot be reached or opened
+            from sqlalchemy.exc import ArgumentError, OperationalError
+
+            if not isinstance(e, OperationalError | ArgumentError):
+                raise
+            why = str(getattr(e, "orig", None) or e).splitlines()[0]
+            print(f"error: cannot open the database given by --db: {why}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    return run
+
+
 def add_parsers(sub: Any) -> None:
     """Register the three commands on `placement`'s sub-parsers."""
     s = sub.add_parser("serve", help="run the placement service (API and pages)")
@@ -28,7 +48,7 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--demo", action="store_true",
                    help="load the demo authority and print an account of each role")
-    s.set_defaults(func=cmd_serve)
+    s.set_defaults(func=needs_extra(cmd_serve))
 
     u = sub.add_parser("users", help="manage the service's accounts")
     usub = u.add_subparsers(dest="users_command", required=True)
@@ -36,14 +56,14 @@ def add_parsers(sub: Any) -> None:
     ua.add_argument("username")
     ua.add_argument("--role", required=True, choices=DEMO_ROLES)
     ua.add_argument("--db", default=DEFAULT_URL)
-    ua.set_defaults(func=cmd_users_add)
+    ua.set_defaults(func=needs_extra(cmd_users_add))
 
     a = sub.add_parser("audit", help="the service's audit trail")
     asub = a.add_subparsers(dest="audit_command", required=True)
     av = asub.add_parser("verify", help="verify the hash chain (exit 1 naming the first bad "
                                         "event)")
     av.add_argument("--db", default=DEFAULT_URL)
-    av.set_defaults(func=cmd_audit_verify)
+    av.set_defaults(func=needs_extra(cmd_audit_verify))
 
 
 def read_password() -> str:
