@@ -296,3 +296,28 @@ def test_unknown_ids_are_404_json(s: Setup) -> None:
         assert r.status_code == 404 and r.json()["detail"], path
     r = decide(s, open_referral(s, "C00001"), "NOPE")
     assert r.status_code == 404
+
+
+def test_a_reg11_approval_the_engine_names_waits_for_a_manager(
+        s: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the engine says a ranked placement needs the director (format 1.1 authority
+    columns), the accept waits; the engine is stubbed to say so for one placement."""
+    from optimiser.match import Ranked
+
+    rid = open_referral(s, "C00001")
+    pid = matches(s, rid)["ranked"][0]["placement_id"]
+    plain = Ranked.to_dict
+
+    def with_approval(self: Ranked) -> dict[str, Any]:
+        d = plain(self)
+        if self.placement_id == pid:
+            d["approval"] = "director"
+        return d
+
+    monkeypatch.setattr(Ranked, "to_dict", with_approval)
+    assert matches(s, rid)["ranked"][0]["approval"] == "director"
+    r = decide(s, rid, pid)
+    assert r.status_code == 202
+    pending = s.get("/api/v1/approvals", "manager").json()["approvals"]
+    assert [(a["placement_id"], a["rule"]) for a in pending] == [(pid, "reg11_director")]
+    assert s.get("/api/v1/children/C00001", "officer").json()["current_placement"] == ""

@@ -105,7 +105,8 @@ def decide(engine: Engine, cache: MatcherCache, rid: str, user: str, placement_i
             _record(conn, rid, placement_id, decision, reason, "declined", user)
             audit.append(conn, user, "decision.decline", f"referral:{rid}", shown)
         return Outcome("declined")
-    if placement_id in ranked:
+    reg11 = ranked[placement_id][1].to_dict().get("approval") if placement_id in ranked else None
+    if placement_id in ranked and not reg11:
         with write(engine) as conn:
             _open(conn, rid)
             _place(conn, list(res.referral.child_ids), placement_id, len(res.referral.child_ids))
@@ -115,26 +116,35 @@ def decide(engine: Engine, cache: MatcherCache, rid: str, user: str, placement_i
                          {**shown, "outcome": "placed"})
         return Outcome("placed")
     near = {n.placement_id: n for n in res.near_misses}
+    if reg11:  # out of area (nominated officer) or at a distance (director): reg. 11
+        rule, detail = f"reg11_{reg11}", f"an out-of-area placement needs the {reg11}'s approval"
+        return _await(engine, rid, user, placement_id, reason, rule, detail, shown)
     if placement_id in near:
         n = near[placement_id]
-        aid = new_id()
-        with write(engine) as conn:
-            _open(conn, rid)
-            conn.execute(approvals.insert().values(
-                id=aid, referral_id=rid, placement_id=placement_id, rule=n.rule,
-                detail=n.detail, status="pending", requested_by=user,
-                requested_at=audit.now_iso()))
-            _set_status(conn, rid, "awaiting_approval")
-            _record(conn, rid, placement_id, decision, reason, "awaiting_approval", user)
-            audit.append(conn, user, "decision.accept", f"referral:{rid}",
-                         {**shown, "outcome": "awaiting_approval", "approval_id": aid,
-                          "waived_rule": n.rule, "score": round(n.score, 2)})
-        return Outcome("awaiting_approval", aid)
+        return _await(engine, rid, user, placement_id, reason, n.rule, n.detail,
+                      {**shown, "score": round(n.score, 2)})
     out = {r.placement_id: r for r in res.ruled_out}
     if placement_id in out:
         r = out[placement_id]
         raise Conflict(f"placement {placement_id} cannot take this referral: {r.detail}", r.rule)
     raise NotFound("no such placement")
+
+
+def _await(engine: Engine, rid: str, user: str, placement_id: str, reason: str, rule: str,
+           detail: str, shown: dict[str, Any]) -> Outcome:
+    """An accept that needs a manager: recorded, nothing placed until approved."""
+    aid = new_id()
+    with write(engine) as conn:
+        _open(conn, rid)
+        conn.execute(approvals.insert().values(
+            id=aid, referral_id=rid, placement_id=placement_id, rule=rule, detail=detail,
+            status="pending", requested_by=user, requested_at=audit.now_iso()))
+        _set_status(conn, rid, "awaiting_approval")
+        _record(conn, rid, placement_id, "accept", reason, "awaiting_approval", user)
+        audit.append(conn, user, "decision.accept", f"referral:{rid}",
+                     {**shown, "outcome": "awaiting_approval", "approval_id": aid,
+                      "waived_rule": rule})
+    return Outcome("awaiting_approval", aid)
 
 
 def resolve_approval(engine: Engine, cache: MatcherCache, aid: str, user: str, approve: bool,

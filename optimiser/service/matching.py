@@ -62,12 +62,13 @@ def rank(warm: Warm, child_id: str | None, group: str | None,
 def matches_json(res: MatchResult) -> dict[str, Any]:
     """`placement match --json`, with the approval each ranked placement needs.
 
-    This register has no reg. 11 authority columns yet, so no ranked placement needs one;
-    waived rules (near misses) need a manager's approval, said on each near miss.
+    The reg. 11 approval (nominated officer, director) is the engine's where it says one
+    (format 1.1 authority columns); null otherwise. Waived rules (near misses) need a
+    manager's approval, said on each near miss.
     """
     d = res.to_dict()
     for r in d["ranked"]:
-        r[APPROVAL_KEY] = None
+        r.setdefault(APPROVAL_KEY, None)
     for n in d["near_misses"]:
         n[APPROVAL_KEY] = "manager"
     return d
