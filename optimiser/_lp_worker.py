@@ -2,9 +2,9 @@
 
 Why: column generation re-solves an LP that only grows (pairs priced in, cuts added).
 SciPy's `linprog` starts every solve from nothing; HiGHS keeps its basis when rows or
-columns are added, and re-solves from it in a fraction of the time. Why a process: the `highspy` wheel and OR-Tools carry
-clashing HiGHS symbols (see `_highs_worker.py`). Run by path, never imported by the
-package: only the standard library, numpy and highspy.
+columns are added, and re-solves from it in a fraction of the time. Why a process: the
+`highspy` wheel and OR-Tools carry clashing HiGHS symbols (see `_highs_worker.py`). Run
+by path, never imported by the package: only the standard library, numpy and highspy.
 
 Protocol: the parent writes pickled tuples to stdin and reads one pickled reply per
 command from the worker's original stdout (HiGHS's own prints go to stderr):

@@ -1,10 +1,11 @@
 """One HiGHS LP kept warm across the rounds of column generation (`_lp_worker.py`).
 
 Why: column generation and the cut proof re-solve the restricted LP round after round,
-and SciPy's `linprog` starts each from nothing. Between two rounds the LP only grows: pairs priced in, clique and certified cuts added. The
-server keeps HiGHS's model and basis in a process of its own and, per solve, sends
-only the rows and columns it has not seen, keyed by what they are (a unit's row, a
-placement's capacity row, a clique (p, a, s), a pair). A solve that drops a row or
+and SciPy's `linprog` starts each from nothing. Between two rounds the LP only grows:
+pairs priced in, clique and certified cuts added. The server keeps HiGHS's model and
+basis in a process of its own and, per solve, sends only the rows and columns it has not
+seen, keyed by what they are (a unit's row, a placement's capacity row, a clique
+(p, a, s), a pair). A solve that drops a row or
 column it had, or changes a cost, bound or right-hand side, starts again from nothing:
 the answer never depends on what came before, only its speed does.
 

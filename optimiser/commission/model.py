@@ -56,15 +56,15 @@ from ..solver import (
     STATUS_OPTIMAL,
     Result,
     SolveOptions,
-    _quiet_stdout,
-    _rows,
-    _subset,
     greedy,
     objective_of,
     solve,
     solve_milp,
     unit_placement,
 )
+from ..solver import model_rows as _rows
+from ..solver import quiet_stdout as _quiet_stdout
+from ..solver import subset as _subset
 from .data import CommissionData
 from .demand import Scenario, expected_scenario
 

@@ -168,16 +168,9 @@ def simplex_rounds(ctx: SolveContext, cands: Candidates
         if (pool is not None and len(pool) > tp.line_search_pairs and np.isfinite(lp_val)
                 and lp_val - pr.lagrangian_bound > 1e-4 * abs(lp_val)
                 and ctx.elapsed() < ctx.share(tp.no_lp_share)):
-            # a large register: the restricted LP's duals are poor early on, and there
-            # is no time for many rounds; the best point between them and the best
-            # duals so far is a valid, much stronger bound (formulation.md)
-            lag_t, duals_t = line_search(inst, pool, before, duals_r, max_moves, forced)
-            if lag_t > lag:
-                m_t = price(inst, cands, pool, duals_t, None, per_unit=0,
-                            max_moves=max_moves, forced=forced)
-                lag, duals = lag_t, duals_t
-                pricing = Pricing(m_t.lagrangian_bound, m_t.min_dropped_rc, m_t.best_option,
-                                  pr.add_unit, pr.add_placement, pr.add_objective, pr.add_use)
+            lag_t, duals_t, pricing_t = between(ctx, cands, before, duals_r, pr, lag)
+            if pricing_t is not None:
+                lag, duals, pricing = lag_t, duals_t, pricing_t
             ctx.say(f"LP round {rounds}: line search between duals: bound £{lag_t:,.2f}")
         lp_x = x_r
         ctx.say(f"LP round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
@@ -197,3 +190,21 @@ def simplex_rounds(ctx: SolveContext, cands: Candidates
             cands = merge(cands, pr)
         lp_x = None
     return cands, lag, duals, pricing, lp_x, rounds, cliques
+
+
+def between(ctx: SolveContext, cands: Candidates, before: Duals, duals_r: Duals,
+            pr: Pricing, lag: float) -> tuple[float, Duals, Pricing | None]:
+    """The best bound on the segment from the best duals so far to this round's, and,
+    when it beats `lag`, its pricing (the pairs to add stay this round's). Why: on a
+    large register the restricted LP's duals are poor early on, and there is no time for
+    many rounds; a point between them is a valid, much stronger bound (formulation.md)."""
+    assert ctx.pool is not None
+    lag_t, duals_t = line_search(ctx.inst, ctx.pool, before, duals_r, ctx.max_moves,
+                                 ctx.forced)
+    if lag_t <= lag:
+        return lag_t, duals_t, None
+    m_t = price(ctx.inst, cands, ctx.pool, duals_t, None, per_unit=0,
+                max_moves=ctx.max_moves, forced=ctx.forced)
+    return lag_t, duals_t, Pricing(m_t.lagrangian_bound, m_t.min_dropped_rc, m_t.best_option,
+                                   pr.add_unit, pr.add_placement, pr.add_objective,
+                                   pr.add_use)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -55,31 +56,9 @@ def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None,
             proto.constraints.add().at_most_one.literals.extend(range(s, e))
         if must[int(cands.unit[s])]:  # already placed, may not be left unplaced
             proto.constraints.add().bool_or.literals.extend(range(s, e))
-    # capacity rows, only where the candidates could overflow
-    by_p = np.argsort(cands.placement, kind="stable")
-    pp = cands.placement[by_p]
-    pstarts, pends = _runs(pp)
     cap = inst.capacity if capacity is None else capacity
-    load = np.add.reduceat(cands.use[by_p], pstarts) if k else np.zeros(0)
-    for s, e, ld in zip(pstarts.tolist(), pends.tolist(), load.tolist(), strict=True):
-        p = int(pp[s])
-        if ld <= cap[p]:
-            continue
-        ct = proto.constraints.add().linear
-        ct.vars.extend(by_p[s:e].tolist())
-        ct.coeffs.extend(cands.use[by_p[s:e]].tolist())
-        ct.domain.extend([0, int(cap[p])])
-    c_idx, c_row, cut_p, cut_w = cut_rows(inst, cands, cap)
-    if len(cut_p):
-        # the LP relaxation CP-SAT's linear workers use gets the same cuts as ours
-        order = np.argsort(c_row, kind="stable")
-        rs, re_ = _runs(c_row[order])
-        rhs = (cap[cut_p] // cut_w).tolist()
-        for r, (s, e) in enumerate(zip(rs.tolist(), re_.tolist(), strict=True)):
-            ct = proto.constraints.add().linear
-            ct.vars.extend(c_idx[order[s:e]].tolist())
-            ct.coeffs.extend([1] * (e - s))
-            ct.domain.extend([0, int(rhs[r])])
+    _add_capacity_rows(proto, cands, cap)
+    _add_cut_rows(proto, inst, cands, cap)
     if moves_rhs is not None and k:
         mv = inst.pair_moves(cands.unit, cands.placement) - inst.unit_placed[cands.unit]
         nz = np.flatnonzero(mv)
@@ -100,6 +79,37 @@ def build_model(inst: Instance, cands: Candidates, hint: np.ndarray | None,
         proto.solution_hint.vars.extend(range(n_vars))
         proto.solution_hint.values.extend([hint_vals.get(i, 0) for i in range(n_vars)])
     return model
+
+
+def _add_capacity_rows(proto: Any, cands: Candidates, cap: np.ndarray) -> None:
+    """A knapsack row per placement, only where the candidates could overflow it."""
+    by_p = np.argsort(cands.placement, kind="stable")
+    pp = cands.placement[by_p]
+    pstarts, pends = _runs(pp)
+    load = np.add.reduceat(cands.use[by_p], pstarts) if len(cands) else np.zeros(0)
+    for s, e, ld in zip(pstarts.tolist(), pends.tolist(), load.tolist(), strict=True):
+        p = int(pp[s])
+        if ld <= cap[p]:
+            continue
+        ct = proto.constraints.add().linear
+        ct.vars.extend(by_p[s:e].tolist())
+        ct.coeffs.extend(cands.use[by_p[s:e]].tolist())
+        ct.domain.extend([0, int(cap[p])])
+
+
+def _add_cut_rows(proto: Any, inst: Instance, cands: Candidates, cap: np.ndarray) -> None:
+    """The cardinality cuts (rows.cut_rows): the LP relaxation CP-SAT's linear workers
+    use gets the same cuts as the engine's LP."""
+    c_idx, c_row, cut_p, cut_w = cut_rows(inst, cands, cap)
+    if len(cut_p):
+        order = np.argsort(c_row, kind="stable")
+        rs, re_ = _runs(c_row[order])
+        rhs = (cap[cut_p] // cut_w).tolist()
+        for r, (s, e) in enumerate(zip(rs.tolist(), re_.tolist(), strict=True)):
+            ct = proto.constraints.add().linear
+            ct.vars.extend(c_idx[order[s:e]].tolist())
+            ct.coeffs.extend([1] * (e - s))
+            ct.domain.extend([0, int(rhs[r])])
 
 
 def _add_split(inst: Instance, cands: Candidates, proto: object, obj_vars: list[int],

@@ -13,7 +13,7 @@ from ..candidates import Candidates
 from ..instance import Instance
 from ..lpserver import LpServer
 from .plans import forced_pairs, moves_limit_rhs
-from .rows import NO_CLIQUES, departure_coef, model_rows, row_keys, stacked
+from .rows import NO_CLIQUES, Rows, departure_coef, model_rows, row_keys, stacked
 
 log = logging.getLogger(__name__)
 
@@ -81,41 +81,60 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
     `cands` at zero: their duals become per-pair charges (`pair_add`) and a constant.
     `server`: a warm HiGHS LP (lpserver.py) re-solving from the last round's basis;
     `extra_tag` names the set of `extra` rows for it. Without it, or when it fails,
-    SciPy's LP from nothing.
+    SciPy's LP from nothing. No solution in time: zero duals and value -inf.
     """
-    units = inst.units
     k = len(cands)
-    duals = Duals.zero(inst)
     unplaced = inst.unit_unplaced
     offset = float(unplaced.sum())
-    x = np.zeros(k)
     if k == 0:
-        return duals, offset, x
+        return Duals.zero(inst), offset, np.zeros(k)
     c = cands.objective - unplaced[cands.unit]
     rw = model_rows(inst, cands, moves_rhs=moves_limit_rhs(inst, max_moves), cliques=cliques)
-    bounds = np.zeros((k, 2))
-    bounds[:, 1] = 1.0
-    bounds[forced_pairs(inst, cands, forced), 0] = 1.0
+    lb = np.zeros(k)
+    lb[forced_pairs(inst, cands, forced)] = 1.0
     a_ub, b_ub = stacked(rw, extra)
     n_x = len(b_ub) - len(rw.b)
-    solved = None
-    if server is not None:
-        keys = row_keys(inst, rw, cliques, n_x, extra_tag)
-        solved = server.solve(c, bounds[:, 0], bounds[:, 1], a_ub, b_ub, keys,
-                              cands.unit * inst.n_placements + cands.placement,
-                              1e9 if time_limit is None else max(time_limit, 0.5))
-        if solved is None and server.last_status == "Time limit reached":
-            log.warning("LP relaxation did not solve (time limit); pricing uses zero duals")
-            return duals, -np.inf, x
+    keys = row_keys(inst, rw, cliques, n_x, extra_tag) if server is not None else None
+    solved = solve_lp(c, lb, a_ub, b_ub, time_limit, server, keys,
+                      cands.unit * inst.n_placements + cands.placement)
     if solved is None:
-        res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs",
-                      options={} if time_limit is None else {"time_limit": max(time_limit, 0.5)})
-        if res.status != 0:
-            log.warning("LP relaxation did not solve (%s); pricing uses zero duals", res.message)
-            return duals, -np.inf, x
-        solved = np.asarray(res.x), np.asarray(res.ineqlin.marginals), float(res.fun)
+        return Duals.zero(inst), -np.inf, np.zeros(k)
     x_lp, marginals, fun = solved
-    marg = np.maximum(-marginals, 0.0)
+    duals = duals_of(inst, cands, rw, cliques, extra, np.maximum(-marginals, 0.0), n_x)
+    return duals, fun + offset, x_lp
+
+
+def solve_lp(c: np.ndarray, lb: np.ndarray, a_ub: sparse.csr_matrix, b_ub: np.ndarray,
+             time_limit: float | None, server: LpServer | None, row_ids: np.ndarray | None,
+             col_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """min c.x, a_ub x <= b_ub, lb <= x <= 1: (x, row marginals, value), warm in the
+    server when there is one (and it answers), else SciPy's LP; None when neither solved
+    it in time."""
+    limit = None if time_limit is None else max(time_limit, 0.5)
+    if server is not None:
+        assert row_ids is not None
+        solved = server.solve(c, lb, np.ones(len(c)), a_ub, b_ub, row_ids, col_ids,
+                              1e9 if limit is None else limit)
+        if solved is not None:
+            return solved
+        if server.last_status == "Time limit reached":
+            log.warning("LP relaxation did not solve (time limit); pricing uses zero duals")
+            return None
+    bounds = np.stack([lb, np.ones(len(c))], axis=1)
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs",
+                  options={} if limit is None else {"time_limit": limit})
+    if res.status != 0:
+        log.warning("LP relaxation did not solve (%s); pricing uses zero duals", res.message)
+        return None
+    return np.asarray(res.x), np.asarray(res.ineqlin.marginals), float(res.fun)
+
+
+def duals_of(inst: Instance, cands: Candidates, rw: Rows, cliques: np.ndarray,
+             extra: tuple[sparse.csr_matrix, np.ndarray] | None, marg: np.ndarray,
+             n_x: int) -> Duals:
+    """The multipliers of each kind of row from the LP's (non-negative) row duals `marg`,
+    in `model_rows`' order then `n_x` extra rows."""
+    units = inst.units
     q_x = marg[len(marg) - n_x:] if n_x else np.zeros(0)
     marg = marg[: len(marg) - n_x]
     n_q = rw.n_cliques
@@ -153,4 +172,4 @@ def lp_duals(inst: Instance, cands: Candidates, max_moves: int | None = None,
         pair_key, inv = np.unique(keys, return_inverse=True)
         pair_add = np.bincount(inv.ravel(), weights=adds, minlength=len(pair_key))
         gamma_rhs += float(q_x @ extra[1])
-    return (Duals(pi, rho, mu, gamma, gamma_rhs, pair_key, pair_add), fun + offset, x_lp)
+    return Duals(pi, rho, mu, gamma, gamma_rhs, pair_key, pair_add)

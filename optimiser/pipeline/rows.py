@@ -151,74 +151,82 @@ def cut_rows(inst: Instance, cands: Candidates, cap: np.ndarray
             np.concatenate(rows_w))
 
 
+class _RowStack:
+    """Blocks of sparse rows (local row numbers from 0) stacked one under the other."""
+
+    def __init__(self, n_cols: int) -> None:
+        self.n_cols, self.n = n_cols, 0
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+        self.rhs: list[np.ndarray] = []
+
+    def add(self, row: np.ndarray, col: np.ndarray, val: np.ndarray, rhs: np.ndarray) -> None:
+        self.rows.append(self.n + row)
+        self.cols.append(col)
+        self.vals.append(val)
+        self.rhs.append(rhs)
+        self.n += len(rhs)
+
+    def matrix(self) -> tuple[sparse.csr_matrix, np.ndarray]:
+        a = sparse.csr_matrix((np.concatenate(self.vals),
+                               (np.concatenate(self.rows), np.concatenate(self.cols))),
+                              shape=(self.n, self.n_cols))
+        return a, np.concatenate(self.rhs)
+
+
 def model_rows(inst: Instance, cands: Candidates, capacity: np.ndarray | None = None,
-          moves_rhs: int | None = None, cliques: np.ndarray = NO_CLIQUES) -> Rows:
-    """Rows of the LP/MIP over `cands`; departure rows only with the full capacity."""
-    units = inst.units
+               moves_rhs: int | None = None, cliques: np.ndarray = NO_CLIQUES) -> Rows:
+    """Rows of the LP/MIP over `cands`, in this order: units, capacity, departures (only
+    with the full capacity), kept placements, the moves row, cardinality cuts, cliques
+    (cuts last: their duals are read from the end)."""
     k = len(cands)
     cap = inst.capacity if capacity is None else capacity
+    st = _RowStack(k)
+    st.add(cands.unit, np.arange(k), np.ones(k), np.ones(inst.units.n))
     places, prow = np.unique(cands.placement, return_inverse=True)
-    rows = [cands.unit, units.n + prow]
-    cols = [np.arange(k), np.arange(k)]
-    vals = [np.ones(k), cands.use.astype(float)]
-    b = [np.ones(units.n), cap[places].astype(float)]
-    n_rows = units.n + len(places)
+    st.add(prow, np.arange(k), cands.use.astype(float), cap[places].astype(float))
     dep_places = np.zeros(0, dtype=np.int64)
     if capacity is None and inst.residents.any():
-        # departure rows only where a newcomer needs more beds than are free
-        g = departure_coef(inst, cands.unit, cands.placement, cands.use)
-        stay = inst.unit_placed[cands.unit] - inst.pair_moves(cands.unit, cands.placement)
-        tight = np.zeros(inst.n_placements, dtype=bool)
-        tight[cands.placement[g > stay]] = True
-        tight &= inst.residents > 0
-        dep_places = np.flatnonzero(tight)
-        if len(dep_places):
-            drow = np.full(inst.n_placements, -1, dtype=np.int64)
-            drow[dep_places] = np.arange(len(dep_places))
-            sel = np.flatnonzero(tight[cands.placement] & (g > 0))
-            rows.append(n_rows + drow[cands.placement[sel]])
-            cols.append(sel)
-            vals.append(g[sel].astype(float))
-            b.append(inst.residents[dep_places].astype(float))
-            n_rows += len(dep_places)
+        dep_places = _departure_rows(inst, cands, st)
     must = np.flatnonzero(inst.keep_placed[cands.unit])
     mu_units = np.zeros(0, dtype=np.int64)
     if len(must):
         # units already placed that may not be left unplaced: -sum_p x[u,p] <= -1
         mu_units, mrow = np.unique(cands.unit[must], return_inverse=True)
-        rows.append(n_rows + mrow.ravel())
-        cols.append(must)
-        vals.append(-np.ones(len(must)))
-        b.append(-np.ones(len(mu_units)))
-        n_rows += len(mu_units)
+        st.add(mrow.ravel(), must, -np.ones(len(must)), -np.ones(len(mu_units)))
     if moves_rhs is not None:
         coef = (inst.pair_moves(cands.unit, cands.placement)
                 - inst.unit_placed[cands.unit]).astype(float)
         nz = np.flatnonzero(coef)
-        rows.append(np.full(len(nz), n_rows))
-        cols.append(nz)
-        vals.append(coef[nz])
-        b.append(np.array([float(moves_rhs)]))
-        n_rows += 1
-    # cuts last: their duals are read from the end
+        st.add(np.zeros(len(nz), dtype=np.int64), nz, coef[nz], np.array([float(moves_rhs)]))
     c_idx, c_row, cut_p, cut_w = cut_rows(inst, cands, cap)
     if len(cut_p):
-        rows.append(n_rows + c_row)
-        cols.append(c_idx)
-        vals.append(np.ones(len(c_idx)))
-        b.append((cap[cut_p] // cut_w).astype(float))
-        n_rows += len(cut_p)
+        st.add(c_row, c_idx, np.ones(len(c_idx)), (cap[cut_p] // cut_w).astype(float))
     if len(cliques):
         q_idx, q_row = clique_rows(inst, cands, cliques)
-        rows.append(n_rows + q_row)
-        cols.append(q_idx)
-        vals.append(np.ones(len(q_idx)))
-        b.append(np.ones(len(cliques)))
-        n_rows += len(cliques)
-    a = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(n_rows, k))
-    return Rows(a, np.concatenate(b), places, dep_places, moves_rhs is not None, cut_p, cut_w,
-                 len(cliques), mu_units)
+        st.add(q_row, q_idx, np.ones(len(q_idx)), np.ones(len(cliques)))
+    a, b = st.matrix()
+    return Rows(a, b, places, dep_places, moves_rhs is not None, cut_p, cut_w, len(cliques),
+                mu_units)
+
+
+def _departure_rows(inst: Instance, cands: Candidates, st: _RowStack) -> np.ndarray:
+    """The departure rows (see `departure_coef`) onto `st`, only where a newcomer needs
+    more beds than are free; returns their placements, in row order."""
+    g = departure_coef(inst, cands.unit, cands.placement, cands.use)
+    stay = inst.unit_placed[cands.unit] - inst.pair_moves(cands.unit, cands.placement)
+    tight = np.zeros(inst.n_placements, dtype=bool)
+    tight[cands.placement[g > stay]] = True
+    tight &= inst.residents > 0
+    dep_places = np.flatnonzero(tight)
+    if len(dep_places):
+        drow = np.full(inst.n_placements, -1, dtype=np.int64)
+        drow[dep_places] = np.arange(len(dep_places))
+        sel = np.flatnonzero(tight[cands.placement] & (g > 0))
+        st.add(drow[cands.placement[sel]], sel, g[sel].astype(float),
+               inst.residents[dep_places].astype(float))
+    return dep_places
 
 
 def row_keys(inst: Instance, rw: Rows, cliques: np.ndarray, n_extra: int = 0,

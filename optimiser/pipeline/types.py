@@ -45,7 +45,7 @@ class SolveOptions:
 class Result:
     """What a solve found. Money in pounds per week."""
 
-    status: Status
+    status: Status | str  # a Status: a plain string given is made one (values only)
     objective: float
     bound: float
     gap: float
@@ -57,6 +57,9 @@ class Result:
     stats: dict[str, Any]  # counts (float); "backend" (str): what solved the model
     instance: Instance = field(repr=False)
     candidates: Candidates = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
 
     @property
     def placed(self) -> int:
