@@ -371,7 +371,7 @@ def test_cut_bound_found_during_the_dive_stops_it_and_proves(
     19.8 s). Here the root cuts come first because the dive is held until they are in
     (it runs on, as it would on a larger model): the bound must come during the dive,
     the dive end by `stop()` or on its own, and the result be the plain optimum, proven,
-    passing the checker. With FIXING_FACTOR 0 fixing keeps more than the search model
+    passing the checker. With fixing_factor 0 fixing keeps more than the search model
     holds (the cut proof is wanted); with the default it does not, and the bound, found
     anyway, is used all the same."""
     from optimiser.generate import generate
@@ -442,7 +442,7 @@ def test_fast_path_failure_falls_back(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_cut_proof_with_a_far_bound_searches_and_keeps_its_bound(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the cut bound leaves more pairs than a proof can take (CUT_PROOF_PAIRS; on
+    """When the cut bound leaves more pairs than a proof can take (cut_proof_pairs; on
     authority-2000 at 30 s once: 413,880 after one pricing round), the last MIP searches
     the search model's pairs only: no claim of optimality, and the bound over all pairs
     is the cut proof's, still no higher than the optimum. With time left, the proof stage

@@ -146,11 +146,11 @@ def highs_dive(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray
         dive_from = time.perf_counter()
         harvest = ctx.root_cuts
         assert harvest is not None and pool is not None
+        # whichever ends first: the root cuts (their bound is found here, the dive runs
+        # on), or the dive (the root cuts are then read, or dropped, after fixing)
         while not harvest.pending.wait(0.0) and not running.wait(0.05):
             pass
         if harvest.pending.wait(0.0):
-            # a dive that ends first goes on as before: the root cuts are then read, or
-            # dropped, after fixing
             ctx.take_root_cuts()
             early = cut_bound(inst, cands, pool, relax.cliques, relax.lag,
                               ctx.t_start + ctx.time_limit - ctx.margin(), ctx.say,
