@@ -272,13 +272,14 @@ def get_referral(referral_id: str, request: Request,
 @router.get("/referrals/{referral_id}/matches")
 def get_matches(referral_id: str, request: Request,
                 _: Annotated[security.User, Depends(allow(security.REFER))],
-                top: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> dict[str, Any]:
+                top: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> JSONResponse:
     svc = service(request)
     try:
         res = referral_matches(svc.engine, svc.matchers, referral_id, top)
     except NotFound as e:
         raise HTTPException(404, str(e)) from e
-    return matches_json(res)
+    # already plain JSON types: skip FastAPI's per-value encoder (thousands of ruled-out rows)
+    return JSONResponse(matches_json(res))
 
 
 @router.post("/referrals/{referral_id}/decision")

@@ -1,0 +1,138 @@
+"""A bounded load test of the service: simulated officers over HTTP on the loopback address.
+
+    python -m optimiser.service.loadtest instances/authority-2000 --officers 50 --seconds 30
+
+Seeds a fresh SQLite register from the instance, starts `placement serve` as a separate
+process, and runs officers that each open a referral for a waiting child, fetch its
+matches (`?top=10`), and record a decision: a decline, or an accept every `--accept-every`
+decisions (an accept changes the register, so the next match rebuilds the warm matcher).
+Prints p50/p95/max per call and the errors. Not a test: figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import security
+from .db import make_engine, upgrade, write
+from .register import replace_register, validate_upload
+
+
+def seed(url: str, folder: Path) -> tuple[list[str], str]:
+    """The register from `folder` and one officer; returns waiting child ids, password."""
+    files = {f.name: f.read_bytes() for f in sorted(folder.iterdir())
+             if f.name.endswith((".csv", ".toml"))}
+    inst, texts = validate_upload(files)
+    password = secrets.token_urlsafe(12)
+    engine = make_engine(url)
+    upgrade(engine)
+    with write(engine) as conn:
+        replace_register(conn, texts)
+        security.add_user(conn, "load-officer", "officer", password)
+    engine.dispose()
+    waiting = [c for c, cur in zip(inst.child_ids.tolist(), inst.current.tolist(), strict=True)
+               if cur < 0]
+    return waiting, password
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m optimiser.service.loadtest")
+    ap.add_argument("instance", type=Path)
+    ap.add_argument("--officers", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--accept-every", type=int, default=10)
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="placement-load-"))
+    url = f"sqlite:///{tmp / 'placement.db'}"
+    waiting, password = seed(url, args.instance)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, "-m", "optimiser.service.cli", "serve", "--db",
+                             url, "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                httpx.get(f"{base}/sign-in", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        token = httpx.post(f"{base}/api/v1/token", json={
+            "username": "load-officer", "password": password}).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        httpx.get(f"{base}/api/v1/referrals/x/matches", headers=auth)  # warm the matcher
+        times: dict[str, list[float]] = {"referral": [], "match": [], "decision": []}
+        errors: list[str] = []
+        lock = threading.Lock()
+        end = time.monotonic() + args.seconds
+
+        def timed(kind: str, call: Callable[..., httpx.Response], path: str,
+                  **kw: Any) -> httpx.Response:
+            t = time.perf_counter()
+            r = call(path, **kw)
+            with lock:
+                times[kind].append(time.perf_counter() - t)
+                if r.status_code >= 400 and r.status_code != 409:
+                    errors.append(f"{kind} {r.status_code}")
+            return r
+
+        def officer(seed_: int) -> None:
+            rnd = random.Random(seed_)
+            n = 0
+            with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
+                while time.monotonic() < end:
+                    child = rnd.choice(waiting)
+                    r = timed("referral", http.post, "/api/v1/referrals",
+                              json={"child_id": child})
+                    rid = r.json().get("referral_id")
+                    m = timed("match", http.get, f"/api/v1/referrals/{rid}/matches",
+                              params={"top": 10}).json()
+                    if not m.get("ranked"):
+                        continue
+                    n += 1
+                    accept = args.accept_every > 0 and n % args.accept_every == 0
+                    body = {"placement_id": m["ranked"][0]["placement_id"],
+                            "decision": "accept" if accept else "decline", "reason": "load"}
+                    timed("decision", http.post, f"/api/v1/referrals/{rid}/decision", json=body)
+
+        threads = [threading.Thread(target=officer, args=(i,)) for i in range(args.officers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    print(f"{args.officers} officers for {args.seconds:g} s on {args.instance} "
+          f"(accept every {args.accept_every} decisions)")
+    for kind, xs in times.items():
+        if xs:
+            print(f"  {kind:<9} n={len(xs):>5}  p50 {1000 * statistics.median(xs):7.1f} ms  "
+                  f"p95 {1000 * pct(xs, 0.95):7.1f} ms  max {1000 * max(xs):7.1f} ms")
+    print(f"  errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+    return 0 if not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
