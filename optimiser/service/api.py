@@ -17,7 +17,6 @@ from optimiser import InstanceError
 from . import audit, security
 from .db import (
     approvals,
-    bump_version,
     children,
     decisions,
     placements,
@@ -26,28 +25,25 @@ from .db import (
     write,
 )
 from .decisions import (
-    Conflict,
-    NotFound,
     decide,
     open_referral,
     referral_matches,
     resolve_approval,
 )
+from .errors import Conflict, ImportRefused, NotFound
 from .matching import matches_json
 from .reallocation import MAX_SECONDS, RunOptions, get_run, run_dict, sign_off, start_run
 from .register import (
-    ImportRefused,
-    build_instance,
+    MAX_UPLOAD,
     child_row,
+    edit_placement,
+    import_register,
     placement_row,
     problem_dicts,
-    replace_register,
-    validate_upload,
 )
-from .state import Service, service
+from .state import service
 
 router = APIRouter(prefix="/api/v1")
-MAX_UPLOAD = 64 * 1024 * 1024
 Text = Annotated[str, Field(max_length=2000)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -152,9 +148,9 @@ def token(body: TokenRequest, request: Request) -> dict[str, Any]:
 
 
 @router.post("/register/import")
-async def import_register(request: Request,
-                          user: Annotated[security.User, Depends(allow(security.IMPORT))]
-                          ) -> Any:
+async def post_import(request: Request,
+                      user: Annotated[security.User, Depends(allow(security.IMPORT))]
+                      ) -> Any:
     form = await request.form(max_files=20, max_fields=20, max_part_size=MAX_UPLOAD)
     files: dict[str, bytes] = {}
     for name, value in form.multi_items():
@@ -164,18 +160,10 @@ async def import_register(request: Request,
         return problem_response([{"file": None, "row": None, "column": None,
                                   "message": "no files sent"}])
     try:
-        return await run_in_threadpool(do_import, service(request), user, files)
+        return await run_in_threadpool(import_register, service(request).engine,
+                                       user.username, files)
     except ImportRefused as e:
         return problem_response(problem_dicts(e.problems))
-
-
-def do_import(svc: Service, user: security.User, files: dict[str, bytes]) -> dict[str, int]:
-    _, texts = validate_upload(files)
-    with write(svc.engine) as conn:
-        n, m = replace_register(conn, texts)
-        audit.append(conn, user.username, "register.import", "register",
-                     {"children": n, "placements": m, "files": sorted(files)})
-    return {"children": n, "placements": m}
 
 
 @router.get("/children/{child_id}")
@@ -206,37 +194,12 @@ def patch_placement(placement_id: str, body: PlacementPatch, request: Request,
                     user: Annotated[security.User, Depends(allow(security.EDIT_PLACEMENT))]
                     ) -> Any:
     try:
-        return edit_placement(service(request), user.username, placement_id, body.vacancies,
-                              body.on_hold_reason)
+        return edit_placement(service(request).engine, user.username, placement_id,
+                              body.vacancies, body.on_hold_reason)
+    except NotFound as e:
+        raise HTTPException(404, str(e)) from e
     except ImportRefused as e:
         return problem_response(problem_dicts(e.problems))
-
-
-def edit_placement(svc: Service, user: str, placement_id: str, vacancies: int | None,
-                   on_hold_reason: str | None) -> dict[str, Any]:
-    """Change a placement's beds or hold; the register must still load (else 422, unchanged)."""
-    values: dict[str, Any] = {}
-    if vacancies is not None:
-        values["vacancies"] = vacancies
-    if on_hold_reason is not None:
-        values["on_hold_reason"] = on_hold_reason
-    with write(svc.engine) as conn:
-        before = conn.execute(select(placements).where(
-            placements.c.placement_id == placement_id)).first()
-        if before is None:
-            raise HTTPException(404, "no such placement")
-        conn.execute(placements.update().where(
-            placements.c.placement_id == placement_id).values(**values))
-        try:
-            build_instance(conn)
-        except InstanceError as e:
-            raise ImportRefused(e.problems) from e
-        bump_version(conn)
-        audit.append(conn, user, "placement.edit", f"placement:{placement_id}",
-                     {"before": {k: getattr(before, k) for k in values}, "after": values})
-        row = conn.execute(select(placements).where(
-            placements.c.placement_id == placement_id)).one()
-    return placement_row(row)
 
 
 @router.post("/referrals", status_code=201)

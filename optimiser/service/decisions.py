@@ -20,19 +20,8 @@ from optimiser.match import UnknownReferral
 
 from . import audit
 from .db import approvals, bump_version, children, decisions, placements, referrals, write
+from .errors import Conflict, NotFound
 from .matching import MatcherCache, rank
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(ValueError):
-    """The decision cannot be carried out as things are (409), with the rule if any."""
-
-    def __init__(self, detail: str, rule: str | None = None):
-        self.rule = rule
-        super().__init__(detail)
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,19 @@ from optimiser import InstanceError
 
 from . import audit, security
 from .db import approvals, children, decisions, placements, realloc_runs, referrals
-from .decisions import Conflict, NotFound, decide, open_referral, referral_matches, resolve_approval
+from .decisions import decide, open_referral, referral_matches, resolve_approval
+from .errors import Conflict, ImportRefused, NotFound
 from .matching import matches_json
 from .reallocation import RunOptions, get_run, sign_off, start_run
-from .register import REQUIRED_UPLOADS, ImportRefused, child_row, placement_row, problem_dicts
+from .register import (
+    MAX_UPLOAD,
+    REQUIRED_UPLOADS,
+    child_row,
+    edit_placement,
+    import_register,
+    placement_row,
+    problem_dicts,
+)
 from .state import service
 
 HERE = Path(__file__).parent
@@ -267,8 +276,6 @@ def placement_save(request: Request, placement_id: str,
                    csrf_token: Annotated[str, Form(max_length=100)] = "",
                    vacancies: Annotated[str, Form(max_length=20)] = "",
                    on_hold_reason: Annotated[str, Form(max_length=500)] = "") -> Response:
-    from .api import edit_placement
-
     check_csrf(sess, csrf_token)
     no_nul(on_hold_reason)
     p = placement_or_404(request, placement_id)
@@ -279,7 +286,7 @@ def placement_save(request: Request, placement_id: str,
                       status=422, p=p, errors={"vacancies": "Enter a whole number of beds, "
                                                             "0 or more"})
     try:
-        edit_placement(service(request), sess.user.username, placement_id, int(text),
+        edit_placement(service(request).engine, sess.user.username, placement_id, int(text),
                        on_hold_reason)
     except ImportRefused as e:
         return render(request, "placement.html", f"Change placement {placement_id}", sess,
@@ -462,8 +469,6 @@ def import_page(request: Request,
 async def import_post(request: Request,
                       sess: Annotated[security.Session, Depends(need(security.IMPORT))]
                       ) -> Response:
-    from .api import MAX_UPLOAD, do_import
-
     form = await request.form(max_files=20, max_fields=20, max_part_size=MAX_UPLOAD)
     check_csrf(sess, str(form.get("csrf_token", "")))
     files: dict[str, bytes] = {}
@@ -473,7 +478,8 @@ async def import_post(request: Request,
     try:
         if not files:
             raise ImportRefused([])
-        await run_in_threadpool(do_import, service(request), sess.user, files)
+        await run_in_threadpool(import_register, service(request).engine,
+                                sess.user.username, files)
     except ImportRefused as e:
         problems = problem_dicts(e.problems) or [
             {"file": "the form", "row": None, "column": None, "message": "choose the files"}]

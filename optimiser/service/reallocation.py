@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Engine, select
 
 from . import audit
 from .db import bump_version, children, placements, realloc_runs, register_version, write
-from .decisions import Conflict, NotFound, new_id
+from .decisions import new_id
+from .errors import Conflict, NotFound
 from .register import build_instance
 
 MAX_SECONDS = 120.0

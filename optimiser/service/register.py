@@ -18,10 +18,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from optimiser import Instance, InstanceError, Problem, load_instance
 
+from . import audit
 from .db import (
     bump_version,
     children,
@@ -29,7 +30,9 @@ from .db import (
     placements,
     register_files,
     register_meta,
+    write,
 )
+from .errors import ImportRefused, NotFound
 
 CSV_FILES = ("children.csv", "placements.csv", "exclusions.csv", "distances.csv",
              "adjoining.csv")
@@ -37,15 +40,8 @@ UPLOAD_NAMES = (*CSV_FILES, "policy.toml")
 REQUIRED_UPLOADS = (("children.csv", True), ("placements.csv", True), ("exclusions.csv", False),
                     ("policy.toml", False), ("distances.csv", False), ("adjoining.csv", False))
 SHEETS = ("children", "placements", "exclusions", "distances")
+MAX_UPLOAD = 64 * 1024 * 1024  # bytes per uploaded file
 KEPT_FILES = ("policy.toml", "distances.csv", "adjoining.csv")  # stored as given
-
-
-class ImportRefused(ValueError):
-    """Invalid input: every problem, as the reader words them."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__(f"{len(problems)} problem(s)")
 
 
 def problem_dicts(problems: list[Problem]) -> list[dict[str, Any]]:
@@ -249,3 +245,44 @@ def build_instance(conn: Connection) -> Instance:
 
 def has_register(conn: Connection) -> bool:
     return conn.execute(select(placements.c.placement_id).limit(1)).first() is not None
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def import_register(engine: Engine, user: str, files: dict[str, bytes]) -> dict[str, int]:
+    """Validate, then replace the register in one transaction with its audit event."""
+    _, texts = validate_upload(files)
+    with write(engine) as conn:
+        n, m = replace_register(conn, texts)
+        audit.append(conn, user, "register.import", "register",
+                     {"children": n, "placements": m, "files": sorted(files)})
+    return {"children": n, "placements": m}
+
+
+def edit_placement(engine: Engine, user: str, placement_id: str, vacancies: int | None,
+                   on_hold_reason: str | None) -> dict[str, Any]:
+    """Change a placement's beds or hold; the register must still load (else ImportRefused,
+    and nothing changes)."""
+    values: dict[str, Any] = {}
+    if vacancies is not None:
+        values["vacancies"] = vacancies
+    if on_hold_reason is not None:
+        values["on_hold_reason"] = on_hold_reason
+    with write(engine) as conn:
+        before = conn.execute(select(placements).where(
+            placements.c.placement_id == placement_id)).first()
+        if before is None:
+            raise NotFound("no such placement")
+        conn.execute(placements.update().where(
+            placements.c.placement_id == placement_id).values(**values))
+        try:
+            build_instance(conn)
+        except InstanceError as e:
+            raise ImportRefused(e.problems) from e
+        bump_version(conn)
+        audit.append(conn, user, "placement.edit", f"placement:{placement_id}",
+                     {"before": {k: getattr(before, k) for k in values}, "after": values})
+        row = conn.execute(select(placements).where(
+            placements.c.placement_id == placement_id)).one()
+    return placement_row(row)
