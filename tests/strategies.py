@@ -148,11 +148,12 @@ def _hold_and_pin(draw: st.DrawFn, kids: list[dict[str, Any]],
 
 @st.composite
 def instances(draw: st.DrawFn, max_children: int = 10, max_placements: int = 6,
-              transport: bool = False, reallocation: bool = False) -> Drawn:
+              transport: bool = False, reallocation: bool = False,
+              min_children: int = 4) -> Drawn:
     """A random valid instance most of whose children can be placed; `reallocation`
     adds pinned children and placements on hold (the run's as-of date is far past any
     `available_from` drawn, so only holds close a placement)."""
-    n = draw(st.integers(4, max_children))
+    n = draw(st.integers(min_children, max_children))
     m = draw(st.integers(2, max_placements))
     sizes = _units(draw, n, transport)
     kids: list[dict[str, Any]] = []
