@@ -124,9 +124,14 @@ def load_demo(engine: Any) -> list[tuple[str, str, str]]:
 
     accounts = [(f"demo-{r}", r, secrets.token_urlsafe(9)) for r in DEMO_ROLES]
     folder = demo_folder()
+    if not (folder / "children.csv").is_file():
+        raise FileNotFoundError(f"the demo authority is not at {folder} (run from a clone "
+                                "of the repository)")
     with write(engine) as conn:
         for name, role, password in accounts:
             security.set_password(conn, name, role, password)
+        audit.append(conn, "placement serve --demo", "user.demo", "users",
+                     {"accounts": [name for name, _, _ in accounts]})
         if not has_register(conn):
             files = {f.name: f.read_bytes() for f in sorted(folder.iterdir())
                      if f.name.endswith((".csv", ".toml"))}
@@ -146,7 +151,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = make_engine(args.db)
     upgrade(engine)
     if args.demo:
-        accounts = load_demo(engine)
+        try:
+            accounts = load_demo(engine)
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print("demo authority loaded (synthetic data). Accounts, valid until the next "
               "--demo start:")
         for name, role, password in accounts:
