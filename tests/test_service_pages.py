@@ -241,3 +241,30 @@ def test_the_app_starts_on_an_empty_database(tmp_path: Path) -> None:
     c = TestClient(create_app(f"sqlite:///{tmp_path / 'new.db'}"))
     assert c.get("/sign-in").status_code == 200
     assert c.get("/api/v1/audit").status_code == 401
+
+
+POSTS = [("/referrals", {"who": ""}, {"officer", "manager"}),
+         ("/referrals/{rid}/decision", {"decision": "maybe"}, {"officer", "manager"}),
+         ("/placements/P00001", {"vacancies": "x"}, {"manager", "admin"}),
+         ("/approvals/nope", {"approve": "yes"}, {"manager"}),
+         ("/reallocations", {"max_moves": "x"}, {"manager"}),
+         ("/reallocations/nope/signoff", {"action": "discard"}, {"manager"}),
+         ("/import", {}, {"admin"})]
+
+
+def test_the_role_matrix_of_every_form(s: Setup) -> None:
+    """Every POST page: 303 to sign in without a session, 403 for a role that may not, and
+    for one that may, an answer that is neither (nor a 500) with the session's CSRF token."""
+    rid = open_referral(s, "C00001")
+    anon = TestClient(s.client.app)
+    signed = {role: browser(s, role) for role in ROLES}
+    for path, data, allowed in POSTS:
+        path = path.format(rid=rid)
+        r = anon.post(path, data=data, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/sign-in", path
+        for role, (client, token) in signed.items():
+            r = client.post(path, data={**data, "csrf_token": token}, follow_redirects=False)
+            if role in allowed:
+                assert r.status_code not in (401, 403) and r.status_code < 500, (path, role)
+            else:
+                assert r.status_code == 403, (path, role)
