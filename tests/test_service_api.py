@@ -152,6 +152,9 @@ def test_decline_is_recorded_and_changes_nothing(s: Setup) -> None:
     ref = s.get(f"/api/v1/referrals/{rid}", "commissioner").json()
     assert [(d["decision"], d["reason"]) for d in ref["decisions"]] == [
         ("decline", "the carer is away")]
+    listed = s.get("/api/v1/decisions", "commissioner").json()["decisions"]
+    assert [(d["referral_id"], d["placement_id"], d["outcome"]) for d in listed] == [
+        (rid, pid, "declined")]
 
 
 def test_a_sibling_group_referral(s: Setup) -> None:

@@ -36,6 +36,8 @@ ROUTES = [
     ("GET", "/api/v1/audit", None, {"manager", "admin"}),
     ("POST", "/api/v1/users", "user", {"admin"}),
     ("GET", "/api/v1/reallocations", None, {"manager"}),
+    ("GET", "/api/v1/decisions", None, READ),
+    ("GET", "/api/v1/users", None, {"admin"}),
     ("GET", "/api/v1/reallocations/nope", None, {"manager"}),
     ("POST", "/api/v1/reallocations/nope/signoff", {"approve": False}, {"manager"}),
 ]

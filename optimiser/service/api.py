@@ -22,6 +22,7 @@ from .db import (
     placements,
     realloc_runs,
     referrals,
+    users,
     write,
 )
 from .decisions import (
@@ -373,3 +374,25 @@ def post_signoff(run_id: str, body: SignOffRequest, request: Request,
         raise HTTPException(404, str(e)) from e
     except Conflict as e:
         return JSONResponse({"detail": str(e)}, status_code=409)
+
+
+@router.get("/decisions")
+def list_decisions(request: Request,
+                   _: Annotated[security.User, Depends(allow(security.READ_DECISIONS))],
+                   after: Annotated[int, Query(ge=0)] = 0,
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
+    """Every decision in order (a commissioner reads these without seeing matches)."""
+    with service(request).engine.connect() as conn:
+        rows = conn.execute(select(decisions).where(decisions.c.id > after)
+                            .order_by(decisions.c.id).limit(limit)).mappings().all()
+    return {"decisions": [dict(r) for r in rows]}
+
+
+@router.get("/users")
+def list_users(request: Request,
+               _: Annotated[security.User, Depends(allow(security.MANAGE_USERS))]
+               ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        rows = conn.execute(select(users.c.id, users.c.username, users.c.role,
+                                   users.c.created_at).order_by(users.c.id)).mappings().all()
+    return {"users": [dict(r) for r in rows]}
