@@ -13,6 +13,7 @@ import pytest
 for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart", "httpx"):
     pytest.importorskip(_dep)
 
+from fastapi.testclient import TestClient  # noqa: E402
 from service_helpers import (  # noqa: E402
     DATABASES,
     Setup,
@@ -24,6 +25,7 @@ from service_helpers import (  # noqa: E402
 )
 from sqlalchemy import func, select, update  # noqa: E402
 
+from optimiser.service.app import create_app  # noqa: E402
 from optimiser.service.audit import verify  # noqa: E402
 from optimiser.service.db import audit_events, children, sessions  # noqa: E402
 
@@ -268,9 +270,11 @@ def test_tokens_are_stored_only_as_hashes(s: Setup) -> None:
     assert token not in stored and len(stored) == 4
 
 
-def test_failed_logins_are_throttled(s: Setup) -> None:
-    for _ in range(5):
-        r = s.client.post("/api/v1/token", json={"username": "officer", "password": "wrong"})
+def test_failed_logins_are_throttled_across_workers(s: Setup) -> None:
+    other = TestClient(create_app(s.url))  # a second worker process on the same database
+    for n in range(5):
+        client = (s.client, other)[n % 2]
+        r = client.post("/api/v1/token", json={"username": "officer", "password": "wrong"})
         assert r.status_code == 401
     r = s.client.post("/api/v1/token",
                       json={"username": "officer", "password": password("officer")})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db import make_engine, upgrade
 from .matching import MatcherCache
+from .security import Throttle
 from .state import Service
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,8 @@ def create_app(url: str | None = None, *, engine: Engine | None = None,
     # no interactive docs page: it loads its script from a CDN; the schema is served
     app = FastAPI(title="Placement service", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
-    app.state.service = Service(engine, MatcherCache(engine), token_ttl=token_ttl,
-                                session_ttl=session_ttl)
+    app.state.service = Service(engine, MatcherCache(engine), Throttle(engine),
+                                token_ttl=token_ttl, session_ttl=session_ttl)
     app.include_router(api.router)
     app.include_router(pages.router)
     pages.install(app)
@@ -93,3 +95,12 @@ def create_app(url: str | None = None, *, engine: Engine | None = None,
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     return app
+
+
+DB_ENV = "PLACEMENT_DB_URL"
+
+
+def create_app_from_env() -> FastAPI:
+    """The app over the database named by $PLACEMENT_DB_URL (each worker process of
+    `placement serve --workers N` builds its own)."""
+    return create_app(os.environ.get(DB_ENV) or "sqlite:///placement.db")

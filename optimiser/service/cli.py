@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -46,6 +47,9 @@ def add_parsers(sub: Any) -> None:
                         "postgresql://USER:PASS@HOST:PORT/NAME)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1,
+                   help="worker processes (default 1); the register, sessions and sign-in "
+                        "throttle are in the database, so workers share them")
     s.add_argument("--demo", action="store_true",
                    help="load the demo authority and print an account of each role")
     s.set_defaults(func=needs_extra(cmd_serve))
@@ -145,9 +149,12 @@ def load_demo(engine: Any) -> list[tuple[str, str, str]]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import DB_ENV, create_app
     from .db import make_engine, upgrade
 
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
     engine = make_engine(args.db)
     upgrade(engine)
     if args.demo:
@@ -161,9 +168,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for name, role, password in accounts:
             print(f"  {role:<13} {name:<20} password {password}")
     print(f"placement service on http://{args.host}:{args.port}/ (API under /api/v1)")
-    app = create_app(engine=engine)
     # uvicorn's access log holds method, path and status: never a header, so no token
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    if args.workers > 1:
+        os.environ[DB_ENV] = args.db
+        engine.dispose()
+        uvicorn.run("optimiser.service.app:create_app_from_env", factory=True,
+                    workers=args.workers, host=args.host, port=args.port, log_level="info")
+    else:
+        uvicorn.run(create_app(engine=engine), host=args.host, port=args.port,
+                    log_level="info")
     return EXIT_OK
 
 

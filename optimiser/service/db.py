@@ -136,6 +136,12 @@ realloc_runs = Table(  # an overnight re-allocation plan, applied only when sign
     Column("decided_at", String(40), nullable=True),
     Column("approved_chains", Text, nullable=True),  # JSON list of chain ids
 )
+login_failures = Table(  # failed sign-ins by "u:<name>" and "a:<address>", for throttling
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(200), nullable=False),
+    Column("at", Float, nullable=False),  # seconds since the epoch
+)
 audit_events = Table(
     "audit_events", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),

@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--officers", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--accept-every", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=1, help="server worker processes")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="seconds an officer waits between calls (default 0: a stress test)")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="placement-load-"))
     url = f"sqlite:///{tmp / 'placement.db'}"
@@ -68,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     proc = subprocess.Popen([sys.executable, "-m", "optimiser.service.cli", "serve", "--db",
-                             url, "--port", str(port)], stdout=subprocess.DEVNULL,
+                             url, "--port", str(port), "--workers", str(args.workers)],
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -89,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def timed(kind: str, call: Callable[..., httpx.Response], path: str,
                   **kw: Any) -> httpx.Response:
+            if args.think:
+                time.sleep(args.think)
             t = time.perf_counter()
             r = call(path, **kw)
             with lock:
@@ -125,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         proc.terminate()
         proc.wait(10)
     print(f"{args.officers} officers for {args.seconds:g} s on {args.instance} "
-          f"(accept every {args.accept_every} decisions)")
+          f"(accept every {args.accept_every} decisions, think {args.think:g} s, "
+          f"{args.workers} worker(s))")
     for kind, xs in times.items():
         if xs:
             print(f"  {kind:<9} n={len(xs):>5}  p50 {1000 * statistics.median(xs):7.1f} ms  "

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -18,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, select
 
 from .audit import now_iso
-from .db import sessions, users
+from .db import login_failures, sessions, users
 
 ROLES = ("officer", "manager", "commissioner", "admin")
 
@@ -147,38 +145,42 @@ def revoke(engine: Engine, token_hash: str) -> None:
 class Throttle:
     """Failed sign-ins per name and per client address, in a sliding window.
 
-    After `limit` failures in `window` seconds further attempts are refused (429) until
-    the oldest failure leaves the window: a password cannot be guessed at speed, and a
-    flood from one address cannot lock every account.
+    After `limit` failures of a name (or four times as many from one address) in `window`
+    seconds, further attempts are refused (429) until the oldest leaves the window: a
+    password cannot be guessed at speed, and a flood from one address cannot lock every
+    account. Kept in the database, so every worker process of the service counts alike.
     """
 
-    def __init__(self, limit: int = 5, window: float = 300.0):
-        self.limit, self.window = limit, window
-        self._fails: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    def __init__(self, engine: Engine, limit: int = 5, window: float = 300.0):
+        self.engine, self.limit, self.window = engine, limit, window
 
-    def _keys(self, username: str, client: str) -> tuple[str, str]:
-        return "u:" + username.lower(), "a:" + client
+    @staticmethod
+    def _keys(username: str, client: str) -> tuple[str, str]:
+        return "u:" + username.lower()[:150], "a:" + client[:45]
 
     def wait(self, username: str, client: str) -> float:
         """Seconds until another attempt is allowed (0: now)."""
-        now = time.monotonic()
-        with self._lock:
-            worst = 0.0
-            for key in self._keys(username, client):
-                q = self._fails[key]
-                while q and q[0] <= now - self.window:
-                    q.popleft()
-                limit = self.limit if key.startswith("u:") else self.limit * 4
-                if len(q) >= limit:
-                    worst = max(worst, q[0] + self.window - now)
-            return worst
+        now = time.time()
+        worst = 0.0
+        with self.engine.connect() as conn:
+            for key, limit in zip(self._keys(username, client), (self.limit, self.limit * 4),
+                                  strict=True):
+                recent = conn.execute(
+                    select(login_failures.c.at).where(
+                        login_failures.c.key == key, login_failures.c.at > now - self.window)
+                    .order_by(login_failures.c.at.desc()).limit(limit)).scalars().all()
+                if len(recent) >= limit:
+                    worst = max(worst, min(recent) + self.window - now)
+        return worst
 
     def failed(self, username: str, client: str) -> None:
-        with self._lock:
-            for key in self._keys(username, client):
-                self._fails[key].append(time.monotonic())
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(delete(login_failures).where(login_failures.c.at < now - self.window))
+            conn.execute(login_failures.insert(), [{"key": k, "at": now}
+                                                   for k in self._keys(username, client)])
 
     def succeeded(self, username: str, client: str) -> None:
-        with self._lock:
-            self._fails.pop(self._keys(username, client)[0], None)
+        with self.engine.begin() as conn:
+            conn.execute(delete(login_failures).where(
+                login_failures.c.key == self._keys(username, client)[0]))

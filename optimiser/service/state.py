@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -15,7 +15,7 @@ from .security import Throttle
 class Service:
     engine: Engine
     matchers: MatcherCache
-    throttle: Throttle = field(default_factory=Throttle)
+    throttle: Throttle
     token_ttl: float = 3600.0  # API tokens: one hour
     session_ttl: float = 8 * 3600.0  # page sessions: a working day
 
