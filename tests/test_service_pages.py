@@ -4,6 +4,7 @@ security headers, and the officer-to-manager flow without JavaScript."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,15 @@ for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart
 from fastapi.testclient import TestClient  # noqa: E402
 from markupsafe import escape  # noqa: E402
 from service_helpers import (  # noqa: E402
+    DATABASES,
     ROLES,
     Setup,
     browser,
     csrf_of,
+    database_url,
     make_setup,
     open_referral,
     password,
-    seeded_sqlite,
 )
 from sqlalchemy import func, select  # noqa: E402
 
@@ -41,9 +43,17 @@ INJECTIONS = [
 ]
 
 
+on_both = pytest.mark.parametrize("s", DATABASES, indirect=True)
+
+
 @pytest.fixture
-def s(tmp_path: Path) -> Setup:
-    return make_setup(seeded_sqlite(tmp_path), seeded=True)
+def s(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    """SQLite; PostgreSQL too where a test is marked `on_both`."""
+    setup = make_setup(database_url(getattr(request, "param", "sqlite"), tmp_path),
+                       seeded=True)
+    yield setup
+    setup.client.close()
+    setup.engine.dispose()
 
 
 def count_referrals(s: Setup) -> int:
@@ -128,7 +138,11 @@ def assert_escaped(html: str, text: str) -> None:
         assert str(escape(text)) in html
 
 
-@pytest.mark.parametrize("text", INJECTIONS)
+@pytest.mark.parametrize(("s", "text"), [*[("sqlite", t) for t in INJECTIONS],
+                                         *[pytest.param("postgresql", t, marks=DATABASES[1].marks,
+                                                        id=f"pg-{i}")
+                                           for i, t in enumerate(INJECTIONS[:3])]],
+                         indirect=["s"])
 def test_injection_strings_in_every_text_field(s: Setup, text: str) -> None:
     officer, token = browser(s, "officer")
     manager, mtoken = browser(s, "manager")
@@ -179,9 +193,12 @@ def test_injection_strings_in_every_text_field(s: Setup, text: str) -> None:
     assert r.status_code == 401
 
 
+@on_both
 def test_nul_characters_are_refused_not_500(s: Setup) -> None:
     r = s.client.patch("/api/v1/placements/P00003", headers=s.headers["manager"],
                        json={"on_hold_reason": "a\x00b"})
+    assert r.status_code == 422
+    r = s.post("/api/v1/referrals", "officer", json={"child_id": "C\x0000001"})
     assert r.status_code == 422
     assert s.get("/api/v1/children/C%0000001", "officer").status_code == 400
 
