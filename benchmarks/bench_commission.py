@@ -1,4 +1,4 @@
-"""Commissioning benchmark (issue 6): how long to the block-booking recommendation.
+"""Commissioning benchmark: how long to the block-booking recommendation.
 
     python benchmarks/bench_commission.py --scenarios 200 --workers 2 --timeout 1800
     python benchmarks/bench_commission.py --scenarios 20 --workers 1 2 0
@@ -20,7 +20,7 @@ benchmarks/work/commission-2000-sN-wW.log). `--timeout` stops a run (and its Das
 workers) and records it as timed out with its last progress lines. Each invocation
 replaces its own (scenarios, workers) rows in benchmarks/results/commission.json.
 
-Target (issue 6): the recommendation in <= 10 minutes on this 2-core machine, and how it
+Target: the recommendation in <= 10 minutes on this 2-core machine, and how it
 scales with local-cluster workers.
 """
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     add_speedups(runs)
     runs.sort(key=lambda r: (r["scenarios"], r["workers"]))
     result = {
-        "issue": 6, "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "commission", "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "instance": {"folder": str(INSTANCE.relative_to(ROOT)), **inst},

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from optimiser.research.provenance import provenance  # noqa: E402  (the repository first)
 
-# size -> (recipe in instances/recipes.toml, time limit of the target)
+# size -> (recipe in instances/recipes.toml, time limit of its target)
 SIZES = {
     "authority": ("authority-2000", 30.0),
     "region": ("region-20000", 120.0),

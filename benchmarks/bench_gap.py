@@ -10,7 +10,7 @@ resumes where it stopped (``--rerun`` drops them first, to measure changed code)
 Senses come from best_known.csv (gap1-12 both ways, gapa-d minimisation) unless
 --senses says otherwise. Every row records the commit it ran on ("-dirty": the code
 differed from it), its UTC start, the cores and the load average then (the box is
-shared). The summary per set and backend (and the issue's targets) is printed and
+shared). The summary per set and backend (and the targets) is printed and
 written to gap_summary.json.
 """
 

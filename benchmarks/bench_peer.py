@@ -1,4 +1,4 @@
-"""Dense PuLP peer vs the engine (issue 4, item 5), same instances, same time limit.
+"""Dense PuLP peer vs the engine: same instances, same time limit.
 
     python benchmarks/bench_peer.py --sizes small demo gen-1000 authority-2000 gen-5000 \
         --time-limit 120 --workers 2

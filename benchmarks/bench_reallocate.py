@@ -1,4 +1,4 @@
-"""Re-allocation benchmark (issue 5): the nightly plan of an authority and of a region.
+"""Re-allocation benchmark: the nightly plan of an authority and of a region.
 
     python benchmarks/bench_reallocate.py --sizes authority region --workers 2
 
@@ -8,7 +8,7 @@ re-allocation columns (a quarter of placed children pinned, 3% of placements wit
 vacancies on hold, 2% opening later; seeded), then load, `reallocate`, write the plan
 and run the independent checker. Results go to benchmarks/results/reallocate.json.
 
-Targets (issue 5): 2,000 children proven optimal or within 0.5% in <= 30 s on 2 cores;
+Targets: 2,000 children proven optimal or within 0.5% in <= 30 s on 2 cores;
 20,000 children in <= 5 minutes.
 """
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from optimiser.research.provenance import provenance  # noqa: E402  (the repository first)
 
 DAY = dt.date(2025, 6, 2)
-# size -> generate() arguments and the issue's time target (seconds)
+# size -> generate() arguments and its time target (seconds)
 SIZES: dict[str, tuple[dict[str, Any], float]] = {
     "authority": ({"children": 2000, "placements": 1500, "seed": 11}, 30.0),
     "region": ({"children": 20000, "placements": 15000, "seed": 20,
