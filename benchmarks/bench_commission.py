@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     add_speedups(runs)
     runs.sort(key=lambda r: (r["scenarios"], r["workers"]))
     result = {
-        "benchmark": "commission", "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "commission",
+        "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "instance": {"folder": str(INSTANCE.relative_to(ROOT)), **inst},
