@@ -312,7 +312,8 @@ def test_a_reg11_approval_the_engine_names_waits_for_a_manager(
     from optimiser.match import Ranked
 
     rid = open_referral(s, "C00001")
-    pid = matches(s, rid)["ranked"][0]["placement_id"]
+    pid = s.get(f"/api/v1/referrals/{rid}/matches?top=1", "officer").json()["ranked"][0][
+        "placement_id"]
     plain = Ranked.to_dict
 
     def with_approval(self: Ranked) -> dict[str, Any]:

@@ -28,11 +28,10 @@ from .db import (
 from .decisions import (
     decide,
     open_referral,
-    referral_matches,
+    referral_answer,
     resolve_approval,
 )
 from .errors import Conflict, ImportRefused, NotFound
-from .matching import matches_json
 from .reallocation import MAX_SECONDS, RunOptions, get_run, run_dict, sign_off, start_run
 from .register import (
     MAX_UPLOAD,
@@ -239,11 +238,11 @@ def get_matches(referral_id: str, request: Request,
                 top: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> JSONResponse:
     svc = service(request)
     try:
-        res = referral_matches(svc.engine, svc.matchers, referral_id, top)
+        answer = referral_answer(svc.engine, svc.matchers, referral_id, top)
     except NotFound as e:
         raise HTTPException(404, str(e)) from e
     # already plain JSON types: skip FastAPI's per-value encoder (thousands of ruled-out rows)
-    return JSONResponse(matches_json(res))
+    return JSONResponse(answer)
 
 
 @router.post("/referrals/{referral_id}/decision")

@@ -78,6 +78,18 @@ def referral_matches(engine: Engine, cache: MatcherCache, rid: str, top: int | N
         raise NotFound(str(e)) from e
 
 
+def referral_answer(engine: Engine, cache: MatcherCache, rid: str, top: int | None = None
+                    ) -> dict[str, Any]:
+    """The referral's matches as `placement match --json` (and approvals), for the register
+    as it is now."""
+    with engine.connect() as conn:
+        ref = get_referral(conn, rid)
+    try:
+        return cache.get().answer(ref.child_id, ref.sibling_group, top)
+    except UnknownReferral as e:
+        raise NotFound(str(e)) from e
+
+
 def decide(engine: Engine, cache: MatcherCache, rid: str, user: str, placement_id: str,
            decision: str, reason: str) -> Outcome:
     res = referral_matches(engine, cache, rid)

@@ -8,7 +8,7 @@ requests wait for that build rather than each building their own).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,11 +22,33 @@ from .register import build_instance
 APPROVAL_KEY = "approval"  # who must approve a ranked placement (reg. 11), null: nobody
 
 
+ANSWERS_KEPT = 256  # match answers kept per register version (a referral is viewed often)
+
+
 @dataclass(frozen=True)
 class Warm:
+    """The matcher of one register version, and the answers it gave (never mutated)."""
+
     version: int
     instance: Instance
     matcher: Matcher
+    answers: dict[tuple[str | None, str | None, int | None], dict[str, Any]] = field(
+        default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def answer(self, child_id: str | None, group: str | None,
+               top: int | None = None) -> dict[str, Any]:
+        """`matches_json` of a referral, from the answers kept when asked before."""
+        key = (child_id, group, top)
+        with self.lock:
+            got = self.answers.get(key)
+        if got is None:
+            got = matches_json(rank(self, child_id, group, top))
+            with self.lock:
+                if len(self.answers) >= ANSWERS_KEPT:  # the oldest answer goes
+                    self.answers.pop(next(iter(self.answers)))
+                self.answers[key] = got
+        return got
 
 
 class MatcherCache:

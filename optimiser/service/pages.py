@@ -25,9 +25,8 @@ from optimiser import InstanceError
 
 from . import audit, security
 from .db import approvals, children, decisions, placements, realloc_runs, referrals
-from .decisions import decide, open_referral, referral_matches, resolve_approval
+from .decisions import decide, open_referral, referral_answer, resolve_approval
 from .errors import Conflict, ImportRefused, NotFound
-from .matching import matches_json
 from .reallocation import RunOptions, get_run, sign_off, start_run
 from .register import (
     MAX_UPLOAD,
@@ -342,10 +341,9 @@ def referral_view(request: Request, sess: security.Session, rid: str, status: in
                   errors: dict[str, str] | None = None) -> HTMLResponse:
     svc = service(request)
     try:
-        res = referral_matches(svc.engine, svc.matchers, rid)
+        data = referral_answer(svc.engine, svc.matchers, rid)
     except NotFound as e:
         raise HTTPException(404, str(e)) from e
-    data = matches_json(res)
     with svc.engine.connect() as conn:
         ref = conn.execute(select(referrals).where(referrals.c.id == rid)).mappings().one()
         decs = conn.execute(select(decisions).where(decisions.c.referral_id == rid)
@@ -354,10 +352,13 @@ def referral_view(request: Request, sess: security.Session, rid: str, status: in
                 f"£{r['score']:,.2f} a week") for i, r in enumerate(data["ranked"], 1)]
     choices += [(n["placement_id"], f"{n['placement_id']}: needs a manager's approval "
                  f"({n['rule'].replace('_', ' ')})") for n in data["near_misses"]]
+    who = data["referral"]
+    ids = who["child_ids"]
+    label = (f"child {ids[0]}" if len(ids) == 1 else
+             f"sibling group {who['sibling_group']} ({len(ids)} children: {', '.join(ids)})")
     show_all = request.query_params.get("all") == "1"
-    m = {"referral": {"label": res.referral.label, "note": res.referral.note,
-                      "child_ids": res.referral.child_ids},
-         "ranked_total": res.ranked_total,
+    m = {"referral": {"label": label, "note": who["note"], "child_ids": ids},
+         "ranked_total": data["ranked_total"],
          "ranked": data["ranked"] if show_all else data["ranked"][:PAGE_RANKED],
          "near_misses": data["near_misses"], "ruled_out": data["ruled_out"]}
     by_rule: dict[str, list[dict[str, Any]]] = {}
