@@ -117,10 +117,18 @@ def reset_pg(url: str) -> None:
 
 
 PG_SKIP = (f"PostgreSQL tests need {PG_ENV}=postgresql://USER:PASS@HOST:PORT/DB (an empty "
-           "database they may wipe; .ci/run starts one)")
+           "database they may wipe; .ci/run starts one) and the psycopg package")
+
+
+def _has_psycopg() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("psycopg") is not None
+
+
 DATABASES = [pytest.param("sqlite", id="sqlite"),
-             pytest.param("postgresql", id="pg",
-                          marks=pytest.mark.skipif(not os.environ.get(PG_ENV), reason=PG_SKIP))]
+             pytest.param("postgresql", id="pg", marks=pytest.mark.skipif(
+                 not (os.environ.get(PG_ENV) and _has_psycopg()), reason=PG_SKIP))]
 
 
 def database_url(kind: str, tmp_path: Path) -> str:
