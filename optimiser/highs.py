@@ -99,6 +99,7 @@ class Pending:
                  hi: np.ndarray, lb: np.ndarray, ub: np.ndarray, integrality: np.ndarray,
                  options: dict[str, object], hint: np.ndarray | None):
         self.limit = float(options.get("time_limit", 1e9))  # type: ignore[arg-type]
+        self.c = np.asarray(c, dtype=float)
         self.started = time.perf_counter()
         self.runtime: float | None = None  # HiGHS's run time, once `result()` read it
         self.closed = False  # the answer was read, or the solve cancelled
@@ -175,12 +176,26 @@ class Pending:
                 cuts = (np.array(d["cut_start"]), np.array(d["cut_index"]),
                         np.array(d["cut_value"]), np.array(d["cut_lower"]),
                         np.array(d["cut_upper"]))
-            return MilpResult(np.array(d["x"]) if has_x else None,
-                              float(d["fun"]) if has_x else None, int(d["status"]),
-                              bound if np.isfinite(bound) else None, str(d["message"]),
+            x = np.array(d["x"]) if has_x else None
+            fun = float(d["fun"]) if x is not None else None
+            status, message = int(d["status"]), str(d["message"])
+            if x is not None and fun is not None and status == 0 and not attains(self.c, x, fun):
+                # seen with presolve on and a start solution: "optimal" with the optimum's
+                # value, but the start solution as the answer. Its plan stands, not a proof
+                log.info("HiGHS (highspy) reported optimal with a solution that does not "
+                         "attain its objective: taken as a plan, not a proof")
+                status, message = 4, message + " (solution not attaining its objective)"
+                fun = float(self.c @ x)
+            return MilpResult(x, fun, status,
+                              bound if np.isfinite(bound) else None, message,
                               "highspy", int(d["nodes"]), cuts)
         finally:
             self.tmp.cleanup()
+
+
+def attains(c: np.ndarray, x: np.ndarray, fun: float) -> bool:
+    """Whether `x` has the objective value `fun` (up to rounding in the sum)."""
+    return bool(abs(float(c @ x) - fun) <= 1e-9 * max(1.0, float(np.abs(c) @ np.abs(x))))
 
 
 def milp_start(c: np.ndarray, a: sparse.spmatrix | np.ndarray, row_lo: np.ndarray | float,

@@ -113,3 +113,50 @@ def test_cancel_is_safe_after_result_and_twice() -> None:
     pending.cancel()
     pending.cancel()
     assert pending.proc.poll() is not None
+
+
+def test_an_optimal_answer_attains_its_objective(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With presolve on and a start solution, highspy 1.16 can report "optimal" with the
+    optimum's value but the start solution as its answer (demo-placed re-allocated with
+    no moves: the last MIP, from the incumbent). Such an answer is a plan, not a proof;
+    before this was caught, the race of presolve off and on could end "optimal" £14.15
+    above the optimum, whichever run finished first. Every answer read must attain its
+    objective, or not be called optimal; and the re-allocation must reach the one-run
+    optimum with the race."""
+    import datetime as dt
+
+    from optimiser import load_instance
+    from optimiser.pipeline import highs_model, search
+    from optimiser.reallocate import ReallocOptions, reallocate
+
+    folder = Path(__file__).resolve().parent.parent / "instances" / "demo-placed"
+    day = dt.date(2025, 6, 2)
+    seen: dict = {}
+    real_race = search.race_milp
+
+    def race(inst, model, *a, **k):  # type: ignore[no-untyped-def]
+        seen.update(inst=inst, model=model, a=a, k=k)
+        return real_race(inst, model, *a, **k)
+
+    monkeypatch.setattr(search, "race_milp", race)
+    one = reallocate(load_instance(folder), ReallocOptions(max_moves=0, date=day,
+                                                           time_limit=60, workers=1))
+    assert one.status == "optimal" and seen
+    inst, model, (_, _, forced, max_moves), k = (seen["inst"], seen["model"], seen["a"],
+                                                 seen["k"])
+    c, a_ub, b_ub, lb, x0 = highs_model.milp_arrays(inst, model, forced, max_moves, None,
+                                                    None, k["cliques"], k["hint"], None)
+    n = len(model)
+    for presolve in (False, True):
+        res = highs_mod.milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(n), np.ones(n),
+                                   highs_model.milp_options(30, presolve=presolve, seed=0),
+                                   hint=x0).result()
+        assert res is not None and res.x is not None and res.fun is not None
+        assert res.status != 0 or highs_mod.attains(c, res.x, res.fun), presolve
+        assert float(c @ res.x) == pytest.approx(res.fun, abs=1e-3)
+    monkeypatch.setattr(search, "race_milp", real_race)
+    for _ in range(3):
+        raced = reallocate(load_instance(folder), ReallocOptions(max_moves=0, date=day,
+                                                                 time_limit=60, workers=2))
+        assert raced.status == "optimal"
+        assert raced.objective == pytest.approx(one.objective, abs=0.005)
