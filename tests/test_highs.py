@@ -118,11 +118,10 @@ def test_cancel_is_safe_after_result_and_twice() -> None:
 def test_an_optimal_answer_attains_its_objective(monkeypatch: pytest.MonkeyPatch) -> None:
     """With presolve on and a start solution, highspy 1.16 can report "optimal" with the
     optimum's value but the start solution as its answer (demo-placed re-allocated with
-    no moves: the last MIP, from the incumbent). Such an answer is a plan, not a proof;
-    before this was caught, the race of presolve off and on could end "optimal" £14.15
-    above the optimum, whichever run finished first. Every answer read must attain its
-    objective, or not be called optimal; and the re-allocation must reach the one-run
-    optimum with the race."""
+    no moves: the last MIP, from the incumbent). Such an answer is a plan, not a proof,
+    or the race of presolve off and on ends "optimal" above the optimum whenever the
+    presolve run finishes first. Every answer read must attain its objective, or not be
+    called optimal; and the re-allocation must reach the one-run optimum with the race."""
     import datetime as dt
 
     from optimiser import load_instance
