@@ -149,10 +149,17 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
     df.columns = [str(c).strip().lower() for c in df.columns]
     df = df.fillna("").astype(str)
     for col in df.columns:
-        df[col] = df[col].str.strip()
+        df[col] = df[col].map(_unquote).str.strip()
     if len(df.columns):
         df = df[(df != "").any(axis=1)].reset_index(drop=True)
     return df
+
+
+def _unquote(text: str) -> str:
+    """The spec's 1.1 neutralisation reversed: a leading ' before =, +, -, @, tab or CR."""
+    if text[:1] == "'" and text.lstrip("'")[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return text[1:]
+    return text
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

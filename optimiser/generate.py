@@ -38,6 +38,7 @@ from optimiser.categories import (
     Rating,
 )
 from optimiser.registry import DEFINITIONS, Fit, Pairs, Scope
+from optimiser.safe_text import safe_frame
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -980,7 +981,9 @@ def _fmt(values: pd.Series, spec: str) -> pd.Series:
 
 
 def _csv_frames(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """String versions of the tables, formatted once so files are byte-identical."""
+    """String versions of the tables, formatted once so files are byte-identical; text
+    is neutralised before numbers become text, so a negative longitude stays a number."""
+    tables = {name: safe_frame(frame) for name, frame in tables.items()}
     c = tables["children"].copy()
     c["home_lat"], c["home_lon"] = _fmt(c["home_lat"], ".5f"), _fmt(c["home_lon"], ".5f")
     c["max_distance_km"] = _fmt(c["max_distance_km"], ".1f")

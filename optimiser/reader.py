@@ -33,6 +33,7 @@ from .categories import (
     FaithMatch,
 )
 from .instance import Instance, InstanceError, Policy, Problem, Rules, Weights
+from .safe_text import restore
 
 # largest weight or weekly cost read, in pounds per week: objectives are summed in whole
 # pence (int64, optimiser/scaling.py) and min-cost flow scales its costs by the number
@@ -173,8 +174,9 @@ def _frame(records: list[list[str]], file: str, out: Collector) -> pd.DataFrame 
     if not data:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
     frame = pd.DataFrame(data, columns=cols, index=index, dtype=object)
-    for c in cols:  # whitespace around values is an export artefact, never meaningful
-        frame[c] = frame[c].str.strip()
+    for c in cols:  # whitespace around values is an export artefact, never meaningful;
+        # a leading ' before a formula start is the format's neutralisation, not the value
+        frame[c] = frame[c].map(restore).str.strip()
     return frame
 
 

@@ -26,6 +26,7 @@ from .explain import feasible_placements, void_reason, void_reasons
 from .instance import PREVIOUS_UNKNOWN, Instance
 from .objective import faith_mismatched, pair_distances, pair_terms
 from .rules import Rule
+from .safe_text import restore
 from .solver import STATUS_OPTIMAL, Result, SolveOptions, solve
 from .writer import Report, make_report, write_output
 
@@ -66,8 +67,8 @@ def read_previous(inst: Instance, folder: str | Path) -> tuple[np.ndarray, list[
     prev = np.full(inst.n_children, PREVIOUS_UNKNOWN, dtype=np.int64)
     warnings: list[str] = []
     gone: list[str] = []
-    for cid, pid in zip(df["child_id"].str.strip(), df["placement_id"].str.strip(),
-                        strict=True):
+    for cid, pid in zip(df["child_id"].str.strip().map(restore),
+                        df["placement_id"].str.strip().map(restore), strict=True):
         c = inst.child_index.get(cid)
         if c is None:
             continue  # left care, or moved on since yesterday: nothing to keep stable

@@ -20,6 +20,7 @@ import pandas as pd
 from .categories import FAMILY_TYPES, KM_PER_MILE, PLACEMENT_TYPES
 from .explain import review_list, unplaced_reasons
 from .objective import pair_distances
+from .safe_text import safe_frame
 from .solver import Result
 
 SPEC_VERSION = 1
@@ -102,17 +103,18 @@ def write_output(report: Report, out: str | Path,
     """Write atomically: everything lands, or nothing does.
 
     `extra`: more tables by file name (the re-allocation's moves, voids and chains).
+    Every text cell is neutralised (`optimiser.safe_text`): no cell runs as a formula.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        report.assignments.to_csv(tmp / "assignments.csv", index=False)
+        safe_frame(report.assignments).to_csv(tmp / "assignments.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(report.summary, indent=2) + "\n")
         if len(report.review):
-            report.review.to_csv(tmp / "review.csv", index=False)
+            safe_frame(report.review).to_csv(tmp / "review.csv", index=False)
         for name, table in (extra or {}).items():
-            table.to_csv(tmp / name, index=False)
+            safe_frame(table).to_csv(tmp / name, index=False)
         out.mkdir(exist_ok=True)
         for stale in STALE:
             (out / stale).unlink(missing_ok=True)
