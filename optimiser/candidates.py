@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 
 from .categories import EARTH_RADIUS_KM, FaithMatch, Rating
 from .instance import Instance
+from .interest import in_child_interest, reservation_allowed
 from .objective import PairTerms, haversine_km, pair_distances, pair_terms
 from .registry import FIT_RULES, PAIR_CHECKS, Fit, Pairs
 from .rules import Rule
@@ -185,8 +186,8 @@ def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
 def _pair_checks(inst: Instance, rows: np.ndarray, cols: np.ndarray, dist: np.ndarray,
                  excluded: np.ndarray, is_cur: np.ndarray, terms: PairTerms,
                  keep_rules: bool) -> list[tuple[Rule, np.ndarray]]:
-    """The pair and run rules (exclusions, distance limits, pinned, held and
-    not-yet-available placements, minimum own saving).
+    """The pair and run rules (exclusions, distance limits, reservations, pinned, held and
+    not-yet-available placements, minimum own saving, moves in the child's interest).
 
     A run rule that cannot bind in this instance gives no mask, so an ordinary instance
     pays nothing for it; when explaining, it is kept as an all-False view.
@@ -198,7 +199,11 @@ def _pair_checks(inst: Instance, rows: np.ndarray, cols: np.ndarray, dist: np.nd
               later=inst.not_yet_available[cols][None, :],
               stay=(inst.stay_terms[rows][:, None] if inst.reallocation.min_saving is not None
                     else None),
-              terms=terms, min_saving=inst.reallocation.min_saving)
+              terms=terms, min_saving=inst.reallocation.min_saving,
+              reserved=inst.reserved[cols][None, :],
+              named=(reservation_allowed(inst, rows, cols) if inst.reserved[cols].any()
+                     else None),
+              interest=in_child_interest(inst, rows, cols, dist))
     out: list[tuple[Rule, np.ndarray]] = []
     for d in PAIR_CHECKS:
         assert d.pair is not None

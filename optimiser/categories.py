@@ -77,6 +77,19 @@ class Gender(Category):
         return self.name
 
 
+class Approval(Category):
+    """Reg. 11 (Care Planning, Placement and Case Review (England) Regulations 2010): who
+    must approve a placement, from the child's and the placement's authority."""
+
+    IN_AREA = 0  # the placement lies in the child's authority (or either is not given)
+    NOMINATED_OFFICER = 1  # out of area: another authority
+    DIRECTOR = 2  # at a distance: out of area and not an adjoining authority
+
+    @property
+    def area(self) -> str:
+        return ("in area", "out of area", "at a distance")[self.value]
+
+
 PLACEMENT_TYPES: tuple[str, ...] = PlacementType.words()
 # Types that need an explicit care plan: not in a child's default list.
 EXPLICIT_ONLY_TYPES: frozenset[str] = frozenset(
@@ -92,6 +105,13 @@ GENDERS: tuple[str, ...] = Gender.words()
 FAITH_MATCH: tuple[str, ...] = FaithMatch.words()
 # `on_hold_reason` codes; any other non-empty text also holds the vacancies (with a warning).
 HOLD_REASONS: tuple[str, ...] = ("illness", "safeguarding", "bedroom", "holiday", "break")
+
+# The spec's step-down reason for a move: from these types ...
+STEP_DOWN_FROM: frozenset[int] = frozenset(
+    {PlacementType.INHOUSE_RESIDENTIAL, PlacementType.EXTERNAL_RESIDENTIAL, PlacementType.SECURE})
+# ... to a family (foster) placement
+STEP_DOWN_TO: frozenset[int] = frozenset(
+    {PlacementType.INHOUSE_FOSTER, PlacementType.KINSHIP_FOSTER, PlacementType.IFA_FOSTER})
 
 SUPPORTED_MIN_AGE = 16  # supported accommodation never takes a younger child (the law)
 EARTH_RADIUS_KM = 6371.0  # the spec's haversine radius

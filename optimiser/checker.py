@@ -52,7 +52,8 @@ __all__ = ["FORMAT", "CheckReport", "Violation", "check", "format_report"]
 FORMAT = "format"
 """Rule code of a malformed solution (missing/duplicate/unknown ids, wrong cost column...)."""
 
-TERMS: tuple[str, ...] = ("cost", "distance", "faith_mismatch", "move", "unplaced", "sibling_split")
+TERMS: tuple[str, ...] = ("cost", "distance", "faith_mismatch", "move", "unplaced", "sibling_split",
+                          "out_of_area")
 DEFAULT_WEIGHTS: dict[str, float] = {
     "cost": 1.0,
     "per_km": 5.0,
@@ -60,7 +61,11 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "move": 500.0,
     "unplaced": 100000.0,
     "sibling_split": 1000.0,
+    "out_of_area": 0.0,
 }
+DEFAULT_MIN_MOVE_KM = 10.0
+STEP_DOWN_FROM = ("inhouse_residential", "external_residential", "secure")
+STEP_DOWN_TO = ("inhouse_foster", "kinship_foster", "ifa_foster")
 DEFAULT_MIN_RATING = "requires_improvement"
 STATUSES: tuple[str, ...] = ("optimal", "feasible", "infeasible", "time_limit")
 SUMMARY_KEYS: tuple[str, ...] = (
@@ -80,13 +85,13 @@ _SEP = "\x1f"  # joins two ids into one hashable key; cannot occur in a CSV id
 CHILD_COLUMNS: tuple[str, ...] = (
     "child_id", "age", "gender", "home_lat", "home_lon", "sibling_group", "faith",
     "faith_match", "needs", "placement_types", "max_distance_km", "solo",
-    "current_placement", "priority", "pinned",
+    "current_placement", "priority", "pinned", "authority",
 )  # fmt: skip
 CHILD_REQUIRED: tuple[str, ...] = ("child_id", "age", "gender", "home_lat", "home_lon")
 PLACEMENT_COLUMNS: tuple[str, ...] = (
     "placement_id", "provider", "type", "vacancies", "age_min", "age_max", "genders",
     "faith", "needs_supported", "ofsted_rating", "lat", "lon", "weekly_cost", "block_contract",
-    "on_hold_reason", "available_from",
+    "on_hold_reason", "available_from", "reserved_for", "authority", "urn",
 )  # fmt: skip
 PLACEMENT_REQUIRED: tuple[str, ...] = (
     "placement_id", "type", "vacancies", "age_min", "age_max", "lat", "lon", "weekly_cost",
@@ -130,6 +135,8 @@ class _Policy:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     min_rating: str = DEFAULT_MIN_RATING
     split_siblings: bool = False
+    move_only_in_child_interest: bool | None = None  # None: the policy does not say
+    min_move_km: float = DEFAULT_MIN_MOVE_KM
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,14 @@ class _Instance:
     exclusions: frozenset[str]  # child_id + _SEP + placement_id
     distances: dict[str, float]  # child_id + _SEP + placement_id -> km
     policy: _Policy
+    adjoining: frozenset[str] | None = None  # authority + _SEP + neighbour, both orders
+    uses_11: bool = False  # a 1.1 column, file or policy key is given
+
+    @property
+    def move_rule(self) -> bool:
+        """move_only_in_child_interest: as the policy says, else on for a 1.1 instance."""
+        stated = self.policy.move_only_in_child_interest
+        return self.uses_11 if stated is None else stated
 
 
 def _clean(df: pd.DataFrame) -> pd.DataFrame:
@@ -255,6 +270,7 @@ def _prepare_children(raw: pd.DataFrame) -> pd.DataFrame:
         bad = sorted(set(ch["pinned"][bad_pin]))[:5]
         raise ValueError(f"children.pinned: not true/false: {bad}")
     out["pinned"] = pin.isin(["true", "yes", "1"]).to_numpy()
+    out["authority"] = ch["authority"].map(_area).to_numpy()
     for col in ("sibling_group", "needs", "current_placement"):
         out[col] = ch[col].to_numpy()
     types = ch["placement_types"].str.lower()
@@ -287,10 +303,18 @@ def _prepare_placements(raw: pd.DataFrame) -> pd.DataFrame:
     out["needs_supported"] = pl["needs_supported"].to_numpy()
     # re-allocation: held vacancies (any reason) and vacancies open only from a date
     out["on_hold_reason"] = pl["on_hold_reason"].to_numpy()
+    out["reserved_for"] = pl["reserved_for"].to_numpy()
+    out["authority"] = pl["authority"].map(_area).to_numpy()
+    out["urn"] = pl["urn"].to_numpy()
     out["available_from"] = [_parse_date(v, f"placements.available_from ({pid})")
                              for v, pid in zip(pl["available_from"], pl["placement_id"],
                                                strict=True)]
     return out
+
+
+def _area(name: str) -> str:
+    """An authority as compared: GSS code or name, any case or spacing."""
+    return " ".join(str(name).split()).lower()
 
 
 _ISO_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]00:00:00(?:\.0+)?)?$")
@@ -321,7 +345,11 @@ def _policy_from_mapping(data: Mapping[str, Any]) -> _Policy:
     if floor not in RATINGS:
         raise ValueError(f"policy: rules.min_ofsted_rating {floor!r} is not one of {RATINGS}")
     split = _parse_bool(rules.get("split_siblings", False), "policy: rules.split_siblings")
-    return _Policy(weights=weights, min_rating=floor, split_siblings=split)
+    stated = rules.get("move_only_in_child_interest")
+    move = None if stated is None else _parse_bool(stated, "policy: rules.move_only_...")
+    km = float(rules.get("min_move_km", DEFAULT_MIN_MOVE_KM))
+    return _Policy(weights=weights, min_rating=floor, split_siblings=split,
+                   move_only_in_child_interest=move, min_move_km=km)
 
 
 def _policy_from_sheet(sheet: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -357,7 +385,7 @@ def _load_instance(path: str | Path, policy_file: str | Path | None = None) -> _
     raw: dict[str, Any] = {}
     if path.is_dir():
         sheets = {}
-        for name in ("children", "placements", "exclusions", "distances"):
+        for name in ("children", "placements", "exclusions", "distances", "adjoining"):
             f = path / f"{name}.csv"
             sheets[name] = _read_csv(f) if f.exists() else None
         toml_path = path / "policy.toml"
@@ -369,7 +397,7 @@ def _load_instance(path: str | Path, policy_file: str | Path | None = None) -> _
         by_name = {str(k).strip().lower(): v for k, v in book.items()}
         sheets = {
             n: (_clean(by_name[n]) if n in by_name else None)
-            for n in ("children", "placements", "exclusions", "distances")
+            for n in ("children", "placements", "exclusions", "distances", "adjoining")
         }
         raw = _policy_from_sheet(by_name["policy"]) if "policy" in by_name else {}
     else:
@@ -394,7 +422,18 @@ def _load_instance(path: str | Path, policy_file: str | Path | None = None) -> _
         km = _number_column(dist, "km", "child_id", required=True)
         keys = dist["child_id"] + _SEP + dist["placement_id"]
         distances = dict(zip(keys.tolist(), km.tolist(), strict=True))
-    return _Instance(children, placements, exclusions, distances, policy)
+    adjoining = None
+    if sheets["adjoining"] is not None:
+        adj = sheets["adjoining"]
+        a, b = adj["authority"].map(_area), adj["neighbour"].map(_area)
+        adjoining = frozenset((a + _SEP + b).tolist() + (b + _SEP + a).tolist())
+    policy_keys = {f"{t}.{k}" for t, v in raw.items() if isinstance(v, dict) for k in v}
+    given = [children["authority"], placements["authority"], placements["reserved_for"],
+             placements["urn"]]
+    uses_11 = (any(bool((col != "").any()) for col in given) or adjoining is not None
+               or bool(policy_keys & {"weights.out_of_area", "rules.move_only_in_child_interest",
+                               "rules.min_move_km"}))
+    return _Instance(children, placements, exclusions, distances, policy, adjoining, uses_11)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -587,7 +626,17 @@ def _pair_rule_masks(inst: _Instance, m: pd.DataFrame) -> dict[Rule, pd.Series]:
     masks[Rule.MAX_DISTANCE] = m["max_distance_km"].notna() & (
         m["km"] > m["max_distance_km"] + 1e-9
     )
+    masks[Rule.RESERVED] = _not_named(m)
     return {rule: pd.Series(np.asarray(masks[rule], dtype=bool), index=idx) for rule in PAIR_RULES}
+
+
+def _not_named(m: pd.DataFrame) -> pd.Series:
+    """The placement is reserved (reserved_for) and names neither the child nor its group."""
+    out = []
+    for cid, group, names in zip(m.index, m["sibling_group"], m["p_reserved_for"], strict=True):
+        listed = {x.strip() for x in str(names).split(";") if x.strip()}
+        out.append(bool(listed) and str(cid) not in listed and (group == "" or group not in listed))
+    return pd.Series(out, index=m.index, dtype=bool)
 
 
 def _pair_detail(rule: Rule, row: Mapping[Any, Any], cid: str, inst: _Instance) -> str:
@@ -614,6 +663,8 @@ def _pair_detail(rule: Rule, row: Mapping[Any, Any], cid: str, inst: _Instance) 
         why = f"rating {row['p_ofsted_rating']} is below {inst.policy.min_rating}"
     elif rule is Rule.EXCLUSION:
         why = "pair is in exclusions"
+    elif rule is Rule.RESERVED:
+        why = f"the placement is reserved for {row['p_reserved_for']}"
     else:  # MAX_DISTANCE
         why = f"{row['km']:.3f} km exceeds the limit of {row['max_distance_km']:g} km"
     return f"child {cid} at {p}: {why}"
@@ -725,6 +776,50 @@ def _pinned(inst: _Instance, eff: pd.DataFrame, violations: list[Violation]) -> 
                 f"to {now}",
             )
         )
+
+
+def _moves_in_child_interest(inst: _Instance, eff: pd.DataFrame, m: pd.DataFrame,
+                             violations: list[Violation]) -> None:
+    """move_only_in_child_interest: a placed child is never left unplaced, and moves only
+    nearer home by min_move_km, to its faith, down from residential or secure care to a
+    foster family, or away from a current placement that now breaks one of its rules."""
+    if not inst.move_rule:
+        return
+    ch = inst.children
+    placed = ch["current_placement"] != ""
+    for cid in ch.index[placed & (eff["placement_id"] == "")]:
+        violations.append(Violation(
+            Rule.MOVE_NOT_IN_CHILD_INTEREST.value, str(cid), None,
+            f"child {cid} lives at {ch.at[cid, 'current_placement']!s} and is left without a "
+            "placement"))
+    moved = m[(m["current_placement"] != "") & (m["current_placement"] != m["placement_id"])]
+    if moved.empty:
+        return
+    home_eff = pd.DataFrame({"placement_id": moved["current_placement"], "given_cost": "",
+                             "given_km": "", "present": True}, index=moved.index)
+    home = _placed_frame(inst, home_eff)
+    masks = _pair_rule_masks(inst, home)
+    breaks = pd.Series(False, index=home.index)
+    for rule in PAIR_RULES:
+        breaks |= masks[rule]
+    closer = home["km"] - moved["km"] >= inst.policy.min_move_km - 1e-9
+    wants = moved["faith_match"].isin(["preferred", "required"]) & (moved["faith"] != "")
+    faith = wants & (moved["p_faith"] == moved["faith"]) & (home["p_faith"] != moved["faith"])
+    step = home["p_type"].isin(STEP_DOWN_FROM) & moved["p_type"].isin(STEP_DOWN_TO)
+    ok = closer | faith | step | breaks
+    for cid in moved.index[~ok]:
+        violations.append(Violation(
+            Rule.MOVE_NOT_IN_CHILD_INTEREST.value, str(cid), str(moved.at[cid, "placement_id"]),
+            f"child {cid} moves from {moved.at[cid, 'current_placement']!s} to "
+            f"{moved.at[cid, 'placement_id']!s} for no reason of its own (not "
+            f"{inst.policy.min_move_km:g} km nearer home, not its faith, no step-down, and "
+            "its placement breaks none of its rules)"))
+
+
+def _out_of_area(m: pd.DataFrame) -> int:
+    """Placed children whose placement's authority differs from theirs (both given)."""
+    given = (m["authority"] != "") & (m["p_authority"] != "")
+    return int((given & (m["authority"] != m["p_authority"])).sum())
 
 
 def _as_of(solution: Path, date: str | dt.date | None) -> dt.date:
@@ -854,6 +949,7 @@ def check(instance: str | Path, solution: str | Path, *, tol: float = 1e-6,
     _capacity_and_solo(inst, m, violations, day)
     _closed_to_newcomers(inst, m, violations, day)
     _pinned(inst, eff, violations)
+    _moves_in_child_interest(inst, eff, m, violations)
     spread = _siblings(inst, eff, violations)
 
     w = inst.policy.weights
@@ -872,6 +968,7 @@ def check(instance: str | Path, solution: str | Path, *, tol: float = 1e-6,
         "move": w["move"] * float(moved.sum()),
         "unplaced": w["unplaced"] * float(ch.loc[unplaced_mask, "priority"].sum()),
         "sibling_split": w["sibling_split"] * spread if inst.policy.split_siblings else 0.0,
+        "out_of_area": w["out_of_area"] * _out_of_area(m),
     }
     objective = float(sum(terms[t] for t in TERMS))
     placed = len(m)

@@ -145,7 +145,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     inst = _load(args.instance, quiet=True)
     matcher = Matcher(inst)
     try:
-        res = matcher.rank(args.child, group=args.group, top=args.top, cohort=args.cohort)
+        res = matcher.rank(args.child, group=args.group, top=args.top, cohort=args.cohort,
+                           no_approval=args.no_approval)
     except UnknownReferral as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -281,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--json", action="store_true", help="machine-readable output")
     mt.add_argument("--cohort", action="store_true",
                     help="rank by the whole waiting list's optimum (what the bed costs others)")
+    mt.add_argument("--no-approval", action="store_true",
+                    help="only placements that need no reg. 11 approval (in area, or no "
+                         "authority given)")
     mt.set_defaults(func=cmd_match)
 
     ra = sub.add_parser("reallocate",

@@ -56,14 +56,22 @@ class Weights:
     move: float = 500.0
     unplaced: float = 100000.0
     sibling_split: float = 1000.0
+    out_of_area: float = 0.0  # 1.1: a child placed outside its own authority
 
 
 @dataclass(frozen=True)
 class Rules:
-    """Authority rules (spec `[rules]`)."""
+    """Authority rules (spec `[rules]`).
+
+    `move_only_in_child_interest`: None when the policy does not say; it then holds for
+    an instance that uses the format's 1.1 columns or files (`Instance.format_11`), and
+    not for a version-1 instance, whose optimum stays what it was.
+    """
 
     min_ofsted_rating: str = "requires_improvement"
     split_siblings: bool = False
+    move_only_in_child_interest: bool | None = None
+    min_move_km: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,9 @@ class Reallocation:
     max_moves: int | None = None
     previous: np.ndarray | None = None
     previous_weight: float = DEFAULT_PREVIOUS_WEIGHT
+    # set by the Instance, not by a run: `move_only_in_child_interest` holds and children
+    # are placed, so the plan must keep them placed (no plain transportation problem)
+    keeps_placed: bool = False
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Reallocation):
@@ -113,7 +124,7 @@ class Reallocation:
     @property
     def active(self) -> bool:
         return (self.min_saving is not None or self.max_moves is not None
-                or self.previous is not None)
+                or self.previous is not None or self.keeps_placed)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -180,6 +191,16 @@ class Instance:
     on_hold: np.ndarray | None = None  # object (m): hold reason, "" when offered
     available_from: np.ndarray | None = None  # object (m): datetime.date or None
     reallocation: Reallocation = field(default_factory=Reallocation)
+    # format 1.1 (None: not given, filled in __post_init__)
+    authority: np.ndarray | None = None  # int32 (n): code into `authorities`, -1 none
+    pauthority: np.ndarray | None = None  # int32 (m): the placement's authority, -1 none
+    authorities: tuple[str, ...] = ()  # lower case, as read
+    adjoining: np.ndarray | None = None  # bool (A, A); None: no adjoining.csv given
+    reserved_for: np.ndarray | None = None  # object (m): the list as read, "" not reserved
+    reserve_child: np.ndarray | None = None  # int32: (child, placement) pairs a reserved
+    reserve_placement: np.ndarray | None = None  # placement may take
+    urn: np.ndarray | None = None  # object (m): Ofsted URN, "" none
+    format_11: bool = False  # the instance uses a column, file or policy key new in 1.1
 
     def __post_init__(self) -> None:
         n, m = len(self.child_ids), len(self.placement_ids)
@@ -188,6 +209,12 @@ class Instance:
             "placed_since": np.full(n, None, dtype=object),
             "on_hold": np.full(m, "", dtype=object),
             "available_from": np.full(m, None, dtype=object),
+            "authority": np.full(n, -1, dtype=np.int32),
+            "pauthority": np.full(m, -1, dtype=np.int32),
+            "reserved_for": np.full(m, "", dtype=object),
+            "reserve_child": np.zeros(0, dtype=np.int32),
+            "reserve_placement": np.zeros(0, dtype=np.int32),
+            "urn": np.full(m, "", dtype=object),
         }
         for name, default in defaults.items():
             if getattr(self, name) is None:
@@ -195,6 +222,10 @@ class Instance:
         for name, value in self.__dict__.items():
             if isinstance(value, np.ndarray):
                 object.__setattr__(self, name, _frozen(value))
+        keeps = self.move_rule and bool((self.current >= 0).any())
+        if keeps != self.reallocation.keeps_placed:
+            object.__setattr__(self, "reallocation", replace(self.reallocation,
+                                                             keeps_placed=keeps))
 
     def with_reallocation(self, **settings: Any) -> Instance:
         """A copy with re-allocation settings (see `Reallocation`); derived data is rebuilt."""
@@ -252,6 +283,18 @@ class Instance:
         """Current residents + vacancies offered (spec, less held/not-yet-available beds)."""
         vac = np.where(self.offered, self.vacancies, 0)
         return _frozen((vac + self.residents).astype(np.int64))
+
+    @cached_property
+    def reserved(self) -> np.ndarray:
+        """Placement is reserved for named children or families (`reserved_for`)."""
+        assert self.reserved_for is not None
+        return _frozen(self.reserved_for != "")
+
+    @property
+    def move_rule(self) -> bool:
+        """Whether `move_only_in_child_interest` holds (see `Rules`)."""
+        stated = self.policy.rules.move_only_in_child_interest
+        return self.format_11 if stated is None else stated
 
     @cached_property
     def stay_terms(self) -> np.ndarray:
@@ -312,15 +355,16 @@ class Instance:
 
     @cached_property
     def keep_placed(self) -> np.ndarray:
-        """Per unit: already placed, so never left without a placement, with `min_saving`.
+        """Per unit: already placed, so never left without a placement, with `min_saving`
+        or `move_only_in_child_interest`.
 
-        Leaving a child's home is no saving for the child, so under a minimum own saving
-        a placed unit moves (if it gains enough) or stays. Only units whose members all
-        live in one placement, so that staying is always possible.
+        Leaving a child's home is no saving for the child, and never in its interest, so
+        under either rule a placed unit moves (where the rule allows) or stays. Only units
+        whose members all live in one placement, so that staying is always possible.
         """
         units = self.units
         out = np.zeros(units.n, dtype=bool)
-        if self.reallocation.min_saving is None:
+        if self.reallocation.min_saving is None and not self.move_rule:
             return _frozen(out)
         keys, counts = self._unit_current_counts
         m = max(self.n_placements, 1)

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from .approval import APPROVER, AREA, approval
 from .candidates import PairBlock, build_candidates, evaluate_block
-from .categories import DEFAULT_TYPES, GENDERS, PLACEMENT_TYPES, RATINGS
+from .categories import DEFAULT_TYPES, GENDERS, PLACEMENT_TYPES, RATINGS, Approval, Rating
 from .instance import Instance
 from .registry import NEVER_WAIVED, RULES, TRIAGE, WAIVABLE, Breach, Waived
 from .rules import Rule
@@ -91,6 +92,8 @@ class Ranked:
     review: tuple[str, ...] = ()  # rules a member's current placement now breaks
     members_km: tuple[float, ...] = ()  # per member, for a group
     cohort: CohortImpact | None = None
+    approval: str | None = None  # reg. 11: None, "nominated_officer" or "director"
+    area: str | None = None  # "in area", "out of area", "at a distance"; None: not known
 
     @property
     def total(self) -> float:
@@ -105,6 +108,7 @@ class Ranked:
             "terms": {k: round(v, 3) for k, v in self.terms.items()},
             "vacancies_after": self.vacancies_after, "provider": self.provider,
             "type": self.type, "ofsted_rating": self.ofsted_rating,
+            "approval": self.approval, "area": self.area,
         }
         if self.members_km:
             d["members_km"] = [round(x, 3) for x in self.members_km]
@@ -307,11 +311,13 @@ class Matcher:
 
     # ---------------------------------------------------------------- ranking
     def rank(self, child_id: str | None = None, *, group: str | None = None,
-             top: int | None = None, cohort: bool = False) -> MatchResult:
+             top: int | None = None, cohort: bool = False,
+             no_approval: bool = False) -> MatchResult:
         """Every placement that can take the referral, best first; the rest with reasons.
 
         `top` limits the ranked list only (ruled-out and near misses stay complete).
         `cohort=True` ranks by own score plus the change of the rest's optimum.
+        `no_approval=True` ranks only placements that need no reg. 11 approval.
         """
         t0 = time.perf_counter()
         ref = self.referral(child_id, group)
@@ -359,9 +365,13 @@ class Matcher:
         first = np.where(n_fail > 0, np.argmax(fails, axis=0), -1)
         score = pb.objective.sum(axis=0)
         ok = np.flatnonzero(n_fail == 0)
+        approvals = self._approvals(mem)
+        if no_approval:
+            ok = ok[approvals[ok] <= Approval.IN_AREA]
         state: dict[str, Any] = {"score": score, "free": free, "others": others,
                                  "solo_others": solo_others, "review": review,
-                                 "solo_child": solo_child, "order": order}
+                                 "solo_child": solo_child, "order": order,
+                                 "approvals": approvals}
 
         # near misses: exactly one failing rule, one the registry lets a manager waive,
         # and the placement within that rule's reach
@@ -421,9 +431,10 @@ class Matcher:
                 by[cols] = over
         elif rule is Rule.PLACEMENT_TYPE:  # never a secure or parent-and-child bed
             near[cols] = _WAIVABLE_TYPES[inst.ptype[cols]]
-        elif rule is Rule.OFSTED_RATING:  # one level below the floor
+        elif rule is Rule.OFSTED_RATING:  # one level below the floor, never inadequate
             if self.floor + 1 < len(RATINGS):
-                near[cols] = inst.rating[cols] == self.floor + 1
+                near[cols] = ((inst.rating[cols] == self.floor + 1)
+                              & (inst.rating[cols] != Rating.INADEQUATE))
         elif rule is Rule.CAPACITY:  # one bed short, for a group that could be split
             if k >= 2 and not group_solo:
                 near[cols] = free[cols] == k - 1
@@ -440,6 +451,11 @@ class Matcher:
         return [dict(zip(names, vals, strict=True))
                 for vals in zip(*(sums[n] for n in names), strict=True)]
 
+    def _approvals(self, mem: np.ndarray) -> np.ndarray:
+        """Per placement, reg. 11's strictest approval over the referral's members."""
+        return approval(self.inst, mem[:, None], np.arange(self.inst.n_placements)[None, :]
+                        ).max(axis=0)
+
     def _ranked_entries(self, pb: PairBlock, mem: np.ndarray, state: dict[str, Any],
                         sel: np.ndarray, impacts: dict[int, CohortImpact]) -> list[Ranked]:
         k = len(mem)
@@ -452,7 +468,9 @@ class Matcher:
             vacancies_after=0 if state["solo_child"] else free[j] - k,
             provider=self.provider[p], type=self.type_names[p],
             ofsted_rating=self.rating_names[p], review=state["review"].get(p, ()),
-            members_km=tuple(km[j]), cohort=impacts.get(p))
+            members_km=tuple(km[j]), cohort=impacts.get(p),
+            approval=APPROVER[int(state["approvals"][p])],
+            area=AREA[int(state["approvals"][p])] or None)
             for j, p in enumerate(sel.tolist())]
 
     def _over_km(self, pb: PairBlock, mem: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -1067,7 +1085,9 @@ def format_text(res: MatchResult) -> str:
                 f"  {i:>3}. {r.placement_id:<10} {_money(r.score):>9}  = cost "
                 f"{_money(t['cost'])} + {t['distance_km']:.1f} km ({_money(t['distance'])})"
                 f"{''.join(' + ' + e for e in extra)}; {r.vacancies_after} bed(s) left; "
-                f"{r.provider}, {r.type}, {r.ofsted_rating}")
+                f"{r.provider}, {r.type}, {r.ofsted_rating}"
+                + (f"; {r.area}" if r.area else "")
+                + (f" (reg. 11: {r.approval.replace('_', ' ')} approves)" if r.approval else ""))
             if r.review:
                 lines.append(f"       current placement, for review: now breaks "
                              f"{', '.join(r.review)}")

@@ -20,7 +20,7 @@ from .categories import EARTH_RADIUS_KM, FaithMatch
 if TYPE_CHECKING:  # the instance computes its stay terms with this module
     from .instance import Instance
 
-PAIR_TERMS: tuple[str, ...] = ("cost", "distance", "faith_mismatch", "move")
+PAIR_TERMS: tuple[str, ...] = ("cost", "distance", "faith_mismatch", "move", "out_of_area")
 
 
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
@@ -63,12 +63,13 @@ class PairTerms:
     distance: np.ndarray
     faith_mismatch: np.ndarray
     move: np.ndarray
+    out_of_area: np.ndarray  # 1.1: the placement lies outside the child's authority
 
     @cached_property
     def own(self) -> np.ndarray:
         """What the pair costs the child itself: every term but the move penalty (the
         baseline and the gain of the `min_saving` rule)."""
-        return self.cost + self.distance + self.faith_mismatch
+        return self.cost + self.distance + self.faith_mismatch + self.out_of_area
 
     @cached_property
     def total(self) -> np.ndarray:
@@ -76,8 +77,8 @@ class PairTerms:
         return self.own + self.move
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        return dict(zip(PAIR_TERMS, (self.cost, self.distance, self.faith_mismatch, self.move),
-                        strict=True))
+        return dict(zip(PAIR_TERMS, (self.cost, self.distance, self.faith_mismatch, self.move,
+                                     self.out_of_area), strict=True))
 
 
 def pair_terms(inst: Instance, children: np.ndarray, placements: np.ndarray, km: np.ndarray,
@@ -98,7 +99,15 @@ def pair_terms(inst: Instance, children: np.ndarray, placements: np.ndarray, km:
         distance=w.per_km * km,
         faith_mismatch=w.faith_mismatch * faith_mismatched(inst, children, placements),
         move=w.move * ((inst.current[children] >= 0) & ~is_current),
+        out_of_area=w.out_of_area * out_of_area(inst, children, placements),
     )
+
+
+def out_of_area(inst: Instance, children: np.ndarray, placements: np.ndarray) -> np.ndarray:
+    """The placement's authority differs from the child's (both given); broadcasts."""
+    assert inst.authority is not None and inst.pauthority is not None
+    a, b = inst.authority[children], inst.pauthority[placements]
+    return (a >= 0) & (b >= 0) & (a != b)
 
 
 def current_terms(inst: Instance) -> np.ndarray:

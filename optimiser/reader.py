@@ -33,6 +33,12 @@ from .categories import (
     FaithMatch,
 )
 from .instance import Instance, InstanceError, Policy, Problem, Rules, Weights
+from .reader11 import (
+    ADJOINING_COLUMNS,
+    CHILD_COLUMNS_11,
+    PLACEMENT_COLUMNS_11,
+    read_format11,
+)
 from .safe_text import restore
 
 # largest weight or weekly cost read, in pounds per week: objectives are summed in whole
@@ -83,10 +89,10 @@ EXCLUSION_COLUMNS = {"child_id": True, "placement_id": True, "reason": False}
 DISTANCE_COLUMNS = {"child_id": True, "placement_id": True, "km": True}
 # Optional columns of re-allocation (README "Optional columns for re-allocation"):
 # parsed when present, defaults otherwise, so an ordinary instance is unchanged.
-EXTRA_CHILD_COLUMNS = {"pinned", "placed_since"}
-EXTRA_PLACEMENT_COLUMNS = {"on_hold_reason", "available_from"}
+EXTRA_CHILD_COLUMNS = {"pinned", "placed_since", *CHILD_COLUMNS_11}
+EXTRA_PLACEMENT_COLUMNS = {"on_hold_reason", "available_from", *PLACEMENT_COLUMNS_11}
 
-TABLES = ("children", "placements", "exclusions", "distances")
+TABLES = ("children", "placements", "exclusions", "distances", "adjoining")
 _INT_LIMIT = 2**31 - 1  # larger whole numbers are a typo, and would overflow int32 arrays
 
 
@@ -618,11 +624,17 @@ def _parse_policy(raw: dict, file: str, out: Collector,
                 bad(name, value, f"one of {', '.join(RATINGS)}")
             else:
                 rules[key] = rating
-        elif key == "split_siblings":
+        elif key in ("split_siblings", "move_only_in_child_interest"):
             if not isinstance(value, bool):
                 bad(name, value, "true or false (without quotes)")
             else:
                 rules[key] = value
+        elif key == "min_move_km":
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                    np.isfinite(value) and value >= 0):
+                bad(name, value, "a distance in km, 0 or more")
+            else:
+                rules[key] = float(value)
         else:
             out.warn(f"{file}: unknown key {name} ignored")
     return Policy(weights=Weights(**weights), rules=Rules(**rules))
@@ -666,8 +678,9 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
             raw_policy = merged
     cf, pf = _fname("children", style), _fname("placements", style)
     ef, df_ = _fname("exclusions", style), _fname("distances", style)
+    af = _fname("adjoining", style)
     polf = "policy.toml" if style == "csv" else "policy sheet"
-    files = (cf, pf, ef, df_, polf)
+    files = (cf, pf, ef, df_, af, polf)
     pol = policy if policy is not None else _parse_policy(raw_policy, polf, out, where)
     kind = "file" if style == "csv" else "sheet"
     # Only a missing (or unreadable) required table stops the load here: everything
@@ -689,6 +702,13 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     ok &= check_columns(ex, EXCLUSION_COLUMNS, set(), ef, out)
     dist = tables.get("distances", pd.DataFrame({c: [] for c in DISTANCE_COLUMNS}, dtype=object))
     ok &= check_columns(dist, DISTANCE_COLUMNS, set(), df_, out)
+    adj = tables.get("adjoining")
+    if adj is not None:
+        ok &= check_columns(adj, ADJOINING_COLUMNS, set(), af, out)
+    for frame, extra in ((ch, CHILD_COLUMNS_11), (pl, PLACEMENT_COLUMNS_11)):
+        for col in extra:
+            if col not in frame.columns:
+                frame[col] = ""
     if not ok:
         raise _fail(out, files)
 
@@ -776,6 +796,13 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
             else:
                 first[(c, p)] = int(r)
 
+    f11, problems, warnings = read_format11(
+        ch, pl, adj, (cf, pf, af), _policy_keys(raw_policy), ptype)
+    for problem in problems:
+        out.add(*problem)
+    for warning in warnings:
+        out.warn(warning)
+
     if out.problems:
         raise _fail(out, files)
 
@@ -823,8 +850,23 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
         placed_since=placed_since,
         on_hold=on_hold,
         available_from=available_from,
+        authority=f11.authority,
+        pauthority=f11.pauthority,
+        authorities=f11.authorities,
+        adjoining=f11.adjoining,
+        reserved_for=f11.reserved_for,
+        reserve_child=f11.reserve_child,
+        reserve_placement=f11.reserve_placement,
+        urn=f11.urn,
+        format_11=f11.used,
     )
     return inst
+
+
+def _policy_keys(raw: dict) -> set[str]:
+    """`section.key` of every key the policy gives."""
+    return {f"{section}.{key}" for section, values in raw.items() if isinstance(values, dict)
+            for key in values}
 
 
 def _check_pinned(ch: pd.DataFrame, file: str, out: Collector, pinned: np.ndarray,

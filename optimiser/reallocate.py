@@ -21,13 +21,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .approval import APPROVER, AREA, approval, has_authorities
 from .categories import KM_PER_MILE
 from .explain import feasible_placements, void_reason, void_reasons
 from .instance import PREVIOUS_UNKNOWN, Instance
+from .interest import move_reasons
 from .objective import faith_mismatched, pair_distances, pair_terms
 from .rules import Rule
 from .safe_text import restore
-from .solver import STATUS_OPTIMAL, Result, SolveOptions, solve
+from .solver import Result, SolveOptions, Status, solve
 from .writer import Report, make_report, write_output
 
 log = logging.getLogger(__name__)
@@ -386,7 +388,27 @@ def moves_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
             "why": why,
         })
     df = pd.DataFrame(rows, columns=cols)
+    df["interest"] = _interest(inst, kids, new, d_new)
+    if has_authorities(inst):
+        code = approval(inst, kids, np.maximum(new, 0))
+        df["area"] = [AREA[int(x)] if p else "" for x, p in zip(code, placed, strict=True)]
+        df["approval"] = [APPROVER[int(x)] or "" if p else ""
+                          for x, p in zip(code, placed, strict=True)]
     return df.sort_values(["step", "chain_id", "child_id"], kind="stable").reset_index(drop=True)
+
+
+def _interest(inst: Instance, kids: np.ndarray, new: np.ndarray, km: np.ndarray) -> list[str]:
+    """Per moved child, the spec's reasons that make the move in its interest (`closer`,
+    `faith`, `step_down`, `current_breaks`, `;`-separated); "" for a move for cost alone
+    or a child left unplaced."""
+    out = []
+    for c, p, d in zip(kids.tolist(), new.tolist(), km.tolist(), strict=True):
+        if p < 0:
+            out.append("")
+            continue
+        why = move_reasons(inst, np.array([c]), np.array([p]), np.array([[d]]))
+        out.append(";".join(r for r, m in why.items() if m[0, 0]))
+    return out
 
 
 def voids_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
@@ -501,7 +523,7 @@ def make_plan(result: Result) -> tuple[Report, dict[str, pd.DataFrame]]:
     a = result.assignment
     chains = chain_order(inst, a)
     moves = moves_table(inst, a, chains)
-    voids = voids_table(inst, a, chains, proven=result.status == STATUS_OPTIMAL)
+    voids = voids_table(inst, a, chains, proven=result.status == Status.OPTIMAL)
     before, after = totals(inst, _status_quo(inst)), totals(inst, a)
     rl = inst.reallocation
     if rl.max_moves is not None and len(moves) >= rl.max_moves:

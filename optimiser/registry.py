@@ -108,6 +108,9 @@ class Pairs:
     stay: np.ndarray | None = None  # the child's own terms where it lives (nan: waiting)
     terms: PairTerms | None = None  # the objective's terms of the pairs
     min_saving: float | None = None  # the run's minimum own saving of a move
+    reserved: np.ndarray | None = None  # the placement takes only the children it names
+    named: np.ndarray | None = None  # the pair is one a reservation names
+    interest: np.ndarray | None = None  # no move, or a move in the child's interest
 
 
 # --------------------------------------------------------------------------- the checks
@@ -152,6 +155,18 @@ def _exclusion(x: Pairs) -> np.ndarray:
 
 def _max_distance(x: Pairs) -> np.ndarray:
     return x.km > x.max_km
+
+
+def _reserved(x: Pairs) -> np.ndarray | None:
+    if x.reserved is None or x.named is None or not x.reserved.any():
+        return None
+    return x.reserved & ~x.named
+
+
+def _move_interest(x: Pairs) -> np.ndarray | None:
+    if x.interest is None:
+        return None
+    return ~x.interest & ~x.is_current
 
 
 def _pinned(x: Pairs) -> np.ndarray | None:
@@ -239,6 +254,18 @@ def _rating_words(inst: Instance, members: np.ndarray) -> str:
 def _min_saving_words(inst: Instance, members: np.ndarray) -> str:
     return (f"would save the child at least £{inst.reallocation.min_saving or 0:,.0f}/week "
             "(cost and distance) over staying")
+
+
+def _reserved_detail(b: Breach) -> list[str]:
+    return [f"reserved for {b.inst.reserved_for[p] if b.inst.reserved_for is not None else ''}"
+            f" (a connected-person carer or a bed matched to a named child)"
+            for p in b.cols.tolist()]
+
+
+def _move_words(inst: Instance, members: np.ndarray) -> str:
+    return (f"would be a move in the child's interest (at least "
+            f"{inst.policy.rules.min_move_km:g} km nearer home, the child's faith, a step "
+            "down to a family, or a current placement that breaks a rule)")
 
 
 def _ages_said(b: Breach) -> list[str]:
@@ -409,7 +436,8 @@ DEFINITIONS: tuple[RuleDef, ...] = (
     RuleDef(
         Rule.OFSTED_RATING, Scope.FIT,
         "the placement's Ofsted rating is below the authority's floor",
-        fit=_ofsted_rating, waiver=Waiver.MANAGER, near="rated one level below the floor",
+        fit=_ofsted_rating, waiver=Waiver.MANAGER,
+        near="rated one level below the floor, never inadequate",
         near_unit="level", waiver_words=_rating_waiver, funnel=7, triage=6,
         funnel_words=_rating_words,
         void_words="cannot go there (Ofsted rating below the authority's floor)",
@@ -427,6 +455,12 @@ DEFINITIONS: tuple[RuleDef, ...] = (
             f"are within {float(inst.max_distance_km[members].min()):g} km of home",
         void_words="live further away than their distance limit", detail=_distance_detail),
     RuleDef(
+        Rule.RESERVED, Scope.PAIR,
+        "the placement is reserved for another child or family (reserved_for)",
+        pair=_reserved, waiver=Waiver.NEVER, funnel=13, triage=15,
+        funnel_words=_const("are not reserved for another child or family"),
+        void_words="are not the children it is reserved for", detail=_reserved_detail),
+    RuleDef(
         Rule.PINNED, Scope.RUN, "the child is pinned to the current placement (never moved)",
         pair=_pinned, funnel=11, triage=9,
         funnel_words=_const("are the child's current placement (the child is pinned there)")),
@@ -442,6 +476,10 @@ DEFINITIONS: tuple[RuleDef, ...] = (
         Rule.MIN_SAVING, Scope.RUN,
         "the move would not save the child's own minimum (cost and distance)",
         pair=_min_saving, funnel=12, triage=12, funnel_words=_min_saving_words, checker=False),
+    RuleDef(
+        Rule.MOVE_NOT_IN_CHILD_INTEREST, Scope.RUN,
+        "a child already placed would move for no reason of its own (cost alone)",
+        pair=_move_interest, funnel=14, triage=16, funnel_words=_move_words),
     RuleDef(
         Rule.CAPACITY, Scope.MODEL, "the placement has no room",
         model="a capacity row per placement; unit_blocks drops a unit larger than the capacity",

@@ -49,11 +49,13 @@ class Rule(str, Enum):
     OFSTED_RATING = "ofsted_rating"
     EXCLUSION = "exclusion"
     MAX_DISTANCE = "max_distance"
+    RESERVED = "reserved"  # 1.1: the placement is reserved for other children
     # re-allocation (optional columns and `placement reallocate` options)
     PINNED = "pinned"
     ON_HOLD = "on_hold"
     NOT_YET_AVAILABLE = "not_yet_available"
     MIN_SAVING = "min_saving"
+    MOVE_NOT_IN_CHILD_INTEREST = "move_not_in_child_interest"  # 1.1
     # beds and groups
     CAPACITY = "capacity"
     SOLO = "solo"
@@ -72,4 +74,5 @@ PAIR_RULES: tuple[Rule, ...] = (
     Rule.OFSTED_RATING,
     Rule.EXCLUSION,
     Rule.MAX_DISTANCE,
+    Rule.RESERVED,
 )

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .approval import APPROVER, AREA, approval, approval_counts, has_authorities
 from .categories import FAMILY_TYPES, KM_PER_MILE, PLACEMENT_TYPES
 from .explain import review_list, unplaced_reasons
 from .objective import pair_distances
@@ -54,6 +55,13 @@ def make_report(result: Result) -> Report:
         "reason": [reasons[c].text if c in reasons else "" for c in range(inst.n_children)],
         "reason_code": [reasons[c].code if c in reasons else "" for c in range(inst.n_children)],
     })
+    if has_authorities(inst):  # reg. 11: who must approve each placement
+        code = approval(inst, placed, a[placed])
+        area = np.full(inst.n_children, "", dtype=object)
+        who = np.full(inst.n_children, "", dtype=object)
+        area[placed] = [AREA[int(x)] for x in code]
+        who[placed] = [APPROVER[int(x)] or "" for x in code]
+        df["area"], df["approval"] = area, who
     rev = review_list(inst, a)
     review = pd.DataFrame({
         "child_id": [str(inst.child_ids[c]) for c, _, _ in rev],
@@ -89,6 +97,8 @@ def make_report(result: Result) -> Report:
         "timings_seconds": {k: round(v, 3) for k, v in result.timings.items()},
         "pairs": {k: v for k, v in result.stats.items()},
     }
+    if has_authorities(inst):
+        summary["approvals"] = approval_counts(approval(inst, placed, a[placed]))
     if inst.available_from is not None and any(d is not None for d in inst.available_from):
         summary["as_of"] = inst.as_of.isoformat()  # the date available_from was read against
     return Report(df, summary, review)

@@ -110,6 +110,19 @@ def _build() -> dict[Rule, tuple[RuleCase, RuleCase]]:
     cases[Rule.MIN_SAVING] = mover(Rule.MIN_SAVING, {}, {"min_saving": 1500.0}, {},
                                    {"min_saving": 500.0})
     cases[Rule.MAX_MOVES] = mover(Rule.MAX_MOVES, {}, {"max_moves": 0}, {}, {"max_moves": 1})
+    cases[Rule.RESERVED] = _pair(Rule.RESERVED, {}, {"type": "kinship_foster",
+                                                     "reserved_for": "C9"},
+                                 {"reserved_for": "C1"})
+
+    def for_money(binds: bool) -> RuleCase:
+        """The move to P2 only saves money; the free case's home P1 is 21 km further away."""
+        far = {**home, "lat": 52.0 if binds else 52.2}
+        kid = {"child_id": "C1", "current_placement": "P1", "home_lat": 52.009}
+        return RuleCase(Rule.MOVE_NOT_IN_CHILD_INTEREST, binds, [kid], [far, cheap],
+                        {"C1": "P2"}, ("C1", "P2"),
+                        policy="[rules]\nmove_only_in_child_interest = true\n")
+
+    cases[Rule.MOVE_NOT_IN_CHILD_INTEREST] = (for_money(True), for_money(False))
 
     two = [{"child_id": "C1"}, {"child_id": "C2"}]
     cases[Rule.CAPACITY] = (

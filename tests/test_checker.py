@@ -383,6 +383,7 @@ def test_hand_computed_objective(tmp_path: Path) -> None:
         "move": 400.0,  # C2 moved; C3 is unplaced so counts no move
         "unplaced": 50000.0 * 3,
         "sibling_split": 0.0,
+        "out_of_area": 0.0,  # no authority given
     }
     assert report.violations == ()
     assert report.terms == pytest.approx(expected_terms)

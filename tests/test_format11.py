@@ -113,3 +113,167 @@ def test_a_generated_instance_neutralises_ids_and_reads_them_back(tmp_path: Path
     inst = load_instance(folder)
     assert list(inst.child_ids) == [FORMULA]
     assert list(inst.placement_ids) == [MINUS]
+
+
+# --------------------------------------------------------------------------- reading 1.1
+
+ADJ = "authority,neighbour\nE1,E2\n"
+
+
+def _with_adjoining(folder: Path, text: str = ADJ) -> Path:
+    (folder / "adjoining.csv").write_text(text)
+    return folder
+
+
+def test_reader_carries_every_11_column(tmp_path: Path) -> None:
+    folder = _with_adjoining(write_instance(
+        tmp_path / "i",
+        [{"child_id": "C1", "authority": "E1", "sibling_group": "G1"},
+         {"child_id": "C2", "authority": " e1 "}],
+        [{"placement_id": "P1", "type": "kinship_foster", "reserved_for": "G1",
+          "authority": "E2", "urn": "SC0001"},
+         {"placement_id": "P2", "authority": "E3"}]))
+    inst = load_instance(folder)
+    assert inst.format_11 and inst.move_rule
+    assert [inst.authorities[a] for a in inst.authority] == ["e1", "e1"]
+    assert [inst.authorities[a] for a in inst.pauthority] == ["e2", "e3"]
+    assert inst.adjoining is not None and inst.adjoining.sum() == 2
+    assert list(zip(inst.reserve_child, inst.reserve_placement, strict=True)) == [(0, 0)]
+    assert list(inst.urn) == ["SC0001", ""]
+    assert not any("kinship" in w for w in inst.warnings)
+
+
+def test_reader_names_each_11_problem_by_file_row_and_column(tmp_path: Path) -> None:
+    folder = _with_adjoining(write_instance(
+        tmp_path / "i", [{"child_id": "C1"}], [{"placement_id": "P1"}],
+        policy="[rules]\nmove_only_in_child_interest = \"yes\"\nmin_move_km = -3\n"),
+        "authority,neighbour\nE1,\nE2,e2\n")
+    try:
+        load_instance(folder)
+    except Exception as e:  # noqa: BLE001 - the message is what is tested
+        text = str(e)
+    else:
+        raise AssertionError("a malformed 1.1 instance was read")
+    assert "adjoining.csv, row 2, column neighbour: is required but empty" in text
+    assert "adjoining.csv, row 3, column neighbour: 'e2' is the authority itself" in text
+    assert "policy.toml, row 2" in text and "move_only_in_child_interest" in text
+    assert "policy.toml, row 3" in text and "min_move_km" in text
+
+
+def test_a_kinship_carer_reserved_for_no_one_is_a_warning(tmp_path: Path) -> None:
+    folder = write_instance(tmp_path / "i", [{"child_id": "C1"}],
+                            [{"placement_id": "P1", "type": "kinship_foster"}])
+    inst = load_instance(folder)
+    assert any("kinship_foster" in w and "reserved_for" in w for w in inst.warnings)
+    assert not inst.format_11 and not inst.move_rule  # a version-1 instance stays one
+
+
+# --------------------------------------------------------------------------- rules and reg. 11
+
+
+def _solve_check(folder: Path) -> tuple[pd.DataFrame, dict]:
+    import json
+
+    result = solve(load_instance(folder), time_limit=20, workers=1)
+    out = write_solution(result, folder.parent / (folder.name + "-out"))
+    report = check(folder, out)
+    assert report.ok, [str(v) for v in report.violations] + list(report.summary_mismatches)
+    assert abs(report.objective - result.objective) <= 1e-6 * max(1.0, abs(result.objective))
+    a = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    return a.set_index("child_id"), json.loads((out / "summary.json").read_text())
+
+
+def test_a_placed_child_is_never_left_unplaced_under_the_move_rule(tmp_path: Path) -> None:
+    """A priority-5 newcomer wants the only bed; without the rule the settled child would
+    give it up (unplaced costs 100,000 against 500,000)."""
+    kids = [{"child_id": "C1", "current_placement": "P1", "authority": "E1"},
+            {"child_id": "C2", "priority": 5, "authority": "E1"}]
+    places = [{"placement_id": "P1", "vacancies": 0, "authority": "E1"}]
+    on, _ = _solve_check(write_instance(tmp_path / "on", kids, places))
+    assert on.loc["C1", "placement_id"] == "P1" and on.loc["C2", "placement_id"] == ""
+    off, _ = _solve_check(write_instance(
+        tmp_path / "off", kids, places,
+        policy="[rules]\nmove_only_in_child_interest = false\n"))
+    assert off.loc["C1", "placement_id"] == "" and off.loc["C2", "placement_id"] == "P1"
+
+
+def test_the_checker_rejects_a_placed_child_left_unplaced(tmp_path: Path) -> None:
+    folder = write_instance(tmp_path / "i", [{"child_id": "C1", "current_placement": "P1"}],
+                            [{"placement_id": "P1", "vacancies": 0, "authority": "E1"}])
+    out = tmp_path / "plan"
+    out.mkdir()
+    pd.DataFrame({"child_id": ["C1"], "placement_id": [""]}).to_csv(
+        out / "assignments.csv", index=False)
+    codes = {v.rule for v in check(folder, out).violations}
+    assert "move_not_in_child_interest" in codes
+
+
+def test_a_step_down_to_a_family_is_a_move_in_the_child_interest(tmp_path: Path) -> None:
+    kids = [{"child_id": "C1", "current_placement": "P1"}]
+    places = [{"placement_id": "P1", "type": "external_residential", "vacancies": 0,
+               "weekly_cost": 4000, "authority": "E1"},
+              {"placement_id": "P2", "type": "ifa_foster", "weekly_cost": 900}]
+    a, _ = _solve_check(write_instance(tmp_path / "i", kids, places))
+    assert a.loc["C1", "placement_id"] == "P2"
+    res = reallocate(load_instance(tmp_path / "i"), ReallocOptions(time_limit=20, workers=1))
+    _, tables = write_plan(res, tmp_path / "plan")
+    assert tables["moves.csv"]["interest"].tolist() == ["step_down"]
+
+
+def test_out_of_area_weight_prices_a_placement_outside_the_authority(tmp_path: Path) -> None:
+    kids = [{"child_id": "C1", "authority": "E1"}]
+    places = [{"placement_id": "P1", "weekly_cost": 900, "authority": "E1"},
+              {"placement_id": "P2", "weekly_cost": 500, "authority": "E2"}]
+    cheap, _ = _solve_check(write_instance(tmp_path / "a", kids, places))
+    assert cheap.loc["C1", "placement_id"] == "P2"
+    near, _ = _solve_check(write_instance(tmp_path / "b", kids, places,
+                                          policy="[weights]\nout_of_area = 1000.0\n"))
+    assert near.loc["C1", "placement_id"] == "P1"
+
+
+def test_every_assignment_says_its_reg11_approval(tmp_path: Path) -> None:
+    kids = [{"child_id": f"C{i}", "authority": "E1", "age": 10} for i in range(3)]
+    places = [{"placement_id": "P1", "authority": "E1", "weekly_cost": 100},
+              {"placement_id": "P2", "authority": "E2", "weekly_cost": 100},
+              {"placement_id": "P3", "authority": "E3", "weekly_cost": 100}]
+    a, summary = _solve_check(_with_adjoining(write_instance(tmp_path / "i", kids, places)))
+    by_place = {p: (ar, ap) for p, ar, ap in zip(a["placement_id"], a["area"], a["approval"],
+                                                 strict=True)}
+    assert by_place == {"P1": ("in area", ""), "P2": ("out of area", "nominated_officer"),
+                        "P3": ("at a distance", "director")}
+    assert summary["approvals"] == {"in_area": 1, "out_of_area_nominated_officer": 1,
+                                    "at_a_distance_director": 1, "authority_not_given": 0}
+
+
+def test_match_says_the_approval_and_can_keep_to_what_needs_none(tmp_path: Path) -> None:
+    from optimiser.match import Matcher
+
+    kids = [{"child_id": "C1", "authority": "E1"}]
+    places = [{"placement_id": "P1", "authority": "E1", "weekly_cost": 900},
+              {"placement_id": "P2", "authority": "E2", "weekly_cost": 100},
+              {"placement_id": "P3", "authority": "E3", "weekly_cost": 50}]
+    inst = load_instance(_with_adjoining(write_instance(tmp_path / "i", kids, places)))
+    ranked = Matcher(inst).rank("C1").to_dict()["ranked"]
+    assert [(r["placement_id"], r["approval"]) for r in ranked] == [
+        ("P3", "director"), ("P2", "nominated_officer"), ("P1", None)]
+    only = Matcher(inst).rank("C1", no_approval=True).to_dict()["ranked"]
+    assert [r["placement_id"] for r in only] == ["P1"]
+
+
+def test_near_misses_never_offer_inadequate_or_a_reserved_placement(tmp_path: Path) -> None:
+    from optimiser.match import Matcher
+
+    kids = [{"child_id": "C1", "age": 4}]
+    places = [{"placement_id": "P1", "ofsted_rating": "inadequate",
+               "type": "external_residential"},
+              {"placement_id": "P2", "type": "kinship_foster", "reserved_for": "C9"},
+              {"placement_id": "P3", "ofsted_rating": "requires_improvement",
+               "type": "external_residential"}]
+    folder = write_instance(tmp_path / "i", kids, places, policy="[rules]\n"
+                            "min_ofsted_rating = \"good\"\n")
+    near = {n["placement_id"] for n in
+            Matcher(load_instance(folder)).rank("C1").to_dict()["near_misses"]}
+    assert near == {"P3"}  # one level below "good", and not inadequate
+    folder2 = write_instance(tmp_path / "j", kids, places)
+    near2 = Matcher(load_instance(folder2)).rank("C1").to_dict()["near_misses"]
+    assert near2 == []  # one level below requires_improvement is inadequate: never offered

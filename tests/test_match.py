@@ -143,12 +143,13 @@ def test_zoo_first_rules(zoo: Path) -> None:
 
 
 def test_zoo_near_misses(zoo: Path) -> None:
-    """Distance by a few km, a waivable type, a rating one level below the floor; never
-    secure, an exclusion, a required faith, the under-16 ban, or a single child's room."""
+    """Distance by a few km, a waivable type; never secure, an exclusion, a required faith,
+    the under-16 ban, a single child's room, or a rating of inadequate."""
     res = Matcher(load_instance(zoo)).rank("C1")
     near = {n.placement_id: n for n in res.near_misses}
-    # P_far is 10 km over; P_secure needs a court order; P_full has no bed to split into
-    assert set(near) == {"P_near", "P_kin", "P_rating"}
+    # P_far is 10 km over; P_secure needs a court order; P_full has no bed to split into;
+    # P_rating is inadequate, one level below the default floor: never a near miss
+    assert set(near) == {"P_near", "P_kin"}
     assert near["P_near"].by == pytest.approx(3.0, abs=0.05) and near["P_near"].unit == "km"
     assert near["P_kin"].rule == "placement_type"
     assert all(Rule(n.rule) not in NEVER_WAIVED for n in res.near_misses)
@@ -273,7 +274,11 @@ def test_near_misses_become_feasible_when_waived(tmp_path: Path, floor: str | No
     res = Matcher(load_instance(folder)).rank(referral.get("child_id"),
                                               group=referral.get("group"))
     members = list(res.referral.child_ids)
-    assert res.near_misses, "the zoo has near misses for every referral"
+    if floor is None and referral.get("child_id") == "C5":
+        # C5's only near miss would be P_rating, inadequate: never offered
+        assert res.near_misses == []
+    else:
+        assert res.near_misses, "the zoo has near misses for every other referral"
     by_rule = {r.placement_id: r for r in res.ruled_out}
     for n in res.near_misses:
         assert Rule(n.rule) not in NEVER_WAIVED
@@ -465,12 +470,13 @@ def test_cohort_flags_a_child_left_with_nowhere(tmp_path: Path) -> None:
         "B"]
 
 
-def test_rating_floor_names_one_level_below(zoo: Path) -> None:
-    """Default floor (requires_improvement): inadequate is the one waivable level."""
+def test_rating_near_miss_is_never_inadequate(zoo: Path) -> None:
+    """Default floor (requires_improvement): the one level below is inadequate, which no
+    manager may waive; P_rating is ruled out, not offered."""
     assert RATINGS.index("inadequate") == RATINGS.index("requires_improvement") + 1
     res = Matcher(load_instance(zoo)).rank("C5")
-    near = {n.placement_id: n.rule for n in res.near_misses}
-    assert near.get("P_rating") == "ofsted_rating"
+    assert "P_rating" not in {n.placement_id for n in res.near_misses}
+    assert {r.placement_id: r.rule for r in res.ruled_out}["P_rating"] == "ofsted_rating"
 
 
 def test_current_placement_that_now_breaks_a_rule_stays_for_review(tmp_path: Path) -> None:

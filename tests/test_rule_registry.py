@@ -96,8 +96,9 @@ def test_orders_are_orders() -> None:
     assert sorted(triage) == list(range(len(triage))) and len(TRIAGE) == len(triage)
 
 
-def test_never_waived_is_the_law_the_risks_and_a_required_faith() -> None:
-    assert {Rule.SUPPORTED_UNDER_16, Rule.EXCLUSION, Rule.FAITH_REQUIRED} == NEVER_WAIVED
+def test_never_waived_is_the_law_the_risks_a_required_faith_and_a_reservation() -> None:
+    assert {Rule.SUPPORTED_UNDER_16, Rule.EXCLUSION, Rule.FAITH_REQUIRED,
+            Rule.RESERVED} == NEVER_WAIVED
 
 
 # --------------------------------------------------------------------------- the cases
