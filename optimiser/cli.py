@@ -338,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .research.cli_gap import add_parser as add_gap_parser
 
     add_gap_parser(sub)
+    from .import903 import add_parser as add_import903_parser  # `placement import-903`
+
+    add_import903_parser(sub)
     from .research.bench import add_parser as add_bench_parser  # `placement bench CONFIG`
 
     add_bench_parser(sub)

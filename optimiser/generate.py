@@ -1176,3 +1176,70 @@ def add_reallocation_columns(folder: Path, seed: int, day: dt.date, *,
     ch.to_csv(folder / "children.csv", index=False)
     pl.to_csv(folder / "placements.csv", index=False)
     return folder
+
+
+# --------------------------------------------------------------------------- 903 returns
+
+# The 903's PLACE code written for each placement type (the importer reads them back)
+PLACE_CODE = {"kinship_foster": "U1", "inhouse_foster": "U4", "ifa_foster": "U4",
+              "inhouse_residential": "K2", "external_residential": "K2", "secure": "K1",
+              "supported_accommodation": "H5", "parent_and_child": "R3"}
+WAITING_PLACE = "Z1"  # "other placement": a child waiting has no register placement
+
+
+def write_903_return(folder: str | Path, out: str | Path, as_at: dt.date, *, seed: int = 0,
+                     authority: str = "E00000001", left_care: int = 2) -> Path:
+    """A synthetic SSDA903 return (header.csv, episodes.csv) of an instance's children on
+    `as_at`: dates of birth that give their ages, SEX 1/2, home and placement postcode
+    districts nearest their coordinates, the register's URN where it has one, an earlier
+    closed episode for some, and `left_care` children whose only episode ended before."""
+    from optimiser.import903 import data_dir, read_outcodes
+
+    rng = np.random.default_rng(seed)
+    ch = pd.read_csv(Path(folder) / "children.csv", dtype=str, keep_default_na=False)
+    pl = pd.read_csv(Path(folder) / "placements.csv", dtype=str, keep_default_na=False)
+    pl = pl.set_index("placement_id")
+    codes = read_outcodes(data_dir())
+    names = list(codes)
+    tree = cKDTree(np.array([codes[n] for n in names]))
+
+    def district(lat: str, lon: str) -> str:
+        return names[int(tree.query([float(lat), float(lon)])[1])]
+
+    def dmy(day: dt.date) -> str:
+        return day.strftime("%d/%m/%Y")
+
+    header, episodes = [], []
+    for rec in ch.to_dict("records"):
+        if rec["gender"] not in ("F", "M"):
+            raise ValueError(f"child {rec['child_id']}: the 903 has no code for gender "
+                             f"{rec['gender']!r}")
+        birthday = as_at.replace(year=as_at.year - int(rec["age"]))
+        dob = birthday - dt.timedelta(days=int(rng.integers(0, 360)))
+        header.append({"CHILD": rec["child_id"], "SEX": "1" if rec["gender"] == "M" else "2",
+                       "DOB": dmy(dob), "LA": authority})
+        start = as_at - dt.timedelta(days=int(rng.integers(1, 700)))
+        if rng.random() < 0.3:  # an earlier episode, closed when this one began
+            episodes.append({"CHILD": rec["child_id"],
+                             "DECOM": dmy(start - dt.timedelta(days=200)), "DEC": dmy(start),
+                             "PLACE": "U4", "HOME_POST": "", "PL_POST": "", "URN": ""})
+        cur = rec.get("current_placement", "")
+        row = pl.loc[cur] if cur else None
+        episodes.append({
+            "CHILD": rec["child_id"], "DECOM": dmy(max(start, dob)), "DEC": "",
+            "PLACE": PLACE_CODE[str(row["type"])] if row is not None else WAITING_PLACE,
+            "HOME_POST": f"{district(rec['home_lat'], rec['home_lon'])} 1AA",
+            "PL_POST": f"{district(row['lat'], row['lon'])} 2BB" if row is not None else "",
+            "URN": str(row.get("urn", "")) if row is not None else ""})
+    for k in range(left_care):
+        cid = f"L{k + 1:05d}"
+        header.append({"CHILD": cid, "SEX": "2", "DOB": dmy(as_at.replace(year=as_at.year - 9)),
+                       "LA": authority})
+        episodes.append({"CHILD": cid, "DECOM": dmy(as_at - dt.timedelta(days=400)),
+                         "DEC": dmy(as_at - dt.timedelta(days=30)), "PLACE": "U4",
+                         "HOME_POST": "", "PL_POST": "", "URN": ""})
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    safe_frame(pd.DataFrame(header)).to_csv(target / "header.csv", index=False)
+    safe_frame(pd.DataFrame(episodes)).to_csv(target / "episodes.csv", index=False)
+    return target
