@@ -32,10 +32,6 @@ import numpy as np
 from .status import Status
 
 # the names other modules import; one status type (optimiser/status.py)
-STATUS_OPTIMAL = Status.OPTIMAL
-STATUS_FEASIBLE = Status.FEASIBLE
-STATUS_TIME_LIMIT = Status.TIME_LIMIT
-STATUS_INFEASIBLE = Status.INFEASIBLE
 STATUSES = tuple(Status)
 
 
@@ -142,10 +138,10 @@ class BackendResult:
 
 def _status(found: bool, proven: bool, infeasible: bool, timed_out: bool) -> Status:
     if infeasible:
-        return STATUS_INFEASIBLE
+        return Status.INFEASIBLE
     if proven and found:
-        return STATUS_OPTIMAL
-    return STATUS_TIME_LIMIT if timed_out or not found else STATUS_FEASIBLE
+        return Status.OPTIMAL
+    return Status.TIME_LIMIT if timed_out or not found else Status.FEASIBLE
 
 
 # --------------------------------------------------------------------------- CP-SAT
@@ -229,7 +225,7 @@ def solve_cpsat(model: AssignmentModel, time_limit: float, workers: int = 2, see
         bound = float(solver.best_objective_bound)
     status = _status(found, st == cp_model.OPTIMAL, st == cp_model.INFEASIBLE,
                      solver.wall_time >= prm.max_time_in_seconds * 0.98)
-    if status == STATUS_OPTIMAL:
+    if status == Status.OPTIMAL:
         bound = objective
     return BackendResult(status, objective, bound, seconds, chosen,
                          {"cpsat_wall": solver.wall_time, "pairs": float(len(model))})
@@ -278,7 +274,7 @@ def lp_relaxation(model: AssignmentModel, time_limit: float = 60.0) -> LpRelaxat
                   method="highs-ds", options={"time_limit": float(max(time_limit, 0.01))},
                   **eq)
     if res.status != 0:
-        status = STATUS_INFEASIBLE if res.status == 2 else STATUS_TIME_LIMIT
+        status = Status.INFEASIBLE if res.status == 2 else Status.TIME_LIMIT
         return LpRelaxation(status, np.zeros(len(model)), -np.inf, np.zeros(model.n_agents),
                             np.zeros(model.n_jobs), time.perf_counter() - t0)
     cap_marg = np.asarray(res.ineqlin.marginals)
@@ -286,7 +282,7 @@ def lp_relaxation(model: AssignmentModel, time_limit: float = 60.0) -> LpRelaxat
         job_dual = np.asarray(res.eqlin.marginals)
     else:
         job_dual, cap_marg = cap_marg[: model.n_jobs], cap_marg[model.n_jobs:]
-    return LpRelaxation(STATUS_OPTIMAL, np.asarray(res.x), float(res.fun),
+    return LpRelaxation(Status.OPTIMAL, np.asarray(res.x), float(res.fun),
                         np.maximum(-cap_marg, 0.0), job_dual, time.perf_counter() - t0)
 
 
@@ -322,7 +318,7 @@ def solve_highs(model: AssignmentModel, time_limit: float, workers: int = 2, see
     if dual is not None and np.isfinite(dual) and res.status != 2:
         bound = float(np.ceil(dual - 1e-6))
     status = _status(found, res.status == 0, res.status == 2, res.status == 1)
-    if status == STATUS_OPTIMAL:
+    if status == Status.OPTIMAL:
         bound = objective
     nodes = res.mip_node_count
     return BackendResult(status, objective, bound, seconds, chosen,
@@ -396,6 +392,6 @@ def solve_cbc(model: AssignmentModel, time_limit: float, workers: int = 2, seed:
     proven = proven or (objective is not None and bound is not None and bound >= objective)
     status = _status(found, proven, infeasible and not found, "time" in text.lower()
                      and not proven)
-    if status == STATUS_OPTIMAL:
+    if status == Status.OPTIMAL:
         bound = objective
     return BackendResult(status, objective, bound, seconds, chosen, {"pairs": float(k)})

@@ -17,41 +17,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from .highs import quiet_stdout
 from .instance import Instance
 from .pipeline import colgen, cutproof, finish, fixing, hints, proof, search, setup
 from .pipeline.context import SolveContext
-from .pipeline.highs_model import race_milp, solve_milp
-from .pipeline.lp import Duals, lp_duals
-from .pipeline.plans import (
-    forced_units,
-    greedy,
-    objective_of,
-    split_penalty,
-    subset,
-    unit_placement,
-)
-from .pipeline.plans import subset as _subset  # noqa: F401  (see below)
-from .pipeline.pricing import price
-from .pipeline.rows import NO_CLIQUES, clique_cuts, model_rows
 from .pipeline.types import BACKENDS, Result, SolveOptions
 from .status import Status
 
-# The API, then names other modules still import from here (commission/model.py, tests);
-# new code imports them from where they live. `_subset` goes when tests/test_cutpool.py
-# imports `subset` instead.
-__all__ = ["BACKENDS", "Result", "SolveOptions", "Status", "solve", "stderr_progress",
-           "STATUS_OPTIMAL", "STATUS_FEASIBLE", "STATUS_TIME_LIMIT", "STATUS_INFEASIBLE",
-           "Duals", "NO_CLIQUES", "clique_cuts", "forced_units", "greedy", "lp_duals",
-           "model_rows", "objective_of", "price", "quiet_stdout", "race_milp", "solve_milp",
-           "split_penalty", "subset", "unit_placement"]
-
-# the values of `Status` under their older names (typed as the strings they are, for
-# callers that mix them with plain strings)
-STATUS_OPTIMAL: str = Status.OPTIMAL
-STATUS_FEASIBLE: str = Status.FEASIBLE
-STATUS_TIME_LIMIT: str = Status.TIME_LIMIT
-STATUS_INFEASIBLE: str = Status.INFEASIBLE
+__all__ = ["BACKENDS", "Result", "SolveOptions", "Status", "solve", "stderr_progress"]
 
 
 def solve(inst: Instance, options: SolveOptions | None = None, *,

@@ -77,7 +77,7 @@ def test_generated_instances(tmp_path: Path, seed: int, split: bool, n: int) -> 
 def test_solo_and_exclusion_and_split(tmp_path: Path) -> None:
     """Hand-built: a solo child, an exclusion, a resident, and a group that splits when
     split_siblings allows it (two single beds beat the one dear double)."""
-    from optimiser.solver import split_penalty
+    from optimiser.pipeline.plans import split_penalty
 
     kids = [{"child_id": "C1", "sibling_group": "G"}, {"child_id": "C2", "sibling_group": "G"},
             {"child_id": "C3", "solo": "true"}, {"child_id": "C4", "current_placement": "P3"}]

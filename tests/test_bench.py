@@ -191,7 +191,7 @@ gap = ["orlib/gap1.txt"]
 
 
 def test_dispatch_table_has_every_engine_backend() -> None:
-    from optimiser.solver import BACKENDS
+    from optimiser.pipeline.types import BACKENDS
 
     table = bench.placement_backends()
     assert {"auto", *BACKENDS} <= set(table)

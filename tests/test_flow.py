@@ -175,7 +175,8 @@ def test_transport_relaxation_is_the_lp_and_its_prices_are_optimal_duals(name: s
 
     from optimiser.candidates import build_candidates
     from optimiser.flow import transport_relaxation
-    from optimiser.solver import Duals, price
+    from optimiser.pipeline.lp import Duals
+    from optimiser.pipeline.pricing import price
 
     inst = load_instance(SHIPPED / name)
     assert (inst.units.size > 1).any()  # sibling groups: the flow carries beds, not units
@@ -207,7 +208,7 @@ def test_transport_rounding_gives_a_plan_that_keeps_every_capacity(late: bool) -
 
     from optimiser.candidates import build_candidates
     from optimiser.flow import transport_relaxation, transport_rounding
-    from optimiser.solver import objective_of
+    from optimiser.pipeline.plans import objective_of
 
     inst = load_instance(SHIPPED / "demo")
     cands, _ = build_candidates(inst, limit=None)
@@ -251,7 +252,7 @@ def test_reflow_of_single_children_improves_a_plan_and_keeps_groups() -> None:
 
     from optimiser.candidates import build_candidates
     from optimiser.flow import reflow_singles
-    from optimiser.solver import greedy, objective_of
+    from optimiser.pipeline.plans import greedy, objective_of
 
     inst = load_instance(SHIPPED / "demo")
     cands, _ = build_candidates(inst, limit=None)

@@ -18,8 +18,10 @@ from optimiser.checker import check
 from optimiser.generate import add_reallocation_columns, generate
 from optimiser.lpserver import LpServer
 from optimiser.params import SolverParams
+from optimiser.pipeline.lp import lp_duals
 from optimiser.pipeline.plans import subset
-from optimiser.solver import clique_cuts, lp_duals, price
+from optimiser.pipeline.pricing import price
+from optimiser.pipeline.rows import clique_cuts
 
 
 @pytest.fixture(scope="module")

@@ -257,8 +257,9 @@ def test_cardinality_cut_closes_the_lp_gap(tmp_path: Path, p1_beds: int, cut: bo
     (never above the optimum). With 4 beds both pairs fit: no cut row is needed.
     """
     from optimiser.candidates import build_candidates
+    from optimiser.pipeline.lp import lp_duals
+    from optimiser.pipeline.pricing import price
     from optimiser.pipeline.rows import cut_rows
-    from optimiser.solver import lp_duals, price
 
     kids = [{"child_id": f"C{i}", "sibling_group": f"G{(i + 1) // 2}"} for i in range(1, 5)]
     pls = [{"placement_id": "P1", "vacancies": p1_beds, "weekly_cost": 100},
@@ -284,7 +285,8 @@ def test_pricing_a_held_pool_equals_re_evaluation(mode: str) -> None:
     """The fast pass over a pool in memory finds the same bound and the same pairs as a
     pass that re-evaluates every rule (used when the register is too large to hold)."""
     from optimiser.candidates import build_candidates
-    from optimiser.solver import lp_duals, price
+    from optimiser.pipeline.lp import lp_duals
+    from optimiser.pipeline.pricing import price
 
     inst = load_instance(Path(__file__).parent.parent / "instances" / "small")
     cands, pool = build_candidates(inst, limit=4)
@@ -314,7 +316,9 @@ def test_clique_cut_closes_the_lp_gap(tmp_path: Path, p1_beds: int, binds: bool)
     With 3 beds both fit: no clique is violated.
     """
     from optimiser.candidates import build_candidates
-    from optimiser.solver import clique_cuts, lp_duals, price
+    from optimiser.pipeline.lp import lp_duals
+    from optimiser.pipeline.pricing import price
+    from optimiser.pipeline.rows import clique_cuts
 
     kids = [{"child_id": "C1", "sibling_group": "G1", "priority": 1},
             {"child_id": "C2", "sibling_group": "G1", "priority": 1},
@@ -516,23 +520,25 @@ def test_race_milp_proves_the_same_optimum_as_one_run(
     """Two HiGHS processes with their own seeds race the last MIP: the first proof wins,
     and it is the one run's optimum. Without highspy (every worker's answer None) the
     race falls back to one SciPy run and still proves it."""
-    from optimiser import highs, solver
+    from optimiser import highs
     from optimiser.candidates import build_candidates
     from optimiser.generate import generate
+    from optimiser.pipeline.highs_model import race_milp, solve_milp
+    from optimiser.pipeline.plans import objective_of
 
     generate(tmp_path / "i", children=150, placements=120, seed=1)
     inst = load_instance(tmp_path / "i")
     cands, _ = build_candidates(inst, limit=8)
-    one, one_opt, one_bound = solver.solve_milp(inst, cands, 60.0)
-    raced, raced_opt, raced_bound = solver.race_milp(inst, cands, 60.0, seeds=2)
+    one, one_opt, one_bound = solve_milp(inst, cands, 60.0)
+    raced, raced_opt, raced_bound = race_milp(inst, cands, 60.0, seeds=2)
     assert one is not None and raced is not None and one_opt and raced_opt
-    obj = solver.objective_of(inst, cands, raced)
-    assert obj == pytest.approx(solver.objective_of(inst, cands, one), abs=0.01)
+    obj = objective_of(inst, cands, raced)
+    assert obj == pytest.approx(objective_of(inst, cands, one), abs=0.01)
     assert raced_bound <= obj + 0.01 and one_bound <= obj + 0.01
     monkeypatch.setattr(highs.Pending, "result", lambda self: None)
-    fallback, fb_opt, _ = solver.race_milp(inst, cands, 60.0, seeds=2)
+    fallback, fb_opt, _ = race_milp(inst, cands, 60.0, seeds=2)
     assert fallback is not None and fb_opt
-    assert solver.objective_of(inst, cands, fallback) == pytest.approx(obj, abs=0.01)
+    assert objective_of(inst, cands, fallback) == pytest.approx(obj, abs=0.01)
 
 
 def test_a_failing_solve_leaves_no_highs_worker(tmp_path: Path,

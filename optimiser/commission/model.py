@@ -50,21 +50,14 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.stats import t as student_t
 
 from ..candidates import Candidates, build_candidates, pair_distances
+from ..highs import quiet_stdout
 from ..instance import Instance
+from ..pipeline.highs_model import solve_milp
+from ..pipeline.plans import greedy, objective_of, subset, unit_placement
+from ..pipeline.rows import model_rows
 from ..reader import load_instance
-from ..solver import (
-    STATUS_OPTIMAL,
-    Result,
-    SolveOptions,
-    greedy,
-    objective_of,
-    solve,
-    solve_milp,
-    unit_placement,
-)
-from ..solver import model_rows as _rows
-from ..solver import quiet_stdout as _quiet_stdout
-from ..solver import subset as _subset
+from ..solver import Result, SolveOptions, solve
+from ..status import Status
 from .data import CommissionData
 from .demand import Scenario, expected_scenario
 
@@ -309,7 +302,7 @@ def get_stage(data: CommissionData, scenario: Scenario, beds_list: Sequence[Beds
             own = owner[cands.placement]
             solo_own = (own >= 0) & (own == first_child[cands.unit]) & units.solo[cands.unit]
         keep = prune_dominated(inst, cands, unlimited, solo_own)
-    pruned = _subset(cands, keep)
+    pruned = subset(cands, keep)
     stage = Stage(inst=inst, cands=pruned, contract_p=contract_p, contract_ids=data.contract_ids,
                   spot=spot, off_framework=offfw, vmax=vmax,
                   pairs_feasible=int(len(cands)), seconds=time.perf_counter() - t0,
@@ -457,7 +450,7 @@ def _lp(stage: Stage, beds: Beds, max_rounds: int = 30) -> _LP:
     while True:
         rounds += 1
         idx = np.flatnonzero(active)
-        sub = _subset(pool, active)
+        sub = subset(pool, active)
         if len(sub) == 0:
             rc = np.where(ok, cost, np.inf)
             x = np.zeros(0)
@@ -465,7 +458,7 @@ def _lp(stage: Stage, beds: Beds, max_rounds: int = 30) -> _LP:
             marg_p = np.zeros(inst.n_placements)
             value = offset
         else:
-            rw = _rows(inst, sub, capacity=cap)
+            rw = model_rows(inst, sub, capacity=cap)
             res = _solve_lp(cost[idx], rw.a, rw.b)
             marg = np.asarray(res.ineqlin.marginals)
             marg_u = marg[:units.n]
@@ -598,7 +591,7 @@ def _ip_flow(stage: Stage, beds: Beds, time_limit: float
     stats = {"flow": value, "freed_units": float(free.sum()), "pairs_mip": float(sel.sum()),
              "pairs_pool": float(len(pool))}
     if sel.any():
-        sub = _subset(eff, sel)
+        sub = subset(eff, sel)
         part, _, _ = solve_milp(inst, sub, max(time_limit, 0.5), capacity=rest,
                             route=MILP_ROUTE)
         if part is None:
@@ -606,7 +599,7 @@ def _ip_flow(stage: Stage, beds: Beds, time_limit: float
         got = part >= 0
         out[got] = sub.placement[part[got]]
     obj = _placement_objective(inst, pool, out)
-    status = STATUS_OPTIMAL if obj - value <= 1e-6 * max(1.0, abs(obj)) else "feasible"
+    status = Status.OPTIMAL if obj - value <= 1e-6 * max(1.0, abs(obj)) else Status.FEASIBLE
     return obj, min(value, obj), status, out[units.unit_of], stats
 
 
@@ -648,7 +641,7 @@ def _ip(stage: Stage, beds: Beds, time_limit: float
             if f_obj < inc_obj:
                 inc, inc_obj = fixed, f_obj
     gap = inc_obj - lp.value
-    status = STATUS_OPTIMAL
+    status = Status.OPTIMAL
     bound = lp.value
     if gap > 1e-6 * max(1.0, abs(inc_obj)):
         keep = lp.ok & (lp.rc <= gap + 1e-6 * max(1.0, abs(inc_obj)))
@@ -656,13 +649,13 @@ def _ip(stage: Stage, beds: Beds, time_limit: float
         pk = lp.pool.unit * inst.n_placements + lp.pool.placement
         placed_u = np.flatnonzero(inc >= 0)
         keep |= np.isin(pk, placed_u * inst.n_placements + inc[placed_u]) & lp.ok
-        sub = _subset(lp.pool, keep)
+        sub = subset(lp.pool, keep)
         stats["pairs_mip"] = float(len(sub))
         left = max(time_limit - (time.perf_counter() - t0), 0.5)
         if len(sub) > EXACT_PAIRS:
             # too many pairs could still matter to prove it in the time: the incumbent,
             # with the LP bound and the gap reported
-            return inc_obj, lp.value, "feasible", inc[inst.units.unit_of], stats
+            return inc_obj, lp.value, Status.FEASIBLE, inc[inst.units.unit_of], stats
         chosen, optimal, mbound = solve_milp(inst, sub, left, capacity=cap,
                                              route=MILP_ROUTE)
         if chosen is not None:
@@ -673,7 +666,7 @@ def _ip(stage: Stage, beds: Beds, time_limit: float
         if optimal and chosen is not None:
             bound = inc_obj
         else:
-            status = "time_limit"
+            status = Status.TIME_LIMIT
     else:
         bound = inc_obj
     return inc_obj, min(bound, inc_obj), status, inc[inst.units.unit_of], stats
@@ -723,7 +716,7 @@ def _lp_fix(inst: Instance, lp: _LP, cap: np.ndarray, time_limit: float) -> np.n
     sel = near & free[pool.unit] & (pool.use <= rest[pool.placement])
     if not sel.any():
         return base
-    sub = _subset(pool, sel)
+    sub = subset(pool, sel)
     part, _, _ = solve_milp(inst, sub, max(time_limit, 0.5), capacity=rest,
                             route=MILP_ROUTE)
     if part is None:
@@ -771,7 +764,7 @@ def evaluate_scenario(data: CommissionData, scenario: Scenario, beds: Beds, mode
             n = stage.inst.n_children
             outs.append(ScenarioOutcome(
                 scenario=scenario.name, beds=b, mode="lp", objective=fl.value,
-                block_weekly_cost=block, status=STATUS_OPTIMAL, bound=fl.value, n_children=n,
+                block_weekly_cost=block, status=Status.OPTIMAL, bound=fl.value, n_children=n,
                 placed=float("nan"), unplaced=float("nan"), in_contract=cap_use,
                 in_spot=float("nan"), out_of_area=float("nan"), over_20_miles=float("nan"),
                 duals=fl.duals, runtime=time.perf_counter() - t0,
@@ -908,7 +901,7 @@ def _master(data: CommissionData, levels: list[tuple[int, ...]], cuts: _Cuts
     ub = np.r_[np.ones(nbin), np.full(n_s, np.inf)]
     res = None
     for presolve in (True, False):  # HiGHS's presolve is the usual suspect of a failure
-        with _quiet_stdout():  # HiGHS's MIP can print debugging lines on the C stdout
+        with quiet_stdout():  # HiGHS's MIP can print debugging lines on the C stdout
             res = milp(cost, constraints=LinearConstraint(np.array(a_rows), lo, hi),
                        integrality=integrality, bounds=Bounds(lb, ub),
                        options={"mip_rel_gap": 1e-9, "disp": False, "presolve": presolve})
@@ -1044,7 +1037,7 @@ def _local_search(st: _Search, levels: list[tuple[int, ...]], start: tuple[int, 
     st.run("ip", [st.beds(start)])
     inc, inc_val = start, st.mean_total("ip", start)
     if screen is None:
-        screen = any(o.status != STATUS_OPTIMAL for o in st.ip[start])
+        screen = any(o.status != Status.OPTIMAL for o in st.ip[start])
     st.counts["screened"] = bool(screen)
     for _ in range(max_rounds):
         todo = []
@@ -1291,11 +1284,11 @@ def write_outcome(data: CommissionData, scenario: Scenario, outcome: ScenarioOut
                        np.zeros(0, np.int64), np.zeros(inst.units.n, np.int64), None)
     gap = (outcome.objective - outcome.bound) / max(abs(outcome.objective), 1.0)
     res = Result(status=outcome.status, objective=outcome.objective, bound=outcome.bound,
-                 gap=max(gap, 0.0) if outcome.status != STATUS_OPTIMAL else 0.0,
+                 gap=max(gap, 0.0) if outcome.status != Status.OPTIMAL else 0.0,
                  runtime=outcome.runtime, seed=0, assignment=a,
                  greedy_objective=outcome.objective, timings={}, stats={}, instance=inst,
                  candidates=empty)
-    if outcome.status == STATUS_OPTIMAL:
+    if outcome.status == Status.OPTIMAL:
         res = replace(res, bound=outcome.objective)
     sol = write_output(make_report(res), solution_dir)
     return inst_dir, sol

@@ -147,7 +147,7 @@ def placement_backends() -> dict[str, PlacementBackend]:
     """Our own table (the engine's time split and `Result`, so the checker can run) for
     every MIP solver `SolveOptions` knows (e.g. "cbc"), extended by the `run_backend` of
     `bench_backends` for the others ("mcf", "pulp-dense")."""
-    from ..solver import BACKENDS as SOLVER_BACKENDS
+    from ..pipeline.types import BACKENDS as SOLVER_BACKENDS
     from .bench_backends import BENCH_BACKENDS, run_backend
 
     table = dict(PLACEMENT_BACKENDS)

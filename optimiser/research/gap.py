@@ -36,10 +36,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backends import (
-    STATUS_FEASIBLE,
-    STATUS_INFEASIBLE,
-    STATUS_OPTIMAL,
-    STATUS_TIME_LIMIT,
     AssignmentModel,
     BackendResult,
     build_cpsat,
@@ -48,6 +44,7 @@ from ..backends import (
     solve_cpsat,
     solve_highs,
 )
+from ..status import Status
 from .gap_instance import BACKENDS, SENSES, GapInstance
 from .gap_search import (
     knapsack_bound,
@@ -139,7 +136,7 @@ def solve_gap(inst: GapInstance, sense: str = "min", backend: str = "cpsat",
     bound = None
     if res.bound is not None and math.isfinite(res.bound):
         bound = float(res.bound) if sense == "min" else -float(res.bound)
-    if res.status == STATUS_OPTIMAL:
+    if res.status == Status.OPTIMAL:
         bound = objective
     return GapResult(inst.name, sense, backend, res.status, objective, bound, seconds, x,
                      dict(res.stats))
@@ -321,14 +318,14 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
     model = AssignmentModel.dense(cost, inst.a, inst.b, drop_oversize=True)
     if np.any(np.bincount(model.job, minlength=n) == 0):
         say("a job fits no agent's whole capacity: infeasible")
-        return BackendResult(STATUS_INFEASIBLE, None, None, time.perf_counter() - t0, None,
+        return BackendResult(Status.INFEASIBLE, None, None, time.perf_counter() - t0, None,
                              stats)
     lp = lp_relaxation(model, time_limit=max(0.5 * left(), 0.01))
-    if lp is not None and lp.status == STATUS_INFEASIBLE:
+    if lp is not None and lp.status == Status.INFEASIBLE:
         say("the LP relaxation is infeasible, so is the problem")
-        return BackendResult(STATUS_INFEASIBLE, None, None, time.perf_counter() - t0, None,
+        return BackendResult(Status.INFEASIBLE, None, None, time.perf_counter() - t0, None,
                              stats)
-    solved_lp = lp if lp is not None and lp.status == STATUS_OPTIMAL else None
+    solved_lp = lp if lp is not None and lp.status == Status.OPTIMAL else None
     lam = solved_lp.capacity_dual if solved_lp is not None else np.zeros(m)
     lag, red = lagrangian(model, lam)
     stats["lp_bound"] = lag
@@ -417,9 +414,9 @@ def _solve_ours(inst: GapInstance, cost: np.ndarray, time_limit: float, workers:
         bound = max(bound, full.bound)
     x, value = shared.get()
     if proven or value <= math.ceil(bound - 1e-9):
-        status, bound = STATUS_OPTIMAL, float(value)
+        status, bound = Status.OPTIMAL, float(value)
     else:
-        status = STATUS_TIME_LIMIT if left() <= 0.02 * time_limit + 0.05 else STATUS_FEASIBLE
+        status = Status.TIME_LIMIT if left() <= 0.02 * time_limit + 0.05 else Status.FEASIBLE
     stats.update({f"found_by_{k}": float(v) for k, v in shared.found_by.items()})
     say(f"done: {status}, {value}, bound {bound:.0f} ({time.perf_counter() - t0:.2f}s)")
     return BackendResult(status, float(value), bound, time.perf_counter() - t0, x, stats)
@@ -531,13 +528,13 @@ def dives(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, u: n
                 break
             res = _solve_sub(sub, t_res, seed + n_dives, None, (low, cap - fixed),
                              (u[free], kval))
-            if res.status == STATUS_OPTIMAL and res.seconds < 0.3 * res_time:
+            if res.status == Status.OPTIMAL and res.seconds < 0.3 * res_time:
                 keep = min(keep + 0.25, float(m))
-            elif res.status != STATUS_OPTIMAL:
+            elif res.status != Status.OPTIMAL:
                 keep = max(keep - 0.5, float(DIVE_MIN_KEEP))
             if res.chosen is not None:
                 y[free[sub.job[res.chosen]]] = sub.agent[res.chosen]
-            elif res.status == STATUS_TIME_LIMIT and len(free) > 2 * n / m:
+            elif res.status == Status.TIME_LIMIT and len(free) > 2 * n / m:
                 # a large residual CP-SAT could not settle (big instances): complete it
                 # greedily by pair price instead, the polish below may still make it
                 completed = regret_greedy(cost, a, b, desir, part)
@@ -575,11 +572,11 @@ def _solve_sub(sub: AssignmentModel, time_limit: float, seed: int, hint: np.ndar
     prm.random_seed = seed
     st = solver.solve(cp)  # type: ignore[arg-type]
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        status = STATUS_INFEASIBLE if st == cp_model.INFEASIBLE else STATUS_TIME_LIMIT
+        status = Status.INFEASIBLE if st == cp_model.INFEASIBLE else Status.TIME_LIMIT
         return BackendResult(status, None, None, solver.wall_time, None, {})
     chosen = np.flatnonzero(np.asarray(solver.response_proto.solution,
                                        dtype=np.int64)[: len(sub)])
-    return BackendResult(STATUS_OPTIMAL if st == cp_model.OPTIMAL else STATUS_FEASIBLE,
+    return BackendResult(Status.OPTIMAL if st == cp_model.OPTIMAL else Status.FEASIBLE,
                          float(sub.value(chosen)), float(solver.best_objective_bound),
                          solver.wall_time, chosen, {})
 
@@ -641,7 +638,7 @@ def lns(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, shared
             low = max(low, math.ceil(float(u[free].sum() - kval.sum()) - 1e-6))
             sub_cuts = (u[free], kval)
         if low >= cur:
-            res = BackendResult(STATUS_OPTIMAL, None, float(low), 0.0, None, {})
+            res = BackendResult(Status.OPTIMAL, None, float(low), 0.0, None, {})
         else:
             res = _solve_sub(sub, min(sub_time, deadline - time.perf_counter()), seed + its,
                              _pairs_of(sub, x[free]), (low, cur), sub_cuts)
@@ -651,5 +648,5 @@ def lns(inst: GapInstance, cost: np.ndarray, red: np.ndarray, lag: float, shared
             if shared.offer(y, value - cur + int(res.objective), "lns"):
                 improved += 1
         # aim at most steps proven: a proven step is a neighbourhood searched in full
-        k = min(k + 0.15, float(m)) if res.status == STATUS_OPTIMAL else max(k - 0.3, 2.0)
+        k = min(k + 0.15, float(m)) if res.status == Status.OPTIMAL else max(k - 0.3, 2.0)
     return {"lns_iterations": float(its), "lns_improvements": float(improved), "lns_k": k}
