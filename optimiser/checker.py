@@ -16,6 +16,7 @@ the violations found, the sibling groups that break, or the handful of policy ke
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 import re
@@ -375,7 +376,26 @@ def _pair_table(raw: pd.DataFrame | None, what: str) -> pd.DataFrame:
     return raw
 
 
-def _load_instance(path: str | Path, policy_file: str | Path | None = None) -> _Instance:
+def _ofsted_list(path: str | Path) -> dict[str, str]:
+    """Ofsted's provider-level list: URN -> rating word, read on its own from the layout
+    (title lines, then a header with URN and the overall judgement)."""
+    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith(("URN,", "Web link,URN,"))
+               or ",URN," in line), None)
+    if at is None:
+        raise ValueError(f"{path}: no header row with URN")
+    df = _clean(pd.read_csv(io.StringIO("\n".join(lines[at:])), dtype=str,
+                            keep_default_na=False))
+    overall = "overall experiences and progress of children and young people"
+    words = {"outstanding": "outstanding", "good": "good",
+             "requires improvement to be good": "requires_improvement",
+             "requires improvement": "requires_improvement", "inadequate": "inadequate"}
+    return {u: words.get(" ".join(j.split()).lower(), NOT_RATED)
+            for u, j in zip(df["urn"], df[overall], strict=True) if u}
+
+
+def _load_instance(path: str | Path, policy_file: str | Path | None = None,
+                   ofsted: str | Path | None = None) -> _Instance:
     """A folder of CSV files plus policy.toml, or one .xlsx workbook with the same sheets.
 
     `policy_file` is laid over the instance's policy, key by key (as `solve --policy`).
@@ -412,6 +432,10 @@ def _load_instance(path: str | Path, policy_file: str | Path | None = None) -> _
         raise ValueError(f"instance {path}: children and placements are required")
     children = _prepare_children(sheets["children"])
     placements = _prepare_placements(sheets["placements"])
+    if ofsted is not None:  # Ofsted's rating wins for every urn its list holds
+        listed = _ofsted_list(ofsted)
+        found = placements["urn"].map(listed)
+        placements["ofsted_rating"] = found.where(found.notna(), placements["ofsted_rating"])
     exc = _pair_table(sheets["exclusions"], "exclusions")
     exclusions = frozenset((exc["child_id"] + _SEP + exc["placement_id"]).tolist())
     dist = _pair_table(sheets["distances"], "distances")
@@ -927,7 +951,8 @@ def _check_summary(
 
 def check(instance: str | Path, solution: str | Path, *, tol: float = 1e-6,
           policy_file: str | Path | None = None,
-          date: str | dt.date | None = None) -> CheckReport:
+          date: str | dt.date | None = None,
+          ofsted: str | Path | None = None) -> CheckReport:
     """Recompute every hard rule and the objective of `solution` from the spec alone.
 
     `instance`: a folder of CSV files (+ policy.toml) or an .xlsx workbook.
@@ -935,7 +960,7 @@ def check(instance: str | Path, solution: str | Path, *, tol: float = 1e-6,
     `tol`: relative tolerance on the solution's weekly_cost/distance_km columns.
     `date`: as-of date for `available_from` (default: the solve's, else today).
     """
-    inst = _load_instance(instance, policy_file)
+    inst = _load_instance(instance, policy_file, ofsted)
     solution = Path(solution)
     violations: list[Violation] = []
     review: list[str] = []

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def _load(path: str, quiet: bool = False, policy: str | None = None) -> Instance:
+def _load(path: str, quiet: bool = False, policy: str | None = None,
+          ofsted: str | None = None) -> Instance:
     from .reader import load_instance
 
-    inst = load_instance(path, policy_file=policy)
+    inst = load_instance(path, policy_file=policy, ofsted=ofsted)
     if not quiet:
         for w in inst.warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -35,7 +36,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from .writer import make_report, write_output
 
     t0 = time.perf_counter()
-    inst = _load(args.instance, args.quiet, args.policy)
+    inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
     t_load = time.perf_counter() - t0
     params: dict[str, object] = {}
     for item in args.param or []:
@@ -107,7 +108,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .checker import check, format_report
 
     try:
-        report = check(args.instance, args.solution, policy_file=args.policy)
+        report = check(args.instance, args.solution, policy_file=args.policy,
+                       ofsted=args.ofsted)
     except (ValueError, OSError) as e:  # an input the checker cannot read: no traceback
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -142,7 +144,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     if args.top is not None and args.top < 1:
         print("error: --top must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
-    inst = _load(args.instance, quiet=True)
+    inst = _load(args.instance, quiet=True, ofsted=args.ofsted)
     matcher = Matcher(inst)
     try:
         res = matcher.rank(args.child, group=args.group, top=args.top, cohort=args.cohort,
@@ -169,7 +171,7 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
     if args.max_moves is not None and args.max_moves < 0:
         print("error: --max-moves must be 0 or more", file=sys.stderr)
         return EXIT_BAD_INPUT
-    inst = _load(args.instance, args.quiet, args.policy)
+    inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
     opts = ReallocOptions(max_moves=args.max_moves, min_saving=args.min_saving, date=day,
                           previous=args.previous, previous_weight=args.previous_weight,
                           time_limit=args.time_limit, seed=args.seed, workers=args.workers,
@@ -341,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .import903 import add_parser as add_import903_parser  # `placement import-903`
 
     add_import903_parser(sub)
+    for name in ("solve", "check", "match", "reallocate"):
+        sub.choices[name].add_argument(
+            "--ofsted", default=None, metavar="PATH",
+            help="Ofsted's provider-level list: its rating is used for every placement "
+                 "whose urn it holds (a warning where the register differs)")
     from .research.bench import add_parser as add_bench_parser  # `placement bench CONFIG`
 
     add_bench_parser(sub)

@@ -33,6 +33,7 @@ from .categories import (
     FaithMatch,
 )
 from .instance import Instance, InstanceError, Policy, Problem, Rules, Weights
+from .ofsted import read_ofsted
 from .reader11 import (
     ADJOINING_COLUMNS,
     CHILD_COLUMNS_11,
@@ -651,12 +652,14 @@ def _fail(out: Collector, files: tuple[str, ...]) -> InstanceError:
 
 
 def load_instance(path: str | Path, *, policy: Policy | None = None,
-                  policy_file: str | Path | None = None) -> Instance:
+                  policy_file: str | Path | None = None,
+                  ofsted: str | Path | None = None) -> Instance:
     """Load and validate an instance; raise `InstanceError` listing every problem.
 
     `policy`, when given, replaces the instance's own policy (what-if runs);
     `policy_file` (a policy.toml, e.g. a preset from models/policies/) is laid over it:
-    its keys win, the instance's other keys stay.
+    its keys win, the instance's other keys stay. `ofsted` (Ofsted's provider-level
+    list) gives the rating of every placement whose `urn` it holds.
     """
     path = Path(path)
     out = Collector()
@@ -802,6 +805,13 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
         out.add(*problem)
     for warning in warnings:
         out.warn(warning)
+    if ofsted is not None:
+        try:
+            listed = read_ofsted(ofsted)
+        except (OSError, ValueError) as e:
+            out.add(str(ofsted), None, None, str(e))
+        else:
+            rating = _ofsted_ratings(rating, pl, pf, listed, out)
 
     if out.problems:
         raise _fail(out, files)
@@ -861,6 +871,28 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
         format_11=f11.used,
     )
     return inst
+
+
+def _ofsted_ratings(rating: np.ndarray, pl: pd.DataFrame, pf: str, listed: dict[str, str],
+                    out: Collector) -> np.ndarray:
+    """Ofsted's rating for each placement whose urn the list holds; a warning where the
+    register's own rating differs, or where a urn is not in the list."""
+    rating = rating.copy()
+    for j, (row, urn, given) in enumerate(zip(pl.index, pl["urn"], pl["ofsted_rating"],
+                                              strict=True)):
+        if not urn:
+            continue
+        word = listed.get(urn)
+        if word is None:
+            out.warn(f"{pf}: row {row}, column urn: {urn} is not in Ofsted's list; the "
+                     "register's rating is used")
+            continue
+        if given and given.lower() != word:
+            out.warn(f"{pf}: row {row}, column ofsted_rating: the register says "
+                     f"{given.lower()}, Ofsted's list says {word} (URN {urn}); Ofsted's is "
+                     "used")
+        rating[j] = ALL_RATINGS.index(word)
+    return rating
 
 
 def _policy_keys(raw: dict) -> set[str]:

@@ -277,3 +277,49 @@ def test_near_misses_never_offer_inadequate_or_a_reserved_placement(tmp_path: Pa
     folder2 = write_instance(tmp_path / "j", kids, places)
     near2 = Matcher(load_instance(folder2)).rank("C1").to_dict()["near_misses"]
     assert near2 == []  # one level below requires_improvement is inadequate: never offered
+
+
+# --------------------------------------------------------------------------- Ofsted's list
+
+OFSTED = ("Children's social care data in England - Provider level,,\nnotes,,\n,,\n"
+          "Web link,URN,Overall experiences and progress of children and young people\n"
+          "x,SC000001,Inadequate\nx,SC000002,Requires improvement to be good\n")
+
+
+def test_ofsteds_list_gives_the_rating_and_the_checker_agrees(tmp_path: Path) -> None:
+    from optimiser.ofsted import read_ofsted
+
+    listed = tmp_path / "ofsted.csv"
+    listed.write_text(OFSTED)
+    assert read_ofsted(listed) == {"SC000001": "inadequate",
+                                   "SC000002": "requires_improvement"}
+    kids = [{"child_id": "C1"}]
+    places = [{"placement_id": "P1", "type": "external_residential", "urn": "SC000001",
+               "ofsted_rating": "good", "weekly_cost": 100},
+              {"placement_id": "P2", "type": "external_residential", "urn": "SC000002",
+               "weekly_cost": 900}]
+    folder = write_instance(tmp_path / "i", kids, places)
+    inst = load_instance(folder, ofsted=listed)
+    assert any("Ofsted's list says inadequate" in w for w in inst.warnings)
+    result = solve(inst, time_limit=20, workers=1)
+    assert result.assignment.tolist() == [1]  # P1 is inadequate by Ofsted's list
+    out = write_solution(result, tmp_path / "out")
+    assert check(folder, out, ofsted=listed).ok
+    # the register alone would have taken P1: the checker, told the same, sees the rating
+    assert solve(load_instance(folder), time_limit=20, workers=1).assignment.tolist() == [0]
+
+
+def test_the_published_provider_list_is_read(tmp_path: Path) -> None:
+    import pytest
+
+    from optimiser.import903 import data_dir
+    from optimiser.ofsted import read_ofsted
+
+    path = data_dir() / "ofsted" / "provider_at_march.csv"
+    if not path.exists():
+        pytest.skip("shared/data not found: set PLACEMENT_DATA_DIR")
+    listed = read_ofsted(path)
+    assert len(listed) > 3000
+    assert set(listed.values()) <= {"outstanding", "good", "requires_improvement",
+                                    "inadequate", "not_rated"}
+    assert sum(v == "inadequate" for v in listed.values()) > 10
