@@ -1243,3 +1243,49 @@ def write_903_return(folder: str | Path, out: str | Path, as_at: dt.date, *, see
     safe_frame(pd.DataFrame(header)).to_csv(target / "header.csv", index=False)
     safe_frame(pd.DataFrame(episodes)).to_csv(target / "episodes.csv", index=False)
     return target
+
+
+# --------------------------------------------------------------------------- format 1.1
+
+
+def add_format11_columns(folder: str | Path, seed: int, *, authority: str = "E00000001",
+                         neighbours: tuple[str, ...] = ("E00000002", "E00000003"),
+                         far: tuple[str, ...] = ("E00000009",), out_share: float = 0.3,
+                         ) -> Path:
+    """Add the 1.1 columns and file to a generated instance, drawn with `seed`: every child
+    of `authority`; in-house and kinship placements in it, others in area or out (a
+    neighbour or further away, `out_share` of them); each kinship carer reserved for the
+    family it lives with, else for one waiting child or sibling group; a URN for every
+    home and secure unit; `adjoining.csv` naming the neighbours."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
+    pl = pd.read_csv(folder / "placements.csv", dtype=str, keep_default_na=False)
+    ch["authority"] = authority
+    own = pl["type"].isin(["inhouse_foster", "kinship_foster", "inhouse_residential"])
+    others = np.array([*neighbours, *far], dtype=object)
+    away = ~own & (rng.random(len(pl)) < out_share)
+    pl["authority"] = np.where(away, others[rng.integers(0, len(others), len(pl))], authority)
+    homes = pl["type"].isin(["inhouse_residential", "external_residential", "secure"])
+    pl["urn"] = [f"SC{700000 + j}" if h else "" for j, h in enumerate(homes)]
+    family: dict[str, list[str]] = {}  # the groups or children living there
+    for rec in ch.to_dict("records"):
+        names = family.setdefault(rec["current_placement"], [])
+        name = rec["sibling_group"] or rec["child_id"]
+        if rec["current_placement"] and name not in names:
+            names.append(name)
+    waiting = [g or c for c, g, p in zip(ch["child_id"], ch["sibling_group"],
+                                         ch["current_placement"], strict=True) if not p]
+    order = rng.permutation(len(waiting)).tolist()
+    reserved = []
+    for pid, kind in zip(pl["placement_id"], pl["type"], strict=True):
+        name = ";".join(family.get(pid, []))
+        if kind == "kinship_foster" and not name and order:
+            name = waiting[order.pop()]
+        reserved.append(name if kind == "kinship_foster" else "")
+    pl["reserved_for"] = reserved
+    ch.to_csv(folder / "children.csv", index=False)
+    pl.to_csv(folder / "placements.csv", index=False)
+    pd.DataFrame({"authority": [authority] * len(neighbours), "neighbour": list(neighbours)}
+                 ).to_csv(folder / "adjoining.csv", index=False)
+    return folder

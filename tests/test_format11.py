@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from builders import write_instance
 
 from optimiser import load_instance, solve, write_solution
@@ -323,3 +324,57 @@ def test_the_published_provider_list_is_read(tmp_path: Path) -> None:
     assert set(listed.values()) <= {"outstanding", "good", "requires_improvement",
                                     "inadequate", "not_rated"}
     assert sum(v == "inadequate" for v in listed.values()) > 10
+
+
+# ------------------------------------------------------------------ a generated 1.1 instance
+
+
+def test_a_generated_instance_with_every_11_column_is_solved_and_checked(tmp_path: Path) -> None:
+    from optimiser.generate import add_format11_columns, generate
+
+    folder = tmp_path / "gen"
+    generate(folder, children=120, placements=90, seed=4, placed_share=0.5)
+    add_format11_columns(folder, seed=4)
+    inst = load_instance(folder)
+    assert inst.format_11 and inst.move_rule and inst.reserved.any()
+    assert inst.adjoining is not None and (inst.pauthority != inst.authority[0]).any()
+    result = solve(inst, time_limit=60, workers=1)
+    out = write_solution(result, tmp_path / "out")
+    report = check(folder, out)
+    assert report.ok, [str(v) for v in report.violations][:5]
+    assert abs(report.objective - result.objective) <= 1e-6 * max(1.0, abs(result.objective))
+    placed = inst.current >= 0
+    assert (result.assignment[placed] >= 0).all()  # the move rule: never left unplaced
+    a = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert {"area", "approval"} <= set(a.columns)
+    res = reallocate(inst, ReallocOptions(time_limit=60, workers=1))
+    _, tables = write_plan(res, tmp_path / "plan")
+    moves = tables["moves.csv"]
+    moved = moves[moves["to_placement"] != ""]
+    assert (moved["interest"] != "").all()  # no move for cost alone
+
+
+# --------------------------------------------------------------------------- every backend
+
+
+def _rule_cases() -> list:
+    from rule_cases import CASES
+
+    from optimiser.rules import Rule
+
+    return [c for r in (Rule.RESERVED, Rule.MOVE_NOT_IN_CHILD_INTEREST) for c in CASES[r]]
+
+
+@pytest.mark.parametrize("backend", ["cpsat", "highs", "cbc"])
+@pytest.mark.parametrize("case", _rule_cases(), ids=lambda c: c.name)
+def test_the_new_rules_hold_on_every_backend(tmp_path: Path, case, backend: str) -> None:
+    from rule_cases import DAY
+
+    folder = case.write(tmp_path / "i")
+    inst = load_instance(folder).with_reallocation(date=DAY, **case.run)
+    out = write_solution(solve(inst, time_limit=20, workers=1, backend=backend,
+                               fast_path=False), tmp_path / "out")
+    a = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    got = dict(zip(a["child_id"], a["placement_id"], strict=True))
+    assert (got == case.plan) != case.binds
+    assert check(folder, out, date=DAY).ok
