@@ -24,6 +24,12 @@ from .objective import pair_distances
 from .registry import FIT_RULES, Fit
 
 MOVE_REASONS: tuple[str, ...] = ("closer", "faith", "step_down", "current_breaks")
+MOVE_REASON_WORDS: dict[str, str] = {  # what moves.csv says of each reason
+    "closer": "nearer home",
+    "faith": "a carer of the child's faith",
+    "step_down": "a step down to a family",
+    "current_breaks": "its placement now breaks one of its rules",
+}
 KM_TOL = 1e-9  # a move exactly `min_move_km` nearer counts as nearer
 
 

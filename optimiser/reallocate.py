@@ -25,7 +25,7 @@ from .approval import APPROVER, AREA, approval, has_authorities
 from .categories import KM_PER_MILE
 from .explain import feasible_placements, void_reason, void_reasons
 from .instance import PREVIOUS_UNKNOWN, Instance
-from .interest import move_reasons
+from .interest import MOVE_REASON_WORDS, move_reasons
 from .objective import faith_mismatched, pair_distances, pair_terms
 from .rules import Rule
 from .safe_text import restore
@@ -389,6 +389,10 @@ def moves_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
         })
     df = pd.DataFrame(rows, columns=cols)
     df["interest"] = _interest(inst, kids, new, d_new)
+    if inst.move_rule:  # say in words which of the spec's reasons makes each move
+        df["why"] = [f"{w} (in the child's interest: "
+                     f"{', '.join(MOVE_REASON_WORDS[r] for r in i.split(';'))})" if i else w
+                     for w, i in zip(df["why"], df["interest"], strict=True)]
     if has_authorities(inst):
         code = approval(inst, kids, np.maximum(new, 0))
         df["area"] = [AREA[int(x)] if p else "" for x, p in zip(code, placed, strict=True)]

@@ -219,6 +219,7 @@ def test_a_step_down_to_a_family_is_a_move_in_the_child_interest(tmp_path: Path)
     res = reallocate(load_instance(tmp_path / "i"), ReallocOptions(time_limit=20, workers=1))
     _, tables = write_plan(res, tmp_path / "plan")
     assert tables["moves.csv"]["interest"].tolist() == ["step_down"]
+    assert "in the child's interest: a step down to a family" in tables["moves.csv"]["why"][0]
 
 
 def test_out_of_area_weight_prices_a_placement_outside_the_authority(tmp_path: Path) -> None:
