@@ -805,6 +805,9 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
         out.add(*problem)
     for warning in warnings:
         out.warn(warning)
+    stated = pol.rules.move_only_in_child_interest
+    if (f11.used if stated is None else stated) and not pol.rules.split_siblings:
+        _warn_siblings_apart(ch, cf, current, out)
     if ofsted is not None:
         try:
             listed = read_ofsted(ofsted)
@@ -871,6 +874,21 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
         format_11=f11.used,
     )
     return inst
+
+
+def _warn_siblings_apart(ch: pd.DataFrame, file: str, current: np.ndarray,
+                         out: Collector) -> None:
+    """Under move_only_in_child_interest a placed child is never left unplaced; a sibling
+    group that does not live together can keep that only if some move reunites it."""
+    homes: dict[str, set[int]] = {}
+    for g, c in zip(ch["sibling_group"].tolist(), current.tolist(), strict=True):
+        if g:
+            homes.setdefault(g, set()).add(int(c))
+    apart = sorted(g for g, at in homes.items() if len(at) > 1 and max(at) >= 0)
+    if apart:
+        out.warn(f"{file}: {len(apart)} sibling group(s) with a child placed do not all live "
+                 f"in one placement (first: {apart[0]!r}); placed together or not at all, "
+                 "they may be left unplaced, which move_only_in_child_interest forbids")
 
 
 def _ofsted_ratings(rating: np.ndarray, pl: pd.DataFrame, pf: str, listed: dict[str, str],

@@ -379,3 +379,14 @@ def test_the_new_rules_hold_on_every_backend(tmp_path: Path, case, backend: str)
     got = dict(zip(a["child_id"], a["placement_id"], strict=True))
     assert (got == case.plan) != case.binds
     assert check(folder, out, date=DAY).ok
+
+
+def test_siblings_living_apart_under_the_move_rule_are_a_warning(tmp_path: Path) -> None:
+    kids = [{"child_id": "C1", "sibling_group": "G1", "current_placement": "P1"},
+            {"child_id": "C2", "sibling_group": "G1"}]
+    places = [{"placement_id": "P1", "vacancies": 1, "authority": "E1"}]
+    inst = load_instance(write_instance(tmp_path / "i", kids, places))
+    assert any("do not all live in one placement" in w for w in inst.warnings)
+    off = load_instance(write_instance(tmp_path / "j", kids, places, policy=(
+        "[rules]\nmove_only_in_child_interest = false\n")))
+    assert not any("do not all live" in w for w in off.warnings)
