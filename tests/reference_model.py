@@ -327,11 +327,11 @@ def build(spec: Spec) -> tuple[_Model, list[list[Child]]]:
     if spec.max_moves is not None:
         model.row(moves, -np.inf, spec.max_moves - moves_if_out)
     for places in by_group.values():  # split siblings: spread = placements used - 1
-        used = {}
-        for cols in places.values():
+        used: dict[int, float] = {}
+        for members in places.values():
             y = model.column(w["sibling_split"])
             used[y] = -1.0
-            for j in cols:
+            for j in members:
                 model.row({j: 1.0, y: -1.0}, -np.inf, 0.0)
         z = model.column(-w["sibling_split"])
         model.row({z: 1.0, **used}, -np.inf, 0.0)
