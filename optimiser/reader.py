@@ -202,7 +202,7 @@ def read_csv_table(f: Path, file: str, out: Collector) -> pd.DataFrame | None:
     return _frame(records, file, out)
 
 
-def _cell(v: Any) -> str:
+def workbook_cell(v: Any) -> str:
     """An Excel cell as the text a CSV export would hold (`12.0` -> `12`, TRUE -> `true`)."""
     if v is None:
         return ""
@@ -233,7 +233,7 @@ def _read_xlsx(path: Path) -> dict[str, list[list[str]]]:
     try:
         sheets: dict[str, list[list[str]]] = {}
         for ws in wb.worksheets:
-            rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+            rows = [[workbook_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
             sheets[ws.title.strip().lower()] = rows
     finally:
         wb.close()

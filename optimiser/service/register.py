@@ -10,7 +10,6 @@ rule of the format.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select
 
 from optimiser import Instance, InstanceError, Problem, load_instance
+from optimiser.reader import workbook_cell
 
 from . import audit
 from .db import (
@@ -65,19 +65,6 @@ def _records(text: str) -> list[dict[str, str]]:
     return out
 
 
-def _cell(v: Any) -> str:
-    """A workbook cell as the text a CSV export would hold (the reader reads it so too)."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if isinstance(v, dt.datetime | dt.date | dt.time):
-        return v.isoformat()
-    return str(v)
-
-
 def _workbook_tables(path: Path) -> dict[str, str]:
     """The workbook's tables as CSV text (called only after the reader accepted it)."""
     import openpyxl
@@ -92,7 +79,7 @@ def _workbook_tables(path: Path) -> dict[str, str]:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             for row in ws.iter_rows(values_only=True):
-                w.writerow([_cell(v) for v in row])
+                w.writerow([workbook_cell(v) for v in row])
             out[f"{name}.csv"] = buf.getvalue()
         return out
     finally:
