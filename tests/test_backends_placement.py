@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from builders import solve_and_check, write_instance
 from hypothesis import HealthCheck, given, settings
-from test_solver import tiny_instances
+from reference_model import solve_reference
+from strategies import instances
 
 from optimiser import load_instance
 from optimiser.flow import plan_pence
@@ -40,6 +41,10 @@ def _all_agree(folder: Path, **kw: object) -> dict[str, Any]:
     assert len(set(pence.values())) == 1, pence
     objs = [r.objective for r in results.values()]
     assert max(objs) - min(objs) <= 0.005 * inst.units.n + 1e-6  # rounding of each pair
+    # the independent side: the exact model of the spec over every pair
+    ref = solve_reference(folder)
+    assert ref.status == "optimal"
+    assert all(abs(o - ref.objective) <= 0.005 for o in objs), (objs, ref.objective)
     return results
 
 
@@ -99,7 +104,8 @@ def test_solo_and_exclusion_and_split(tmp_path: Path) -> None:
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tiny_instances(max_children=6, max_placements=4))
+@given(instances(min_children=2, max_children=6, max_placements=4).map(
+    lambda d: (d.children, d.placements, d.policy)))
 def test_random_instances(tmp_path_factory: pytest.TempPathFactory, data) -> None:
     kids, pls, policy = data
     folder = write_instance(tmp_path_factory.mktemp(f"bk{next(_counter)}") / "i", kids, pls,

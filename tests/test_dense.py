@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from builders import write_instance
 from hypothesis import HealthCheck, given, settings
-from test_solver import tiny_instances
+from reference_model import solve_reference
+from strategies import instances
 
 from optimiser import load_instance, solve, write_solution
 from optimiser.checker import check
@@ -33,6 +34,9 @@ def _dense_matches_engine(folder: Path) -> None:
     # ours rounds each pair's coefficient to the penny, the peer does not: the two optima
     # can differ by at most a penny per unit
     assert objective == pytest.approx(ours.objective, abs=0.01 * inst.units.n + 1e-6)
+    # the independent side: the exact model of the spec over every pair
+    ref = solve_reference(folder)
+    assert ref.status == "optimal" and abs(ours.objective - ref.objective) <= 0.005
     # the peer's plan, written like ours, passes the independent checker with its objective
     assert peer.assignment is not None
     plan = dataclasses.replace(ours, assignment=peer.assignment, objective=objective)
@@ -63,7 +67,8 @@ def test_generated(tmp_path: Path, seed: int, split: bool) -> None:
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tiny_instances(max_children=6, max_placements=4))
+@given(instances(min_children=2, max_children=6, max_placements=4).map(
+    lambda d: (d.children, d.placements, d.policy)))
 def test_random(tmp_path_factory: pytest.TempPathFactory, data) -> None:
     kids, pls, policy = data
     folder = write_instance(tmp_path_factory.mktemp(f"dn{next(_counter)}") / "i", kids, pls,

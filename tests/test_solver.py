@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 from builders import placement_of, solve_and_check, write_instance
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from reference_model import evaluate, read_spec, solve_reference
 from strategies import REPEATABLE, Drawn, instances
 
@@ -159,15 +158,6 @@ def _brute_force(folder: Path, data: Drawn) -> float:
 
 DAY = dt.date(2025, 6, 2)
 _counter = itertools.count()
-
-
-def tiny_instances(max_children: int = 4, max_placements: int = 3
-                   ) -> st.SearchStrategy[tuple[list[dict], list[dict], str]]:
-    """(children, placements, policy) rows of strategies.instances, for the agreement
-    tests that import them from here (exclusions left out)."""
-    return instances(min_children=2, max_children=max_children,
-                     max_placements=max_placements).map(
-        lambda d: (d.children, d.placements, d.policy))
 
 
 @settings(REPEATABLE, max_examples=25)
