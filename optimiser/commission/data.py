@@ -161,8 +161,8 @@ class Demand:
     """A year's arrivals (children starting to be looked after) and what they need.
 
     Defaults come from `optimiser.commission.demand.DEFAULTS` (public DfE figures and
-    labelled assumptions); `arrivals_per_year` None means starts_per_stock x the number
-    of children in children.csv.
+    labelled assumptions; `demand.with_defaults`); `arrivals_per_year` None means
+    starts_per_stock x the number of children in children.csv.
     """
 
     arrivals_per_year: float | None = None
@@ -182,18 +182,6 @@ class Demand:
     faith_preferred_share: float = 0.35
     areas: tuple[Area, ...] = ()  # empty: around the homes of the children in children.csv
     home_jitter_km: float = 3.0
-
-    def with_defaults(self) -> Demand:
-        from .demand import DEFAULTS
-
-        out = self
-        if not out.age_bands:
-            out = replace(out, age_bands=DEFAULTS.age_bands)
-        if not out.sibling_sizes:
-            out = replace(out, sibling_sizes=DEFAULTS.sibling_sizes)
-        if not out.needs:
-            out = replace(out, needs=DEFAULTS.needs)
-        return out
 
 
 DEMAND_SCALARS = {f.name for f in fields(Demand)

@@ -53,6 +53,20 @@ DEFAULTS = Demand(
         NeedRule("emotional_wellbeing", 0.40, 5, 17),
     ),
 )
+
+
+def with_defaults(d: Demand) -> Demand:
+    """`d` with the calibrated defaults where a table (age bands, sibling sizes, needs)
+    is not given."""
+    if not d.age_bands:
+        d = replace(d, age_bands=DEFAULTS.age_bands)
+    if not d.sibling_sizes:
+        d = replace(d, sibling_sizes=DEFAULTS.sibling_sizes)
+    if not d.needs:
+        d = replace(d, needs=DEFAULTS.needs)
+    return d
+
+
 FOSTER_TYPES = "inhouse_foster;kinship_foster;ifa_foster"
 RESIDENTIAL_TYPES = "inhouse_residential;external_residential"
 FAITHS = tuple(f for f, _ in cal.FAITHS)
@@ -141,7 +155,7 @@ def _age(rng: np.random.Generator, bands: tuple[tuple[int, int, float], ...]) ->
 def draw_children(rng: np.random.Generator, data: CommissionData, n: int,
                   prefix: str) -> pd.DataFrame:
     """n children of the planning year (spec children.csv columns, as text)."""
-    d = data.demand.with_defaults()
+    d = with_defaults(data.demand)
     fams = _family_sizes(rng, d, n)
     lat, lon = _homes(rng, data, d, len(fams))
     rows: list[dict[str, str]] = []
