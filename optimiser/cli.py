@@ -157,7 +157,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_reallocate(args: argparse.Namespace) -> int:
-    """Overnight re-allocation: fill void beds with few, justified moves (issue 5)."""
+    """Overnight re-allocation: fill void beds with few, justified moves."""
     import datetime as dt
 
     from .reallocate import ReallocOptions, format_plan, reallocate, write_plan
@@ -190,7 +190,7 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_capacity(args: argparse.Namespace) -> int:
-    """Commissioning (issue 6): beds to block-book per contract under uncertain demand."""
+    """Commissioning: beds to block-book per contract under uncertain demand."""
     from .commission import OverrideError
     from .commission.dist import SchedulerUnreachable
     from .commission.report import format_summary as capacity_summary

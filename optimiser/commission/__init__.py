@@ -1,4 +1,4 @@
-"""Commissioning: how many beds to block-book, with whom, under uncertain demand (issue 6).
+"""Commissioning: how many beds to block-book, with whom, under uncertain demand.
 
     from optimiser.commission import load_commission, sample_scenarios, plan_capacity
     data = load_commission("instances/demo-commission")

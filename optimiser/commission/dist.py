@@ -127,8 +127,8 @@ class DaskMapper:
             # worker, where the engine has its candidate pairs cached (see _scatter_big).
             # And no MALLOC_TRIM_THRESHOLD_ in the workers (Dask's default): setting it
             # turns off glibc's adaptive mmap threshold, so every large numpy array of a
-            # scenario solve is mmap'ed and zeroed afresh (12x the page faults, +20% CPU
-            # measured on a 800-child scenario).
+            # scenario solve is mmap'ed and zeroed afresh (many times the page faults and
+            # markedly more CPU on a scenario solve).
             environ = {k: v for k, v in
                        dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
                        if k != "MALLOC_TRIM_THRESHOLD_"}
