@@ -248,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a CP-SAT parameter, e.g. --param log_search_progress=true")
     s.add_argument("--backend", choices=("auto", "cpsat", "highs", "cbc"), default="auto",
                    help="MIP solver of the restricted model (default auto: HiGHS up to 3,000 "
-                        "units, CP-SAT above; highs and cbc take the same rows, see "
-                        "benchmarks/README.md)")
+                        "units, CP-SAT above; highs and cbc take the same rows and reach "
+                        "the same optimum)")
     s.add_argument("--no-fast-path", action="store_true",
                    help="never solve a transportation instance (no sibling group, no solo "
                         "child) as a min-cost flow")

@@ -50,7 +50,7 @@ class ReallocOptions:
     seed: int = 0
     workers: int = 0
     # HiGHS: deterministic, and far stronger than CP-SAT on re-allocation (most children
-    # stay, a few moves decide everything); see benchmarks/README.md
+    # stay, a few moves decide everything)
     backend: str = "highs"
 
 

@@ -340,8 +340,8 @@ def test_proof_stage_takes_every_pair_fixing_keeps(tmp_path: Path,
     """When reduced-cost fixing leaves too many pairs for the search model (authority-2000:
     429,000 beside 103,000), the search model keeps the column-generation pairs and the
     proof stage branches over every pair fixing keeps, not the whole register: on
-    authority-2000 that is 497,000 pairs instead of 656,000, and the proof ended (128.5 s
-    in all, benchmarks/README.md) where it did not; the cut proof (next test) now runs
+    authority-2000 that is 497,000 pairs instead of 656,000, and the proof ends where it
+    did not; the cut proof (next test) now runs
     first and is switched off here. Forced here on a small generated
     authority by setting the thresholds to zero: the proof must still be complete (status
     optimal, the optimum of the plain solve), over fewer pairs than are feasible, and pass
