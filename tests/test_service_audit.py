@@ -25,7 +25,14 @@ from sqlalchemy.exc import DatabaseError  # noqa: E402
 
 from optimiser.service.audit import Verdict, append, event_hash, verify  # noqa: E402
 from optimiser.service.cli import main  # noqa: E402
-from optimiser.service.db import audit_events, make_engine, upgrade, users, write  # noqa: E402
+from optimiser.service.db import (  # noqa: E402
+    audit_events,
+    downgrade,
+    make_engine,
+    upgrade,
+    users,
+    write,
+)
 from optimiser.service.security import add_user  # noqa: E402
 
 on_both = pytest.mark.parametrize("s", DATABASES, indirect=True)
@@ -158,3 +165,29 @@ def test_an_upgrade_from_the_first_schema_keeps_every_row(tmp_path: Path) -> Non
         assert "realloc_runs" in inspect(conn).get_table_names()
         assert conn.execute(select(users.c.username)).scalars().all() == ["ada"]
     assert verify(engine) == Verdict(True, 1)
+
+
+@pytest.mark.parametrize("db", DATABASES)
+def test_downgrades_undo_each_revision_and_upgrade_again(
+        tmp_path: Path, db: str) -> None:
+    """Each revision can be taken back: to 0001 the later tables go and the first schema's
+    rows stay (the seeded register and one more account); to base nothing of the service
+    is left (its audit guards included, or the
+    tables could not be dropped); the newest schema can then be built again."""
+    engine = make_engine(database_url(db, tmp_path))
+    upgrade(engine)
+    with write(engine) as conn:
+        add_user(conn, "ada", "manager", "a-good-password")
+    downgrade(engine, "0001")
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        assert {"users", "audit_events"} <= tables
+        assert not tables & {"realloc_runs", "login_failures"}
+        assert "ada" in conn.execute(select(users.c.username)).scalars().all()
+    downgrade(engine, "base")
+    with engine.connect() as conn:
+        assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert {"realloc_runs", "login_failures", "users"} <= set(
+            inspect(conn).get_table_names())

@@ -195,6 +195,16 @@ def migrations_dir() -> Path:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or migrate the schema to `revision` (default the newest; Alembic, in-process)."""
+    _migrate(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` ("base": empty). The service never does this:
+    it drops what later revisions added, with its data; for an operator, with a backup."""
+    _migrate(engine, "downgrade", revision)
+
+
+def _migrate(engine: Engine, how: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -202,7 +212,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(migrations_dir()))
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        getattr(command, how)(cfg, revision)
         conn.commit()
 
 

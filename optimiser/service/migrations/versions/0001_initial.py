@@ -23,6 +23,10 @@ SQLITE_GUARDS = [
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_events "
     "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
 ]
+SQLITE_UNGUARDS = ["DROP TRIGGER audit_no_update", "DROP TRIGGER audit_no_delete"]
+PG_UNGUARDS = ["DROP TRIGGER audit_no_change ON audit_events", "DROP FUNCTION audit_append_only()"]
+TABLES = ("users", "sessions", "register_meta", "children", "placements", "exclusions",
+          "register_files", "referrals", "decisions", "approvals", "audit_events")
 PG_GUARDS = [
     "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
     "$$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$",
@@ -139,4 +143,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the register is never downgraded: that would lose data")
+    """Back to an empty database (the service never runs this; an operator may, with a
+    backup: the register and the audit trail go with it)."""
+    pg = op.get_bind().dialect.name == "postgresql"
+    for sql in PG_UNGUARDS if pg else SQLITE_UNGUARDS:
+        op.execute(sql)
+    op.drop_index("children_group", table_name="children")
+    for name in reversed(TABLES):
+        op.drop_table(name)

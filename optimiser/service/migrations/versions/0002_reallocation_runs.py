@@ -32,4 +32,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the register is never downgraded: that would lose data")
+    """Back to 0001 (the service never runs this; an operator may, with a backup: the
+    runs go with the table)."""
+    op.drop_table("realloc_runs")

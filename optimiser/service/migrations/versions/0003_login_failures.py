@@ -26,4 +26,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the register is never downgraded: that would lose data")
+    """Back to 0002 (the service never runs this; an operator may, with a backup: the
+    throttle's counts go with the table)."""
+    op.drop_index("login_failures_key", table_name="login_failures")
+    op.drop_table("login_failures")
