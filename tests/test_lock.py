@@ -1,4 +1,4 @@
-"""requirements.lock against pyproject.toml: every dependency the project declares (the
+"""requirements.txt against pyproject.toml: every dependency the project declares (the
 runtime ones and those of each locked extra) is pinned, with hashes, at a version inside
 its range, on every Python the lock covers. A dependency added to pyproject.toml, or a
 range moved, without the lock made again fails here (the command is the lock's header).
@@ -23,7 +23,7 @@ else:
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCK = ROOT / "requirements.lock"
+LOCK = ROOT / "requirements.txt"
 NOT_LOCKED = {"dev"}  # the developers' tools (ruff, mypy, stubs): not part of an install
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")  # Linux x86_64
 
@@ -123,7 +123,7 @@ def test_the_lock_is_made_with_hashes_for_the_extras_tests_need() -> None:
 
 
 LOCK_SAMPLE = """\
-# uv pip compile pyproject.toml --extra test --generate-hashes -o requirements.lock
+# uv pip compile pyproject.toml --extra test --generate-hashes -o requirements.txt
 highspy==1.16.0 \\
     --hash=sha256:aa
 numpy==2.2.6 ; python_full_version < '3.11' \\
