@@ -67,7 +67,8 @@ SHIPPED = ("tiny", "small", "demo", "demo-placed", "authority-2000")
 def _write_generated(spec: Generated, folder: Path) -> Path:
     import numpy as np
 
-    from optimiser.generate import add_reallocation_columns, generate, write_instance
+    from optimiser.generate import generate, write_instance
+    from optimiser.variants import add_reallocation_columns
 
     tables = generate(None, children=spec.children, placements=spec.placements,
                       seed=spec.seed, placed_share=spec.placed_share, data_dir=None)

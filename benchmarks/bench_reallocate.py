@@ -48,7 +48,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def instance(size: str, work: Path) -> Path:
     """Generate (once) the size's instance with 70% placed and the optional columns."""
-    from optimiser.generate import add_reallocation_columns, generate
+    from optimiser.generate import generate
+    from optimiser.variants import add_reallocation_columns
 
     kw, _ = SIZES[size]
     folder = work / f"realloc-{size}"

@@ -331,7 +331,8 @@ def test_the_published_provider_list_is_read(tmp_path: Path) -> None:
 
 
 def test_a_generated_instance_with_every_11_column_is_solved_and_checked(tmp_path: Path) -> None:
-    from optimiser.generate import add_format11_columns, generate
+    from optimiser.generate import generate
+    from optimiser.variants import add_format11_columns
 
     folder = tmp_path / "gen"
     generate(folder, children=120, placements=90, seed=4, placed_share=0.5)

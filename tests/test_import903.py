@@ -11,9 +11,9 @@ import pytest
 from builders import write_instance
 
 from optimiser import load_instance
-from optimiser.generate import write_903_return
 from optimiser.import903 import OUTCODES, data_dir, import_903, write_import
 from optimiser.instance import InstanceError
+from optimiser.variants import write_903_return
 
 AS_AT = dt.date(2026, 3, 31)
 TYPES = ("kinship_foster", "inhouse_foster", "external_residential", "secure",

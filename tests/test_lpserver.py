@@ -15,13 +15,14 @@ from scipy import sparse
 from optimiser import load_instance
 from optimiser.candidates import build_candidates
 from optimiser.checker import check
-from optimiser.generate import add_reallocation_columns, generate
+from optimiser.generate import generate
 from optimiser.lpserver import LpServer
 from optimiser.params import SolverParams
 from optimiser.pipeline.lp import lp_duals
 from optimiser.pipeline.plans import subset
 from optimiser.pipeline.pricing import price
 from optimiser.pipeline.rows import clique_cuts
+from optimiser.variants import add_reallocation_columns
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,9 @@ from builders import write_instance
 from optimiser import InstanceError, load_instance
 from optimiser.checker import check
 from optimiser.cli import main
-from optimiser.generate import add_reallocation_columns, generate
+from optimiser.generate import generate
 from optimiser.reallocate import ReallocOptions, reallocate, write_plan
+from optimiser.variants import add_reallocation_columns
 
 DAY = dt.date(2025, 6, 2)
 FAR = {"lat": 52.5, "lon": -1.0}  # ~55 km north of the builders' default home
