@@ -253,16 +253,16 @@ def test_authority_scale_path_is_feasible_and_bounded(monkeypatch: pytest.Monkey
                                                      tmp_path: Path) -> None:
     """The flow-fixing integer path (used when the pool is large) on a small case: a
     valid allocation (checked), no better than the exact optimum, above its flow bound."""
-    from optimiser.commission import model
+    from optimiser.commission import second_stage
 
     d = load_commission(TINY)
     beds = {"C1": 2, "C2": 2}
     for sc in sample_scenarios(d, 3):
         exact = evaluate_scenario(d, sc, beds, "ip")
-        monkeypatch.setattr(model, "EXACT_PAIRS", 0)
-        model.clear_cache()
+        monkeypatch.setattr(second_stage, "EXACT_PAIRS", 0)
+        second_stage.clear_cache()
         fast = evaluate_scenario(d, sc, beds, "ip")
-        monkeypatch.setattr(model, "EXACT_PAIRS", 25_000)
+        monkeypatch.setattr(second_stage, "EXACT_PAIRS", 25_000)
         assert exact.status == "optimal"
         assert fast.bound <= exact.objective + 1e-6 <= fast.objective + 2e-6
         inst_dir, sol_dir = write_outcome(d, sc, fast, tmp_path / f"i-{sc.name}",
@@ -275,7 +275,7 @@ def test_authority_scale_path_is_feasible_and_bounded(monkeypatch: pytest.Monkey
 def test_stage_cache_key_follows_what_the_second_stage_depends_on() -> None:
     """A price what-if reuses a scenario's cached pairs; a demand what-if (other children
     under the same scenario name) or a spot change never does."""
-    from optimiser.commission.model import stage_key
+    from optimiser.commission.second_stage import stage_key
 
     d = load_commission(DEMO)
     sc = sample_scenarios(d, 2, seed=0)

@@ -20,17 +20,14 @@ from .data import (
     load_commission,
 )
 from .demand import DEFAULTS, Scenario, expected_scenario, sample_scenarios
-from .model import (
-    Plan,
+from .model import Plan, plan_capacity, plan_to_json, write_outcome
+from .second_stage import (
     ScenarioOutcome,
     clear_cache,
     evaluate_scenario,
     local_map,
-    plan_capacity,
-    plan_to_json,
     scenario_frames,
     scenario_instance,
-    write_outcome,
     write_scenario_instance,
 )
 
