@@ -1,0 +1,144 @@
+"""The cost of a coalition of authorities, solved once and cached.
+
+Definition. The cost c(S) of a coalition S is the spec's weekly objective (pounds a
+week: cost, distance, faith mismatch, moves and out-of-area terms of its placed
+children, plus `unplaced * priority` for each of its children left unplaced, plus the
+sibling-split term), minimised over plans that place only S's children, only in S's own
+placements (`optimiser.pooling.split`), under the instance's one policy. c({}) = 0.
+
+Superadditivity of savings. For disjoint S and T the union of their plans is a plan of
+S u T whose objective is c(S) + c(T), so c(S u T) <= c(S) + c(T): pooling never costs
+more. This holds because every coalition is priced with the *same* weights, above all
+the same unplaced penalty; if each authority priced leaving a child unplaced its own way,
+a pooled plan that places the other's children could be dearer on the common scale.
+
+A solve that stops at its time limit gives an upper bound (its plan) and a lower bound.
+So that a time-limited run never reports pooling as dearer than staying apart,
+`CoalitionCosts.cost` is the best plan known for S: the solve's, or the union of the
+best plans of two disjoint coalitions covering S (all costs are upper bounds of the
+true c(S), and equal to it when every solve is proven optimal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..solver import SolveOptions, solve
+from .split import Split, coalition_instance
+
+Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
+
+
+@dataclass(frozen=True)
+class Solved:
+    """One coalition's solve: objective (an upper bound), bound, status, and its plan."""
+
+    mask: int
+    objective: float
+    bound: float
+    status: str
+    seconds: float
+    assignment: np.ndarray  # per child of the instance in S (index order): placement or -1
+
+
+def solve_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
+    """Solve coalition `mask` (a task: runs in a Dask worker or in this process)."""
+    sub, kids, places = coalition_instance(split, mask)
+    res = solve(sub, options)
+    a = np.where(res.assignment >= 0, places[np.maximum(res.assignment, 0)], -1)
+    del kids
+    return Solved(mask, float(res.objective), float(res.bound), str(res.status),
+                  float(res.runtime), a.astype(np.int64))
+
+
+def in_process(fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """The simplest mapper: one task after another, here."""
+    return [fn(*a) for a in args_list]
+
+
+class CoalitionCosts:
+    """c(S) for any coalition (bit mask over `split.names`), each solved at most once.
+
+    `ensure(masks)` solves the coalitions not yet known, as one batch on `mapper`
+    (``mapper(fn, args_list) -> list``, e.g. `optimiser.commission.dist.DaskMapper`).
+    """
+
+    def __init__(self, split: Split, options: SolveOptions, mapper: Mapper | None = None):
+        self.split = split
+        self.options = options
+        self.mapper = mapper or in_process
+        self.solved: dict[int, Solved] = {}
+        self._best: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
+        self._cover: dict[int, bool] = {0: True}
+
+    def ensure(self, masks: Iterable[int]) -> None:
+        todo = sorted({int(m) for m in masks if m and m not in self.solved},
+                      key=lambda m: (bin(m).count("1"), m))
+        if not todo:
+            return
+        out = self.mapper(solve_coalition, [(self.split, m, self.options) for m in todo])
+        for s in out:
+            self.solved[s.mask] = s
+        self._best = {0: (0.0, ())}  # new solves can improve any union
+        self._cover = {0: True}
+
+    def cost(self, mask: int) -> float:
+        """The best known cost of coalition `mask` (module doc); solves it if needed."""
+        if mask not in self.solved and not self._covered(mask):
+            self.ensure([mask])
+        return self._closure(mask)[0]
+
+    def parts(self, mask: int) -> tuple[int, ...]:
+        """The solved coalitions whose plans, joined, give `cost(mask)`."""
+        self.cost(mask)
+        return self._closure(mask)[1]
+
+    def _closure(self, mask: int) -> tuple[float, tuple[int, ...]]:
+        hit = self._best.get(mask)
+        if hit is not None:
+            return hit
+        best: tuple[float, tuple[int, ...]] = (
+            (self.solved[mask].objective, (mask,)) if mask in self.solved else (np.inf, ()))
+        for t in self.solved:
+            if t != mask and t & ~mask == 0 and self._covered(mask & ~t):
+                rest = self._closure(mask & ~t)
+                total = self.solved[t].objective + rest[0]
+                if total < best[0] - 1e-9:
+                    best = (total, (t, *rest[1]))
+        self._best[mask] = best
+        return best
+
+    def _covered(self, mask: int) -> bool:
+        """Every member of `mask` is in some solved coalition inside it (its singletons,
+        at least): a union of solved plans then prices it."""
+        hit = self._cover.get(mask)
+        if hit is None:
+            inside = 0
+            for t in self.solved:
+                if t & ~mask == 0:
+                    inside |= t
+            hit = self._cover[mask] = inside == mask
+        return hit
+
+    def plan(self, mask: int) -> np.ndarray:
+        """The best known plan of `mask`: per child of the instance, placement or -1
+        (-1 also for children outside the coalition)."""
+        out = np.full(self.split.instance.n_children, -1, dtype=np.int64)
+        members = self.split.child_owner
+        for t in self.parts(mask):
+            kids = np.flatnonzero(np.isin(members, self.split.members(t)))
+            out[kids] = self.solved[t].assignment
+        return out
+
+    def proven(self, mask: int) -> bool:
+        """Every solve behind `cost(mask)` is proven optimal."""
+        return all(self.solved[t].status == "optimal" for t in self.parts(mask))
+
+    def bound(self, mask: int) -> float:
+        """A lower bound of the true c(mask) when it was solved itself (else -inf)."""
+        s = self.solved.get(mask)
+        return s.bound if s is not None else -np.inf

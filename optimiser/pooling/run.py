@@ -1,0 +1,95 @@
+"""Pool a region: each authority alone, the regional optimum, and the fair shares.
+
+`pool(inst, ...)` is the Python entry (what `placement pool` and `placement solve --pool`
+call); `run_pool(path, out, ...)` loads an instance folder and writes the report folder.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..instance import Instance
+from ..solver import SolveOptions
+from .coalition import CoalitionCosts, Mapper
+from .shapley import EXACT_MAX, Check, Shares, shapley_exact, shapley_sampled, stand_alone_check
+from .split import Split, split_instance
+
+DEFAULT_SAMPLES = 200  # orders drawn above EXACT_MAX authorities when not told
+
+
+@dataclass
+class Pooling:
+    """Everything a pooling run found (the report is built from this)."""
+
+    split: Split
+    costs: CoalitionCosts
+    shares: Shares
+    check: Check
+    alone_plan: np.ndarray  # per child: placement when its authority works alone, or -1
+    pooled_plan: np.ndarray  # per child: placement in the regional plan, or -1
+    seconds: float
+    options: SolveOptions
+    mapper: str = "in-process"
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def pool(inst: Instance, options: SolveOptions | None = None, *, samples: int | None = None,
+         seed: int = 0, mapper: Mapper | None = None, mapper_name: str = "in-process"
+         ) -> Pooling:
+    """Each authority alone and pooled, and the Shapley split of the gain.
+
+    `samples`: None = exact up to `EXACT_MAX` authorities, else `DEFAULT_SAMPLES` orders;
+    a number forces sampling with that many orders. `options`: each coalition's solve
+    (its time limit is per coalition). `mapper`: where coalitions are solved (e.g. a
+    `DaskMapper`); in this process by default."""
+    t0 = time.perf_counter()
+    options = options or SolveOptions()
+    split = split_instance(inst)
+    costs = CoalitionCosts(split, options, mapper)
+    n = split.n_players
+    singles = [1 << i for i in range(n)]
+    costs.ensure([*singles, split.grand])  # alone and pooled first: the headline
+    t_main = time.perf_counter() - t0
+    if samples is None and n <= EXACT_MAX:
+        shares = shapley_exact(n, costs.cost, costs.ensure)
+    else:
+        shares = shapley_sampled(n, costs.cost, samples or DEFAULT_SAMPLES, seed, costs.ensure)
+    known = list(costs.solved)
+    tol = 1e-6
+    if not shares.exact:  # an estimate: allow four standard errors per member
+        tol = 4 * float(np.nansum(shares.stderr)) / max(abs(shares.pooled), 1.0)
+    check = stand_alone_check(shares.allocated, costs.cost, known, tol=tol)
+    alone = np.full(inst.n_children, -1, dtype=np.int64)
+    for m in singles:
+        plan = costs.plan(m)
+        kids = split.child_owner == split.members(m)[0]
+        alone[kids] = plan[kids]
+    return Pooling(split, costs, shares, check, alone, costs.plan(split.grand),
+                   time.perf_counter() - t0, options, mapper_name,
+                   {"alone_and_pooled": round(t_main, 3),
+                    "shares": round(time.perf_counter() - t0 - t_main, 3)})
+
+
+def run_pool(instance: str | Path, out: str | Path, *, time_limit: float = 60.0,
+             samples: int | None = None, seed: int = 0, scheduler: str | None = None,
+             workers: int | None = None, progress: bool = False) -> Pooling:
+    """Load `instance`, pool it, write the report folder `out` (all or nothing).
+
+    `workers`: Dask worker processes of a local cluster (None: one per core; 0: in this
+    process, no Dask); `scheduler`: an existing Dask scheduler's address instead."""
+    from ..commission.dist import make_mapper
+    from ..reader import load_instance
+    from .report import write_report
+
+    inst = load_instance(instance)
+    threads = 1 if (workers != 0 or scheduler) else 0  # Dask: one core per solve
+    options = SolveOptions(time_limit=time_limit, seed=seed, workers=threads)
+    with make_mapper(scheduler, workers, progress) as m:
+        result = pool(inst, options, samples=samples, seed=seed, mapper=m,
+                      mapper_name=m.describe())
+    write_report(result, out, instance=str(instance))
+    return result
