@@ -14,14 +14,17 @@ a 14-year-old is reported as that, never as "too far"), then the child's fit, th
 a manager may waive, then room. Every rule a placement breaks is listed too.
 
 With ``cohort=True`` the ranking also prices what the bed costs the rest of the waiting list
-(see :class:`CohortModel` for the method and why it was chosen).
+(see :class:`CohortModel` for the method and why it was chosen). A ``time_limit`` bounds that
+work: what was not priced in time is said so, never guessed.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -312,14 +315,18 @@ class Matcher:
     # ---------------------------------------------------------------- ranking
     def rank(self, child_id: str | None = None, *, group: str | None = None,
              top: int | None = None, cohort: bool = False,
-             no_approval: bool = False) -> MatchResult:
+             no_approval: bool = False, time_limit: float | None = None) -> MatchResult:
         """Every placement that can take the referral, best first; the rest with reasons.
 
         `top` limits the ranked list only (ruled-out and near misses stay complete).
         `cohort=True` ranks by own score plus the change of the rest's optimum.
         `no_approval=True` ranks only placements that need no reg. 11 approval.
+        `time_limit` (seconds from this call) bounds the cohort model's build and pricing:
+        the cohort info then says `"complete": false` and why, and every placement not
+        priced in time carries no price or only a lower bound (never a guess).
         """
         t0 = time.perf_counter()
+        deadline = None if time_limit is None else t0 + max(float(time_limit), 0.0)
         ref = self.referral(child_id, group)
         inst = self.inst
         mem = ref.members
@@ -394,9 +401,12 @@ class Matcher:
         cohort_info: dict[str, Any] | None = None
         impacts: dict[int, CohortImpact] = {}
         if cohort:
-            model = self.cohort_model()
+            model = self._cohort_within(deadline)
             use = np.where(solo_child, self.cap[ok], k).astype(np.int64)
-            impacts, cohort_info = model.price(ref, ok, score[ok], use, top)
+            if model is None:
+                impacts, cohort_info = _unpriced(ok, t0)
+            else:
+                impacts, cohort_info = model.price(ref, ok, score[ok], use, top, deadline)
             by_total = sorted(ok.tolist(), key=lambda p: (
                 float(score[p]) + impacts[p].sort_key, float(score[p]), p))
             sel = np.asarray(by_total[:top] if top is not None else by_total, dtype=np.int64)
@@ -415,8 +425,21 @@ class Matcher:
 
     def cohort_model(self) -> CohortModel:
         """The cohort's base solve, built on first use and kept for later referrals."""
+        model = self._cohort_within(None)
+        assert model is not None  # no deadline: always built
+        return model
+
+    def _cohort_within(self, deadline: float | None) -> CohortModel | None:
+        """The cohort model, or None when it could not be built by `deadline`."""
         if self._cohort is None:
-            self._cohort = CohortModel(self.inst, budget=self.cohort_budget)
+            try:
+                if deadline is not None and "fork" in mp.get_all_start_methods():
+                    self._cohort = _build_in_child(self.inst, self.cohort_budget, deadline)
+                else:
+                    self._cohort = CohortModel(self.inst, budget=self.cohort_budget,
+                                               deadline=deadline)
+            except _Stopped:
+                return None
         return self._cohort
 
     def _reach(self, rule: Rule, pb: PairBlock, mem: np.ndarray, cols: np.ndarray,
@@ -575,6 +598,78 @@ class Matcher:
 # ==================================================================== cohort impact
 
 _INF = np.iinfo(np.int64).max // 4
+COHORT_METHOD = ("transportation model solved by min-cost flow: sibling groups and solo "
+                 "children held, single children re-allocated exactly; a bed priced by "
+                 "the shortest chain of moves it forces (see optimiser.match.CohortModel)")
+
+
+class _Stopped(Exception):
+    """The time limit came before a step of the cohort model could finish."""
+
+
+def _check(deadline: float | None, need: float = 0.0) -> None:
+    """Stop unless `need` seconds are left before `deadline` (None: no limit).
+
+    A min-cost flow cannot be interrupted once started, so a flow is begun only when the
+    time left is at least an estimate of what it takes (the pace of the steps before it).
+    """
+    if deadline is not None and time.perf_counter() + need > deadline:
+        raise _Stopped
+
+
+def _build_in_child(inst: Instance, budget: float, deadline: float) -> CohortModel:
+    """Build the cohort model in a forked process and take it back if done by `deadline`.
+
+    A min-cost flow holds the interpreter for its whole solve and cannot be interrupted,
+    so a thread or a check between steps cannot keep a time limit; a child process can be
+    stopped at the deadline. The child shares the instance (fork), and sends back only the
+    model's arrays.
+    """
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_build, args=(inst, budget, send))
+    proc.start()
+    send.close()
+    try:
+        if not recv.poll(max(deadline - time.perf_counter(), 0.0)):
+            raise _Stopped
+        try:
+            kind, got = recv.recv()
+        except EOFError:
+            raise RuntimeError("the cohort model's build process ended without an answer"
+                               ) from None
+        if kind == "error":
+            raise RuntimeError(f"the cohort model's build failed: {got}")
+        model = CohortModel.__new__(CohortModel)
+        model.__dict__.update(got)
+        model.inst = inst
+        return model
+    finally:
+        recv.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+
+
+def _child_build(inst: Instance, budget: float, send: Connection) -> None:
+    """In the forked process: build the model and send its state (the instance stays)."""
+    try:
+        model = CohortModel(inst, budget=budget)
+        send.send(("model", {k: v for k, v in vars(model).items() if k != "inst"}))
+    except Exception as exc:  # the parent reports it
+        send.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+def _unpriced(cols: np.ndarray, t0: float, step: str = "the whole-list model was built"
+              ) -> tuple[dict[int, CohortImpact], dict[str, Any]]:
+    """The cohort answer when nothing could be priced in time."""
+    why = f"not priced: the time limit came before {step}"
+    impacts = {p: CohortImpact(None, False, (), (), why) for p in cols.tolist()}
+    return impacts, {"method": COHORT_METHOD, "complete": False, "stopped": why,
+                     "priced_by_successive_paths": 0,
+                     "seconds": round(time.perf_counter() - t0, 4)}
 
 
 def _min_cost_flow(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, costs: np.ndarray,
@@ -631,8 +726,9 @@ class CohortModel:
     considered, so otherwise the figure is an upper bound that is a real, feasible plan.
     """
 
-    def __init__(self, inst: Instance, *, budget: float = 0.6):
+    def __init__(self, inst: Instance, *, budget: float = 0.6, deadline: float | None = None):
         t0 = time.perf_counter()
+        _check(deadline)
         self.inst = inst
         self.budget = budget
         units = inst.units
@@ -647,6 +743,8 @@ class CohortModel:
         self.movable = (units.size == 1) & ~units.solo & ~grouped
         self.unpl = np.rint(w.unplaced * units.unplaced_cost * 100).astype(np.int64)
         pool, _ = build_candidates(inst, limit=None)  # every feasible pair, sorted by unit
+        _check(deadline, need=time.perf_counter() - t0)
+        t_flow = time.perf_counter()
         size = units.size.astype(np.int64)
         unit_starts = np.searchsorted(pool.unit, np.arange(n_u + 1))
 
@@ -664,6 +762,8 @@ class CohortModel:
             np.concatenate([size, np.zeros(m, np.int64), [0, -total]]))
         self.lower_bound = relaxed_cost / 100.0
         share = flows[: len(pool.unit)]
+        t_flow = time.perf_counter() - t_flow
+        _check(deadline)
 
         # 1b. hold groups and solo children where the relaxed flow sent most of them
         place = np.full(n_u, -1, dtype=np.int64)
@@ -697,6 +797,7 @@ class CohortModel:
         self._key_order = np.argsort(key, kind="stable")
         self._key_sorted = key[self._key_order]
         movers = np.flatnonzero(self.movable)
+        _check(deadline, need=t_flow)
         cost, flows = _min_cost_flow(
             np.concatenate([self.arc_unit, movers, n_u + np.arange(m), [unpl_node]]),
             np.concatenate([n_u + self.arc_place, np.full(len(movers), unpl_node),
@@ -762,7 +863,7 @@ class CohortModel:
             "who": np.concatenate([au[mv], placed]),
         }
 
-    def _push(self, e: dict[str, np.ndarray], st: _State,
+    def _push(self, e: dict[str, np.ndarray], st: _State, deadline: float | None,
               not_sink: int | None = None) -> dict[str, Any]:
         """Cheapest way to push one child out of every placement into a free bed (or out)."""
         m = self.m
@@ -772,7 +873,8 @@ class CohortModel:
         if not_sink is not None:
             sink0[not_sink] = False
         g["dist"], g["parent"] = _bellman_ford(g["src"], g["dst"], g["wgt"],
-                                               np.where(sink0, 0, _INF).astype(np.int64))
+                                               np.where(sink0, 0, _INF).astype(np.int64),
+                                               deadline)
         dist = g["dist"]
         g["sink0"] = sink0
         out = np.full(m + 1, _INF, dtype=np.int64)  # cheapest way out, a sink or not
@@ -795,7 +897,8 @@ class CohortModel:
             node = nxt
         return moves
 
-    def _fill(self, st: _State, q: int, arcs: dict[str, np.ndarray]) -> None:
+    def _fill(self, st: _State, q: int, arcs: dict[str, np.ndarray],
+              deadline: float | None) -> None:
         """Fill a freed bed at q by the best improving chain of moves into it, if any.
 
         Single-source from q: dist[x] = cost of the chain that starts by moving a child out
@@ -808,7 +911,7 @@ class CohortModel:
         e = g
         dist0 = np.full(m + 1, _INF, dtype=np.int64)
         dist0[q] = 0
-        dist, g["parent"] = _bellman_ford(e["src"], e["dst"], e["wgt"], dist0)
+        dist, g["parent"] = _bellman_ford(e["src"], e["dst"], e["wgt"], dist0, deadline)
         dist[q] = _INF  # "no chain" is not a chain
         start = int(np.argmin(dist))
         if dist[start] >= 0:
@@ -825,13 +928,10 @@ class CohortModel:
         st.place_of[u] = to if to < m else -1
 
     # ---------------------------------------------------------------- pricing
-    def price(self, ref: Referral, cols: np.ndarray, own: np.ndarray, use: np.ndarray,
-              top: int | None) -> tuple[dict[int, CohortImpact], dict[str, Any]]:
-        """Impact on the rest for each placement in `cols` (the referral taking `use` beds)."""
-        t0 = time.perf_counter()
+    def _rest(self, ref_units: np.ndarray, deadline: float | None
+              ) -> tuple[_State, dict[str, np.ndarray], dict[str, Any]]:
+        """The rest's optimum without the referral, its arcs, and the shared pricing pass."""
         inst, units = self.inst, self.inst.units
-        m = self.m
-        ref_units = np.unique(units.unit_of[ref.members])
         st = _State(self.base_place.copy(), self.base_free.copy())
         # give the referral's beds back to the rest, and let the rest use them
         freed: list[int] = []
@@ -845,9 +945,30 @@ class CohortModel:
         arcs = self._arcs(ref_units)
         for q in freed:
             if st.free[q] > 0:
-                self._fill(st, q, arcs)
+                self._fill(st, q, arcs, deadline)
+        return st, arcs, self._push(self._edges(st, arcs), st, deadline)
+
+    def price(self, ref: Referral, cols: np.ndarray, own: np.ndarray, use: np.ndarray,
+              top: int | None, deadline: float | None = None
+              ) -> tuple[dict[int, CohortImpact], dict[str, Any]]:
+        """Impact on the rest for each placement in `cols` (the referral taking `use` beds).
+
+        By `deadline` (a `time.perf_counter()` value, None: none) the pricing stops: before
+        the shared pass, nothing is priced; after it, the rest keep their lower bounds.
+        """
+        t0 = time.perf_counter()
+        units = self.inst.units
+        m = self.m
+        ref_units = np.unique(units.unit_of[ref.members])
+        try:
+            st, arcs, g = self._rest(ref_units, deadline)
+        except _Stopped:
+            return _unpriced(cols, t0, "the rest's optimum without the referral was found")
         rest_place = st.place_of.copy()
-        g = self._push(self._edges(st, arcs), st)
+        stop = t0 + self.budget
+        by_limit = deadline is not None and deadline <= stop  # the limit, not the budget, stops
+        stop = deadline if by_limit and deadline is not None else stop
+        stopped = False  # by the time limit: the answer is then not complete
         singles_load = np.bincount(st.place_of[self.movable & (st.place_of >= 0)],
                                    minlength=m)
         own_of = dict(zip(cols.tolist(), own.tolist(), strict=True))
@@ -875,16 +996,25 @@ class CohortModel:
         priced = 0
         for lb_total, p in pending:
             bar = totals[k_best - 1] if len(totals) >= k_best else np.inf
-            spent = time.perf_counter() - t0 > self.budget
+            spent = stopped or time.perf_counter() > stop
+            stopped = stopped or (spent and by_limit)
             if spent or lb_total >= bar:
                 lb = lb_total - own_of[p]
-                why = "time budget spent" if spent else "cannot reach the top of the list"
+                why = (("time limit reached" if stopped else "time budget spent") if spent
+                       else "cannot reach the top of the list")
                 impacts[p] = CohortImpact(lb if np.isfinite(lb) else None, False, (), (),
                                           f"lower bound only ({why})")
                 continue
+            try:
+                imp = self._several(st, rest_place, p, int(use_of[p]), arcs,
+                                    g if st.free[p] == 0 else None, deadline)
+            except _Stopped:
+                stopped = True
+                lb = lb_total - own_of[p]
+                impacts[p] = CohortImpact(lb if np.isfinite(lb) else None, False, (), (),
+                                          "lower bound only (time limit reached)")
+                continue
             priced += 1
-            imp = self._several(st, rest_place, p, int(use_of[p]), arcs,
-                                g if st.free[p] == 0 else None)
             impacts[p] = imp
             if imp.others is not None:
                 total = own_of[p] + imp.others
@@ -901,21 +1031,23 @@ class CohortModel:
         choice = int(self.base_place[ref_units[0]])
         rest = ~np.isin(np.arange(units.n), ref_units)
         info = {
-            "method": "transportation model solved by min-cost flow: sibling groups and solo "
-                      "children held, single children re-allocated exactly; a bed priced by "
-                      "the shortest chain of moves it forces (see optimiser.match.CohortModel)",
+            "method": COHORT_METHOD,
+            "complete": not stopped,
             "base_objective": round(self.base_objective, 2),
             "lower_bound": round(self.lower_bound, 2),
             "base_seconds": round(self.seconds, 3),
-            "optimum_choice": str(inst.placement_ids[choice]) if choice >= 0 else None,
+            "optimum_choice": str(self.inst.placement_ids[choice]) if choice >= 0 else None,
             "rest_unplaced": int(units.size[rest & (rest_place < 0)].sum()),
             "priced_by_successive_paths": priced,
             "seconds": round(time.perf_counter() - t0, 4),
         }
+        if stopped:
+            info["stopped"] = "time limit reached: placements not priced keep a lower bound"
         return impacts, info
 
     def _several(self, st0: _State, rest_place: np.ndarray, p: int, use: int,
-                 arcs: dict[str, np.ndarray], g0: dict[str, Any] | None) -> CohortImpact:
+                 arcs: dict[str, np.ndarray], g0: dict[str, Any] | None,
+                 deadline: float | None) -> CohortImpact:
         """Successive shortest paths: push children out of p until the referral fits.
 
         If the single children at p cannot make room, the held groups (or solo children)
@@ -950,7 +1082,7 @@ class CohortModel:
             if g0 is not None and not moves:  # p was already full: the shared pass holds
                 g = g0
             else:
-                g = self._push(self._edges(st, arcs), st, not_sink=p)
+                g = self._push(self._edges(st, arcs), st, deadline, not_sink=p)
             if g["dist"][p] >= _INF:
                 return CohortImpact(None, False, (), (), "no way to free enough beds here")
             cost += int(g["dist"][p])
@@ -999,8 +1131,8 @@ class CohortModel:
         return CohortImpact(pence / 100.0, exact, tuple(out), tuple(unplaced), note)
 
 
-def _bellman_ford(tail: np.ndarray, head: np.ndarray, wgt: np.ndarray,
-                  dist0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _bellman_ford(tail: np.ndarray, head: np.ndarray, wgt: np.ndarray, dist0: np.ndarray,
+                  deadline: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """dist[tail] = min(dist[tail], wgt + dist[head]) to a fixed point (integer pence).
 
     Edges must be sorted by head. Only edges into nodes that changed in the last round are
@@ -1008,7 +1140,7 @@ def _bellman_ford(tail: np.ndarray, head: np.ndarray, wgt: np.ndarray,
     distances and, per node, the edge of its shortest path (-1 at a start): pointers set
     only on a strict decrease form a tree, so a path never loops on a zero-cost swap. The
     flow is optimal, so the residual graph has no negative cycle and this settles; integer
-    pence keep it exact (no float "cycles" of -1e-12).
+    pence keep it exact (no float "cycles" of -1e-12). Past `deadline` it stops (_Stopped).
     """
     n = len(dist0)
     starts = np.searchsorted(head, np.arange(n + 1))
@@ -1016,6 +1148,7 @@ def _bellman_ford(tail: np.ndarray, head: np.ndarray, wgt: np.ndarray,
     parent = np.full(n, -1, dtype=np.int64)
     frontier = np.flatnonzero(dist < _INF)
     for _ in range(n + 1):
+        _check(deadline)
         lo, hi = starts[frontier], starts[frontier + 1]
         lens = hi - lo
         total = int(lens.sum())
@@ -1108,7 +1241,10 @@ def format_text(res: MatchResult) -> str:
                                      f"with no placement at all")
     else:
         lines.append("No placement can take this referral as the rules stand.")
-    if res.cohort is not None:
+    if res.cohort is not None and not res.cohort.get("complete", True):
+        why = res.cohort.get("stopped") or "the time limit was reached"
+        lines.append(f"  (cohort pricing incomplete: {why})")
+    if res.cohort is not None and "base_objective" in res.cohort:
         oc = res.cohort.get("optimum_choice")
         lines.append(f"  (whole-list allocation £{res.cohort['base_objective']:,.0f}/week, lower "
                      f"bound £{res.cohort['lower_bound']:,.0f}; it places this referral at "

@@ -8,6 +8,7 @@ authorities: the core solve (its first choice for a child waiting alone) and the
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from builders import write_instance
 from optimiser import load_instance, solve
 from optimiser.checker import check
 from optimiser.cli import main
+from optimiser.generate import generate
 from optimiser.match import NEVER_WAIVED, RULE_ORDER, Matcher, MatchResult, UnknownReferral
 from optimiser.rules import DEFAULT_TYPES, RATINGS, Rule
 from optimiser.writer import pair_distances
@@ -495,3 +497,66 @@ def test_current_placement_that_now_breaks_a_rule_stays_for_review(tmp_path: Pat
     other = Matcher(inst).rank("C2")
     assert {r.placement_id for r in other.ranked} == {"P1", "P2"}
     assert {r.placement_id: r.vacancies_after for r in other.ranked} == {"P1": 0, "P2": 0}
+
+
+# --------------------------------------------------------------------------- time limit
+
+
+def generate_folder(out: Path, *, children: int, placements: int) -> Path:
+    generate(out, children=children, placements=placements, seed=1)
+    return out
+
+
+def _json(res: MatchResult) -> dict[str, Any]:
+    d = res.to_dict()
+    d.pop("seconds")
+    if d.get("cohort"):
+        for key in ("seconds", "base_seconds"):
+            d["cohort"].pop(key, None)
+    return d
+
+
+def test_a_generous_time_limit_changes_nothing(tmp_path: Path) -> None:
+    """Within the limit, the answer is the unlimited one, and says it is complete."""
+    folder = generate_folder(tmp_path / "g", children=60, placements=50)
+    inst = load_instance(folder)
+    child = str(inst.child_ids[0])
+    free = Matcher(inst).rank(child, top=5, cohort=True)
+    limited = Matcher(inst).rank(child, top=5, cohort=True, time_limit=600)
+    assert limited.cohort is not None and limited.cohort["complete"] is True
+    assert "stopped" not in limited.cohort
+    assert _json(limited) == _json(free)
+
+
+def test_a_tiny_time_limit_on_a_large_instance_returns_in_time(tmp_path: Path) -> None:
+    """The whole-list model of 5,000 children takes seconds to build: a limit of 0.05 s
+    answers by the limit plus the grace, says the pricing is incomplete and prices nothing."""
+    folder = generate_folder(tmp_path / "g", children=5000, placements=4000)
+    inst = load_instance(folder)
+    matcher = Matcher(inst)
+    child = str(inst.child_ids[0])
+    t0 = time.perf_counter()
+    res = matcher.rank(child, top=10, cohort=True, time_limit=0.05)
+    took = time.perf_counter() - t0
+    assert took <= 0.05 + 2.0, took
+    assert res.cohort is not None and res.cohort["complete"] is False
+    assert res.cohort["stopped"]
+    assert res.ranked and all(r.cohort is not None and r.cohort.others is None
+                              and not r.cohort.exact for r in res.ranked)
+    plain = matcher.rank(child, top=10)  # the order falls back to the own score
+    assert [r.placement_id for r in res.ranked] == [r.placement_id for r in plain.ranked]
+    d = json.loads(json.dumps(res.to_dict()))
+    assert d["cohort"]["complete"] is False
+    assert all(r["cohort"]["others_change"] is None for r in d["ranked"])
+    assert "incomplete" in res.text()
+
+
+def test_a_deadline_already_passed_prices_nothing_after_the_build(tmp_path: Path) -> None:
+    """With the model warm, a deadline reached before the shared pass prices nothing."""
+    folder = generate_folder(tmp_path / "g", children=60, placements=50)
+    inst = load_instance(folder)
+    matcher = Matcher(inst)
+    matcher.cohort_model()
+    res = matcher.rank(str(inst.child_ids[0]), cohort=True, time_limit=0.0)
+    assert res.cohort is not None and res.cohort["complete"] is False
+    assert all(r.cohort is not None and r.cohort.others is None for r in res.ranked)
