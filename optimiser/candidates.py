@@ -23,6 +23,7 @@ from .interest import in_child_interest, reservation_allowed
 from .objective import PairTerms, haversine_km, pair_distances, pair_terms
 from .registry import FIT_RULES, PAIR_CHECKS, Fit, Pairs
 from .rules import Rule
+from .spatial import MASK_CELLS, CellIndex, SpatialPool
 
 __all__ = [
     "BlockPlan", "Candidates", "PairBlock", "PairPool", "UnitBlock", "block_km",
@@ -226,9 +227,14 @@ class Candidates:
     n_feasible: np.ndarray  # per unit: feasible placements before pruning
     limit: int | None  # per-unit cap used for pruning (None: every feasible pair kept)
     stats: dict[str, float] = field(default_factory=dict)
+    # the spatial route: the evaluated blocks, which pricing grows (None: the register
+    # was enumerated, and the pool, when held, is every feasible pair)
+    space: SpatialPool | None = None
 
     @property
     def pruned(self) -> bool:
+        if self.space is not None:
+            return True
         return bool((self.n_feasible > np.bincount(self.unit, minlength=len(self.n_feasible)))
                     .any())
 
@@ -329,31 +335,35 @@ class UnitBlock:
 def unit_blocks(inst: Instance, plan: BlockPlan | None = None) -> Iterator[UnitBlock]:
     """Per block: which units can go where (all members together), and at what price."""
     plan = plan or BlockPlan(inst)
+    for block, cols in plan.blocks():
+        if len(cols):
+            yield unit_block(inst, block, cols)
+
+
+def unit_block(inst: Instance, block: np.ndarray, cols: np.ndarray) -> UnitBlock:
+    """Units `block` against placement columns `cols`: feasibility, objective, beds."""
     units = inst.units
     cap = inst.capacity
     pload = inst.pinned_load
-    for block, cols in plan.blocks():
-        if len(cols) == 0:
-            continue
-        sizes = units.size[block]
-        rows = np.concatenate([units.members(u) for u in block])
-        pb = evaluate_block(inst, rows, cols)
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        feas = np.logical_and.reduceat(pb.feasible, offsets, axis=0)
-        obj = np.add.reduceat(pb.objective, offsets, axis=0)
-        solo = units.solo[block]
-        ccap = cap[cols]
-        feas &= sizes[:, None] <= ccap[None, :]
-        # a solo child takes the whole placement; a group that contains one cannot be placed
-        feas &= ~(solo & (sizes > 1))[:, None]
-        if pload.any():
-            # beds of pinned children are never free: others fit in what is left
-            pinned = inst.pinned_unit[block] >= 0
-            held = pload[cols]
-            feas &= pinned[:, None] | (sizes[:, None] <= (ccap - held)[None, :])
-            feas &= ~(solo & ~pinned)[:, None] | (held == 0)[None, :]
-        use = np.where(solo[:, None], ccap[None, :], sizes[:, None]).astype(np.int64)
-        yield UnitBlock(block, cols, feas, obj, use)
+    sizes = units.size[block]
+    rows = np.concatenate([units.members(u) for u in block])
+    pb = evaluate_block(inst, rows, cols)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    feas = np.logical_and.reduceat(pb.feasible, offsets, axis=0)
+    obj = np.add.reduceat(pb.objective, offsets, axis=0)
+    solo = units.solo[block]
+    ccap = cap[cols]
+    feas &= sizes[:, None] <= ccap[None, :]
+    # a solo child takes the whole placement; a group that contains one cannot be placed
+    feas &= ~(solo & (sizes > 1))[:, None]
+    if pload.any():
+        # beds of pinned children are never free: others fit in what is left
+        pinned = inst.pinned_unit[block] >= 0
+        held = pload[cols]
+        feas &= pinned[:, None] | (sizes[:, None] <= (ccap - held)[None, :])
+        feas &= ~(solo & ~pinned)[:, None] | (held == 0)[None, :]
+    use = np.where(solo[:, None], ccap[None, :], sizes[:, None]).astype(np.int64)
+    return UnitBlock(block, cols, feas, obj, use)
 
 
 POOL_LIMIT = 60_000_000  # feasible pairs kept in memory for pricing (~1.1 GB at 18 B each)
@@ -445,13 +455,19 @@ def _pool(parts: list[tuple[np.ndarray, ...]]) -> tuple[PairPool, np.ndarray]:
 
 
 def build_candidates(inst: Instance, *, limit: int | None = 40,
-                     pool_limit: int = POOL_LIMIT) -> tuple[Candidates, PairPool | None]:
+                     pool_limit: int = POOL_LIMIT, spatial: bool = False,
+                     deadline: float | None = None) -> tuple[Candidates, PairPool | None]:
     """Feasible pairs, keeping at most `limit` cheapest per unit plus current placements.
 
     Also returns the pool of all feasible pairs when it fits in `pool_limit` (the pricing
     passes then work on arrays instead of re-evaluating the rules). Pruning is safe:
     `solve` prices every dropped pair and adds back any that could improve the solution.
+    With `spatial` (national registers) only the blocks near each unit are evaluated
+    (optimiser/spatial.py); pricing evaluates more as the prices ask, and no pool is
+    returned. `deadline` (time.perf_counter()) cuts the spatial pass short.
     """
+    if spatial and limit is not None:
+        return spatial_candidates(inst, limit, deadline), None
     t0 = time.perf_counter()
     units = inst.units
     n_feasible = np.zeros(units.n, dtype=np.int64)
@@ -499,3 +515,58 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
                    inst.policy.weights.unplaced * units.unplaced_cost, unit_min).sum())},
     )
     return cands, (pool if full else None)
+
+
+def spatial_candidates(inst: Instance, limit: int, deadline: float | None = None
+                       ) -> Candidates:
+    """The start set from the blocks near each unit (`SpatialPool.start`): each unit's
+    `limit` cheapest, `limit // 2` nearest and its current pairs among those evaluated."""
+    t0 = time.perf_counter()
+    units = inst.units
+    cells = CellIndex.build(inst, max_cells=max(1, MASK_CELLS // max(units.n, 1)))
+    space = SpatialPool(inst, cells, unit_block)
+    space.start(limit, deadline)
+    u = space.unit.astype(np.int64)
+    p = space.placement.astype(np.int64)
+    chosen = _ranked(u, space.objective, limit)
+    if limit >= 2:
+        near = space.objective - (units.size[u] * inst.policy.weights.cost
+                                  * inst.weekly_cost[p])
+        chosen |= _ranked(u, near, limit // 2)
+    first_cur = np.full(units.n, -1, dtype=np.int64)
+    cur = inst.current[units.order]
+    has = cur >= 0
+    first_cur[units.unit_of[units.order[has]]] = cur[has]
+    chosen |= p == first_cur[u]
+    idx = np.flatnonzero(chosen)
+    # the floor of what is left at zero prices: the zero-dual bound over every pair
+    space.grow(np.zeros(inst.n_placements), np.full(units.n, -np.inf))
+    unit_min = np.minimum(space.floor_lb, np.inf)
+    if len(u):
+        starts = np.flatnonzero(np.diff(u, prepend=u[0] - 1))
+        unit_min[u[starts]] = np.minimum(unit_min[u[starts]],
+                                         np.minimum.reduceat(space.objective, starts))
+    # a unit is never claimed whole: blocks are left unevaluated (see `pruned`)
+    n_feasible = space.n_feasible + 1
+    return Candidates(
+        unit=u[idx], placement=p[idx], objective=space.objective[idx],
+        use=space.use[idx].astype(np.int64), n_feasible=n_feasible, limit=limit,
+        stats={"pairs_evaluated": space.evaluated,
+               "pairs_feasible": float(space.n_feasible.sum()),
+               "pairs_kept": float(len(idx)), "pairs_pooled": float(len(space)),
+               "spatial_cells": float(cells.n), "seconds": time.perf_counter() - t0,
+               "lagrangian_zero_bound": float(np.minimum(
+                   inst.policy.weights.unplaced * units.unplaced_cost, unit_min).sum())},
+        space=space)
+
+
+def _ranked(u: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """Mask of each unit's `k` lowest `key`, for pairs sorted by unit."""
+    if not len(u):
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((key, u))
+    us = u[order]
+    rank = np.arange(len(us)) - np.searchsorted(us, us, side="left")
+    out = np.zeros(len(u), dtype=bool)
+    out[order[rank < k]] = True
+    return out

@@ -33,6 +33,9 @@ class SolverParams:
     # pools above this many pairs: a line search between successive duals each LP round
     # (a restricted LP's duals are poor early on, and there is no time for many rounds)
     line_search_pairs: int = 5_000_000
+    # registers of more than this many units x placements: the candidate and pricing
+    # passes search by space with bounds (optimiser/spatial.py) instead of enumerating
+    spatial_cells: int = 1_000_000_000
     # clique cuts are separated on registers of at most this many units
     clique_units: int = 3_000
     # clique cuts added per LP round at most (the most violated first)
@@ -51,6 +54,9 @@ class SolverParams:
     register_pricing_share: float = 0.8
     # transportation rounds are not started if they would end past this share
     transport_rounds_share: float = 0.55
+    # transport rounds price at this blend of the best bound's prices and the flow's
+    # (Wentges smoothing: 0 prices at the flow's own)
+    smoothing: float = 0.5
     # pairs priced in per unit each LP round (simplex route / transport and cut rounds)
     price_per_unit: int = 25
     transport_price_per_unit: int = 10
@@ -147,6 +153,9 @@ class SolverParams:
             elif f.name.endswith("_share") and v > 1:
                 raise ValueError(f"SolverParams.{f.name} is a share of the time limit: "
                                  f"between 0 and 1, not {v!r}")
+        if self.smoothing >= 1:
+            raise ValueError("SolverParams.smoothing must be below 1 (1 never moves the "
+                             "prices)")
         if self.race_max < 1:
             raise ValueError("SolverParams.race_max must be at least 1")
         if self.min_candidates < 1:

@@ -48,27 +48,35 @@ def flow_roundable(inst: Instance, forced: np.ndarray, max_moves: int | None) ->
 
 
 def use_transport(inst: Instance, pool: PairPool | None, forced: np.ndarray,
-                   max_moves: int | None, tuning: SolverParams) -> bool:
-    """The transportation relaxation stands in for the LP on large pools, unless a row
-    it leaves out carries the bound (see `flow_roundable`)."""
-    return (pool is not None and len(pool) > tuning.transport_pairs
-            and flow_roundable(inst, forced, max_moves))
+                   max_moves: int | None, tuning: SolverParams,
+                   spatial: bool = False) -> bool:
+    """The transportation relaxation stands in for the LP on large pools (and on the
+    spatial route, a national register), unless a row it leaves out carries the bound
+    (see `flow_roundable`)."""
+    large = spatial or (pool is not None and len(pool) > tuning.transport_pairs)
+    return large and flow_roundable(inst, forced, max_moves)
 
 
-def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool
+def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
                      ) -> tuple[Candidates, float, Duals, Pricing | None, np.ndarray | None,
                                 int]:
     """Column generation with the transportation relaxation as the restricted LP.
 
     Each round: min-cost flow over the kept pairs (its capacity prices are the LP's
-    duals), then one pricing pass over the pool: the Lagrangian bound over every pair and
-    each unit's pairs with negative reduced cost. Stops when the flow's value and the
-    bound meet (the LP optimum over every pair is reached), or when another round would
-    end past `transport_rounds_share` of the time limit.
-    Returns (cands, bound, its duals, its pricing, the last flow's x on cands, rounds).
+    duals), then one pricing pass over the pool at the smoothed prices (Wentges): a
+    point between the prices of the best bound so far and the flow's. When supply is
+    short the flow's prices swing from round to round (a bed no kept pair reaches is
+    free, one they all reach costs an unplaced child); the smoothed point prices in
+    pairs that stay useful, and its bound is valid like any other. A round whose
+    smoothed prices find no pair (a mis-price) prices at the flow's own.
+    Stops when the flow's value and the best bound meet (the LP optimum over every pair
+    is reached), or when another round would end past `transport_rounds_share` of the
+    limit. Returns (cands, bound, its duals, its pricing, the last flow's x on cands,
+    rounds).
     """
     inst, opts, tp = ctx.inst, ctx.opts, ctx.tuning
     lag, duals, pricing = -np.inf, Duals.zero(inst), None
+    centre: Duals | None = None  # the prices of the best bound so far
     lp_x: np.ndarray | None = None
     rounds = 0
     while len(cands):
@@ -86,15 +94,24 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool
             return cands, lag, Duals(tr.pi, np.zeros(inst.n_placements)), None, tr.x, 0
         rounds += 1
         duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
-        pr = price(inst, cands, pool, duals_r, None,
-                   per_unit=tp.transport_price_per_unit)
+        deadline = ctx_deadline(ctx, tp.transport_rounds_share)
+        alpha = tp.smoothing if centre is not None else 0.0
+        at = smoothed(centre, duals_r, alpha)
+        pr = price(inst, cands, pool, at, None, per_unit=tp.transport_price_per_unit,
+                   deadline=deadline)
+        if alpha > 0 and not len(pr.add_unit):  # mis-priced: the flow's own prices
+            if pr.lagrangian_bound >= lag:
+                lag, duals, pricing, centre = pr.lagrangian_bound, at, pr, at
+            at = duals_r
+            pr = price(inst, cands, pool, at, None, per_unit=tp.transport_price_per_unit,
+                       deadline=deadline)
         if pr.lagrangian_bound >= lag:
-            lag, duals, pricing = pr.lagrangian_bound, duals_r, pr
+            lag, duals, pricing, centre = pr.lagrangian_bound, at, pr, at
         lp_x = tr.x
         ctx.say(f"transport round {rounds}: flow £{tr.value:,.2f}, bound over all pairs "
-            f"£{pr.lagrangian_bound:,.2f}, {len(pr.add_unit):,} pairs priced in "
-            f"({ctx.elapsed():.1f}s)")
-        converged = tr.value - pr.lagrangian_bound <= max(1.0, 1e-4 * abs(tr.value))
+                f"£{pr.lagrangian_bound:,.2f} (best £{lag:,.2f}), {len(pr.add_unit):,} "
+                f"pairs priced in ({ctx.elapsed():.1f}s)")
+        converged = tr.value - lag <= max(1.0, 1e-4 * abs(tr.value))
         round_s = ctx.elapsed() - t_round  # the next round is not started late
         if (len(pr.add_unit) == 0 or converged
                 or ctx.elapsed() + round_s > tp.transport_rounds_share * opts.time_limit
@@ -105,17 +122,30 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool
     return cands, lag, duals, pricing, lp_x, rounds
 
 
+def smoothed(centre: Duals | None, duals: Duals, alpha: float) -> Duals:
+    """alpha x centre + (1 - alpha) x duals, on the capacity prices (the transport
+    route has no other relaxed row)."""
+    if centre is None or alpha <= 0:
+        return duals
+    return Duals(alpha * centre.pi + (1 - alpha) * duals.pi, np.zeros_like(duals.rho))
+
+
+def ctx_deadline(ctx: SolveContext, share: float) -> float:
+    """`share` of the limit as a time.perf_counter() deadline (for the spatial search)."""
+    return time.perf_counter() + ctx.share(share) - ctx.elapsed()
+
+
 def column_generation(ctx: SolveContext, cands: Candidates) -> Relaxation:
     """LP rounds and pricing passes until the LP over the kept pairs meets the bound over
     every pair, or the stage's share of the time is spent."""
     inst, tp, pool = ctx.inst, ctx.tuning, ctx.pool
     t = time.perf_counter()
     lag0 = cands.stats.get("lagrangian_zero_bound", -np.inf)
-    transport = use_transport(inst, pool, ctx.forced, ctx.max_moves, tp)
+    transport = use_transport(inst, pool, ctx.forced, ctx.max_moves, tp,
+                              spatial=cands.space is not None)
     if ctx.opts.backend == "highs" and not transport and len(cands) >= tp.lp_server_pairs:
         ctx.start_server()
     if transport:
-        assert pool is not None
         cands, lag, duals, pricing, lp_x, rounds = transport_rounds(ctx, cands, pool)
         cliques = NO_CLIQUES
     else:
@@ -150,9 +180,10 @@ def simplex_rounds(ctx: SolveContext, cands: Candidates
         duals_r, lp_val, x_r = lp_duals(inst, cands, max_moves, forced,
                                         time_limit=max(budget, ctx.share(tp.lp_round_min_share)),
                                         cliques=cliques, server=ctx.server)
-        if not np.isfinite(lp_val) and pool is None:
+        spatial = cands.space is not None  # pricing searches by space: no full pass
+        if not np.isfinite(lp_val) and pool is None and not spatial:
             break  # no duals in time, and a pricing pass over the register is not cheap
-        if (pool is None and ctx.elapsed() + ctx.timings["candidates"]
+        if (pool is None and not spatial and ctx.elapsed() + ctx.timings["candidates"]
                 > ctx.share(tp.register_pricing_share)):
             # a pricing pass re-evaluates the whole register, about as long as the
             # candidate pass: it would not end in time. Keep the LP for the hints only.
@@ -161,7 +192,8 @@ def simplex_rounds(ctx: SolveContext, cands: Candidates
                     "only")
             break
         pr = price(inst, cands, pool, duals_r, None, per_unit=tp.price_per_unit,
-                   max_moves=max_moves, forced=forced)
+                   max_moves=max_moves, forced=forced,
+                   deadline=ctx_deadline(ctx, tp.lp_share))
         before = duals  # the best duals so far (zero at first: their bound is lag0)
         if pr.lagrangian_bound >= lag:
             lag, duals, pricing = pr.lagrangian_bound, duals_r, pr

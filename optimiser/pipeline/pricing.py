@@ -14,6 +14,7 @@ import numpy as np
 
 from ..candidates import Candidates, PairPool, unit_blocks, unit_slices
 from ..instance import Instance
+from ..spatial import SpatialPool
 from .lp import Duals
 
 
@@ -54,7 +55,8 @@ def _unplaced_option(inst: Instance, duals: Duals, max_moves: int | None,
 
 def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals,
           incumbent: float | None = None, per_unit: int | None = 10,
-          max_moves: int | None = None, forced: np.ndarray | None = None) -> Pricing:
+          max_moves: int | None = None, forced: np.ndarray | None = None,
+          deadline: float | None = None) -> Pricing:
     """One pass over every feasible pair: the Lagrangian bound and the pairs to add back.
 
     `incumbent=None`: column generation for the LP (add pairs with negative reduced cost).
@@ -69,6 +71,9 @@ def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals
     kept_rc = cands.objective + duals.pair_price(inst, cands.unit, cands.placement, cands.use)
     np.minimum.at(m_kept, cands.unit, kept_rc)
     kept_sorted = np.sort(cands.unit * inst.n_placements + cands.placement)
+    if pool is None and cands.space is not None:
+        return _price_space(inst, cands.space, duals, m_full, m_kept, kept_sorted,
+                            incumbent, per_unit, max_moves, deadline)
     if pool is not None:
         return _price_pool(inst, pool, duals, m_full, m_kept, kept_sorted, incumbent,
                            per_unit, max_moves)
@@ -209,6 +214,41 @@ def _price_pool(inst: Instance, pool: PairPool, duals: Duals, m_full: np.ndarray
     return Pricing(lag, min_rc, m_full, du[pick], dp[pick], do[pick], dw[pick])
 
 
+def _space_pool(space: SpatialPool) -> PairPool:
+    """The evaluated feasible pairs, sorted by unit then placement."""
+    return PairPool(space.unit, space.placement, space.objective, space.use)
+
+
+GROW_CELLS = 64  # cells a unit may evaluate per pricing pass (the bound holds for the rest)
+
+
+def _price_space(inst: Instance, space: SpatialPool, duals: Duals, m_full: np.ndarray,
+                 m_kept: np.ndarray, kept_sorted: np.ndarray, incumbent: float | None,
+                 per_unit: int | None, max_moves: int | None,
+                 deadline: float | None) -> Pricing:
+    """`price` on the spatial route. A pair of a block not evaluated has reduced cost at
+    least the block's bound, so: evaluate the blocks whose bound is below the unit's best
+    kept option (only there can a pair price in or lower the unit's best option), then
+    price the evaluated pairs as a pool, each unit's best option floored by the bound of
+    what is still not evaluated (a valid Lagrangian bound, whatever is left). Fixing
+    (`incumbent`) also evaluates the blocks below the unit's best option plus the room."""
+    space.grow(duals.pi, m_kept, max_cells=GROW_CELLS, deadline=deadline)
+    m_floor = np.minimum(m_full, space.floor_lb)
+    if incumbent is not None:
+        first = _price_pool(inst, _space_pool(space), duals, m_floor.copy(), m_kept,
+                            kept_sorted, None, 0, max_moves)
+        room = incumbent - first.lagrangian_bound
+        space.grow(duals.pi, first.best_option + max(room, 0.0), max_cells=GROW_CELLS,
+                   deadline=deadline)
+        m_floor = np.minimum(m_full, space.floor_lb)
+    pr = _price_pool(inst, _space_pool(space), duals, m_floor.copy(), m_kept, kept_sorted,
+                     incumbent, per_unit, max_moves)
+    left = space.floor_lb - pr.best_option
+    if incumbent is not None and np.isfinite(left).any():
+        pr = replace(pr, min_dropped_rc=min(pr.min_dropped_rc, float(left.min())))
+    return pr
+
+
 def _blend(a: Duals, b: Duals, t: float) -> Duals:
     """(1 - t) a + t b, every relaxed row's multiplier alike (keeps them >= 0)."""
     def mix(x: np.ndarray | None, y: np.ndarray | None) -> np.ndarray | None:
@@ -284,7 +324,7 @@ def merge(cands: Candidates, pr: Pricing) -> Candidates:
     stats = dict(cands.stats)
     stats["pairs_kept"] = float(len(u))
     return Candidates(u[order], p[order], o[order], w[order], cands.n_feasible, cands.limit,
-                      stats)
+                      stats, cands.space)
 
 
 def dive_pairs(inst: Instance, cands: Candidates, duals: Duals, best_option: np.ndarray,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 from .. import flow
 from ..candidates import Candidates, build_candidates
+from ..spatial import spatial_applies
 from .context import SolveContext
 from .plans import forced_units, moves_of, status_quo
 from .types import BACKENDS, Result
@@ -24,7 +26,12 @@ def candidates(ctx: SolveContext) -> Candidates:
     if limit is not None and n * limit > tp.lp_columns:
         limit = max(tp.min_candidates, tp.lp_columns // n)
     t = ctx.elapsed()
-    cands, ctx.pool = build_candidates(ctx.inst, limit=limit)
+    spatial = (ctx.inst.units.n * ctx.inst.n_placements > tp.spatial_cells
+               and spatial_applies(ctx.inst))
+    # the pass stops by half the limit: the LP and the search need the rest
+    deadline = time.perf_counter() + ctx.share(tp.no_lp_share) - t
+    cands, ctx.pool = build_candidates(ctx.inst, limit=limit, spatial=spatial,
+                                       deadline=deadline)
     ctx.timings["candidates"] = ctx.elapsed() - t
     return cands
 
@@ -54,8 +61,9 @@ def choose_backend(ctx: SolveContext, cands: Candidates) -> None:
         small = ctx.inst.units.n <= ctx.tuning.auto_highs_units
         ctx.opts = replace(ctx.opts, backend="highs" if small else "cpsat")
     ctx.say(f"candidates: {len(cands):,} pairs kept of "
-            f"{int(cands.stats['pairs_feasible']):,} feasible for {ctx.inst.units.n:,} "
-            f"units ({ctx.timings['candidates']:.1f}s)")
+            f"{int(cands.stats['pairs_feasible']):,} feasible"
+            f"{' (evaluated by spatial search)' if cands.space is not None else ''} for "
+            f"{ctx.inst.units.n:,} units ({ctx.timings['candidates']:.1f}s)")
 
 
 def reallocation(ctx: SolveContext, cands: Candidates) -> None:
