@@ -10,7 +10,8 @@ thus serialised, so the audit chain never forks and an accept sees the beds as t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     event,
     select,
 )
@@ -136,6 +138,11 @@ realloc_runs = Table(  # an overnight re-allocation plan, applied only when sign
     Column("decided_at", String(40), nullable=True),
     Column("approved_chains", Text, nullable=True),  # JSON list of chain ids
 )
+register_changes = Table(  # per version: what it changed (see `bump_version`)
+    "register_changes", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("detail", Text, nullable=False),  # JSON: {"reset": true} or the values after
+)
 login_failures = Table(  # failed sign-ins by "u:<name>" and "a:<address>", for throttling
     "login_failures", metadata,
     Column("id", Integer, primary_key=True),
@@ -230,9 +237,49 @@ def lock_register(conn: Connection) -> dict[str, Any]:
     return dict(row)
 
 
-def bump_version(conn: Connection) -> None:
+CHANGES_KEPT = 10_000  # versions of the change log kept; a worker further behind rebuilds
+
+
+def bump_version(conn: Connection, *, placement_ids: Iterable[str] = (),
+                 child_ids: Iterable[str] = (), reset: bool = False) -> int:
+    """A new register version, with what it changed in the change log (same transaction).
+
+    The change names the placements and children touched and their values *after* the
+    change (vacancies and hold; current placement), read back here, so applying a change
+    twice is harmless. `reset` (an import) says: rebuild from the rows.
+    """
     conn.execute(register_meta.update().where(register_meta.c.id == 1).values(
         version=register_meta.c.version + 1))
+    version = register_version(conn)
+    detail: dict[str, Any] = {"reset": True}
+    if not reset:
+        pids, cids = sorted(set(placement_ids)), sorted(set(child_ids))
+        detail = {"placements": {}, "children": {}}
+        if pids:
+            rows = conn.execute(select(placements.c.placement_id, placements.c.vacancies,
+                                       placements.c.on_hold_reason).where(
+                placements.c.placement_id.in_(pids)))
+            detail["placements"] = {r.placement_id: [int(r.vacancies), r.on_hold_reason]
+                                    for r in rows}
+        if cids:
+            rows = conn.execute(select(children.c.child_id, children.c.current_placement)
+                                .where(children.c.child_id.in_(cids)))
+            detail["children"] = {r.child_id: r.current_placement for r in rows}
+    conn.execute(register_changes.insert().values(version=version, detail=json.dumps(detail)))
+    conn.execute(delete(register_changes).where(
+        register_changes.c.version <= version - CHANGES_KEPT))
+    return version
+
+
+def changes_between(conn: Connection, after: int, upto: int) -> list[dict[str, Any]] | None:
+    """The changes of versions after..upto in order, or None when one is missing (the log
+    was pruned, or the version was made before the log existed)."""
+    rows = conn.execute(select(register_changes).where(
+        register_changes.c.version > after, register_changes.c.version <= upto)
+        .order_by(register_changes.c.version)).all()
+    if [r.version for r in rows] != list(range(after + 1, upto + 1)):
+        return None
+    return [dict(json.loads(r.detail)) for r in rows]
 
 
 def register_version(conn: Connection) -> int:

@@ -205,6 +205,7 @@ def _place(conn: Connection, members: list[str], pid: str, need: int) -> None:
         placements.c.on_hold_reason == "").values(vacancies=placements.c.vacancies - need))
     if taken.rowcount != 1:
         raise Conflict(f"placement {pid} has no room for this referral any more", "capacity")
+    left: list[str] = []
     for cid in members:
         row = conn.execute(select(children.c.current_placement).where(
             children.c.child_id == cid)).first()
@@ -220,4 +221,5 @@ def _place(conn: Connection, members: list[str], pid: str, need: int) -> None:
             conn.execute(placements.update().where(
                 placements.c.placement_id == row.current_placement).values(
                 vacancies=placements.c.vacancies + 1))
-    bump_version(conn)
+            left.append(row.current_placement)
+    bump_version(conn, placement_ids=[pid, *left], child_ids=members)

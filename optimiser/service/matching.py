@@ -1,22 +1,30 @@
-"""One Matcher kept warm for the register as it is now, rebuilt when the register changes.
+"""One Matcher kept warm for the register as it is now, following the register's changes.
 
-Every change to the register bumps `register_meta.version` in its own transaction; a match
-reads the version and, when it differs from the warm matcher's, rebuilds it once (other
-requests wait for that build rather than each building their own).
+Every change to the register bumps `register_meta.version` and writes what it changed to
+the change log, in its own transaction (`db.bump_version`). A match reads the version and,
+when it differs from the warm matcher's, catches up once (other requests wait for that
+rather than each doing it): the changes since the warm version (beds, holds, children's
+current placements) are applied to the warm instance, which costs what changed, not the
+register; an import, a gap in the log or a change the reader would read differently (a
+free-text hold, a pinned child placed) rebuilds from the rows instead. Every worker
+process does this on its own, so all of them follow the database.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine
+import numpy as np
+from sqlalchemy import Connection, Engine, select
 
 from optimiser import Instance
+from optimiser.categories import HOLD_REASONS
 from optimiser.match import Matcher, MatchResult
 
-from .db import register_version
+from .db import changes_between, children, register_meta, register_version
 from .register import build_instance
 
 APPROVAL_KEY = "approval"  # who must approve a ranked placement (reg. 11), null: nobody
@@ -32,6 +40,7 @@ class Warm:
     version: int
     instance: Instance
     matcher: Matcher
+    pinned: frozenset[str] = frozenset()  # children with a pin that holds once placed
     answers: dict[tuple[str | None, str | None, int | None], dict[str, Any]] = field(
         default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -56,6 +65,7 @@ class MatcherCache:
         self.engine = engine
         self._warm: Warm | None = None
         self._lock = threading.Lock()
+        self.rebuilds = 0  # from the rows (the rest followed the change log)
 
     def get(self) -> Warm:
         with self.engine.connect() as conn:
@@ -69,9 +79,70 @@ class MatcherCache:
                 return warm
             with self.engine.connect() as conn:
                 version = register_version(conn)
-                inst = build_instance(conn)
-            self._warm = Warm(version, inst, Matcher(inst))
-            return self._warm
+                got = None
+                if warm is not None and warm.version < version:
+                    changes = changes_between(conn, warm.version, version)
+                    got = None if changes is None else follow(warm, version, changes)
+                if got is None:
+                    got = rebuild(conn)
+                    self.rebuilds += 1
+            self._warm = got
+            return got
+
+
+def rebuild(conn: Connection) -> Warm:
+    """The warm matcher from every row of the register (in one read transaction)."""
+    version = register_version(conn)
+    inst = build_instance(conn)
+    return Warm(version, inst, Matcher(inst), pinned_children(conn))
+
+
+PIN_OFF = ("", "false", "no", "0", "n", "f")  # a pin column's values that pin nobody
+
+
+def pinned_children(conn: Connection) -> frozenset[str]:
+    """Children whose `pinned` cell pins them (the reader keeps a pin only for a placed
+    child, so placing or unplacing one of these is rebuilt from the rows)."""
+    columns = json.loads(conn.execute(select(register_meta.c.child_columns)).scalar_one())
+    if "pinned" not in columns:
+        return frozenset()
+    return frozenset(
+        r.child_id for r in conn.execute(select(children.c.child_id, children.c.data))
+        if str(json.loads(r.data).get("pinned", "")).strip().lower() not in PIN_OFF)
+
+
+def hold_value(text: str) -> str | None:
+    """`on_hold_reason` as the reader keeps it, or None where only the reader can say
+    (free text: the reader warns about it, so leave it to the reader)."""
+    s = text.strip()
+    if s.lower() in HOLD_REASONS:
+        return s.lower()
+    return "" if s == "" else None
+
+
+def follow(warm: Warm, version: int, changes: list[dict[str, Any]]) -> Warm | None:
+    """The warm matcher with `changes` applied (None: rebuild from the rows instead)."""
+    inst = warm.instance
+    vac = np.array(inst.vacancies, dtype=np.int32)
+    assert inst.on_hold is not None
+    hold = np.array(inst.on_hold, dtype=object)
+    cur = np.array(inst.current, dtype=np.int32)
+    for change in changes:
+        if change.get("reset"):
+            return None
+        for pid, (beds, text) in change["placements"].items():
+            p, held = inst.placement_index.get(pid), hold_value(text)
+            if p is None or held is None:
+                return None
+            vac[p], hold[p] = beds, held
+        for cid, pid in change["children"].items():
+            c = inst.child_index.get(cid)
+            q = -1 if pid == "" else inst.placement_index.get(pid)
+            if c is None or q is None or (cid in warm.pinned and (q >= 0) != (cur[c] >= 0)):
+                return None
+            cur[c] = q
+    new = replace(inst, vacancies=vac, on_hold=hold, current=cur)
+    return Warm(version, new, Matcher(new), warm.pinned)
 
 
 def rank(warm: Warm, child_id: str | None, group: str | None,

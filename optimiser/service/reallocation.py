@@ -153,4 +153,6 @@ def apply_changes(conn: Connection, changes: list[dict[str, Any]]) -> None:
             if taken.rowcount != 1:
                 raise Conflict(f"placement {c['to_placement']} has no room for "
                                f"{c['child_id']}")
-    bump_version(conn)
+    bump_version(conn, child_ids=[c["child_id"] for c in changes],
+                 placement_ids=[p for c in changes
+                                for p in (c["from_placement"], c["to_placement"]) if p])

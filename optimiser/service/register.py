@@ -169,7 +169,7 @@ def replace_register(conn: Connection, texts: dict[str, str]) -> tuple[int, int]
         conn.execute(register_files.insert(), kept)
     conn.execute(register_meta.update().where(register_meta.c.id == 1).values(
         child_columns=json.dumps(ccols), placement_columns=json.dumps(pcols)))
-    bump_version(conn)
+    bump_version(conn, reset=True)
     return len(ch), len(pl)
 
 
@@ -267,7 +267,7 @@ def edit_placement(engine: Engine, user: str, placement_id: str, vacancies: int 
             build_instance(conn)
         except InstanceError as e:
             raise ImportRefused(e.problems) from e
-        bump_version(conn)
+        bump_version(conn, placement_ids=[placement_id])
         audit.append(conn, user, "placement.edit", f"placement:{placement_id}",
                      {"before": {k: getattr(before, k) for k in values}, "after": values})
         row = conn.execute(select(placements).where(
