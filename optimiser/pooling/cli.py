@@ -21,13 +21,20 @@ def cmd_pool(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 0:
         print("error: --workers must be 0 (in-process) or more", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not 0 <= args.gap < 1:
+        print("error: --gap must be in [0, 1)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.time_scale < 1:
+        print("error: --time-scale must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.time_limit <= 0:
         print("error: --time-limit must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        result = run_pool(args.instance, args.out, time_limit=args.time_limit,
+        result = run_pool(args.instance, args.out, time_limit=args.time_limit, gap=args.gap,
                           samples=args.samples, seed=args.seed, scheduler=args.scheduler,
-                          workers=args.workers, progress=not args.quiet)
+                          workers=args.workers, max_time_scale=args.time_scale,
+                          progress=not args.quiet)
     except (PoolingError, InstanceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -63,6 +70,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--time-limit", type=float, default=60.0,
                    help="seconds per coalition solve (default 60)")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="a coalition with k times the children of the largest authority "
+                        "gets min(k, this) times the time limit (default 1: the same)")
+    p.add_argument("--gap", type=float, default=0.0,
+                   help="relative gap at which a coalition's solve may stop (default 0: "
+                        "prove each optimal)")
     p.add_argument("--samples", type=int, default=None,
                    help="random orders for the Shapley value (default: exact up to ten "
                         "authorities, 200 orders above)")

@@ -22,7 +22,7 @@ true c(S), and equal to it when every solve is proven optimal).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -67,9 +67,11 @@ class CoalitionCosts:
     (``mapper(fn, args_list) -> list``, e.g. `optimiser.commission.dist.DaskMapper`).
     """
 
-    def __init__(self, split: Split, options: SolveOptions, mapper: Mapper | None = None):
+    def __init__(self, split: Split, options: SolveOptions, mapper: Mapper | None = None,
+                 max_time_scale: float = 1.0):
         self.split = split
         self.options = options
+        self.max_time_scale = max_time_scale
         self.mapper = mapper or in_process
         self.solved: dict[int, Solved] = {}
         self._best: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
@@ -80,11 +82,23 @@ class CoalitionCosts:
                       key=lambda m: (bin(m).count("1"), m))
         if not todo:
             return
-        out = self.mapper(solve_coalition, [(self.split, m, self.options) for m in todo])
+        out = self.mapper(solve_coalition, [(self.split, m, self.options_for(m))
+                                            for m in todo])
         for s in out:
             self.solved[s.mask] = s
         self._best = {0: (0.0, ())}  # new solves can improve any union
         self._cover = {0: True}
+
+    def options_for(self, mask: int) -> SolveOptions:
+        """The solve options of coalition `mask`: the time limit grows with its children,
+        relative to the largest authority's, up to `max_time_scale` times (1: the same
+        limit for every coalition)."""
+        if self.max_time_scale <= 1.0:
+            return self.options
+        sizes = np.bincount(self.split.child_owner, minlength=self.split.n_players)
+        scale = float(sizes[self.split.members(mask)].sum()) / max(int(sizes.max()), 1)
+        scale = min(max(scale, 1.0), self.max_time_scale)
+        return replace(self.options, time_limit=self.options.time_limit * scale)
 
     def cost(self, mask: int) -> float:
         """The best known cost of coalition `mask` (module doc); solves it if needed."""

@@ -38,18 +38,19 @@ class Pooling:
 
 
 def pool(inst: Instance, options: SolveOptions | None = None, *, samples: int | None = None,
-         seed: int = 0, mapper: Mapper | None = None, mapper_name: str = "in-process"
-         ) -> Pooling:
+         seed: int = 0, mapper: Mapper | None = None, mapper_name: str = "in-process",
+         max_time_scale: float = 1.0) -> Pooling:
     """Each authority alone and pooled, and the Shapley split of the gain.
 
     `samples`: None = exact up to `EXACT_MAX` authorities, else `DEFAULT_SAMPLES` orders;
     a number forces sampling with that many orders. `options`: each coalition's solve
-    (its time limit is per coalition). `mapper`: where coalitions are solved (e.g. a
+    (its time limit is per coalition, grown with the coalition's children up to
+    `max_time_scale` times). `mapper`: where coalitions are solved (e.g. a
     `DaskMapper`); in this process by default."""
     t0 = time.perf_counter()
     options = options or SolveOptions()
     split = split_instance(inst)
-    costs = CoalitionCosts(split, options, mapper)
+    costs = CoalitionCosts(split, options, mapper, max_time_scale)
     n = split.n_players
     singles = [1 << i for i in range(n)]
     costs.ensure([*singles, split.grand])  # alone and pooled first: the headline
@@ -75,10 +76,13 @@ def pool(inst: Instance, options: SolveOptions | None = None, *, samples: int | 
 
 
 def run_pool(instance: str | Path, out: str | Path, *, time_limit: float = 60.0,
-             samples: int | None = None, seed: int = 0, scheduler: str | None = None,
-             workers: int | None = None, progress: bool = False) -> Pooling:
+             gap: float = 0.0, samples: int | None = None, seed: int = 0,
+             scheduler: str | None = None, workers: int | None = None,
+             max_time_scale: float = 1.0, progress: bool = False) -> Pooling:
     """Load `instance`, pool it, write the report folder `out` (all or nothing).
 
+    `time_limit` and `gap` (relative, 0: prove optimal) hold for each coalition's solve
+    (the limit grown with its children up to `max_time_scale` times).
     `workers`: Dask worker processes of a local cluster (None: one per core; 0: in this
     process, no Dask); `scheduler`: an existing Dask scheduler's address instead."""
     from ..commission.dist import make_mapper
@@ -87,9 +91,10 @@ def run_pool(instance: str | Path, out: str | Path, *, time_limit: float = 60.0,
 
     inst = load_instance(instance)
     threads = 1 if (workers != 0 or scheduler) else 0  # Dask: one core per solve
-    options = SolveOptions(time_limit=time_limit, seed=seed, workers=threads)
+    options = SolveOptions(time_limit=time_limit, seed=seed, workers=threads,
+                           relative_gap=gap)
     with make_mapper(scheduler, workers, progress) as m:
         result = pool(inst, options, samples=samples, seed=seed, mapper=m,
-                      mapper_name=m.describe())
+                      mapper_name=m.describe(), max_time_scale=max_time_scale)
     write_report(result, out, instance=str(instance))
     return result
