@@ -136,7 +136,7 @@ class _Policy:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     min_rating: str = DEFAULT_MIN_RATING
     split_siblings: bool = False
-    move_only_in_child_interest: bool | None = None  # None: the policy does not say
+    move_only_in_child_interest: bool = True  # the spec's default, for every instance
     min_move_km: float = DEFAULT_MIN_MOVE_KM
 
 
@@ -148,13 +148,11 @@ class _Instance:
     distances: dict[str, float]  # child_id + _SEP + placement_id -> km
     policy: _Policy
     adjoining: frozenset[str] | None = None  # authority + _SEP + neighbour, both orders
-    uses_11: bool = False  # a 1.1 column, file or policy key is given
 
     @property
     def move_rule(self) -> bool:
-        """move_only_in_child_interest: as the policy says, else on for a 1.1 instance."""
-        stated = self.policy.move_only_in_child_interest
-        return self.uses_11 if stated is None else stated
+        """move_only_in_child_interest: as the policy says, on by default."""
+        return self.policy.move_only_in_child_interest
 
 
 def _clean(df: pd.DataFrame) -> pd.DataFrame:
@@ -346,8 +344,8 @@ def _policy_from_mapping(data: Mapping[str, Any]) -> _Policy:
     if floor not in RATINGS:
         raise ValueError(f"policy: rules.min_ofsted_rating {floor!r} is not one of {RATINGS}")
     split = _parse_bool(rules.get("split_siblings", False), "policy: rules.split_siblings")
-    stated = rules.get("move_only_in_child_interest")
-    move = None if stated is None else _parse_bool(stated, "policy: rules.move_only_...")
+    move = _parse_bool(rules.get("move_only_in_child_interest", True),
+                       "policy: rules.move_only_in_child_interest")
     km = float(rules.get("min_move_km", DEFAULT_MIN_MOVE_KM))
     return _Policy(weights=weights, min_rating=floor, split_siblings=split,
                    move_only_in_child_interest=move, min_move_km=km)
@@ -451,13 +449,7 @@ def _load_instance(path: str | Path, policy_file: str | Path | None = None,
         adj = sheets["adjoining"]
         a, b = adj["authority"].map(_area), adj["neighbour"].map(_area)
         adjoining = frozenset((a + _SEP + b).tolist() + (b + _SEP + a).tolist())
-    policy_keys = {f"{t}.{k}" for t, v in raw.items() if isinstance(v, dict) for k in v}
-    given = [children["authority"], placements["authority"], placements["reserved_for"],
-             placements["urn"]]
-    uses_11 = (any(bool((col != "").any()) for col in given) or adjoining is not None
-               or bool(policy_keys & {"weights.out_of_area", "rules.move_only_in_child_interest",
-                               "rules.min_move_km"}))
-    return _Instance(children, placements, exclusions, distances, policy, adjoining, uses_11)
+    return _Instance(children, placements, exclusions, distances, policy, adjoining)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -63,14 +63,13 @@ class Weights:
 class Rules:
     """Authority rules (spec `[rules]`).
 
-    `move_only_in_child_interest`: None when the policy does not say; it then holds for
-    an instance that uses the format's 1.1 columns or files (`Instance.format_11`), and
-    not for a version-1 instance, whose optimum stays what it was.
+    `move_only_in_child_interest` is on unless the policy turns it off (the spec's
+    default, for every instance, version 1 or 1.1).
     """
 
     min_ofsted_rating: str = "requires_improvement"
     split_siblings: bool = False
-    move_only_in_child_interest: bool | None = None
+    move_only_in_child_interest: bool = True
     min_move_km: float = 10.0
 
 
@@ -293,8 +292,7 @@ class Instance:
     @property
     def move_rule(self) -> bool:
         """Whether `move_only_in_child_interest` holds (see `Rules`)."""
-        stated = self.policy.rules.move_only_in_child_interest
-        return self.format_11 if stated is None else stated
+        return self.policy.rules.move_only_in_child_interest
 
     @cached_property
     def stay_terms(self) -> np.ndarray:

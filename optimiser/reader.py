@@ -805,8 +805,7 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
         out.add(*problem)
     for warning in warnings:
         out.warn(warning)
-    stated = pol.rules.move_only_in_child_interest
-    if (f11.used if stated is None else stated) and not pol.rules.split_siblings:
+    if pol.rules.move_only_in_child_interest and not pol.rules.split_siblings:
         _warn_siblings_apart(ch, cf, current, out)
     if ofsted is not None:
         try:

@@ -12,11 +12,13 @@ tolerances never reach the comparison.
 Covered: spec version 1 (hard pair rules, sibling groups placed whole or split with the
 split penalty, solo children, capacity with current residents, the unplaced penalty by
 priority, the faith preference, distances.csv overrides, exclusions, a current placement
-that now breaks a rule staying a candidate for its child), the move penalty, and these
-re-allocation inputs: `pinned`, `on_hold_reason`, `available_from` (with an as-of date)
-and a limit on the number of children moved (`max_moves`). Not covered: format 1.1's
-`move_only_in_child_interest`, `reserved_for`, `out_of_area` and adjoining authorities
-(the engine does not read them either), re-allocation's `min_saving` and `previous`.
+that now breaks a rule staying a candidate for its child), the move penalty, format 1.1
+(`reserved_for`, the `out_of_area` weight over both `authority` columns, and
+`move_only_in_child_interest`, on unless the policy turns it off: a placed child is never
+left unplaced and moves only for one of the spec's four reasons, each child of a group on
+its own), and these re-allocation inputs: `pinned`, `on_hold_reason`, `available_from`
+(with an as-of date) and a limit on the number of children moved (`max_moves`). Not
+covered: re-allocation's `min_saving` and `previous`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ TYPES = ("inhouse_foster", "kinship_foster", "ifa_foster", "inhouse_residential"
 DEFAULT_TYPES = frozenset(TYPES) - {"secure", "parent_and_child"}
 RATING_RANK = {"outstanding": 0, "good": 1, "requires_improvement": 2, "inadequate": 3}
 WEIGHTS = {"cost": 1.0, "per_km": 5.0, "faith_mismatch": 200.0, "move": 500.0,
-           "unplaced": 100000.0, "sibling_split": 1000.0}
+           "unplaced": 100000.0, "sibling_split": 1000.0, "out_of_area": 0.0}
+STEP_DOWN_FROM = frozenset({"inhouse_residential", "external_residential", "secure"})
+STEP_DOWN_TO = frozenset({"inhouse_foster", "kinship_foster", "ifa_foster"})
 TRUE = ("true", "yes", "1")
 
 
@@ -65,6 +69,7 @@ class Child:
     current: str
     priority: float
     pinned: bool
+    authority: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class Place:
     lon: float
     cost: float
     closed: bool  # on hold or not yet available: residents stay, no newcomer
+    reserved_for: frozenset[str] | None = None  # child ids or sibling groups; None: anyone
+    authority: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ class Spec:
     min_rating: str
     split: bool
     max_moves: int | None = None
+    move_rule: bool = True  # move_only_in_child_interest
+    min_move_km: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,17 @@ def _tags(text: str) -> frozenset[str]:
     return frozenset(t.strip() for t in text.split(";") if t.strip())
 
 
+def _area(text: str) -> str:
+    """An authority as the spec compares them: its code or name, in any case and spacing."""
+    return " ".join(text.split()).lower()
+
+
+def _bool(value: object, default: bool) -> bool:
+    if value is None:
+        return default
+    return value if isinstance(value, bool) else str(value).lower() in TRUE
+
+
 def _closed(hold: str, opens: str, day: dt.date) -> bool:
     return bool(hold) or (bool(opens) and dt.date.fromisoformat(opens[:10]) > day)
 
@@ -138,7 +158,8 @@ def read_spec(folder: str | Path, *, day: dt.date | None = None,
     children = []
     for r in ch.assign(**{c: _col(ch, c) for c in (
             "sibling_group", "faith", "faith_match", "needs", "placement_types",
-            "max_distance_km", "solo", "current_placement", "priority", "pinned")}
+            "max_distance_km", "solo", "current_placement", "priority", "pinned",
+            "authority")}
                        ).to_dict("records"):
         types = _tags(r["placement_types"].lower())
         children.append(Child(
@@ -149,18 +170,20 @@ def read_spec(folder: str | Path, *, day: dt.date | None = None,
             float(r["max_distance_km"]) if r["max_distance_km"] else None,
             r["solo"].lower() in TRUE, r["current_placement"],
             float(r["priority"]) if r["priority"] else 1.0,
-            r["pinned"].lower() in TRUE and r["current_placement"] != ""))
+            r["pinned"].lower() in TRUE and r["current_placement"] != "",
+            _area(r["authority"])))
     places = []
     for r in pl.assign(**{c: _col(pl, c) for c in (
             "genders", "faith", "needs_supported", "ofsted_rating", "on_hold_reason",
-            "available_from")}).to_dict("records"):
+            "available_from", "reserved_for", "authority")}).to_dict("records"):
         places.append(Place(
             r["placement_id"], r["type"].lower(), int(float(r["vacancies"])),
             float(r["age_min"]), float(r["age_max"]),
             _tags(r["genders"].upper()) or frozenset("FMX"), r["faith"].lower(),
             _tags(r["needs_supported"]), r["ofsted_rating"].lower() or "not_rated",
             float(r["lat"]), float(r["lon"]), float(r["weekly_cost"]),
-            _closed(r["on_hold_reason"], r["available_from"], day)))
+            _closed(r["on_hold_reason"], r["available_from"], day),
+            _tags(r["reserved_for"]) or None, _area(r["authority"])))
     ex = _table(folder / "exclusions.csv")
     exclusions = frozenset(zip(_col(ex, "child_id"), _col(ex, "placement_id"), strict=True))
     dist = _table(folder / "distances.csv")
@@ -173,11 +196,11 @@ def read_spec(folder: str | Path, *, day: dt.date | None = None,
     weights = dict(WEIGHTS)
     weights.update({k: float(v) for k, v in policy.get("weights", {}).items() if k in WEIGHTS})
     rules = policy.get("rules", {})
-    split = rules.get("split_siblings", False)
-    split = split if isinstance(split, bool) else str(split).lower() in TRUE
     return Spec(children, places, exclusions, km, weights,
                 str(rules.get("min_ofsted_rating", "requires_improvement")).lower(),
-                split, max_moves)
+                _bool(rules.get("split_siblings"), False), max_moves,
+                _bool(rules.get("move_only_in_child_interest"), True),
+                float(rules.get("min_move_km", 10.0)))
 
 
 def distance_km(spec: Spec, c: Child, p: Place) -> float:
@@ -190,15 +213,10 @@ def distance_km(spec: Spec, c: Child, p: Place) -> float:
     return 2 * EARTH_KM * math.asin(math.sqrt(min(1.0, max(0.0, a))))
 
 
-def allowed(spec: Spec, c: Child, p: Place) -> bool:
-    """May child c live at p? Every hard pair rule; its own current placement always."""
-    if c.current == p.pid:
-        return True
-    if c.pinned or p.closed:
-        return False
+def breaks(spec: Spec, c: Child, p: Place) -> bool:
+    """Does p break one of child c's hard pair rules (as it would for a newcomer)?"""
     rank = RATING_RANK.get(p.rating)
-    km = distance_km(spec, c, p)
-    return not (
+    return (
         (p.ptype == "supported_accommodation" and c.age < 16)
         or p.ptype not in c.types
         or not p.age_min <= c.age <= p.age_max
@@ -207,7 +225,30 @@ def allowed(spec: Spec, c: Child, p: Place) -> bool:
         or (c.faith_match == "required" and (not c.faith or c.faith != p.faith))
         or (rank is not None and rank > RATING_RANK[spec.min_rating])
         or (c.cid, p.pid) in spec.exclusions
-        or (c.max_km is not None and km > c.max_km + 1e-9))
+        or (c.max_km is not None and distance_km(spec, c, p) > c.max_km + 1e-9)
+        or (p.reserved_for is not None and c.cid not in p.reserved_for
+            and c.group not in p.reserved_for))
+
+
+def in_interest(spec: Spec, c: Child, p: Place, place: dict[str, Place]) -> bool:
+    """move_only_in_child_interest: c stays, waits, or moving to p is better for c itself
+    (nearer home by min_move_km, its faith, a step down to a family, or its current
+    placement now breaks one of its rules)."""
+    if not spec.move_rule or not c.current or c.current == p.pid:
+        return True
+    home = place[c.current]
+    faith = c.faith_match in ("preferred", "required") and c.faith != ""
+    return (distance_km(spec, c, home) - distance_km(spec, c, p) >= spec.min_move_km - 1e-9
+            or (faith and p.faith == c.faith and home.faith != c.faith)
+            or (home.ptype in STEP_DOWN_FROM and p.ptype in STEP_DOWN_TO)
+            or breaks(spec, c, home))
+
+
+def allowed(spec: Spec, c: Child, p: Place) -> bool:
+    """May child c live at p? Every hard pair rule; its own current placement always."""
+    if c.current == p.pid:
+        return True
+    return not (c.pinned or p.closed or breaks(spec, c, p))
 
 
 def pair_cost(spec: Spec, c: Child, p: Place) -> float:
@@ -215,8 +256,9 @@ def pair_cost(spec: Spec, c: Child, p: Place) -> float:
     w = spec.weights
     mismatch = c.faith_match == "preferred" and (not p.faith or p.faith != c.faith)
     moved = c.current != "" and c.current != p.pid
+    away = c.authority != "" and p.authority != "" and c.authority != p.authority
     return (w["cost"] * p.cost + w["per_km"] * distance_km(spec, c, p)
-            + w["faith_mismatch"] * mismatch + w["move"] * moved)
+            + w["faith_mismatch"] * mismatch + w["move"] * moved + w["out_of_area"] * away)
 
 
 def capacity(spec: Spec) -> dict[str, int]:
@@ -290,9 +332,10 @@ def _unit_pairs(spec: Spec, unit: list[Child], cap: dict[str, int]) -> list[Plac
     pinned = {c.current for c in unit if c.pinned}
     if len(pinned) > 1 or (any(c.solo for c in unit) and len(unit) > 1):
         return []
+    place = {p.pid: p for p in spec.places}
     return [p for p in spec.places
             if (not pinned or p.pid in pinned) and len(unit) <= cap[p.pid]
-            and all(allowed(spec, c, p) for c in unit)]
+            and all(allowed(spec, c, p) and in_interest(spec, c, p, place) for c in unit)]
 
 
 def build(spec: Spec) -> tuple[_Model, list[list[Child]]]:
@@ -319,8 +362,8 @@ def build(spec: Spec) -> tuple[_Model, list[list[Child]]]:
             moves[j] = sum(1 for c in unit if c.current and c.current != p.pid) - living
             if spec.split and unit[0].group:
                 by_group.setdefault(unit[0].group, {}).setdefault(p.pid, []).append(j)
-        pinned = any(c.pinned for c in unit)
-        model.row(cols, 1.0 if pinned else 0.0, 1.0)
+        must = any(c.pinned for c in unit) or (spec.move_rule and living > 0)
+        model.row(cols, 1.0 if must else 0.0, 1.0)
     for pid, coef in at_place.items():
         if coef:
             model.row(coef, 0.0, float(cap[pid]))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from builders import write_instance
+from policies import COST_MOVES
 
 from optimiser.rules import Rule
 
@@ -91,7 +92,8 @@ def _build() -> dict[Rule, tuple[RuleCase, RuleCase]]:
                                       {"available_from": "2026-02-01"},
                                       {"available_from": "2025-12-01"}),
     }
-    # a child who lives at a dear home P1 and would move to a cheap one P2
+    # a child who lives at a dear home P1 and would move to a cheap one P2: a move for
+    # money alone, so these cases of the run's limits turn move_only_in_child_interest off
     home = {"placement_id": "P1", "vacancies": 0, "weekly_cost": 2000}
     cheap = {"placement_id": "P2", "vacancies": 1, "weekly_cost": 1000}
 
@@ -101,7 +103,7 @@ def _build() -> dict[Rule, tuple[RuleCase, RuleCase]]:
             kid = {"child_id": "C1", "current_placement": "P1", **child,
                    **({} if binds else free_child)}
             return RuleCase(rule, binds, [kid], [home, cheap], {"C1": "P2"}, ("C1", "P2"),
-                            run=run if binds else free_run)
+                            policy=COST_MOVES, run=run if binds else free_run)
 
         return case(True), case(False)
 

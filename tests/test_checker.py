@@ -21,6 +21,8 @@ try:
 except ModuleNotFoundError:  # the package is not installed: run from the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from policies import COST_MOVES  # noqa: E402
+
 from optimiser.checker import CheckReport, Violation, check, format_report  # noqa: E402
 
 R = 6371.0
@@ -286,7 +288,8 @@ def test_capacity_counts_current_residents(tmp_path: Path) -> None:
 def test_capacity_bed_of_a_moved_resident_is_free(tmp_path: Path) -> None:
     chs = [child("C1", current_placement="P1"), child("C2"), child("C3")]
     pls = [place("P1", vacancies=1), place("P2", vacancies=1)]
-    report = run(tmp_path, chs, pls, {"C1": "P2", "C2": "P1", "C3": "P1"})
+    report = run(tmp_path, chs, pls, {"C1": "P2", "C2": "P1", "C3": "P1"},
+                 policy=COST_MOVES)  # C1's move is for no reason of its own
     assert report.violations == ()
 
 
@@ -370,8 +373,8 @@ def test_hand_computed_objective(tmp_path: Path) -> None:
     ]
     policy = (
         "[weights]\ncost = 1.5\nper_km = 2.0\nfaith_mismatch = 300.0\nmove = 400.0\n"
-        "unplaced = 50000.0\n"
-    )
+        "unplaced = 50000.0\n[rules]\nmove_only_in_child_interest = false\n"
+    )  # C2 moves and C3 leaves its placement for cost: allowed only with the rule off
     report = run(tmp_path, chs, pls, {"C1": "P1", "C2": "P3", "C3": ""}, policy=policy)
     d1 = hav(51.5, -0.12, 51.45, -0.2)
     d2 = hav(52.0, -1.0, 52.1, -1.1)
@@ -625,7 +628,7 @@ def test_closed_placement_takes_no_newcomer(tmp_path: Path, closed: dict[str, st
     kids = [child("C1", current_placement="P1"), child("C2")]
     pls = [place("P1", vacancies=1, **closed), place("P2", vacancies=1, weekly_cost=100.0)]
     report = run(tmp_path, kids, pls, {"C1": "P2", "C2": "P1"},
-                 summary=None)
+                 summary=None, policy=COST_MOVES)  # C1 leaves for cost
     rule = "on_hold" if "on_hold_reason" in closed else "not_yet_available"
     assert codes(report) == {rule}
     assert [v.child_id for v in report.violations] == ["C2"]

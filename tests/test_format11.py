@@ -166,7 +166,8 @@ def test_a_kinship_carer_reserved_for_no_one_is_a_warning(tmp_path: Path) -> Non
                             [{"placement_id": "P1", "type": "kinship_foster"}])
     inst = load_instance(folder)
     assert any("kinship_foster" in w and "reserved_for" in w for w in inst.warnings)
-    assert not inst.format_11 and not inst.move_rule  # a version-1 instance stays one
+    # a version-1 instance all the same, and the spec's default rule holds for it too
+    assert not inst.format_11 and inst.move_rule
 
 
 # --------------------------------------------------------------------------- rules and reg. 11
@@ -184,12 +185,14 @@ def _solve_check(folder: Path) -> tuple[pd.DataFrame, dict]:
     return a.set_index("child_id"), json.loads((out / "summary.json").read_text())
 
 
-def test_a_placed_child_is_never_left_unplaced_under_the_move_rule(tmp_path: Path) -> None:
+@pytest.mark.parametrize("area", ["E1", ""])  # "": a version-1 instance, the default all the same
+def test_a_placed_child_is_never_left_unplaced_under_the_move_rule(tmp_path: Path,
+                                                                   area: str) -> None:
     """A priority-5 newcomer wants the only bed; without the rule the settled child would
     give it up (unplaced costs 100,000 against 500,000)."""
-    kids = [{"child_id": "C1", "current_placement": "P1", "authority": "E1"},
-            {"child_id": "C2", "priority": 5, "authority": "E1"}]
-    places = [{"placement_id": "P1", "vacancies": 0, "authority": "E1"}]
+    kids = [{"child_id": "C1", "current_placement": "P1", "authority": area},
+            {"child_id": "C2", "priority": 5, "authority": area}]
+    places = [{"placement_id": "P1", "vacancies": 0, "authority": area}]
     on, _ = _solve_check(write_instance(tmp_path / "on", kids, places))
     assert on.loc["C1", "placement_id"] == "P1" and on.loc["C2", "placement_id"] == ""
     off, _ = _solve_check(write_instance(
@@ -198,9 +201,10 @@ def test_a_placed_child_is_never_left_unplaced_under_the_move_rule(tmp_path: Pat
     assert off.loc["C1", "placement_id"] == "" and off.loc["C2", "placement_id"] == "P1"
 
 
-def test_the_checker_rejects_a_placed_child_left_unplaced(tmp_path: Path) -> None:
+@pytest.mark.parametrize("area", ["E1", ""])
+def test_the_checker_rejects_a_placed_child_left_unplaced(tmp_path: Path, area: str) -> None:
     folder = write_instance(tmp_path / "i", [{"child_id": "C1", "current_placement": "P1"}],
-                            [{"placement_id": "P1", "vacancies": 0, "authority": "E1"}])
+                            [{"placement_id": "P1", "vacancies": 0, "authority": area}])
     out = tmp_path / "plan"
     out.mkdir()
     pd.DataFrame({"child_id": ["C1"], "placement_id": [""]}).to_csv(

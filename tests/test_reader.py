@@ -57,7 +57,9 @@ sibling_split = 1000.0
 [rules]
 min_ofsted_rating = "requires_improvement"
 split_siblings = false
-"""
+move_only_in_child_interest = false
+"""  # stated: C2 lives at P1 while its sibling C3 waits, which under the rule (on by
+# default) is a warning of its own (tests/test_format11.py); this base is about cells
 
 # What the brief requires the corpus to cover; deleting one of these cases fails a test.
 REQUIRED_CASES = {
@@ -309,6 +311,8 @@ def test_xlsx_text_ids_that_look_like_missing_values_or_numbers_survive(tmp_path
                                           encoding="utf-8")
     sheets = {name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
               for name in ("children", "placements", "exclusions", "distances")}
+    sheets["policy"] = pd.DataFrame({"key": ["rules.move_only_in_child_interest"],
+                                     "value": [False]})  # as the base's policy.toml says
     inst = load_instance(_write_workbook(tmp_path / "ids.xlsx", sheets))
     assert list(inst.child_ids) == ["NA", "007", "C3", "C4"]
     assert list(inst.placement_ids) == ["nan", "P2", "P3", "P4"]

@@ -3,7 +3,9 @@
 Each property is tested on a hand-made case built so that the rule changes the plan
 (the test fails if the rule is dropped) and, where it is cheap, on a generated authority
 with 70% of its children placed. Distances and gains are recomputed here with `math`,
-not with the engine's code.
+not with the engine's code. These are the run's own limits on moves made for cost, so the
+instances state `move_only_in_child_interest = false` where it matters (tests/
+test_format11.py tests that rule, on by default).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from builders import write_instance
+from policies import COST_MOVES, allow_cost_moves
 
 from optimiser import InstanceError, load_instance
 from optimiser.checker import check
@@ -79,7 +82,7 @@ def authority(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small authority, 70% placed, with pins and held beds."""
     folder = tmp_path_factory.mktemp("realloc") / "auth"
     generate(folder, children=90, placements=75, seed=7, placed_share=0.7)
-    return with_columns(folder, seed=7)
+    return allow_cost_moves(with_columns(folder, seed=7))
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +109,8 @@ def test_pinned_child_stays_even_when_moving_or_unplacing_it_pays(tmp_path: Path
     ]
     # C3 can only stay or be left unplaced
     exclusions = [{"child_id": "C3", "placement_id": p, "reason": "risk"} for p in ("P1", "P2")]
-    free = write_instance(tmp_path / "free", children, placements, exclusions)
+    free = write_instance(tmp_path / "free", children, placements, exclusions,
+                          policy=COST_MOVES)
     run(free)
     a = assigned(tmp_path / "free-out")
     assert a["C1"] == "P2" and a["C2"] == "P3" and a["C3"] == ""
@@ -118,7 +122,8 @@ def test_pinned_child_stays_even_when_moving_or_unplacing_it_pays(tmp_path: Path
     for c in children:
         if c["child_id"] != "C2":
             c["pinned"] = "true"
-    pinned = write_instance(tmp_path / "pinned", children, placements, exclusions)
+    pinned = write_instance(tmp_path / "pinned", children, placements, exclusions,
+                            policy=COST_MOVES)
     res, tables = run(pinned)
     a = assigned(tmp_path / "pinned-out")
     assert a["C1"] == "P1" and a["C3"] == "P3" and a["C2"] == ""
@@ -564,7 +569,8 @@ def test_checker_flags_a_moved_or_unplaced_pinned_child(tmp_path: Path) -> None:
     inst = write_instance(
         tmp_path / "i", [{"child_id": "C1", "current_placement": "P1", "pinned": "true"},
                          {"child_id": "C2", "current_placement": "P1"}],
-        [{"placement_id": "P1", "vacancies": 0}, {"placement_id": "P2", "vacancies": 2}])
+        [{"placement_id": "P1", "vacancies": 0}, {"placement_id": "P2", "vacancies": 2}],
+        policy=COST_MOVES)
     assert rules_broken(inst, write_solution(tmp_path / "stay", {"C1": "P1", "C2": "P2"})) \
         == set()
     assert rules_broken(inst, write_solution(tmp_path / "moved", {"C1": "P2", "C2": "P1"})) \
