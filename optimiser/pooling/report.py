@@ -219,9 +219,10 @@ def write_report(result: Pooling, out: str | Path, *, instance: str = "") -> Pat
         safe_frame(coalition_table(result)).to_csv(tmp / "coalitions.csv", index=False)
         (tmp / "pooled").mkdir()
         safe_frame(asg).to_csv(tmp / "pooled" / "assignments.csv", index=False)
-        (tmp / "pooled" / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (tmp / "pooling.json").write_text(json.dumps(figures(result, table), indent=2,
-                                                     default=_json) + "\n")
+        (tmp / "pooled" / "summary.json").write_text(json.dumps(_finite(summary), indent=2)
+                                                      + "\n")
+        (tmp / "pooling.json").write_text(json.dumps(_finite(figures(result, table)),
+                                                     indent=2, default=_json) + "\n")
         (tmp / "report.md").write_text(markdown(result, table, instance), encoding="utf-8")
         old = out.parent / f".{out.name}.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -232,6 +233,17 @@ def write_report(result: Pooling, out: str | Path, *, instance: str = "") -> Pat
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _finite(x: Any) -> Any:
+    """JSON has no NaN or infinity: None instead."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    if isinstance(x, float | np.floating) and not np.isfinite(x):
+        return None
+    return x
 
 
 def _json(x: Any) -> Any:

@@ -62,7 +62,8 @@ def pool(inst: Instance, options: SolveOptions | None = None, *, samples: int | 
     known = list(costs.solved)
     tol = 1e-6
     if not shares.exact:  # an estimate: allow four standard errors per member
-        tol = 4 * float(np.nansum(shares.stderr)) / max(abs(shares.pooled), 1.0)
+        err = shares.stderr[np.isfinite(shares.stderr)]
+        tol = 4 * float(err.sum()) / max(abs(shares.pooled), 1.0)
     check = stand_alone_check(shares.allocated, costs.cost, known, tol=tol)
     alone = np.full(inst.n_children, -1, dtype=np.int64)
     for m in singles:

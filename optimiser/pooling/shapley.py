@@ -106,12 +106,14 @@ def shapley_sampled(n: int, cost: CostFn, samples: int, seed: int = 0,
             now = cost(mask)
             marg[r, int(i)] = now - before
             before = now
-    # an antithetic pair is one draw: the error is that of the pair means
-    pairs = marg[: samples - samples % 2].reshape(-1, 2, n).mean(axis=1) if samples > 1 \
-        else marg
+    # an antithetic pair is one draw: the error is that of the pair means; with a single
+    # pair, that of the orders themselves (conservative: it ignores their correlation)
+    draws = marg[: samples - samples % 2].reshape(-1, 2, n).mean(axis=1)
+    if len(draws) < 2:
+        draws = marg
     x = marg.mean(axis=0)
-    err = pairs.std(axis=0, ddof=1) / math.sqrt(len(pairs)) if len(pairs) > 1 \
-        else np.full(n, np.nan)
+    err = draws.std(axis=0, ddof=1) / math.sqrt(len(draws)) if len(draws) > 1 \
+        else np.full(n, np.inf)
     alone = np.array([cost(1 << i) for i in range(n)])
     pooled = cost(full)
     return Shares(alone, alone - x, x, err, False, samples, pooled)

@@ -1,0 +1,106 @@
+"""Pooling benchmark: a region's authorities alone and pooled, with the fair shares.
+
+    python benchmarks/bench_pooling.py --children 20000 --workers 2 --samples 2 \
+        --time-limit 30 --time-scale 4
+    python benchmarks/bench_pooling.py --children 2000 --workers 1 2 --samples 4 \
+        --time-limit 20
+
+The region is Greater Manchester's ten boroughs (`optimiser.regions.build_region`,
+seed 20): children split by the DfE counts, each borough drawn by the calibrated
+generator on real geography (Ofsted's homes), ids prefixed by the borough. For each
+worker count, `optimiser.pooling.run_pool` (what `placement pool` runs) solves every
+authority alone and the region pooled, then the coalitions the Shapley value needs
+(exact when --samples is 0, else that many sampled orders) on a local Dask cluster, and
+writes its report to benchmarks/work/pool-<children>-w<W>. The wall time is measured
+around it, with `uptime` before and after (the 2 cores are shared). Each invocation
+replaces its own (children, workers) rows of benchmarks/results/pooling.json.
+
+Target: ten authorities and 20,000 children pooled against alone, with the fair shares,
+in <= 15 minutes on this 2-core machine; and how it scales with Dask workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from optimiser.pooling import run_pool  # noqa: E402  (the repository first)
+from optimiser.regions import build_region  # noqa: E402
+
+WORK = ROOT / "benchmarks" / "work"
+RESULTS = ROOT / "benchmarks" / "results" / "pooling.json"
+REGION = "Greater Manchester"
+TARGET_SECONDS = 900.0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run(children: int, workers: int, samples: int, time_limit: float, time_scale: float,
+        seed: int) -> dict[str, Any]:
+    folder = WORK / f"region-gm-{children}"
+    if not (folder / "children.csv").is_file():
+        build_region(folder, REGION, children=children, seed=seed)
+    out = WORK / f"pool-{children}-w{workers}"
+    before = _load()
+    t0 = time.perf_counter()
+    res = run_pool(folder, out, time_limit=time_limit, samples=samples or None, seed=0,
+                   workers=workers, max_time_scale=time_scale, progress=True)
+    wall = time.perf_counter() - t0
+    sh, costs = res.shares, res.costs
+    statuses = [s.status for s in costs.solved.values()]
+    return {
+        "children": children, "authorities": len(res.split.names), "workers": workers,
+        "samples": sh.samples, "exact": sh.exact, "time_limit": time_limit,
+        "time_scale": time_scale, "wall_seconds": round(wall, 1),
+        "within_target": wall <= TARGET_SECONDS,
+        "coalitions_solved": len(costs.solved),
+        "proven_optimal": statuses.count("optimal"),
+        "alone_total": round(float(sh.alone.sum()), 2), "pooled": round(sh.pooled, 2),
+        "gain": round(sh.gain, 2),
+        "pooled_from": [res.split.label(m) for m in costs.parts(res.split.grand)],
+        "shares": {res.split.label(1 << i): round(float(v), 2)
+                   for i, v in enumerate(sh.share)},
+        "share_stderr": [round(float(v), 2) if math.isfinite(v) else None for v in sh.stderr],
+        "stand_alone_check": {"individual": res.check.individual_ok,
+                              "core": res.check.core_ok, "tested": res.check.tested},
+        "timings_seconds": res.timings, "load_before": before, "load_after": _load(),
+        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--children", type=int, default=20000)
+    ap.add_argument("--workers", type=int, nargs="+", default=[2])
+    ap.add_argument("--samples", type=int, default=2, help="0: exact Shapley")
+    ap.add_argument("--time-limit", type=float, default=30.0)
+    ap.add_argument("--time-scale", type=float, default=4.0)
+    ap.add_argument("--seed", type=int, default=20)
+    args = ap.parse_args()
+    rows = []
+    for w in args.workers:
+        row = run(args.children, w, args.samples, args.time_limit, args.time_scale, args.seed)
+        print(json.dumps(row, indent=2), flush=True)
+        rows.append(row)
+    old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
+    keep = [r for r in old if (r["children"], r["workers"]) not in
+            {(r2["children"], r2["workers"]) for r2 in rows}]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(keep + rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
