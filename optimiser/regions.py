@@ -157,8 +157,8 @@ def build_region(out: str | Path | None, region: str | Sequence[str], *, childre
         tables["children"]["authority"] = m.code
         pl = tables["placements"]
         pl["authority"] = _where(pl["lat"].to_numpy(float), pl["lon"].to_numpy(float))
-        for name, frame in tables.items():
-            parts[name].append(frame)
+        for name, frames in parts.items():  # the tables stacked here; others are not
+            frames.append(tables[name])
     result = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
     adjoining = pd.DataFrame(adjoining_pairs([m.code for m in members], data_dir),
                              columns=["authority", "neighbour"])

@@ -75,7 +75,7 @@ def test_report_figures_equal_the_checkers(tmp_path: Path) -> None:
     inst = small_region(tmp_path / "r", 3, 7, children=45)
     result = pool(inst, OPTS)
     out = write_report(result, tmp_path / "out", instance="r")
-    rep = checker.check(tmp_path / "r", out / "pooled")
+    rep = checker.check(tmp_path / "r", out)
     assert rep.ok, (rep.violations, rep.summary_mismatches)
     table = pd.read_csv(out / "authorities.csv")
     assert table["pooled_objective"].sum() == pytest.approx(rep.objective, rel=1e-9)
@@ -108,7 +108,7 @@ def test_pool_command_writes_the_report(tmp_path: Path,
     assert args.func(args) == 0
     assert "gain" in capsys.readouterr().out
     for name in ("report.md", "authorities.csv", "lending.csv", "coalitions.csv",
-                 "pooling.json", "pooled/assignments.csv", "pooled/summary.json"):
+                 "pooling.json", "assignments.csv", "summary.json"):
         assert (tmp_path / "o" / name).is_file(), name
     assert len(pd.read_csv(tmp_path / "o" / "coalitions.csv")) == 3
 

@@ -43,7 +43,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     print(summary_text(result))
     print(f"\nwritten to {args.out}/ (report.md, authorities.csv, lending.csv, "
-          "coalitions.csv, pooling.json, pooled/)")
+          "coalitions.csv, pooling.json; the pooled plan in assignments.csv, summary.json)")
     return EXIT_OK
 
 

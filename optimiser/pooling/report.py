@@ -8,8 +8,8 @@ complete, as `optimiser.writer` does):
   should bear; what it should pay (+) or receive (-);
 * `lending.csv`: beds of each lender used by children of each borrower in the pooled plan;
 * `coalitions.csv`: every coalition solved (members, objective, bound, status, seconds);
-* `pooled/assignments.csv` and `pooled/summary.json`: the regional plan in the spec's
-  output format, so that `placement check INSTANCE OUT/pooled` verifies it;
+* `assignments.csv` and `summary.json`: the regional plan in the spec's output format
+  (as `placement solve` writes it), so that `placement check INSTANCE OUT` verifies it;
 * `pooling.json` (every figure) and `report.md` (the same in words).
 
 Money is the spec's weekly objective (pounds a week, distance and unplaced penalties
@@ -34,6 +34,9 @@ from ..safe_text import safe_frame
 from .run import Pooling
 from .shapley import settlement
 from .split import display_name
+
+FILES = ("authorities.csv", "lending.csv", "coalitions.csv", "assignments.csv",
+         "summary.json", "pooling.json", "report.md", "review.csv")
 
 
 def child_objective(inst: Instance, plan: np.ndarray) -> np.ndarray:
@@ -197,8 +200,9 @@ def markdown(result: Pooling, table: pd.DataFrame, instance: str) -> str:
                      f"£{r['pay_or_receive']:,.2f} |")
     lines += ["", "A payment settles the difference between the cost an authority should "
               "bear (alone less its share of the gain) and what its own children cost in "
-              "the pooled plan; payments add up to zero. The pooled plan is in `pooled/` "
-              "in the format's output, for `placement check`."]
+              "the pooled plan; payments add up to zero. The pooled plan is in "
+              "`assignments.csv` and `summary.json`, the format's output, for "
+              "`placement check`."]
     return "\n".join(lines) + "\n"
 
 
@@ -217,19 +221,16 @@ def write_report(result: Pooling, out: str | Path, *, instance: str = "") -> Pat
         safe_frame(table).to_csv(tmp / "authorities.csv", index=False)
         safe_frame(lend_df).to_csv(tmp / "lending.csv", index=False)
         safe_frame(coalition_table(result)).to_csv(tmp / "coalitions.csv", index=False)
-        (tmp / "pooled").mkdir()
-        safe_frame(asg).to_csv(tmp / "pooled" / "assignments.csv", index=False)
-        (tmp / "pooled" / "summary.json").write_text(json.dumps(_finite(summary), indent=2)
-                                                      + "\n")
+        safe_frame(asg).to_csv(tmp / "assignments.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(_finite(summary), indent=2) + "\n")
         (tmp / "pooling.json").write_text(json.dumps(_finite(figures(result, table)),
                                                      indent=2, default=_json) + "\n")
         (tmp / "report.md").write_text(markdown(result, table, instance), encoding="utf-8")
-        old = out.parent / f".{out.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            os.replace(out, old)  # kept until the new report is in place
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
+        out.mkdir(exist_ok=True)
+        for stale in FILES:  # only our own names: the folder may hold other things
+            (out / stale).unlink(missing_ok=True)
+        for f in tmp.iterdir():
+            os.replace(f, out / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
