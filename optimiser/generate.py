@@ -7,12 +7,18 @@ with numpy from one `numpy.random.default_rng(seed)`, calibrated on the public f
 Children and placements are drawn first and the current placements last, so an instance
 with `placed_share > 0` has the same children and placements as the one without.
 
+The instances are format 1.1: each child's and placement's `authority` (GSS code), a
+kinship carer reserved for the family it was drawn for (and living only with it),
+`placed_since` for a child already placed, and `adjoining.csv` for the children's
+authorities; the 1.1 policy keys are written out with their defaults.
+
 Public API: `generate`, `generate_recipe`, `load_recipes`, `recipe_kwargs`,
 `write_instance`, `instance_stats`, `default_data_dir`, `RECIPES_PATH`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import sys
@@ -50,7 +56,7 @@ DATA_DIR_ENV = "PLACEMENT_DATA_DIR"
 
 # The spec's policy defaults (instance-format.md), written into every instance.
 POLICY_TOML = """\
-# Policy of the authority: the defaults of the interchange format (version 1), written out.
+# Policy of the authority: the defaults of the interchange format (version 1.1), written out.
 # Everything is in pounds per week.
 
 [weights]
@@ -60,11 +66,22 @@ faith_mismatch = 200.0  # a child with faith_match = preferred placed where fait
 move = 500.0            # a child with a current_placement moved elsewhere
 unplaced = 100000.0     # a child left unplaced, per priority point
 sibling_split = 1000.0  # only with split_siblings = true
+out_of_area = 0.0       # a child placed outside its own authority
 
 [rules]
 min_ofsted_rating = "requires_improvement"
 split_siblings = false
+move_only_in_child_interest = true  # a placed child moves only for a reason of its own
+min_move_km = 10.0
 """
+# placed_since is drawn back from this fixed day, so that a recipe's files never change
+PLACED_AS_OF = dt.date(2026, 12, 1)
+PLACED_DAYS = (14, 6 * 365)  # how long ago a child moved in: two weeks to six years
+# Two authorities adjoin where their centroids are closer than this many times the sum of
+# their radii (sqrt(area / pi)): a stand-in for a real boundary list, which the embedded
+# table does not hold (around Leicestershire it finds 8 of its 9 neighbours, misses
+# Lincolnshire, and adds Nottingham and Derby).
+ADJOINING_FACTOR = 1.2
 MIN_RATING = "requires_improvement"
 
 KM_PER_DEG = math.pi * EARTH_RADIUS_KM / 180.0
@@ -495,6 +512,8 @@ class _Placements:
     lon: np.ndarray
     cost: np.ndarray
     block: np.ndarray  # "" = none
+    area: np.ndarray  # authority (world index) the placement lies in
+    family: np.ndarray  # a kinship carer's family (unit index), -1 for other types
 
 
 def _mean_free_home_beds() -> float:
@@ -604,6 +623,8 @@ def _draw_placements(rng: np.random.Generator, m: int, world: _World, sel: np.nd
     lon = np.zeros(m)
     cost = np.zeros(m)
     block = np.full(m, "", dtype=object)
+    area = np.full(m, -1, dtype=np.int64)  # -1: found from lat/lon at the end
+    family = np.full(m, -1, dtype=np.int64)
     n_blocks = 0
 
     for t, tname in enumerate(PLACEMENT_TYPES):
@@ -627,12 +648,15 @@ def _draw_placements(rng: np.random.Generator, m: int, world: _World, sel: np.nd
             own = kids.authority[fam]
             dist = prof.spread_km * np.exp(prof.spread_sigma * rng.standard_normal(k))
             la, lo = _offset(kids.lat[fam], kids.lon[fam], dist, rng.random(k) * 2 * math.pi)
+            family[idx] = fam
         else:  # "homes": a real-looking spread of homes across England
             share = 0.0 if tname == "secure" else cal.HOMES_LOCAL_SHARE
             where = _home_authorities(rng, world, own, world.homes, share)
             la, lo = _disc(rng, world.lat[where], world.lon[where],
                            np.clip(world.radius_km[where], 2.0, 25.0))
         lat[idx], lon[idx] = la, lo
+        if prof.location in ("centroid_disc", "homes"):
+            area[idx] = where
 
         # who is accepted
         if tname == "kinship_foster":
@@ -670,6 +694,7 @@ def _draw_placements(rng: np.random.Generator, m: int, world: _World, sel: np.nd
                 where = pool["auth"].to_numpy()[pick]
                 lat[idx], lon[idx] = _disc(rng, world.lat[where], world.lon[where],
                                            np.clip(world.radius_km[where], 2.0, 25.0))
+                area[idx] = where
                 places = pool["places"].to_numpy()[pick]
                 rate = pool["rating"].to_numpy()[pick]
             elif rows is not None and tname != "secure":
@@ -730,10 +755,39 @@ def _draw_placements(rng: np.random.Generator, m: int, world: _World, sel: np.nd
         lo_c, mode_c, hi_c = prof.cost
         cost[idx] = np.round(rng.triangular(lo_c, mode_c, hi_c, size=k))
     cost[block != ""] = 0.0
+    lat, lon = np.round(lat, 5), np.round(lon, 5)
+    free = area < 0
+    area[free] = _locate(world, lat[free], lon[free])
     return _Placements(type=ptype, provider=provider, capacity=capacity, age_min=age_min,
                        age_max=age_max, genders=genders, faith=faith, needs=needs,
-                       rating=rating, lat=np.round(lat, 5), lon=np.round(lon, 5), cost=cost,
-                       block=block)
+                       rating=rating, lat=lat, lon=lon, cost=cost, block=block, area=area,
+                       family=family)
+
+
+def _locate(world: _World, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """The authority each point lies in, as near as the table tells: the one whose centroid
+    is nearest in units of its radius (a small city inside a county keeps its own)."""
+    out = np.zeros(len(lat), dtype=np.int64)
+    radius = np.maximum(world.radius_km, 2.0)[None, :]
+    for lo in range(0, len(lat), 2048):
+        hi = min(lo + 2048, len(lat))
+        km = haversine_km(lat[lo:hi, None], lon[lo:hi, None], world.lat[None, :],
+                          world.lon[None, :])
+        out[lo:hi] = np.argmin(km / radius, axis=1)
+    return out
+
+
+def adjoining_pairs(world: _World, home: np.ndarray,
+                    present: np.ndarray) -> list[tuple[int, int]]:
+    """Each authority of `home` (world indices: the children's) with every authority of
+    `present` that adjoins it (ADJOINING_FACTOR), as (a, b) pairs, each once."""
+    a, b = np.unique(home), np.unique(present)
+    km = haversine_km(world.lat[a][:, None], world.lon[a][:, None], world.lat[b][None, :],
+                      world.lon[b][None, :])
+    near = km <= ADJOINING_FACTOR * (world.radius_km[a][:, None] + world.radius_km[b][None, :])
+    pairs = {(min(int(a[i]), int(b[j])), max(int(a[i]), int(b[j])))
+             for i, j in zip(*np.nonzero(near), strict=True) if a[i] != b[j]}
+    return sorted(pairs)
 
 
 def _new_home_share() -> float:
@@ -790,7 +844,7 @@ def _pair_ok(kids: _Children, plc: _Placements, u: np.ndarray, p: np.ndarray,
                 else np.zeros(len(u), dtype=bool))
     pairs = Pairs(km=dist, max_km=kids.max_km[u], excluded=excluded,
                   is_current=np.zeros(len(u), dtype=bool))
-    ok = np.ones(len(u), dtype=bool)
+    ok = (plc.family[p] < 0) | (plc.family[p] == u)  # a kinship carer takes its family only
     for d in DEFINITIONS:
         if d.fit is not None and d.scope is Scope.FIT:
             ok &= ~d.fit(fit)
@@ -893,7 +947,9 @@ def _place_wave(rng: np.random.Generator, kids: _Children, plc: _Placements, wav
 
 
 def _tables(kids: _Children, plc: _Placements, exc: tuple[np.ndarray, np.ndarray, np.ndarray],
-            rng_order: np.ndarray) -> dict[str, pd.DataFrame]:
+            rng_order: np.ndarray, world: _World,
+            since: np.ndarray) -> dict[str, pd.DataFrame]:
+    """The instance's tables; `since`: per unit, days before PLACED_AS_OF it moved in."""
     n, m = len(kids.unit), len(plc.type)
     child_ids = np.empty(n, dtype=object)
     child_ids[rng_order] = _ids("C", n, 5)  # row r of the file is internal child rng_order[r]
@@ -926,7 +982,11 @@ def _tables(kids: _Children, plc: _Placements, exc: tuple[np.ndarray, np.ndarray
         "current_placement": np.where(cur >= 0, np.concatenate(
             [place_ids, np.array([None], dtype=object)])[cur], None),
         "priority": kids.priority[unit],
+        "placed_since": [(PLACED_AS_OF - dt.timedelta(days=int(d))).isoformat() if c >= 0
+                         else None for d, c in zip(since[unit], cur, strict=True)],
+        "authority": world.code[kids.authority[unit]].astype(object),
     })
+    name = np.where(kids.size > 1, group_id, child_ids[kids.start])  # a family's name
     occupants = np.bincount(kids.current[kids.current >= 0],
                             weights=kids.size[kids.current >= 0], minlength=m).astype(np.int64)
     placements = pd.DataFrame({
@@ -944,7 +1004,12 @@ def _tables(kids: _Children, plc: _Placements, exc: tuple[np.ndarray, np.ndarray
         "lon": plc.lon,
         "weekly_cost": plc.cost,
         "block_contract": _none_if_empty(plc.block),
+        "reserved_for": np.where(plc.family >= 0, name[np.maximum(plc.family, 0)], None),
+        "authority": world.code[plc.area].astype(object),
     })
+    pairs = adjoining_pairs(world, kids.authority, np.concatenate([kids.authority, plc.area]))
+    adjoining = pd.DataFrame({"authority": [world.code[a] for a, _ in pairs],
+                              "neighbour": [world.code[b] for _, b in pairs]}, dtype=object)
     exc_child, exc_place, reason = exc
     inverse = np.empty(n, dtype=np.int64)
     inverse[rng_order] = np.arange(n)
@@ -954,7 +1019,8 @@ def _tables(kids: _Children, plc: _Placements, exc: tuple[np.ndarray, np.ndarray
         "placement_id": place_ids[exc_place[order]].astype(object),
         "reason": reason[order].astype(object),
     })
-    return {"children": children, "placements": placements, "exclusions": exclusions}
+    return {"children": children, "placements": placements, "exclusions": exclusions,
+            "adjoining": adjoining}
 
 
 def _none_if_empty(values: np.ndarray) -> np.ndarray:
@@ -981,7 +1047,10 @@ def _csv_frames(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     p = tables["placements"].copy()
     p["lat"], p["lon"] = _fmt(p["lat"], ".5f"), _fmt(p["lon"], ".5f")
     p["weekly_cost"] = _fmt(p["weekly_cost"], ".2f")
-    return {"children": c, "placements": p, "exclusions": tables["exclusions"].copy()}
+    out = {"children": c, "placements": p, "exclusions": tables["exclusions"].copy()}
+    if "adjoining" in tables:  # tables made by hand may leave it out
+        out["adjoining"] = tables["adjoining"].copy()
+    return out
 
 
 def instance_stats(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
@@ -1005,6 +1074,9 @@ def instance_stats(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
         "exclusions": len(tables["exclusions"]),
         "placed": int(placed.sum()),
         "block_contract_rows": int(p["block_contract"].notna().sum()),
+        "child_authorities": int(c["authority"].nunique()) if "authority" in c else 0,
+        "placement_authorities": int(p["authority"].nunique()) if "authority" in p else 0,
+        "adjoining_pairs": len(tables.get("adjoining", ())),
     }
     for t in PLACEMENT_TYPES:
         stats[f"rows_{t}"] = int((p["type"] == t).sum())
@@ -1019,11 +1091,13 @@ def _readme(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> str:
            f"`optimiser.generate.generate_recipe({recipe!r})`" if recipe else
            f"`optimiser.generate.generate(out, {args})`")
     mix = ", ".join(f"{t} {s['rows_' + t]}" for t in PLACEMENT_TYPES if s["rows_" + t])
+    areas = (f"children's {s['child_authorities']}, placements' "
+             f"{s['placement_authorities']}; {s['adjoining_pairs']} adjoining pairs")
     return f"""# Synthetic placement instance{f" `{recipe}`" if recipe else ""}
 
 Synthetic data: no real child, carer or provider. Generated by `optimiser/generate.py`,
 calibrated on the public figures in `optimiser/calibration.py` (DfE children looked after
-2024, Ofsted providers 2023, council reports). Format: `shared/spec/instance-format.md` v1.
+2024, Ofsted providers 2023, council reports). Format: `shared/spec/instance-format.md` v1.1.
 
 - recipe: {recipe or "(none)"}
 - arguments: {args}
@@ -1040,8 +1114,13 @@ calibrated on the public figures in `optimiser/calibration.py` (DfE children loo
 | free beds | {s["beds_free"]} (capacity {s["capacity"]}) |
 | block-contracted placements | {s["block_contract_rows"]} |
 | exclusions | {s["exclusions"]} |
+| authorities | {areas} |
+| kinship carers | {s["rows_kinship_foster"]}, each reserved for its family (`reserved_for`) |
 
-`policy.toml` holds the format's default weights and rules, written out.
+`policy.toml` holds the format's default weights and rules, written out. Placed children
+moved in between two weeks and six years before {PLACED_AS_OF.isoformat()} (`placed_since`).
+`adjoining.csv` is an approximation from the authorities' centroids and areas, not a real
+boundary list.
 Some children may have no possible placement (older teenagers with complex needs, large
 sibling groups, a required faith): that is realistic, and the engine must explain it.
 """
@@ -1088,7 +1167,9 @@ def generate(out: str | Path | None, *, children: int, placements: int, seed: in
     exc = _draw_exclusions(rng, kids, plc)
     if placed_share > 0:
         _draw_current(rng, kids, plc, exc[0], exc[1], placed_share)
-    tables = _tables(kids, plc, exc, order)
+    # a stream of its own, so that the draws above stay those of version-1 instances
+    since = np.random.default_rng([seed, 11]).integers(*PLACED_DAYS, size=len(kids.size))
+    tables = _tables(kids, plc, exc, order, world, since)
     if out is not None:
         meta: dict[str, Any] = {"recipe": recipe, "children": children,
                                 "placements": placements, "seed": seed,

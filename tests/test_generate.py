@@ -54,7 +54,7 @@ def _read(folder: Path) -> dict[str, pd.DataFrame]:
     """The instance as a reader of the format sees it: text, empty cell = not given."""
     return {
         name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
-        for name in ("children", "placements", "exclusions")
+        for name in ("children", "placements", "exclusions", "adjoining")
     }
 
 
@@ -253,7 +253,8 @@ def test_placed_children_are_a_consistent_snapshot(placed: dict[str, pd.DataFram
 def test_placed_share_keeps_children_and_placements(tmp_path: Path) -> None:
     a = generate(None, children=300, placements=250, seed=8)
     b = generate(None, children=300, placements=250, seed=8, placed_share=0.7)
-    same = [col for col in a["children"].columns if col != "current_placement"]
+    same = [col for col in a["children"].columns
+            if col not in ("current_placement", "placed_since")]
     pd.testing.assert_frame_equal(a["children"][same], b["children"][same])
     same = [col for col in a["placements"].columns if col != "vacancies"]
     pd.testing.assert_frame_equal(a["placements"][same], b["placements"][same])
