@@ -57,6 +57,9 @@ class SolverParams:
     # transport rounds price at this blend of the best bound's prices and the flow's
     # (Wentges smoothing: 0 prices at the flow's own)
     smoothing: float = 0.5
+    # transport rounds whose bound is short of the flow try prices lifted to a common
+    # floor on every bed, in this many bound passes (0: never)
+    lift_evaluations: int = 6
     # pairs priced in per unit each LP round (simplex route / transport and cut rounds)
     price_per_unit: int = 25
     transport_price_per_unit: int = 10

@@ -127,6 +127,8 @@ class CellIndex:
         below (at most the capacity): size x this floor is below every pair's charge."""
         q = np.where(pi >= 0, pi, inst.capacity * pi)
         val = inst.policy.weights.cost * inst.weekly_cost + q
+        # a placement without a bed is no unit's pair (a unit needs at least one)
+        val = np.where(inst.capacity > 0, val, np.inf)
         return np.minimum.reduceat(val[self.order], self.start[:-1])
 
     def members(self, cells: np.ndarray) -> np.ndarray:
@@ -192,7 +194,8 @@ class SpatialPool:
         too_far = gap > inst.max_distance_km[rows][:, None]
         offsets = np.concatenate([[0], np.cumsum(units.size[batch])[:-1]])
         lb = inst.policy.weights.per_km * np.add.reduceat(gap, offsets, axis=0)
-        lb += units.size[batch][:, None] * floor[None, :]
+        with np.errstate(invalid="ignore"):  # inf floor: a cell without a bed
+            lb += units.size[batch][:, None] * floor[None, :]
         # the current placement is exempt from the rules: its cell stays open
         far = np.logical_or.reduceat(too_far, offsets, axis=0)
         cur = inst.current[rows]

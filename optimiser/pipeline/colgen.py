@@ -20,7 +20,7 @@ from ..instance import Instance
 from ..params import SolverParams
 from .context import SolveContext
 from .lp import Duals, lp_duals
-from .pricing import Pricing, line_search, merge, price
+from .pricing import Pricing, lifted, line_search, merge, price
 from .rows import NO_CLIQUES, clique_cuts
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,9 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
                        deadline=deadline)
         if pr.lagrangian_bound >= lag:
             lag, duals, pricing, centre = pr.lagrangian_bound, at, pr, at
+        if tr.value - lag > max(1.0, 1e-4 * abs(tr.value)) and tp.lift_evaluations:
+            lag, duals, pricing, centre = lift(ctx, cands, pool, at, pr, lag, duals,
+                                               pricing, centre)
         lp_x = tr.x
         ctx.say(f"transport round {rounds}: flow £{tr.value:,.2f}, bound over all pairs "
                 f"£{pr.lagrangian_bound:,.2f} (best £{lag:,.2f}), {len(pr.add_unit):,} "
@@ -120,6 +123,22 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
         cands = merge(cands, pr)
         lp_x = None
     return cands, lag, duals, pricing, lp_x, rounds
+
+
+def lift(ctx: SolveContext, cands: Candidates, pool: PairPool | None, at: Duals,
+         pr: Pricing, lag: float, duals: Duals, pricing: Pricing | None,
+         centre: Duals | None) -> tuple[float, Duals, Pricing | None, Duals | None]:
+    """The lifted bound (`pricing.lifted`) of this round's prices, kept (with its
+    pricing, and as the smoothing's centre) when it beats the best so far; the pairs
+    to add stay this round's."""
+    lag_l, duals_l = lifted(ctx.inst, cands, pool, at, ctx.tuning.lift_evaluations)
+    if lag_l <= lag:
+        return lag, duals, pricing, centre
+    m_l = price(ctx.inst, cands, pool, duals_l, None, per_unit=0, grow=False)
+    ctx.say(f"lifted prices: bound £{lag_l:,.2f}")
+    return lag_l, duals_l, Pricing(m_l.lagrangian_bound, m_l.min_dropped_rc,
+                                   m_l.best_option, pr.add_unit, pr.add_placement,
+                                   pr.add_objective, pr.add_use), duals_l
 
 
 def smoothed(centre: Duals | None, duals: Duals, alpha: float) -> Duals:

@@ -56,7 +56,7 @@ def _unplaced_option(inst: Instance, duals: Duals, max_moves: int | None,
 def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals,
           incumbent: float | None = None, per_unit: int | None = 10,
           max_moves: int | None = None, forced: np.ndarray | None = None,
-          deadline: float | None = None) -> Pricing:
+          deadline: float | None = None, grow: bool = True) -> Pricing:
     """One pass over every feasible pair: the Lagrangian bound and the pairs to add back.
 
     `incumbent=None`: column generation for the LP (add pairs with negative reduced cost).
@@ -73,7 +73,7 @@ def price(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals
     kept_sorted = np.sort(cands.unit * inst.n_placements + cands.placement)
     if pool is None and cands.space is not None:
         return _price_space(inst, cands.space, duals, m_full, m_kept, kept_sorted,
-                            incumbent, per_unit, max_moves, deadline)
+                            incumbent, per_unit, max_moves, deadline if grow else 0.0)
     if pool is not None:
         return _price_pool(inst, pool, duals, m_full, m_kept, kept_sorted, incumbent,
                            per_unit, max_moves)
@@ -219,7 +219,7 @@ def _space_pool(space: SpatialPool) -> PairPool:
     return PairPool(space.unit, space.placement, space.objective, space.use)
 
 
-GROW_CELLS = 64  # cells a unit may evaluate per pricing pass (the bound holds for the rest)
+GROW_CELLS = 16  # cells a unit may evaluate per pricing pass (the bound holds for the rest)
 
 
 def _price_space(inst: Instance, space: SpatialPool, duals: Duals, m_full: np.ndarray,
@@ -247,6 +247,43 @@ def _price_space(inst: Instance, space: SpatialPool, duals: Duals, m_full: np.nd
     if incumbent is not None and np.isfinite(left).any():
         pr = replace(pr, min_dropped_rc=min(pr.min_dropped_rc, float(left.min())))
     return pr
+
+
+def lifted(inst: Instance, cands: Candidates, pool: PairPool | None, duals: Duals,
+           evaluations: int = 6) -> tuple[float, Duals]:
+    """The best bound over prices max(pi, lam) on every bed, lam by golden section.
+
+    When supply is short every bed that can take a child is worth nearly what leaving
+    a child unplaced costs, but a restricted LP prices only the beds its few pairs
+    reach, and leaves the others free: its bound is far below the LP's. Any prices >= 0
+    give a valid bound; lifting them all to a common floor recovers most of it. Bound
+    passes only (nothing evaluated on the spatial route). Returns (bound, prices)."""
+    units = inst.units
+    top = float((inst.unit_unplaced / np.maximum(units.size, 1)).max()) if units.n else 0.0
+
+    def at(lam: float) -> tuple[float, Duals]:
+        d = Duals(np.maximum(duals.pi, lam), duals.rho)
+        if pool is not None:
+            return lagrangian_pool(inst, pool, d, None), d
+        return price(inst, cands, None, d, None, per_unit=0, grow=False).lagrangian_bound, d
+
+    g = (np.sqrt(5) - 1) / 2
+    lo, hi = 0.0, top
+    x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+    (f1, d1), (f2, d2) = at(x1), at(x2)
+    best = max((f1, d1), (f2, d2), key=lambda t: t[0])
+    for _ in range(max(evaluations - 2, 0)):
+        if f1 >= f2:
+            hi, x2, f2 = x2, x1, f1
+            x1 = hi - g * (hi - lo)
+            f1, d1 = at(x1)
+            best = max(best, (f1, d1), key=lambda t: t[0])
+        else:
+            lo, x1, f1 = x1, x2, f2
+            x2 = lo + g * (hi - lo)
+            f2, d2 = at(x2)
+            best = max(best, (f2, d2), key=lambda t: t[0])
+    return best
 
 
 def _blend(a: Duals, b: Duals, t: float) -> Duals:

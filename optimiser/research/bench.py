@@ -92,7 +92,9 @@ _FAMILY_KEYS = {"name", "recipes", "instances", "generate", "gap", "problems", "
                 "memory_limit_mib", "check"}
 _BENCH_KEYS = {"out", "work", "backends", "time_limits", "seeds", "workers", "hard_timeout",
                "memory_limit_mib", "check", "plot", "data", "description"}
-_GENERATE_KEYS = {"children", "placements", "seed", "authority", "placed_share", "type_rows"}
+_GENERATE_KEYS = {"children", "placements", "seed", "authority", "placed_share", "type_rows",
+                  # a family of research/families.py, its knobs, and the real homes
+                  "family", "shortage", "share", "real_data"}
 
 
 class BenchConfigError(ValueError):
@@ -339,6 +341,10 @@ def load_config(path: str | Path) -> Config:
                     label += "-" + _slug(str(g["authority"]))
                 if g.get("placed_share"):
                     label += f"-placed{g['placed_share']:g}"
+                if g.get("family"):
+                    label += f"-{g['family']}"
+                if g.get("real_data"):
+                    label += "-real"
                 fam.instances.append(InstanceSpec(label, name, kind,
                                                   str(work / "instances" / label), dict(g)))
         for spec in fam.instances:
@@ -508,12 +514,18 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child_generate(spec: dict[str, Any]) -> dict[str, Any]:
-    from ..generate import generate
+    from ..generate import default_data_dir, generate
+    from .families import write_family
 
     kw = dict(spec["make"])
     recipe = kw.pop("recipe", None)
+    if kw.pop("real_data", False):
+        kw["data_dir"] = default_data_dir()
     t = time.perf_counter()
-    generate(spec["tmp"], recipe=recipe, **kw)
+    if "family" in kw:
+        write_family(spec["tmp"], kw.pop("family"), **kw)
+    else:
+        generate(spec["tmp"], recipe=recipe, **kw)
     return {"generate_seconds": time.perf_counter() - t}
 
 

@@ -45,14 +45,14 @@ def tighten(tables: dict[str, pd.DataFrame], shortage: float, rng: np.random.Gen
 
 
 def _add_need(needs: pd.Series, rows: np.ndarray, need: str) -> pd.Series:
-    out = needs.copy()
+    values = needs.to_numpy(dtype=object).copy()
     for r in rows:
-        have = str(out.iat[r]) if pd.notna(out.iat[r]) and out.iat[r] != "" else ""
-        parts = [x for x in have.split(";") if x]
+        v = values[r]
+        parts = [x for x in (v if isinstance(v, str) else "").split(";") if x]
         if need not in parts:
             parts.append(need)
-        out.iat[r] = ";".join(parts)
-    return out
+        values[r] = ";".join(parts)
+    return pd.Series(values, index=needs.index)
 
 
 def uasc_heavy(tables: dict[str, pd.DataFrame], share: float, rng: np.random.Generator
