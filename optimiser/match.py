@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection
@@ -207,10 +208,20 @@ class MatchResult:
     def ruled_out(self) -> list[RuledOut]:
         """Every placement that cannot take the referral, by rule order then score."""
         if self._ruled_out is None:
-            cols = np.flatnonzero(self._first >= 0)
-            order = np.lexsort((cols, self._state["score"][cols], self._first[cols]))
-            self._ruled_out = self._matcher._ruled_out_entries(self, cols[order])
+            self._ruled_out = self._matcher._ruled_out_entries(self, self._ruled_out_cols())
         return self._ruled_out
+
+    def _ruled_out_cols(self) -> np.ndarray:
+        cols = np.flatnonzero(self._first >= 0)
+        return cols[np.lexsort((cols, self._state["score"][cols], self._first[cols]))]
+
+    def _ruled_out_dicts(self) -> list[dict[str, Any]]:
+        """`ruled_out` as JSON, without building the entries (a national register has
+        tens of thousands)."""
+        if self._ruled_out is not None:
+            return [r.to_dict() for r in self._ruled_out]
+        return [{"placement_id": p, "rule": r, "detail": d, "rules": list(rs)}
+                for p, r, d, rs in self._matcher._ruled_out_rows(self, self._ruled_out_cols())]
 
     def examples(self, rule: str, k: int = EXAMPLES) -> list[RuledOut]:
         """The `k` best-scoring placements ruled out by `rule` (for the text summary)."""
@@ -229,7 +240,7 @@ class MatchResult:
             "ranked": [r.to_dict() for r in self.ranked],
             "near_misses": [n.to_dict() for n in self.near_misses],
             "ruled_out_counts": dict(self.counts),
-            "ruled_out": [r.to_dict() for r in self.ruled_out],
+            "ruled_out": self._ruled_out_dicts(),
             "seconds": round(self.seconds, 4),
         }
         if self.cohort is not None:
@@ -533,6 +544,11 @@ class Matcher:
         return self._details(res, rule, np.array([p]))[0]
 
     def _ruled_out_entries(self, res: MatchResult, cols: np.ndarray) -> list[RuledOut]:
+        return [RuledOut(*row) for row in self._ruled_out_rows(res, cols)]
+
+    def _ruled_out_rows(self, res: MatchResult, cols: np.ndarray
+                        ) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
+        """(placement id, first rule, its detail, every rule broken) per placement."""
         order = res._state["order"]
         first = res._first[cols]
         names = [r.value for r in order]
@@ -548,8 +564,9 @@ class Matcher:
             for j, text in zip(at.tolist(), self._details(res, order[i], cols[at]),
                                strict=True):
                 detail[j] = text
-        return [RuledOut(self.pid[p], names[f], d, r) for p, f, d, r in zip(
-            cols.tolist(), first.tolist(), detail, rules, strict=True)]
+        pid = self.pid
+        return zip([pid[p] for p in cols.tolist()], [names[f] for f in first.tolist()],
+                   detail, rules, strict=True)
 
     # ---------------------------------------------------------------- details
     def _details(self, res: MatchResult, rule: Rule, cols: np.ndarray) -> list[str]:
@@ -566,8 +583,7 @@ class Matcher:
         rows[inst.current[mem][:, None] == cols[None, :]] = False  # own placement exempt
         k = len(mem)
         ids = [self.cid[c] for c in mem.tolist()]
-        who = ([[0]] * len(cols) if k == 1
-               else [np.flatnonzero(r).tolist() for r in rows.T])
+        who = [[0]] * len(cols) if k == 1 else _members_each(rows)
         words = RULES[rule].detail
         if words is None:  # a rule without words of its own for a match: its sentence
             return [f"{RULES[rule].text} ({', '.join(ids[i] for i in w)})" for w in who]
@@ -593,6 +609,17 @@ class Matcher:
             return [f"{', '.join(solo)} must live alone, so the sibling group cannot be placed "
                     f"together anywhere"] * len(cols)
         return ["a child who must live alone already lives there"] * len(cols)
+
+
+def _members_each(rows: np.ndarray) -> list[list[int]]:
+    """Per column of a (members, placements) mask, the members set in it (few distinct
+    patterns, so each is decoded once)."""
+    k = rows.shape[0]
+    if k >= 63:
+        return [np.flatnonzero(r).tolist() for r in rows.T]
+    code = (rows.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
+    decoded = {x: [i for i in range(k) if x >> i & 1] for x in np.unique(code).tolist()}
+    return [decoded[x] for x in code.tolist()]
 
 
 # ==================================================================== cohort impact

@@ -16,6 +16,7 @@ for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart
 from fastapi.testclient import TestClient  # noqa: E402
 from service_helpers import (  # noqa: E402
     DATABASES,
+    DEMO,
     Setup,
     database_url,
     demo_files,
@@ -25,6 +26,8 @@ from service_helpers import (  # noqa: E402
 )
 from sqlalchemy import func, select, update  # noqa: E402
 
+from optimiser import load_instance  # noqa: E402
+from optimiser.match import Matcher  # noqa: E402
 from optimiser.service.app import create_app  # noqa: E402
 from optimiser.service.audit import verify  # noqa: E402
 from optimiser.service.db import audit_events, children, sessions  # noqa: E402
@@ -81,7 +84,9 @@ def test_accept_of_a_ranked_placement_places_the_child(s: Setup) -> None:
 
 def test_ranked_entries_carry_the_approval_they_need(s: Setup) -> None:
     d = matches(s, open_referral(s, "C00001"))
-    assert d["ranked"] and all("approval" in r and r["approval"] is None for r in d["ranked"])
+    engine = Matcher(load_instance(DEMO)).rank("C00001")
+    assert d["ranked"] and [r["approval"] for r in d["ranked"]] == [
+        r.approval for r in engine.ranked]
     assert set(d) >= {"ranked", "ruled_out", "near_misses"}
     top = s.get(f"/api/v1/referrals/{open_referral(s, 'C00001')}/matches?top=2", "officer")
     assert len(top.json()["ranked"]) == 2
@@ -309,21 +314,22 @@ def test_a_reg11_approval_the_engine_names_waits_for_a_manager(
         s: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the engine says a ranked placement needs the director (format 1.1 authority
     columns), the accept waits; the engine is stubbed to say so for one placement."""
-    from optimiser.match import Ranked
+    import numpy as np
 
+    from optimiser.categories import Approval
+
+    pid = Matcher(load_instance(DEMO)).rank("C00001", top=1).ranked[0].placement_id
+    plain = Matcher._approvals
+
+    def with_director(self: Matcher, mem: np.ndarray) -> np.ndarray:
+        out = plain(self, mem).copy()
+        out[self.inst.placement_index[pid]] = int(Approval.DIRECTOR)
+        return out
+
+    monkeypatch.setattr(Matcher, "_approvals", with_director)
     rid = open_referral(s, "C00001")
-    pid = s.get(f"/api/v1/referrals/{rid}/matches?top=1", "officer").json()["ranked"][0][
-        "placement_id"]
-    plain = Ranked.to_dict
-
-    def with_approval(self: Ranked) -> dict[str, Any]:
-        d = plain(self)
-        if self.placement_id == pid:
-            d["approval"] = "director"
-        return d
-
-    monkeypatch.setattr(Ranked, "to_dict", with_approval)
-    assert matches(s, rid)["ranked"][0]["approval"] == "director"
+    shown = s.get(f"/api/v1/referrals/{rid}/matches?top=1", "officer").json()["ranked"]
+    assert shown[0]["placement_id"] == pid and shown[0]["approval"] == "director"
     r = decide(s, rid, pid)
     assert r.status_code == 202
     pending = s.get("/api/v1/approvals", "manager").json()["approvals"]

@@ -162,3 +162,25 @@ def test_the_log_names_each_change_with_its_values_after(s: Setup) -> None:
     assert change["children"] == {"C00040": pid}
     beds = s.get(f"/api/v1/placements/{pid}", "officer").json()["vacancies"]
     assert change["placements"] == {pid: [beds, ""]}
+
+
+def test_a_decision_reads_the_answer_shown_or_the_engine_alike(s: Setup) -> None:
+    """Where a placement stands (rank, score, near miss, rule) is the same whether it is
+    read from the answer an officer was shown (`top` cut) or asked of the engine."""
+    child = "C00003"
+    fresh = cache_of(s).get()
+    full = fresh.answer(child, None)
+    picks = [r["placement_id"] for r in full["ranked"][:5]]
+    picks += [n["placement_id"] for n in full["near_misses"][:3]]
+    picks += [o["placement_id"] for o in full["ruled_out"][:3]] + ["NO-SUCH-PLACEMENT"]
+    assert len(full["ranked"]) > 3 and full["near_misses"] and full["ruled_out"]
+    engine_says = {p: MatcherCache(s.engine).get().standing(child, None, p) for p in picks}
+    shown = MatcherCache(s.engine).get()
+    shown.answer(child, None, top=3)  # the officer saw the first three
+    assert shown.known_answers(child, None)
+    for p in picks:
+        assert shown.standing(child, None, p) == engine_says[p], p
+    kinds = [engine_says[p].kind for p in picks]
+    assert kinds == ["ranked"] * 5 + ["near_miss"] * len(full["near_misses"][:3]) + [
+        "ruled_out"] * 3 + ["unknown"]
+    assert [engine_says[p].rank for p in picks[:5]] == [1, 2, 3, 4, 5]

@@ -6,11 +6,19 @@ transaction, which is what the concurrency rules below need to be readable.
 Every write transaction first locks the one `register_meta` row (`lock_register`): on
 PostgreSQL a row lock, on SQLite the write lock taken by `BEGIN IMMEDIATE`. Writers are
 thus serialised, so the audit chain never forks and an accept sees the beds as they are.
+
+On SQLite only writes take that lock: a read (`engine.connect()`) begins a deferred
+transaction, a snapshot of the WAL that no writer blocks. Writers to one SQLite file queue
+at a gate (a lock per process, a file lock between processes) before they begin: SQLite's
+own busy handler polls with growing sleeps, which under many writers leaves some waiting
+far longer than the queue ahead of them.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -171,12 +179,56 @@ def normalise_url(url: str) -> str:
     return url
 
 
+WRITING = "placement_writing"  # execution option: this connection's transaction writes
+
+
+class WriteGate:
+    """Writers to one SQLite file, one at a time: threads queue on a lock, processes on an
+    advisory file lock next to the database (the kernel wakes the next one at once)."""
+
+    def __init__(self, lock_path: str | None):
+        self.lock = threading.Lock()
+        self.lock_path = lock_path
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self.lock:
+            if self.lock_path is None:
+                yield
+                return
+            import fcntl
+
+            with open(self.lock_path, "a+b") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_gates: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL (None: in memory)."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    return None if not name or name == ":memory:" else name
+
+
 def make_engine(url: str = DEFAULT_URL) -> Engine:
-    """An engine; SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` transactions."""
+    """An engine; SQLite gets WAL, a busy timeout, and `BEGIN IMMEDIATE` for writes."""
     url = normalise_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    path = _sqlite_file(url)
+    try:
+        import fcntl  # noqa: F401  (POSIX: the gate between processes)
+    except ImportError:
+        path = None
+    _gates[engine] = WriteGate(None if path is None else path + "-writers.lock")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -189,9 +241,10 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # IMMEDIATE: take the write lock at the start, so two writers never both read
-        # and then fail to upgrade; readers in WAL mode are not blocked by it
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a writer takes the write lock at the start (IMMEDIATE), so two writers never
+        # both read and then fail to upgrade; a reader takes a snapshot and no lock
+        writes = conn.get_execution_options().get(WRITING, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 
@@ -224,9 +277,24 @@ def _migrate(engine: Engine, how: str, revision: str) -> None:
 
 
 @contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """One transaction that writes (on SQLite: through the gate, `BEGIN IMMEDIATE`)."""
+    gate = _gates.get(engine)
+    with gate.held() if gate is not None else _no_gate(), engine.connect() as conn:
+        conn.execution_options(**{WRITING: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def _no_gate() -> Iterator[None]:
+    yield
+
+
+@contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """One write transaction, holding the register lock (see the module docstring)."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         lock_register(conn)
         yield conn
 

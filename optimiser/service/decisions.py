@@ -92,42 +92,42 @@ def referral_answer(engine: Engine, cache: MatcherCache, rid: str, top: int | No
 
 def decide(engine: Engine, cache: MatcherCache, rid: str, user: str, placement_id: str,
            decision: str, reason: str) -> Outcome:
-    res = referral_matches(engine, cache, rid)
-    ranked = {r.placement_id: (i + 1, r) for i, r in enumerate(res.ranked)}
+    with engine.connect() as conn:
+        ref = get_referral(conn, rid)
+    try:
+        at = cache.get().standing(ref.child_id, ref.sibling_group, placement_id)
+    except UnknownReferral as e:  # the register was re-imported without this child
+        raise NotFound(str(e)) from e
     shown: dict[str, Any] = {"referral_id": rid, "placement_id": placement_id,
                              "decision": decision, "reason": reason,
-                             "children": list(res.referral.child_ids)}
-    if placement_id in ranked:
-        pos, entry = ranked[placement_id]
-        shown["rank"], shown["score"] = pos, round(entry.score, 2)
+                             "children": at.child_ids}
+    if at.kind == "ranked" and at.score is not None:
+        shown["rank"], shown["score"] = at.rank, round(at.score, 2)
     if decision == "decline":
         with write(engine) as conn:
             _open(conn, rid)
             _record(conn, rid, placement_id, decision, reason, "declined", user)
             audit.append(conn, user, "decision.decline", f"referral:{rid}", shown)
         return Outcome("declined")
-    reg11 = ranked[placement_id][1].to_dict().get("approval") if placement_id in ranked else None
-    if placement_id in ranked and not reg11:
+    reg11 = at.approval if at.kind == "ranked" else None
+    if at.kind == "ranked" and not reg11:
         with write(engine) as conn:
             _open(conn, rid)
-            _place(conn, list(res.referral.child_ids), placement_id, len(res.referral.child_ids))
+            _place(conn, at.child_ids, placement_id, len(at.child_ids))
             _set_status(conn, rid, "placed")
             _record(conn, rid, placement_id, decision, reason, "placed", user)
             audit.append(conn, user, "decision.accept", f"referral:{rid}",
                          {**shown, "outcome": "placed"})
         return Outcome("placed")
-    near = {n.placement_id: n for n in res.near_misses}
     if reg11:  # out of area (nominated officer) or at a distance (director): reg. 11
         rule, detail = f"reg11_{reg11}", f"an out-of-area placement needs the {reg11}'s approval"
         return _await(engine, rid, user, placement_id, reason, rule, detail, shown)
-    if placement_id in near:
-        n = near[placement_id]
-        return _await(engine, rid, user, placement_id, reason, n.rule, n.detail,
-                      {**shown, "score": round(n.score, 2)})
-    out = {r.placement_id: r for r in res.ruled_out}
-    if placement_id in out:
-        r = out[placement_id]
-        raise Conflict(f"placement {placement_id} cannot take this referral: {r.detail}", r.rule)
+    if at.kind == "near_miss" and at.rule and at.detail is not None and at.score is not None:
+        return _await(engine, rid, user, placement_id, reason, at.rule, at.detail,
+                      {**shown, "score": round(at.score, 2)})
+    if at.kind == "ruled_out":
+        raise Conflict(f"placement {placement_id} cannot take this referral: {at.detail}",
+                       at.rule)
     raise NotFound("no such placement")
 
 

@@ -6,12 +6,16 @@ Seeds a fresh SQLite register from the instance, starts `placement serve` as a s
 process, and runs officers that each open a referral for a waiting child, fetch its
 matches (`?top=10`), and record a decision: a decline, or an accept every `--accept-every`
 decisions (an accept changes the register, so the next match rebuilds the warm matcher).
-Prints p50/p95/max per call and the errors. Not a test: figures depend on the machine.
+Prints p50/p95/max per call, the errors, the load average before and after, and the CPU
+the server's processes used per officer's round (referral, match, decision): on a shared
+machine the latencies depend on everyone's load, the CPU per round much less.
+Not a test: figures depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import secrets
 import socket
@@ -47,6 +51,32 @@ def seed(url: str, folder: Path) -> tuple[list[str], str]:
     waiting = [c for c, cur in zip(inst.child_ids.tolist(), inst.current.tolist(), strict=True)
                if cur < 0]
     return waiting, password
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its descendants, from /proc (0: not
+    known, e.g. not Linux); a worker that has ended is no longer counted."""
+    try:
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", "rb") as f:
+                        raw = f.read()
+                except OSError:
+                    continue
+                fields = raw[raw.rindex(b")") + 2:].split()
+                stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    except OSError:
+        return 0.0
+    family, total, grew = {pid}, 0, True
+    while grew:
+        more = {p for p, (ppid, _) in stats.items() if ppid in family} - family
+        grew = bool(more)
+        family |= more
+    for p in family:
+        total += stats.get(p, (0, 0))[1]
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -123,10 +153,15 @@ def main(argv: list[str] | None = None) -> int:
                     timed("decision", http.post, f"/api/v1/referrals/{rid}/decision", json=body)
 
         threads = [threading.Thread(target=officer, args=(i,)) for i in range(args.officers)]
+        load_before = os.getloadavg()
+        cpu0, own0 = tree_cpu(proc.pid), time.process_time()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        cpu = tree_cpu(proc.pid) - cpu0
+        own = time.process_time() - own0
+        load_after = os.getloadavg()
     finally:
         proc.terminate()
         proc.wait(10)
@@ -138,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {kind:<9} n={len(xs):>5}  p50 {1000 * statistics.median(xs):7.1f} ms  "
                   f"p95 {1000 * pct(xs, 0.95):7.1f} ms  max {1000 * max(xs):7.1f} ms")
     print(f"  errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+    rounds = max(len(times["referral"]), 1)
+    print(f"  server CPU {cpu:.1f} s ({1000 * cpu / rounds:.1f} ms per round), officers' "
+          f"client CPU {own:.1f} s; load average {load_before[0]:.2f} before, "
+          f"{load_after[0]:.2f} after")
     return 0 if not errors else 1
 
 

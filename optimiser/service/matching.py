@@ -60,6 +60,66 @@ class Warm:
         return got
 
 
+    def known_answers(self, child_id: str | None, group: str | None
+                      ) -> list[dict[str, Any]]:
+        """The answers already given for this referral (any `top`), computing none."""
+        with self.lock:
+            return [a for (c, g, _), a in self.answers.items() if c == child_id and g == group]
+
+    def standing(self, child_id: str | None, group: str | None, placement_id: str
+                 ) -> Standing:
+        """Where `placement_id` stands for this referral: from an answer already given
+        when it says, else from the engine (without building the ruled-out list)."""
+        for ans in self.known_answers(child_id, group):
+            got = standing_in(ans, placement_id)
+            if got is not None:
+                return got
+        res = rank(self, child_id, group)
+        ids = list(res.referral.child_ids)
+        for i, r in enumerate(res.ranked):
+            if r.placement_id == placement_id:
+                return Standing(ids, "ranked", i + 1, round(r.score, 2), r.approval)
+        for n in res.near_misses:
+            if n.placement_id == placement_id:
+                return Standing(ids, "near_miss", None, round(n.score, 2), None, n.rule,
+                                n.detail)
+        for o in res.ruled_out:
+            if o.placement_id == placement_id:
+                return Standing(ids, "ruled_out", None, None, None, o.rule, o.detail)
+        return Standing(ids, "unknown")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one placement stands for a referral, as a decision needs it."""
+
+    child_ids: list[str]
+    kind: str  # ranked, near_miss, ruled_out, unknown (no such placement)
+    rank: int | None = None  # 1-based, when ranked
+    score: float | None = None  # pounds a week, to the penny as shown
+    approval: str | None = None  # reg. 11, when ranked
+    rule: str | None = None  # the waivable rule (near miss) or the first rule (ruled out)
+    detail: str | None = None
+
+
+def standing_in(ans: dict[str, Any], placement_id: str) -> Standing | None:
+    """From a `matches_json` answer; None when it cannot say (a ranked list cut by `top`
+    that may hold the placement further down)."""
+    ids = list(ans["referral"]["child_ids"])
+    for i, r in enumerate(ans["ranked"]):
+        if r["placement_id"] == placement_id:
+            return Standing(ids, "ranked", i + 1, r["score"], r.get(APPROVAL_KEY))
+    for n in ans["near_misses"]:
+        if n["placement_id"] == placement_id:
+            return Standing(ids, "near_miss", None, n["score"], None, n["rule"], n["detail"])
+    for o in ans["ruled_out"]:
+        if o["placement_id"] == placement_id:
+            return Standing(ids, "ruled_out", None, None, None, o["rule"], o["detail"])
+    if len(ans["ranked"]) < ans["ranked_total"]:
+        return None
+    return Standing(ids, "unknown")
+
+
 class MatcherCache:
     def __init__(self, engine: Engine):
         self.engine = engine

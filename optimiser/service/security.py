@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, select
 
 from .audit import now_iso
-from .db import login_failures, sessions, users
+from .db import begin_write, login_failures, sessions, users
 
 ROLES = ("officer", "manager", "commissioner", "admin")
 
@@ -116,7 +116,7 @@ def issue(engine: Engine, user: User, kind: str, ttl: float) -> tuple[str, str]:
     """A new token (and, for a page session, its CSRF secret); returns (token, csrf)."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32) if kind == "web" else ""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         conn.execute(delete(sessions).where(sessions.c.expires_at < time.time()))
         conn.execute(sessions.insert().values(
             token_hash=token_digest(token), user_id=user.id, kind=kind, csrf=csrf,
@@ -138,7 +138,7 @@ def lookup(engine: Engine, token: str, kind: str) -> Session | None:
 
 
 def revoke(engine: Engine, token_hash: str) -> None:
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
 
 
@@ -175,12 +175,12 @@ class Throttle:
 
     def failed(self, username: str, client: str) -> None:
         now = time.time()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(delete(login_failures).where(login_failures.c.at < now - self.window))
             conn.execute(login_failures.insert(), [{"key": k, "at": now}
                                                    for k in self._keys(username, client)])
 
     def succeeded(self, username: str, client: str) -> None:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(delete(login_failures).where(
                 login_failures.c.key == self._keys(username, client)[0]))
