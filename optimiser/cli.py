@@ -17,6 +17,8 @@ from .instance import Instance, InstanceError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .solver import Result
+
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -31,29 +33,49 @@ def _load(path: str, quiet: bool = False, policy: str | None = None,
     return inst
 
 
-def cmd_solve(args: argparse.Namespace) -> int:
-    from .solver import SolveOptions, solve, stderr_progress
-    from .writer import make_report, write_output
+# the share of the time limit kept for explaining why children are unplaced, when the
+# solve runs to its limit (a solve that ends early leaves them the rest)
+EXPLAIN_SHARE = 0.05
 
-    t0 = time.perf_counter()
-    inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
-    t_load = time.perf_counter() - t0
-    params: dict[str, object] = {}
-    for item in args.param or []:
-        key, _, value = item.partition("=")
-        params[key] = _coerce(value)
-    opts = SolveOptions(time_limit=args.time_limit, seed=args.seed, workers=args.workers,
-                        candidate_limit=None if args.candidates == 0 else args.candidates,
-                        params=params, backend=args.backend, fast_path=not args.no_fast_path)
-    progress = None if args.quiet else stderr_progress
-    if progress:
-        progress(f"loaded {inst.n_children:,} children, {inst.n_placements:,} placements "
-                 f"from {args.instance} ({t_load:.1f}s)")
-    result = solve(inst, opts, progress=progress)
-    t = time.perf_counter()
-    report = make_report(result)
-    report.summary["timings_seconds"]["load"] = round(t_load, 3)
-    write_output(report, args.out)
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from .deadline import Deadline
+    from .solver import SolveOptions, solve, stderr_progress
+    from .timelimit import LastResort
+    from .writer import make_report, write_output, write_seconds
+
+    deadline = Deadline.from_process_start(args.time_limit)
+
+    def write_late(result: Result) -> None:
+        report = make_report(result, deadline=0.0)
+        write_output(report, args.out)
+        print(format_summary(report.summary, report.assignments))
+
+    with LastResort(deadline, write_late, args.seed) as guard:
+        t0 = time.perf_counter()
+        inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
+        t_load = time.perf_counter() - t0
+        writing = write_seconds(inst)
+        guard.loaded(inst, writing)
+        params: dict[str, object] = {}
+        for item in args.param or []:
+            key, _, value = item.partition("=")
+            params[key] = _coerce(value)
+        opts = SolveOptions(
+            time_limit=max(args.time_limit * (1 - EXPLAIN_SHARE) - writing, 0.0),
+            started=deadline.started, seed=args.seed, workers=args.workers,
+            candidate_limit=None if args.candidates == 0 else args.candidates,
+            params=params, backend=args.backend, fast_path=not args.no_fast_path)
+        progress = None if args.quiet else stderr_progress
+        if progress:
+            progress(f"loaded {inst.n_children:,} children, {inst.n_placements:,} placements "
+                     f"from {args.instance} ({t_load:.1f}s)")
+        result = solve(inst, opts, progress=progress, best=guard.best)
+        t = time.perf_counter()
+        report = make_report(result, deadline=deadline.at() - writing)
+        report.summary["timings_seconds"]["load"] = round(t_load, 3)
+        guard.claim()
+        write_output(report, args.out)
     t_write = time.perf_counter() - t
     print(format_summary(report.summary, report.assignments))
     tm = report.summary["timings_seconds"]
@@ -135,20 +157,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+MATCH_RESERVE = 0.3  # seconds kept back for ranking the referral itself and printing
+
+
 def cmd_match(args: argparse.Namespace) -> int:
     """Rank placements for one referral (a child or a sibling group); exit 2 if unknown."""
     import json
 
+    from .deadline import Deadline
     from .match import Matcher, UnknownReferral
 
     if args.top is not None and args.top < 1:
         print("error: --top must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.time_limit is not None and args.time_limit <= 0:
+        print("error: --time-limit must be positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    deadline = Deadline.from_process_start(args.time_limit)
     inst = _load(args.instance, quiet=True, ofsted=args.ofsted)
     matcher = Matcher(inst)
+    # the ranking without the cohort and the printing keep back a moment of their own
+    left = None if args.time_limit is None else max(
+        deadline.remaining() - MATCH_RESERVE - 20e-6 * inst.n_placements, 0.0)
     try:
         res = matcher.rank(args.child, group=args.group, top=args.top, cohort=args.cohort,
-                           no_approval=args.no_approval)
+                           no_approval=args.no_approval, time_limit=left)
     except UnknownReferral as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -160,8 +193,18 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
     """Overnight re-allocation: fill void beds with few, justified moves."""
     import datetime as dt
 
-    from .reallocate import ReallocOptions, format_plan, reallocate, write_plan
+    from .deadline import Deadline
+    from .reallocate import (
+        ReallocOptions,
+        format_plan,
+        make_plan,
+        reallocate,
+        tonight,
+        write_plan,
+    )
     from .solver import stderr_progress
+    from .timelimit import LastResort
+    from .writer import write_output, write_seconds
 
     try:
         day = dt.date.fromisoformat(args.date) if args.date else None
@@ -171,17 +214,34 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
     if args.max_moves is not None and args.max_moves < 0:
         print("error: --max-moves must be 0 or more", file=sys.stderr)
         return EXIT_BAD_INPUT
-    inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
-    opts = ReallocOptions(max_moves=args.max_moves, min_saving=args.min_saving, date=day,
-                          previous=args.previous, previous_weight=args.previous_weight,
-                          time_limit=args.time_limit, seed=args.seed, workers=args.workers,
-                          backend=args.backend)
-    try:
-        result = reallocate(inst, opts, progress=None if args.quiet else stderr_progress)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    report, tables = write_plan(result, args.out)
+    deadline = Deadline.from_process_start(args.time_limit)
+
+    def write_late(result: Result) -> None:
+        report, tables = write_plan(result, args.out, deadline=0.0)
+        print(format_summary(report.summary, report.assignments))
+        print(format_plan(report.summary, tables["moves.csv"], tables["voids.csv"]))
+
+    with LastResort(deadline, write_late, args.seed) as guard:
+        inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
+        writing = 2 * write_seconds(inst)  # the moves, voids and chains besides the report
+        opts = ReallocOptions(
+            max_moves=args.max_moves, min_saving=args.min_saving, date=day,
+            previous=args.previous, previous_weight=args.previous_weight,
+            time_limit=max(args.time_limit * (1 - EXPLAIN_SHARE) - writing, 0.0),
+            started=deadline.started, seed=args.seed, workers=args.workers,
+            backend=args.backend)
+        try:
+            run = tonight(inst, opts)
+        except (FileNotFoundError, ValueError) as e:
+            guard.claim()
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        guard.loaded(run, writing)
+        result = reallocate(inst, opts, progress=None if args.quiet else stderr_progress,
+                            best=guard.best, run=run)
+        report, tables = make_plan(result, deadline=deadline.at() - writing)
+        guard.claim()
+        write_output(report, args.out, extra=tables)
     print(format_summary(report.summary, report.assignments))
     print(format_plan(report.summary, tables["moves.csv"], tables["voids.csv"]))
     print(f"\nwritten to {args.out}/ (assignments.csv, summary.json, moves.csv, voids.csv, "
@@ -284,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--json", action="store_true", help="machine-readable output")
     mt.add_argument("--cohort", action="store_true",
                     help="rank by the whole waiting list's optimum (what the bed costs others)")
+    mt.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                    help="end within this many seconds of starting (with --cohort, the "
+                         "cohort's prices are then those found in time; default: no limit)")
     mt.add_argument("--no-approval", action="store_true",
                     help="only placements that need no reg. 11 approval (in area, or no "
                          "authority given)")

@@ -8,6 +8,7 @@ Candidates exist but none was used: name the placements and who took their beds.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,16 +74,17 @@ def no_candidate_reason(inst: Instance, unit: int) -> Reason:
 
 
 def full_reason(inst: Instance, unit: int, candidates: np.ndarray,
-                assignment: np.ndarray, proven: bool = True) -> Reason:
-    """Candidates exist: say which children took them (ids only)."""
+                assignment: np.ndarray, proven: bool = True,
+                used: np.ndarray | None = None) -> Reason:
+    """Candidates exist: say which children took them (ids only). `used`: beds taken per
+    placement in `assignment` (`beds_used`), when the caller has it."""
     units = inst.units
     members = units.members(unit)
     if len(candidates) == 0:
         return no_candidate_reason(inst, unit)
-    used = np.bincount(assignment[assignment >= 0], minlength=inst.n_placements)
+    if used is None:
+        used = beds_used(inst, assignment)
     cap = inst.capacity
-    solo_here = assignment[(assignment >= 0) & inst.solo]
-    used[solo_here] = np.maximum(used[solo_here], cap[solo_here])  # a solo child fills it
     need = int(inst.capacity[candidates].max()) if units.solo[unit] else len(members)
     has_room = candidates[(cap[candidates] - used[candidates]) >= need] if not units.solo[
         unit] else candidates[used[candidates] == 0]
@@ -112,44 +114,111 @@ def full_reason(inst: Instance, unit: int, candidates: np.ndarray,
     return Reason(Rule.CAPACITY.value, f"{lead[0].upper()}{lead[1:]}{extra}.")
 
 
+def beds_used(inst: Instance, assignment: np.ndarray) -> np.ndarray:
+    """Beds taken per placement by a per-child plan (a solo child fills its placement)."""
+    used = np.bincount(assignment[assignment >= 0], minlength=inst.n_placements)
+    cap = inst.capacity
+    solo_here = assignment[(assignment >= 0) & inst.solo]
+    used[solo_here] = np.maximum(used[solo_here], cap[solo_here])
+    return used
+
+
 def feasible_placements(inst: Instance, unit: int) -> np.ndarray:
     """Every placement that could take the whole unit if it had room (all pairs, unpruned)."""
+    return feasible_by_unit(inst, np.array([unit]))[unit]
+
+
+REASON_BLOCK = 2_000_000  # (child, placement) cells evaluated at once when explaining
+
+
+def unit_batches(inst: Instance, units_list: np.ndarray) -> list[np.ndarray]:
+    """`units_list` cut into runs whose members times the placements fit a block."""
+    size = inst.units.size[units_list].astype(np.int64)
+    per = max(1, REASON_BLOCK // max(inst.n_placements, 1))
+    out, start, rows = [], 0, 0
+    for i, n in enumerate(size.tolist()):
+        if rows and rows + n > per:
+            out.append(units_list[start:i])
+            start, rows = i, 0
+        rows += n
+    if start < len(units_list):
+        out.append(units_list[start:])
+    return out
+
+
+def feasible_by_unit(inst: Instance, batch: np.ndarray) -> dict[int, np.ndarray]:
+    """`feasible_placements` of each unit of `batch`, the rules evaluated for all at once."""
     units = inst.units
-    members = units.members(unit)
     cols = np.arange(inst.n_placements)
-    pb = evaluate_block(inst, members, cols)
-    ok = pb.feasible.all(axis=0) & (inst.capacity >= len(members))
-    if units.solo[unit]:
-        ok &= len(members) == 1
-    return cols[ok]
+    members = [units.members(u) for u in batch.tolist()]
+    if not members:
+        return {}
+    rows = np.concatenate(members)
+    starts = np.cumsum([0] + [len(m) for m in members[:-1]])
+    feasible = evaluate_block(inst, rows, cols).feasible
+    whole = np.logical_and.reduceat(feasible, starts, axis=0) if len(cols) else (
+        np.zeros((len(members), 0), dtype=bool))
+    out: dict[int, np.ndarray] = {}
+    for i, u in enumerate(batch.tolist()):
+        n = len(members[i])
+        ok = whole[i] & (inst.capacity >= n)
+        if units.solo[u]:
+            ok &= n == 1
+        out[u] = cols[ok]
+    return out
 
 
-def unplaced_reasons(inst: Instance, assignment: np.ndarray,
-                     proven: bool = True) -> dict[int, Reason]:
-    """Reason per unplaced child index."""
+NOT_EXPLAINED = Reason("not_explained",
+                       "the time limit ended before the reason was worked out; run it longer "
+                       "or ask for a match for this child")
+
+
+def unplaced_reasons(inst: Instance, assignment: np.ndarray, proven: bool = True,
+                     deadline: float | None = None) -> dict[int, Reason]:
+    """Reason per unplaced child index. Past `deadline` (a `time.perf_counter()` value),
+    the children not yet explained get `NOT_EXPLAINED`."""
     units = inst.units
     out: dict[int, Reason] = {}
     unplaced_units = np.unique(units.unit_of[assignment < 0])
-    for u in unplaced_units.tolist():
-        cands = feasible_placements(inst, u)
-        reason = full_reason(inst, u, cands, assignment, proven) if len(cands) else (
-            no_candidate_reason(inst, u))
-        for c in units.members(u).tolist():
-            out[c] = reason
+    used = beds_used(inst, assignment)
+    for batch in unit_batches(inst, unplaced_units):
+        late = deadline is not None and time.perf_counter() > deadline
+        feasible = {} if late else feasible_by_unit(inst, batch)
+        for u in batch.tolist():
+            if late:
+                reason = NOT_EXPLAINED
+            elif len(feasible[u]):
+                reason = full_reason(inst, u, feasible[u], assignment, proven, used)
+            else:
+                reason = no_candidate_reason(inst, u)
+            for c in units.members(u).tolist():
+                out[c] = reason
     return out
+
+
+REVIEW_BLOCK = 128  # children checked at once for the review list
 
 
 def review_list(inst: Instance, assignment: np.ndarray) -> list[tuple[int, int, list[str]]]:
     """Children kept in a current placement that now breaks a rule (spec: report it)."""
-    out = []
     stay = np.flatnonzero((inst.current >= 0) & (assignment == inst.current))
-    for c in stay.tolist():
-        p = int(inst.current[c])
-        pb = evaluate_block(inst, np.array([c]), np.array([p]), keep_rules=True)
-        broken = [r.value for r, m in pb.violations.items() if m[0, 0]]
-        if broken:
-            out.append((c, p, broken))
-    return out
+    # by placement, so that a block's children share few placements: only the pair of
+    # each child and its own placement is wanted
+    stay = stay[np.argsort(inst.current[stay], kind="stable")]
+    found: dict[int, list[str]] = {}
+    for s in range(0, len(stay), REVIEW_BLOCK):
+        rows = stay[s:s + REVIEW_BLOCK]
+        cols, at = np.unique(inst.current[rows], return_inverse=True)
+        pb = evaluate_block(inst, rows, cols, keep_rules=True)
+        shape = (len(rows), len(cols))  # a rule's mask may be a broadcast row or column
+        i = np.arange(len(rows))
+        hits = {r: np.broadcast_to(np.asarray(m), shape)[i, at]
+                for r, m in pb.violations.items()}
+        for k, c in enumerate(rows.tolist()):
+            broken = [r.value for r, m in hits.items() if m[k]]
+            if broken:
+                found[c] = broken
+    return [(c, int(inst.current[c]), found[c]) for c in sorted(found)]
 
 
 # --------------------------------------------------------------------------- void beds
@@ -168,10 +237,16 @@ def void_reason(inst: Instance, p: int, free: int, assignment: np.ndarray,
 VOID_BLOCK = 2_000_000  # (waiting child, placement) cells evaluated at once
 
 
+VOID_NOT_EXPLAINED = Reason("not_explained",
+                            "the time limit ended before the reason was worked out")
+
+
 def void_reasons(inst: Instance, places: np.ndarray, free: np.ndarray,
-                 assignment: np.ndarray, proven: bool = True) -> dict[int, Reason]:
+                 assignment: np.ndarray, proven: bool = True,
+                 deadline: float | None = None) -> dict[int, Reason]:
     """`void_reason` for many placements: the rules evaluated for blocks of placements at
-    once (a region has thousands of void beds, too many to evaluate one at a time)."""
+    once (a region has thousands of void beds, too many to evaluate one at a time). Past
+    `deadline` (a `time.perf_counter()` value) the rest get `VOID_NOT_EXPLAINED`."""
     out: dict[int, Reason] = {}
     waiting = np.flatnonzero((inst.current < 0) & (assignment < 0))
     if len(waiting) == 0:
@@ -182,6 +257,9 @@ def void_reasons(inst: Instance, places: np.ndarray, free: np.ndarray,
     step = max(1, VOID_BLOCK // len(waiting))
     for s in range(0, len(places), step):
         cols = np.asarray(places[s:s + step], dtype=np.int64)
+        if deadline is not None and time.perf_counter() > deadline:
+            out.update(dict.fromkeys(cols.tolist(), VOID_NOT_EXPLAINED))
+            continue
         pb = evaluate_block(inst, waiting, cols, keep_rules=True)
         # first rule each child breaks at each placement (funnel order), -1: none
         first = np.full((len(waiting), len(cols)), -1, dtype=np.int64)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from .interest import MOVE_REASON_WORDS, move_reasons
 from .objective import faith_mismatched, pair_distances, pair_terms
 from .rules import Rule
 from .safe_text import restore
-from .solver import Result, SolveOptions, Status, solve
+from .solver import BestPlan, Plan, Result, SolveOptions, Status, solve
 from .writer import Report, make_report, write_output
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class ReallocOptions:
     previous: str | Path | None = None
     previous_weight: float = 100.0
     time_limit: float = 60.0
+    # the `time.perf_counter()` value the time limit counts from (None: the solve's start)
+    started: float | None = None
     seed: int = 0
     workers: int = 0
     # HiGHS: deterministic, and far stronger than CP-SAT on re-allocation (most children
@@ -87,21 +90,28 @@ def read_previous(inst: Instance, folder: str | Path) -> tuple[np.ndarray, list[
     return prev, warnings
 
 
-def reallocate(inst: Instance, opts: ReallocOptions,
-               progress: Callable[[str], None] | None = None) -> Result:
-    """Solve the re-allocation: the spec's objective with the run's rules and limits."""
+def tonight(inst: Instance, opts: ReallocOptions) -> Instance:
+    """The instance with the run's rules and limits (yesterday's plan read)."""
     prev = None
     if opts.previous is not None:
         prev, warns = read_previous(inst, opts.previous)
         for w in warns:
             log.warning(w)
-    run = inst.with_reallocation(date=opts.date or inst.reallocation.date or dt.date.today(),
-                                 max_moves=opts.max_moves, min_saving=opts.min_saving,
-                                 previous=prev, previous_weight=opts.previous_weight)
+    return inst.with_reallocation(date=opts.date or inst.reallocation.date or dt.date.today(),
+                                  max_moves=opts.max_moves, min_saving=opts.min_saving,
+                                  previous=prev, previous_weight=opts.previous_weight)
+
+
+def reallocate(inst: Instance, opts: ReallocOptions,
+               progress: Callable[[str], None] | None = None, best: BestPlan | None = None,
+               run: Instance | None = None) -> Result:
+    """Solve the re-allocation: the spec's objective with the run's rules and limits.
+    `run`: `tonight(inst, opts)`, when the caller has it; `best` as for `solve`."""
+    run = run if run is not None else tonight(inst, opts)
     # a 1e-5 LP tolerance (£100 on £10m) saves column-generation rounds for the MIP
-    so = SolveOptions(time_limit=opts.time_limit, seed=opts.seed, workers=opts.workers,
-                      backend=opts.backend, lp_tolerance=1e-5)
-    return solve(run, so, progress=progress)
+    so = SolveOptions(time_limit=opts.time_limit, started=opts.started, seed=opts.seed,
+                      workers=opts.workers, backend=opts.backend, lp_tolerance=1e-5)
+    return solve(run, so, progress=progress, best=best)
 
 
 # --------------------------------------------------------------------------- plan tables
@@ -130,6 +140,14 @@ def spec_terms(inst: Instance, assignment: np.ndarray) -> dict[str, float]:
             out["sibling_split"] = float(
                 w.sibling_split * np.maximum(np.bincount(pairs[0]) - 1, 0).sum())
     return out
+
+
+def status_quo_plan(inst: Instance) -> Plan:
+    """Nobody moves and no waiting child is placed: a plan every rule allows (a current
+    placement is exempt for its own child, pins and the moves limit are kept), with its
+    spec objective; the answer when nothing better is known."""
+    assignment = _status_quo(inst)
+    return Plan(assignment, sum(spec_terms(inst, assignment).values()), -np.inf)
 
 
 def _occupied(inst: Instance, assignment: np.ndarray) -> np.ndarray:
@@ -416,7 +434,7 @@ def _interest(inst: Instance, kids: np.ndarray, new: np.ndarray, km: np.ndarray)
 
 
 def voids_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
-                proven: bool = True) -> pd.DataFrame:
+                proven: bool = True, deadline: float | None = None) -> pd.DataFrame:
     """Every vacant bed, filled or not, and why not.
 
     Vacant beds are the `vacancies` of placements.csv and the beds tonight's moves free.
@@ -442,7 +460,8 @@ def voids_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
                             and int(inst.vacancies[p]) + len(freed_at.get(p, []))
                             > len(arriving.get(p, []))], dtype=np.int64)
     free_after_all = np.maximum(inst.capacity - used_after, 0)
-    reasons = void_reasons(inst, open_places, free_after_all[open_places], assignment, proven)
+    reasons = void_reasons(inst, open_places, free_after_all[open_places], assignment, proven,
+                           deadline)
     for p in places:
         base = {"placement_id": str(inst.placement_ids[p]), "provider": str(inst.provider[p]),
                 "type": inst.type_name(p), "weekly_cost": float(inst.weekly_cost[p])}
@@ -520,17 +539,21 @@ def _at(column: np.ndarray | None, i: int) -> Any:
     return column[i]
 
 
-def make_plan(result: Result) -> tuple[Report, dict[str, pd.DataFrame]]:
-    """The spec's report plus the re-allocation tables and the `reallocation` summary."""
+def make_plan(result: Result, deadline: float | None = None
+              ) -> tuple[Report, dict[str, pd.DataFrame]]:
+    """The spec's report plus the re-allocation tables and the `reallocation` summary.
+    Past `deadline` (a `time.perf_counter()` value) what is not yet explained says so."""
     inst = result.instance
-    report = make_report(result)
+    report = make_report(result, deadline)
     a = result.assignment
     chains = chain_order(inst, a)
     moves = moves_table(inst, a, chains)
-    voids = voids_table(inst, a, chains, proven=result.status == Status.OPTIMAL)
+    voids = voids_table(inst, a, chains, proven=result.status == Status.OPTIMAL,
+                        deadline=deadline)
     before, after = totals(inst, _status_quo(inst)), totals(inst, a)
     rl = inst.reallocation
-    if rl.max_moves is not None and len(moves) >= rl.max_moves:
+    late = deadline is not None and time.perf_counter() > deadline
+    if rl.max_moves is not None and len(moves) >= rl.max_moves and not late:
         _blame_move_limit(inst, a, report.assignments, rl.max_moves)
     summary: dict[str, Any] = {
         "date": inst.as_of.isoformat(),
@@ -562,9 +585,10 @@ def make_plan(result: Result) -> tuple[Report, dict[str, pd.DataFrame]]:
     return report, {"moves.csv": moves, "voids.csv": voids, "chains.csv": chains}
 
 
-def write_plan(result: Result, out: str | Path) -> tuple[Report, dict[str, pd.DataFrame]]:
+def write_plan(result: Result, out: str | Path, deadline: float | None = None
+               ) -> tuple[Report, dict[str, pd.DataFrame]]:
     """Write the output folder (atomically) with the re-allocation tables."""
-    report, tables = make_plan(result)
+    report, tables = make_plan(result, deadline)
     write_output(report, out, extra=tables)
     return report, tables
 

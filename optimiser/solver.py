@@ -17,27 +17,35 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+import numpy as np
+
+from . import flow
+from .candidates import Candidates
 from .instance import Instance
 from .pipeline import colgen, cutproof, finish, fixing, hints, proof, search, setup
 from .pipeline.context import SolveContext
-from .pipeline.types import BACKENDS, Result, SolveOptions
+from .pipeline.plans import greedy
+from .pipeline.types import BACKENDS, BestPlan, Plan, Result, SolveOptions
 from .status import Status
 
-__all__ = ["BACKENDS", "Result", "SolveOptions", "Status", "solve", "stderr_progress"]
+__all__ = ["BACKENDS", "BestPlan", "Plan", "Result", "SolveOptions", "Status", "plan_result",
+           "solve", "stderr_progress"]
 
 
 def solve(inst: Instance, options: SolveOptions | None = None, *,
-          progress: Callable[[str], None] | None = None, **kw: object) -> Result:
+          progress: Callable[[str], None] | None = None, best: BestPlan | None = None,
+          **kw: object) -> Result:
     """Allocate children to placements (`options`, or SolveOptions(**kw)).
 
     Route: the min-cost-flow fast path when the model is a transportation problem;
     otherwise column generation, HiGHS's root cuts (running beside the next stages),
     hints, reduced-cost fixing, the search on what is left, the proof over every pair
-    that can still matter, and the report."""
+    that can still matter, and the report. `best`, when given, holds the best plan found
+    so far while the solve runs (for a caller whose time may run out first)."""
     opts = options or SolveOptions(**kw)  # type: ignore[arg-type]
-    with SolveContext(inst, opts, progress) as ctx:
+    with SolveContext(inst, opts, progress, best_plan=best) as ctx:
         cands = setup.candidates(ctx)
-        fast = setup.fast_path(ctx, cands)
+        fast = setup.fast_path(ctx, cands) if flow_in_time(ctx, cands) else None
         if fast is not None:
             return fast
         setup.choose_backend(ctx, cands)
@@ -45,10 +53,52 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         relax = colgen.column_generation(ctx, cands)
         cutproof.start_root_cuts(ctx, relax)
         inc = hints.hints(ctx, relax)
+        if ctx.out_of_time():  # the incumbent and the bound so far, as they stand
+            ctx.say("no time left for fixing and the search: the incumbent")
+            ctx.drop_root_cuts()
+            late = search.Outcome(relax.cands, inc.best, inc.best_obj,
+                                  max(relax.lag, relax.lag0), False)
+            return finish.finish(ctx, relax, inc, late)
         fixed = fixing.reduced_cost_fixing(ctx, relax, inc)
         out = search.search(ctx, relax, inc, fixed)
+        ctx.publish(out.model, out.best, out.bound)
         out = proof.proof(ctx, relax, fixed, out)
         return finish.finish(ctx, relax, inc, out)
+
+
+def plan_result(inst: Instance, plan: Plan, runtime: float, seed: int = 0) -> Result:
+    """`plan` reported as a solve stopped by its time limit. With no bound known, the
+    bound is 0: no term of the objective is negative (weights, costs and distances are
+    read as at least 0)."""
+    bound = float(plan.bound) if np.isfinite(plan.bound) else 0.0
+    gap = (plan.objective - bound) / max(abs(plan.objective), 1.0)
+    none = np.zeros(0, dtype=np.int64)
+    cands = Candidates(none, none, np.zeros(0), none, np.zeros(inst.units.n, dtype=np.int64),
+                       None, {})
+    return Result(status=Status.TIME_LIMIT, objective=plan.objective,
+                  bound=bound, gap=float(gap), runtime=runtime,
+                  seed=seed, assignment=plan.assignment, greedy_objective=plan.objective,
+                  timings={"total": runtime}, stats={"stopped_by": "time limit"},
+                  instance=inst, candidates=cands)
+
+
+def flow_in_time(ctx: SolveContext, cands: Candidates) -> bool:
+    """Whether the fast path's flow, which cannot be interrupted, is expected to end in the
+    time left (the general route, which keeps its clock, takes over when not); the greedy
+    start is offered first, for a caller whose time runs out regardless."""
+    if ctx.pool is None:
+        return True  # no fast path without every pair
+    opts = ctx.opts
+    if not (opts.fast_path and opts.backend in ("auto", "cpsat")
+            and flow.flow_blocker(ctx.inst) is None):
+        return True  # no fast path here: nothing to time
+    expected = flow.flow_seconds(len(ctx.pool))
+    if expected > ctx.time_limit - ctx.elapsed():
+        ctx.say(f"min-cost flow over {len(ctx.pool):,} pairs would take about "
+                f"{expected:.0f}s, more than is left: the general route")
+        return False
+    ctx.publish(cands, greedy(ctx.inst, cands))
+    return True
 
 
 def stderr_progress(msg: str) -> None:

@@ -20,6 +20,7 @@ import pandas as pd
 from .approval import APPROVER, AREA, approval, approval_counts, has_authorities
 from .categories import FAMILY_TYPES, KM_PER_MILE, PLACEMENT_TYPES
 from .explain import review_list, unplaced_reasons
+from .instance import Instance
 from .objective import pair_distances
 from .safe_text import safe_frame
 from .solver import Result
@@ -37,7 +38,16 @@ class Report:
     review: pd.DataFrame
 
 
-def make_report(result: Result) -> Report:
+def write_seconds(inst: Instance) -> float:
+    """Seconds to keep back for the report and its files (the reasons apart), by size:
+    the tables, and the review of every child who stays; generous, as the machine may be
+    busy."""
+    return 0.3 + 30e-6 * inst.n_children + 0.1e-3 * int((inst.current >= 0).sum())
+
+
+def make_report(result: Result, deadline: float | None = None) -> Report:
+    """The report of `result`. Past `deadline` (a `time.perf_counter()` value) the
+    unplaced children not yet explained are reported as such (`explain.NOT_EXPLAINED`)."""
     inst = result.instance
     a = result.assignment
     placed = np.flatnonzero(a >= 0)
@@ -45,7 +55,7 @@ def make_report(result: Result) -> Report:
     dist = np.full(inst.n_children, np.nan)
     cost[placed] = inst.weekly_cost[a[placed]]
     dist[placed] = pair_distances(inst, placed, a[placed])
-    reasons = unplaced_reasons(inst, a, proven=result.status == "optimal")
+    reasons = unplaced_reasons(inst, a, proven=result.status == "optimal", deadline=deadline)
     pid = np.where(a >= 0, inst.placement_ids[np.maximum(a, 0)], "")
     df = pd.DataFrame({
         "child_id": inst.child_ids,

@@ -17,7 +17,8 @@ from ..highs import Pending
 from ..instance import Instance
 from ..lpserver import LpServer
 from ..params import SolverParams
-from .types import SolveOptions
+from .plans import objective_of, stability_of, unit_placement
+from .types import BestPlan, Plan, SolveOptions
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,12 @@ class SolveContext:
     max_moves: int | None = None
     server: LpServer | None = None
     root_cuts: RootCuts | None = None  # running, not yet read
+    best_plan: BestPlan | None = None  # where the best plan so far is offered to the caller
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def __post_init__(self) -> None:
+        if self.opts.started is not None:  # the limit counts from the command's start
+            self.t_start = self.opts.started
 
     def __enter__(self) -> SolveContext:
         self.stack.__enter__()
@@ -86,7 +92,12 @@ class SolveContext:
 
     # --- the clock ----------------------------------------------------------------------
     def elapsed(self) -> float:
+        """Seconds since the time limit began to count (`SolveOptions.started`)."""
         return time.perf_counter() - self.t_start
+
+    def out_of_time(self) -> bool:
+        """The time limit has passed: a stage that would start now is skipped."""
+        return self.elapsed() >= self.opts.time_limit
 
     def share(self, fraction: float) -> float:
         """`fraction` of the time limit, in seconds."""
@@ -107,6 +118,16 @@ class SolveContext:
     def race_seeds(self) -> int:
         """HiGHS processes racing the last MIP: one per worker (0: per core), capped."""
         return max(1, min(self.opts.workers or (os.cpu_count() or 1), self.tuning.race_max))
+
+    def publish(self, cands: Candidates, chosen: np.ndarray, bound: float = -np.inf) -> None:
+        """Offer the plan `chosen` (per unit, an index into `cands`) and a bound over every
+        plan (in the model's terms, with `--previous` stability) to the caller."""
+        if self.best_plan is None:
+            return
+        assignment = unit_placement(cands, chosen)[self.inst.units.unit_of]
+        penalty = stability_of(self.inst, assignment)
+        self.best_plan.offer(Plan(assignment, objective_of(self.inst, cands, chosen) - penalty,
+                                  bound - penalty))
 
     # --- worker processes ---------------------------------------------------------------
     def start_server(self) -> LpServer | None:

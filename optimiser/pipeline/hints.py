@@ -66,8 +66,11 @@ def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
     greedy_obj = objective_of(inst, cands, start)
     greedy_stability = stability_of(inst, unit_placement(cands, start)[inst.units.unit_of])
     best, best_obj = start, greedy_obj
+    ctx.publish(cands, start, max(relax.lag, relax.lag0))
     early: CutBound | None = None
-    if lp_x is not None:
+    if ctx.out_of_time():
+        ctx.say("no time left for the roundings: the greedy start")
+    elif lp_x is not None:
         found, early = roundings(ctx, relax, lp_x)
         for rounded in found:
             r_obj = objective_of(inst, cands, rounded)
@@ -84,6 +87,7 @@ def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
             if r_obj < best_obj and ok(flow_only):
                 best, best_obj = flow_only, r_obj
     ctx.timings["greedy"] = time.perf_counter() - t
+    ctx.publish(cands, best, max(relax.lag, relax.lag0))
     ctx.say(f"greedy start £{greedy_obj:,.2f}/week; LP-rounded hint £{best_obj:,.2f}/week")
     return Incumbent(best, best_obj, greedy_obj, greedy_stability, early)
 

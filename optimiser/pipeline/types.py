@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,9 @@ class SolveOptions:
     """What a solve is asked: its limits, its MIP solver and the solver's tuning."""
 
     time_limit: float = 60.0
+    # the `time.perf_counter()` value the time limit counts from (None: the solve's own
+    # start); a command passes its process's start (optimiser/deadline.py)
+    started: float | None = None
     seed: int = 0
     workers: int = 0  # 0: all cores
     candidate_limit: int | None = 40  # cheapest pairs kept per unit before pricing
@@ -68,3 +72,40 @@ class Result:
     @property
     def unplaced(self) -> int:
         return int((self.assignment < 0).sum())
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A plan per child (placement index, -1 unplaced), its objective in the spec's
+    terms and a bound that holds over every plan (-inf: none known)."""
+
+    assignment: np.ndarray
+    objective: float
+    bound: float
+
+
+class BestPlan:
+    """The best plan a running solve has found so far: what a command writes when its
+    time is up before the solve returns. Read from another thread, so a plan is
+    replaced whole, under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plan: Plan | None = None
+
+    def offer(self, plan: Plan) -> None:
+        """Keep `plan` if it is better than the one held (the better bound kept too)."""
+        with self._lock:
+            old = self._plan
+            if old is not None:
+                bound = max(old.bound, plan.bound)
+                if plan.objective >= old.objective - 1e-9:
+                    plan = Plan(old.assignment, old.objective, bound)
+                else:
+                    plan = Plan(plan.assignment, plan.objective, bound)
+            self._plan = Plan(plan.assignment, plan.objective,
+                              min(plan.bound, plan.objective))
+
+    def get(self) -> Plan | None:
+        with self._lock:
+            return self._plan

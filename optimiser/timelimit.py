@@ -1,0 +1,64 @@
+"""A command's last resort when its time limit runs out: the best plan so far, written.
+
+`LastResort` holds what a command has (its instance once read, the best plan its solve
+has offered) and a `Watchdog` that, when the limit and most of its grace are spent and
+the command is still at work, writes that plan (else the status quo: nobody moves and no
+waiting child is placed, which every rule allows) as a solve stopped by its time limit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import TracebackType
+
+from .deadline import Deadline, grace
+from .instance import Instance
+from .reallocate import status_quo_plan
+from .solver import BestPlan, Result, plan_result
+from .watchdog import Watchdog
+
+# seconds the fallback needs at least, besides writing the files
+FALLBACK_SECONDS = 0.2
+
+
+class LastResort:
+    """The watchdog of one command: `write` is how the command writes a `Result`."""
+
+    def __init__(self, deadline: Deadline, write: Callable[[Result], None], seed: int = 0):
+        self.deadline = deadline
+        self.write = write
+        self.seed = seed
+        self.inst: Instance | None = None
+        self.best = BestPlan()
+        self.grace = grace(deadline.limit or 0.0)
+        self.watchdog = Watchdog(deadline.at() + self.grace - FALLBACK_SECONDS, self.fallback)
+
+    def __enter__(self) -> LastResort:
+        self.watchdog.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.watchdog.__exit__(kind, exc, tb)
+
+    def loaded(self, inst: Instance, writing: float) -> None:
+        """The instance is read; writing its plan takes about `writing` seconds (more on
+        a busy machine: the fallback starts with half as much again to spare)."""
+        self.inst = inst
+        spare = max(self.grace - FALLBACK_SECONDS - 1.5 * writing, 0.0)
+        self.watchdog.at = self.deadline.at() + spare
+
+    def claim(self) -> None:
+        """The command writes its own answer now."""
+        self.watchdog.claim()
+
+    def fallback(self) -> bool:
+        inst = self.inst
+        if inst is None:
+            return False  # nothing read yet: nothing to write
+        plan = self.best.get() or status_quo_plan(inst)
+        self.write(plan_result(inst, plan, self.deadline.elapsed(), self.seed))
+        print("stopped at the time limit: the best plan found so far is written",
+              file=sys.stderr)
+        return True
