@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,14 +252,15 @@ def _current(ep: Rec, r: int, ef: str, reg: pd.DataFrame,
 
 
 def write_import(result: Import903, placements: Path, out: Path) -> Path:
-    """The instance folder: children.csv, the register as placements.csv, to_complete.csv."""
-    from .safe_text import safe_frame
+    """The instance folder: children.csv, the register as placements.csv, to_complete.csv;
+    the register's text is neutralised as it is copied (it may come from anywhere)."""
+    from .safe_text import read_text_table, safe_frame, safe_text_frame
 
+    register = safe_text_frame(read_text_table(placements))
     out.mkdir(parents=True, exist_ok=True)
     safe_frame(result.children).to_csv(out / "children.csv", index=False)
     safe_frame(result.to_complete).to_csv(out / "to_complete.csv", index=False)
-    if placements.resolve() != (out / "placements.csv").resolve():
-        shutil.copyfile(placements, out / "placements.csv")
+    register.to_csv(out / "placements.csv", index=False)
     return out
 
 

@@ -9,6 +9,8 @@ table are neutralised, so a negative longitude or saving stays a number.
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -42,3 +44,23 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             out[col] = s.map(neutralise)
     return out
+
+
+def _number(text: str) -> bool:
+    """A finite number as text (`-inf` or `-nan` is no number a spreadsheet knows)."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def read_text_table(path: str | Path) -> pd.DataFrame:
+    """A CSV the engine wrote, every cell as text ('' when empty), neutralising undone."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return df.map(restore)
+
+
+def safe_text_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a table held as text (as `read_text_table` gives it) with every cell that
+    is not a number neutralised: an id `-P9` is quoted, a longitude `-1.25` is not."""
+    return df.map(lambda v: v if not isinstance(v, str) or _number(v) else neutralise(v))

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from optimiser.categories import HOLD_REASONS
-from optimiser.safe_text import safe_frame
+from optimiser.safe_text import read_text_table, safe_frame, safe_text_frame
 
 
 def add_reallocation_columns(folder: Path, seed: int, day: dt.date, *,
@@ -26,8 +26,8 @@ def add_reallocation_columns(folder: Path, seed: int, day: dt.date, *,
     `available_from` (up to `later_days` after `day`) for shares of placements with
     vacancies. Used by the re-allocation tests and benchmark."""
     rng = np.random.default_rng(seed)
-    ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
-    pl = pd.read_csv(folder / "placements.csv", dtype=str, keep_default_na=False)
+    ch = read_text_table(folder / "children.csv")
+    pl = read_text_table(folder / "placements.csv")
     placed = ch["current_placement"] != ""
     pin = placed & (rng.random(len(ch)) < pinned_share)
     groups = set(ch.loc[pin & (ch["sibling_group"] != ""), "sibling_group"])
@@ -45,8 +45,8 @@ def add_reallocation_columns(folder: Path, seed: int, day: dt.date, *,
     pl["available_from"] = [(day + dt.timedelta(days=int(d))).isoformat() if x else ""
                             for d, x in zip(rng.integers(1, later_days, len(pl)), later,
                                             strict=True)]
-    ch.to_csv(folder / "children.csv", index=False)
-    pl.to_csv(folder / "placements.csv", index=False)
+    safe_text_frame(ch).to_csv(folder / "children.csv", index=False)
+    safe_text_frame(pl).to_csv(folder / "placements.csv", index=False)
     return folder
 
 
@@ -68,8 +68,8 @@ def write_903_return(folder: str | Path, out: str | Path, as_at: dt.date, *, see
     from optimiser.import903 import data_dir, read_outcodes
 
     rng = np.random.default_rng(seed)
-    ch = pd.read_csv(Path(folder) / "children.csv", dtype=str, keep_default_na=False)
-    pl = pd.read_csv(Path(folder) / "placements.csv", dtype=str, keep_default_na=False)
+    ch = read_text_table(Path(folder) / "children.csv")
+    pl = read_text_table(Path(folder) / "placements.csv")
     pl = pl.set_index("placement_id")
     codes = read_outcodes(data_dir())
     names = list(codes)
@@ -131,8 +131,8 @@ def add_format11_columns(folder: str | Path, seed: int, *, authority: str = "E00
     home and secure unit; `adjoining.csv` naming the neighbours."""
     rng = np.random.default_rng(seed)
     folder = Path(folder)
-    ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
-    pl = pd.read_csv(folder / "placements.csv", dtype=str, keep_default_na=False)
+    ch = read_text_table(folder / "children.csv")
+    pl = read_text_table(folder / "placements.csv")
     ch["authority"] = authority
     own = pl["type"].isin(["inhouse_foster", "kinship_foster", "inhouse_residential"])
     others = np.array([*neighbours, *far], dtype=object)
@@ -156,8 +156,8 @@ def add_format11_columns(folder: str | Path, seed: int, *, authority: str = "E00
             name = waiting[order.pop()]
         reserved.append(name if kind == "kinship_foster" else "")
     pl["reserved_for"] = reserved
-    ch.to_csv(folder / "children.csv", index=False)
-    pl.to_csv(folder / "placements.csv", index=False)
+    safe_text_frame(ch).to_csv(folder / "children.csv", index=False)
+    safe_text_frame(pl).to_csv(folder / "placements.csv", index=False)
     pd.DataFrame({"authority": [authority] * len(neighbours), "neighbour": list(neighbours)}
-                 ).to_csv(folder / "adjoining.csv", index=False)
+                 ).pipe(safe_frame).to_csv(folder / "adjoining.csv", index=False)
     return folder
