@@ -21,7 +21,7 @@ from reference_model import golden_entry, read_spec, solve_reference
 
 from optimiser import load_instance, solve, write_solution
 from optimiser.checker import check
-from optimiser.reallocate import ReallocOptions, reallocate
+from optimiser.reallocate import ReallocOptions, reallocate, write_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = json.loads((ROOT / "instances" / "golden.json").read_text())
@@ -64,7 +64,8 @@ def test_reference_rederives_the_golden_value(name: str, solver: str) -> None:
 
 
 @pytest.mark.parametrize("max_moves", [0, 10, None])
-def test_reallocation_reaches_the_reference_optimum(max_moves: int | None) -> None:
+def test_reallocation_reaches_the_reference_optimum(max_moves: int | None,
+                                                    tmp_path: Path) -> None:
     """demo-placed re-allocated (HiGHS, as the command does) under a moves limit: the
     reference model with the same limit, over every pair, finds the same optimum."""
     day = dt.date(2025, 6, 2)
@@ -74,6 +75,15 @@ def test_reallocation_reaches_the_reference_optimum(max_moves: int | None) -> No
     ref = solve_reference(read_spec(folder, day=day, max_moves=max_moves))
     assert ref.status == res.status == "optimal"
     assert abs(res.objective - ref.objective) <= PENNY, (res.objective, ref.objective)
+    # the default policy (move_only_in_child_interest): no placed child left unplaced, no
+    # move for cost alone, and the independent checker agrees
+    inst = res.instance
+    assert (res.assignment[inst.current >= 0] >= 0).all()
+    out = tmp_path / "plan"
+    _, tables = write_plan(res, out)
+    moves = tables["moves.csv"]
+    assert moves.empty or (moves["interest"] != "").all()
+    assert check(folder, out, date=day).ok
 
 
 def _summary(folder: Path, status: str, objective: float) -> Path:
