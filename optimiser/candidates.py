@@ -480,7 +480,13 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
     evaluated = 0
     full = True
     unit_min = np.full(units.n, np.inf)  # cheapest feasible pair per unit, for L(0)
+    seen = np.zeros(units.n, dtype=bool)
+    stopped = False
     for ub in unit_blocks(inst):
+        if deadline is not None and time.perf_counter() > deadline:
+            stopped = True  # what is left is never evaluated: no pool, a weaker L(0)
+            break
+        seen[ub.units] = True
         evaluated += ub.feasible.size
         n_feasible[ub.units] = ub.feasible.sum(axis=1)
         if ub.feasible.shape[1]:
@@ -502,6 +508,10 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
             parts = [(held.unit[idx], held.placement[idx], held.objective[idx],
                       held.use[idx].astype(np.int32), np.ones(len(idx), dtype=bool))]
             pooled = len(idx)
+    if stopped:
+        full = False
+        unit_min[~seen] = _unit_floor(inst)[~seen]
+        n_feasible[~seen] = 1  # unknown: such a unit is never claimed whole
     pool, pool_chosen = _pool(parts)
     idx = np.flatnonzero(pool_chosen)
     cands = Candidates(
@@ -515,6 +525,17 @@ def build_candidates(inst: Instance, *, limit: int | None = 40,
                    inst.policy.weights.unplaced * units.unplaced_cost, unit_min).sum())},
     )
     return cands, (pool if full else None)
+
+
+def _unit_floor(inst: Instance) -> np.ndarray:
+    """Per unit, a lower bound on any pair's objective without evaluating it: its beds
+    at the cheapest weekly cost when every weight is >= 0 (every other term is then
+    >= 0), else -inf."""
+    w = inst.policy.weights
+    if min(w.cost, w.per_km, w.faith_mismatch, w.move, w.out_of_area) < 0 or not len(
+            inst.weekly_cost) or inst.reallocation.previous_weight < 0:
+        return np.full(inst.units.n, -np.inf)
+    return inst.units.size * min(0.0, w.cost * float(inst.weekly_cost.min()))
 
 
 def spatial_candidates(inst: Instance, limit: int, deadline: float | None = None

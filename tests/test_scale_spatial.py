@@ -121,3 +121,13 @@ def test_distance_overrides_turn_the_spatial_route_off(tmp_path: Path) -> None:
         "1.0\n")
     inst = load_instance(folder)
     assert len(inst.dist_child) and not spatial_applies(inst)
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+def test_a_passed_deadline_stops_the_candidate_pass_with_a_valid_bound(
+        tmp_path: Path, spatial: bool) -> None:
+    inst = _instance(tmp_path, *CASES[0])
+    full, _ = build_candidates(inst, limit=8)
+    cut, pool = build_candidates(inst, limit=8, spatial=spatial, deadline=0.0)
+    assert pool is None and cut.pruned
+    assert cut.stats["lagrangian_zero_bound"] <= full.stats["lagrangian_zero_bound"] + 1e-6

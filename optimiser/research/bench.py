@@ -875,58 +875,65 @@ def format_rows(rows: list[dict[str, str]], cols: Iterable[str] = ROW_COLUMNS) -
 
 
 def plot_scaling(rows: list[dict[str, str]], png: Path) -> Path | None:
-    """Time and peak memory against children (log-log) and the gap to the bound, one line
-    per backend (placement rows only); a run without an answer is an x at its wall time."""
+    """Time and peak memory against children (log-log) and the gap to the bound: one
+    colour per family, one marker per backend (placement rows only; the latest row of
+    each instance, backend and limit); a run without an answer is an x at its wall
+    time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pts = [r for r in rows if r["kind"] == "placement" and _num(r["size"])]
+    latest: dict[tuple[str, str, str], dict[str, str]] = {}
+    for r in rows:
+        if r["kind"] == "placement" and _num(r["size"]):
+            latest[(r["instance"], r["backend"], r["time_limit"])] = r
+    pts = list(latest.values())
     if not pts:
         return None
-    fig, (ax_t, ax_m, ax_g) = plt.subplots(1, 3, figsize=(15, 4.5))
-    for i, backend in enumerate(sorted({r["backend"] for r in pts})):
-        color = f"C{i}"  # one colour per backend, one line style per measure
-        rs = sorted((r for r in pts if r["backend"] == backend),
-                    key=lambda r: float(r["size"]))
-        ok = [r for r in rs if r["objective"] != ""]
-        bad = [r for r in rs if r["objective"] == ""]
-        n_ok = [float(r["size"]) for r in ok]
-        for key, style, label in (("seconds", "-o", "solve call (total)"),
-                                  ("candidates_seconds", "--s", "candidates"),
-                                  ("load_seconds", ":^", "load")):
-            ys = [_num(r[key]) for r in ok]
-            xs = [x for x, y in zip(n_ok, ys, strict=True) if y]
-            ax_t.plot(xs, [y for y in ys if y], style, color=color,
-                      label=f"{backend}: {label}")
-        if bad:
-            ax_t.plot([float(r["size"]) for r in bad], [float(r["wall_seconds"] or 1)
-                                                        for r in bad],
-                      "x", ms=10, mew=2, color=color,
-                      label=f"{backend}: no answer (wall time)")
-        xs = [float(r["size"]) for r in rs if _num(r["peak_mib"])]
-        ax_m.plot(xs, [float(r["peak_mib"]) for r in rs if _num(r["peak_mib"])], "-o",
-                  color=color, label=backend)
-        gaps = [(float(r["size"]), 100 * float(r["gap_to_bound"])) for r in ok
-                if _num(r["gap_to_bound"]) is not None]
-        ax_g.plot([g[0] for g in gaps], [g[1] for g in gaps], "-o", color=color,
-                  label=backend)
-    for ax, ylabel in ((ax_t, "seconds"), (ax_m, "peak RSS (MiB)")):
+    fig, (ax_t, ax_m, ax_g) = plt.subplots(1, 3, figsize=(16, 5))
+    families = sorted({r["family"] for r in pts})
+    backends = sorted({r["backend"] for r in pts})
+    markers = "os^Dv<>"
+    for i, fam in enumerate(families):
+        for j, backend in enumerate(backends):
+            rs = sorted((r for r in pts if r["family"] == fam and r["backend"] == backend),
+                        key=lambda r: float(r["size"]))
+            if not rs:
+                continue
+            style = dict(color=f"C{i % 10}", marker=markers[j % len(markers)])
+            label = f"{fam} / {backend}"
+            ok = [r for r in rs if r["objective"] != ""]
+            ax_t.plot([float(r["size"]) for r in ok],
+                      [float(r["wall_seconds"] or r["seconds"]) for r in ok], "-",
+                      label=label, **style)
+            bad = [r for r in rs if r["objective"] == ""]
+            if bad:
+                ax_t.plot([float(r["size"]) for r in bad],
+                          [float(r["wall_seconds"] or 1) for r in bad], "x", ms=10, mew=2,
+                          color=style["color"])
+            mem = [r for r in rs if _num(r["peak_mib"])]
+            ax_m.plot([float(r["size"]) for r in mem], [float(r["peak_mib"]) for r in mem],
+                      "-", label=label, **style)
+            gaps = [(float(r["size"]), 100 * float(r["gap_to_bound"])) for r in ok
+                    if _num(r["gap_to_bound"]) is not None]
+            ax_g.plot([g[0] for g in gaps], [g[1] for g in gaps], "-", label=label,
+                      **style)
+    for ax, ylabel in ((ax_t, "wall seconds"), (ax_m, "peak RSS (MiB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("children")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6)
     ax_g.set_xscale("log")
     ax_g.set_yscale("symlog", linthresh=0.01)
     ax_g.set_ylim(0, 200)
     ax_g.set_xlabel("children")
     ax_g.set_ylabel("gap to bound (%)")
     ax_g.grid(True, which="both", alpha=0.3)
-    ax_g.legend(fontsize=7)
-    ax_t.set_title("time vs size")
+    ax_g.legend(fontsize=6)
+    ax_t.set_title("wall time vs size (x: no answer)")
     ax_m.set_title("peak memory vs size")
     ax_g.set_title("gap to the proven bound at the end")
     fig.tight_layout()
