@@ -10,8 +10,11 @@ the generator's embedded table); the members' tables are stacked with ids prefix
 the authority code, and the 1.1 columns are filled in:
 
 * `children.authority`: the member the child was drawn for (its responsible authority);
-* `placements.authority`: the authority the placement lies in (the nearest authority
-  centroid of England), as the format defines it;
+* `placements.authority`: the member itself for its own services (in-house foster
+  carers, kinship carers, in-house children's homes: approved and run by it, even over
+  the border); for the market's beds (agencies, private homes, supported accommodation,
+  secure units, parent-and-child) the authority the placement lies in (the nearest
+  authority centroid of England), as the format defines it;
 * `adjoining.csv`: the members' borders, derived from England's district boundaries
   (two upper-tier authorities adjoin where two of their districts share an edge).
 
@@ -45,6 +48,7 @@ CLA_FILE = Path("ofsted") / "cla_number_and_rate_per_10k_children.csv"
 CLA_MEASURE = "Children looked after at 31 March each year"
 GEO_FILE = Path("geography") / "uk_local_authorities_current.csv"
 TOPO_FILE = Path("geography") / "eng_lad_2013.topojson"
+OWN_SERVICES = ("inhouse_foster", "kinship_foster", "inhouse_residential")
 ID_COLUMNS = {"children": ("child_id", "sibling_group", "current_placement"),
               "placements": ("placement_id", "block_contract"),
               "exclusions": ("child_id", "placement_id")}
@@ -156,7 +160,9 @@ def build_region(out: str | Path | None, region: str | Sequence[str], *, childre
                                     placed_share=placed_share), m.code)
         tables["children"]["authority"] = m.code
         pl = tables["placements"]
-        pl["authority"] = _where(pl["lat"].to_numpy(float), pl["lon"].to_numpy(float))
+        pl["authority"] = np.where(pl["type"].isin(OWN_SERVICES), m.code,
+                                   _where(pl["lat"].to_numpy(float),
+                                          pl["lon"].to_numpy(float)))
         for name, frames in parts.items():  # the tables stacked here; others are not
             frames.append(tables[name])
     result = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}

@@ -137,3 +137,17 @@ def test_pool_command_refuses_children_without_authority(tmp_path: Path,
     assert args.func(args) == 2
     assert "without an authority" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_solve_pool_writes_a_checkable_solve_output(tmp_path: Path) -> None:
+    """What `placement solve INSTANCE --out DIR --pool` calls, with the solve's arguments."""
+    from optimiser.pooling.cli import solve_pool
+
+    small_region(tmp_path / "r", 2, 11, children=20)
+    args = argparse.Namespace(instance=str(tmp_path / "r"), out=str(tmp_path / "o"),
+                              time_limit=20.0, seed=0, quiet=True, workers=0)
+    assert solve_pool(args) == 0
+    rep = checker.check(tmp_path / "r", tmp_path / "o")
+    assert rep.ok, (rep.violations, rep.summary_mismatches)
+    figures = json.loads((tmp_path / "o" / "pooling.json").read_text())
+    assert figures["shapley"]["exact"] and figures["pooled"] == pytest.approx(rep.objective)

@@ -68,11 +68,14 @@ def test_children_split_by_the_counts_and_columns_filled(tmp_path: Path) -> None
     for cid, auth in zip(tables["children"]["child_id"], tables["children"]["authority"],
                          strict=True):
         assert cid.startswith(auth + "-")
-    # a placement lies in the authority with the nearest centroid
+    # the member's own services are its; a market bed lies in the nearest authority
     pl = tables["placements"]
     lat = np.array([a.lat for a in cal.AUTHORITIES])
     lon = np.array([a.lon for a in cal.AUTHORITIES])
-    for row in pl.head(40).itertuples():
+    own = pl["type"].isin(["inhouse_foster", "kinship_foster", "inhouse_residential"])
+    assert own.any() and (~own).any()
+    assert (pl.loc[own, "authority"] == pl.loc[own, "placement_id"].str[:9]).all()
+    for row in pl[~own].head(40).itertuples():
         d = haversine_km(row.lat, row.lon, lat, lon)
         assert row.authority == cal.AUTHORITIES[int(np.argmin(d))].code
 

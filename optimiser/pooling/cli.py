@@ -10,11 +10,6 @@ EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
-    from ..commission.dist import SchedulerUnreachable
-    from ..instance import InstanceError
-    from .run import run_pool
-    from .split import PoolingError
-
     if args.samples is not None and args.samples < 1:
         print("error: --samples must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -30,11 +25,28 @@ def cmd_pool(args: argparse.Namespace) -> int:
     if args.time_limit <= 0:
         print("error: --time-limit must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
+    return _run(args.instance, args.out, quiet=args.quiet, time_limit=args.time_limit,
+                gap=args.gap, samples=args.samples, seed=args.seed, scheduler=args.scheduler,
+                workers=args.workers, max_time_scale=args.time_scale)
+
+
+def solve_pool(args: argparse.Namespace) -> int:
+    """`placement solve INSTANCE --out DIR --pool`: the same run as `placement pool` with
+    its defaults (exact shares up to ten authorities, a local Dask cluster), the solve's
+    --time-limit per coalition and its --seed; the pooled plan lands in DIR as a solve's
+    (assignments.csv, summary.json) beside the pooling report."""
+    return _run(args.instance, args.out, quiet=getattr(args, "quiet", False),
+                time_limit=args.time_limit, seed=getattr(args, "seed", 0))
+
+
+def _run(instance: str, out: str, *, quiet: bool, **kw: Any) -> int:
+    from ..commission.dist import SchedulerUnreachable
+    from ..instance import InstanceError
+    from .run import run_pool
+    from .split import PoolingError
+
     try:
-        result = run_pool(args.instance, args.out, time_limit=args.time_limit, gap=args.gap,
-                          samples=args.samples, seed=args.seed, scheduler=args.scheduler,
-                          workers=args.workers, max_time_scale=args.time_scale,
-                          progress=not args.quiet)
+        result = run_pool(instance, out, progress=not quiet, **kw)
     except (PoolingError, InstanceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -42,7 +54,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
         print(f"error: --scheduler: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(summary_text(result))
-    print(f"\nwritten to {args.out}/ (report.md, authorities.csv, lending.csv, "
+    print(f"\nwritten to {out}/ (report.md, authorities.csv, lending.csv, "
           "coalitions.csv, pooling.json; the pooled plan in assignments.csv, summary.json)")
     return EXIT_OK
 
