@@ -17,6 +17,7 @@ from .instance import Instance, InstanceError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .deadline import Deadline
     from .solver import Result
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -39,19 +40,19 @@ EXPLAIN_SHARE = 0.05
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from .deadline import Deadline
     from .solver import SolveOptions, solve, stderr_progress
     from .timelimit import LastResort
     from .writer import make_report, write_output, write_seconds
 
-    deadline = Deadline.from_process_start(args.time_limit)
+    deadline = _deadline(args)
 
     def write_late(result: Result) -> None:
         report = make_report(result, deadline=0.0)
         write_output(report, args.out)
         print(format_summary(report.summary, report.assignments))
 
-    with LastResort(deadline, write_late, args.seed) as guard:
+    armed = getattr(args, "own_process", False)  # the process is the command's to end
+    with LastResort(deadline, write_late, args.seed, armed=armed) as guard:
         t0 = time.perf_counter()
         inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
         t_load = time.perf_counter() - t0
@@ -85,6 +86,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
           f"report+write {t_write:.2f}s")
     print(f"written to {args.out}/ (assignments.csv, summary.json)")
     return EXIT_OK
+
+
+def _deadline(args: argparse.Namespace) -> Deadline:
+    """The command's time limit, from when `main` started (now, for a parsed command
+    called directly)."""
+    from .deadline import Deadline
+
+    started = getattr(args, "started", None)
+    return Deadline(args.time_limit, time.perf_counter() if started is None else started)
 
 
 def _coerce(value: str) -> object:
@@ -164,7 +174,6 @@ def cmd_match(args: argparse.Namespace) -> int:
     """Rank placements for one referral (a child or a sibling group); exit 2 if unknown."""
     import json
 
-    from .deadline import Deadline
     from .match import Matcher, UnknownReferral
 
     if args.top is not None and args.top < 1:
@@ -173,7 +182,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     if args.time_limit is not None and args.time_limit <= 0:
         print("error: --time-limit must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
-    deadline = Deadline.from_process_start(args.time_limit)
+    deadline = _deadline(args)
     inst = _load(args.instance, quiet=True, ofsted=args.ofsted)
     matcher = Matcher(inst)
     # the ranking without the cohort and the printing keep back a moment of their own
@@ -193,7 +202,6 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
     """Overnight re-allocation: fill void beds with few, justified moves."""
     import datetime as dt
 
-    from .deadline import Deadline
     from .reallocate import (
         ReallocOptions,
         format_plan,
@@ -214,14 +222,15 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
     if args.max_moves is not None and args.max_moves < 0:
         print("error: --max-moves must be 0 or more", file=sys.stderr)
         return EXIT_BAD_INPUT
-    deadline = Deadline.from_process_start(args.time_limit)
+    deadline = _deadline(args)
 
     def write_late(result: Result) -> None:
         report, tables = write_plan(result, args.out, deadline=0.0)
         print(format_summary(report.summary, report.assignments))
         print(format_plan(report.summary, tables["moves.csv"], tables["voids.csv"]))
 
-    with LastResort(deadline, write_late, args.seed) as guard:
+    armed = getattr(args, "own_process", False)  # the process is the command's to end
+    with LastResort(deadline, write_late, args.seed, armed=armed) as guard:
         inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
         writing = 2 * write_seconds(inst)  # the moves, voids and chains besides the report
         opts = ReallocOptions(
@@ -249,6 +258,9 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+CAPACITY_WRITE_SECONDS = 2.0  # plan.json, report.md and the figure (matplotlib's import)
+
+
 def cmd_plan_capacity(args: argparse.Namespace) -> int:
     """Commissioning: beds to block-book per contract under uncertain demand."""
     from .commission import OverrideError
@@ -265,11 +277,17 @@ def cmd_plan_capacity(args: argparse.Namespace) -> int:
     if args.time_limit_per_scenario <= 0:
         print("error: --time-limit-per-scenario must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.time_limit is not None and args.time_limit <= 0:
+        print("error: --time-limit must be positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    deadline = _deadline(args)
     try:
         run = run_plan_capacity(args.instance, args.scenarios, seed=args.seed,
                                 time_limit_per_scenario=args.time_limit_per_scenario,
                                 sets=args.set or [], scheduler=args.scheduler,
-                                workers=args.workers, progress=not args.quiet)
+                                workers=args.workers, progress=not args.quiet,
+                                deadline=None if args.time_limit is None
+                                else deadline.at() - CAPACITY_WRITE_SECONDS)
     except OverrideError as e:  # a --set naming nothing known, or a bad value
         print(f"error: --set {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -280,6 +298,7 @@ def cmd_plan_capacity(args: argparse.Namespace) -> int:
         ["placement plan-capacity", args.instance, f"--scenarios {args.scenarios}",
          f"--out {args.out}", f"--seed {args.seed}",
          f"--time-limit-per-scenario {args.time_limit_per_scenario:g}"]
+        + ([f"--time-limit {args.time_limit:g}"] if args.time_limit is not None else [])
         + ([f"--scheduler {args.scheduler}"] if args.scheduler else [])
         + ([f"--workers {args.workers}"] if args.workers is not None else [])
         + [f"--set {x}" for x in args.set or []])
@@ -394,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--seed", type=int, default=0, help="scenario sampling seed (default 0)")
     pc.add_argument("--time-limit-per-scenario", type=float, default=10.0, metavar="SECONDS",
                     help="time limit of each scenario's allocation solve (default 10)")
+    pc.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                    help="end the whole run within this many seconds of starting: the plan "
+                         "is made on the scenarios solved in time, and the report says how "
+                         "many (default: no limit)")
     pc.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="what-if, repeatable: contracts.ID.price=3100, contracts.ID.beds=4, "
                          "spot.ID.weekly_cost=5200, demand.growth=0.05; the base and changed "
@@ -421,7 +444,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line. Run as a program (`argv` None), a time limit counts from the start
+    of the process and a watchdog keeps it; called with `argv` from Python (a test, a
+    notebook), it counts from the call and never ends the caller's process."""
+    from .deadline import process_started
+
+    started = process_started() if argv is None else time.perf_counter()
     args = build_parser().parse_args(argv)
+    args.started, args.own_process = started, argv is None
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

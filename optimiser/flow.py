@@ -37,9 +37,11 @@ BACKEND_NAME = "min_cost_flow"
 
 
 FLOW_COST_RANGE = 2.0 ** 60  # |cost| x (nodes + 1) kept below this (OR-Tools' int64)
-# seconds per arc x log2(arcs) of OR-Tools' cost-scaling flow with the tie-breaking costs,
-# on a busy two-core machine, with room: the flow cannot be interrupted once started
-FLOW_SECONDS_PER_ARC_LOG = 1.3e-7
+# seconds per arc x log2(arcs) of OR-Tools' cost-scaling flow with the tie-breaking costs
+# on two cores, between a quiet and a busy machine: the flow cannot be interrupted once
+# started (it holds the interpreter), and too cautious a figure would send an instance
+# the flow proves in time to the general route
+FLOW_SECONDS_PER_ARC_LOG = 6e-8
 
 
 def flow_seconds(arcs: int) -> float:

@@ -23,9 +23,12 @@ FALLBACK_SECONDS = 0.2
 
 
 class LastResort:
-    """The watchdog of one command: `write` is how the command writes a `Result`."""
+    """The watchdog of one command: `write` is how the command writes a `Result`. Not
+    `armed`, no watchdog runs (the process is not the command's to end)."""
 
-    def __init__(self, deadline: Deadline, write: Callable[[Result], None], seed: int = 0):
+    def __init__(self, deadline: Deadline, write: Callable[[Result], None], seed: int = 0,
+                 armed: bool = True):
+        self.armed = armed
         self.deadline = deadline
         self.write = write
         self.seed = seed
@@ -35,7 +38,8 @@ class LastResort:
         self.watchdog = Watchdog(deadline.at() + self.grace - FALLBACK_SECONDS, self.fallback)
 
     def __enter__(self) -> LastResort:
-        self.watchdog.__enter__()
+        if self.armed:
+            self.watchdog.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 class Watchdog:
     """Calls `fallback` at `at` (a `time.perf_counter()` value) unless `claim`ed first;
     when it wrote an answer (returned True), stops the worker processes this process
-    started and exits with `exit_code`; when it had none (or failed), the command runs
-    on."""
+    started and exits with `exit_code`; when it had nothing to write yet (returned
+    False), it tries again shortly; when it failed, the command runs on."""
 
     def __init__(self, at: float, fallback: Callable[[], bool], exit_code: int = 0):
         self.at = at
@@ -58,21 +58,26 @@ class Watchdog:
     def _run(self) -> None:
         while not self._cancel.is_set():
             wait = self.at - time.perf_counter()
-            if wait <= 0:
-                break
-            self._cancel.wait(min(wait, 0.1))  # `at` may be moved meanwhile
-        if self._cancel.is_set():
-            return
+            if wait > 0:
+                self._cancel.wait(min(wait, 0.1))  # `at` may be moved meanwhile
+            elif self._fire():
+                return
+            else:  # nothing to write yet (the input not read): try again shortly
+                self._cancel.wait(0.05)
+
+    def _fire(self) -> bool:
+        """Write and end the process; False when the command claimed the writing or the
+        fallback had nothing to write."""
         with self._lock:
             if self._claimed:
-                return
+                return True
             try:
                 wrote = self.fallback()
             except Exception:  # the command's own answer may still come: let it run on
                 log.exception("the time limit's fallback failed")
-                wrote = False
+                return True
             if not wrote:
-                return
+                return False
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(OSError, ValueError):
                     stream.flush()

@@ -197,6 +197,12 @@ class _Search:
     ip: dict[tuple[int, ...], list[ScenarioOutcome]] = field(default_factory=dict)
     lpv: dict[tuple[int, ...], list[ScenarioOutcome]] = field(default_factory=dict)
     cuts: _Cuts | None = None
+    # a total time limit, as time.perf_counter() values: the first batch keeps the
+    # scenarios finished by `first_by`; no batch that may be skipped starts when it is
+    # expected to end past `soft_by` (None: no limit)
+    first_by: float | None = None
+    soft_by: float | None = None
+    seconds_per_task: dict[str, float] = field(default_factory=dict)  # by mode, measured
     counts: dict[str, Any] = field(default_factory=lambda: {
         "lp_solves": 0, "ip_solves": 0, "batches": 0, "benders_iterations": 0,
         "neighbours_pruned": 0, "neighbours_solved": 0, "seconds_lp": 0.0,
@@ -212,8 +218,10 @@ class _Search:
     def block(self, y: Sequence[float]) -> float:
         return self.data.block_cost(self.beds(y))
 
-    def run(self, mode: str, points: list[Beds]) -> None:
-        """Evaluate every scenario at every new point, one mapper call per scenario."""
+    def run(self, mode: str, points: list[Beds], optional: bool = False) -> bool:
+        """Evaluate every scenario at every new point, one mapper call per scenario.
+        An `optional` batch is skipped (False returned) when the time limit leaves no
+        room for it."""
         store = self._store(mode)
         new: list[Beds] = []
         seen: set[tuple[int, ...]] = set()
@@ -223,15 +231,23 @@ class _Search:
                 new.append(b)
                 seen.add(k)
         if not new:
-            return
+            return True
+        if optional and not self._room(mode, len(new)):
+            self.counts["batches_skipped_for_time"] = (
+                self.counts.get("batches_skipped_for_time", 0) + 1)
+            return False
         t0 = time.perf_counter()
         args = [(self.data, sc, new[0], mode, self.time_limit, tuple(new[1:]), self.seed)
                 for sc in self.scenarios]
-        outs: list[ScenarioOutcome] = self.mapper(evaluate_scenario, args)
+        first = self.first_by is not None and not (self.lp or self.ip or self.lpv)
+        outs: list[ScenarioOutcome] = (self._first_batch(args) if first
+                                       else self.mapper(evaluate_scenario, args))
+        args = args[: len(outs)]
         self.counts["batches"] += 1
         self.counts[f"{mode}_solves"] = self.counts.get(f"{mode}_solves", 0) + len(args) * len(new)
         key = "seconds_ip" if mode == "ip" else "seconds_lp"
         self.counts[key] += time.perf_counter() - t0
+        self.seconds_per_task[mode] = (time.perf_counter() - t0) / (len(args) * len(new))
         self.counts["stage_builds"] = self.counts.get("stage_builds", 0) + int(
             sum(o.stats.get("stage_built", 0.0) for o in outs))
         self.counts["seconds_in_tasks"] = self.counts.get("seconds_in_tasks", 0.0) + float(
@@ -244,6 +260,36 @@ class _Search:
                 assert self.cuts is not None
                 for s, o in enumerate(per):
                     self.cuts.add(s, o)
+        return True
+
+    def _room(self, mode: str, points: int) -> bool:
+        """Whether a batch of `points` is expected to end by `soft_by` (an IP solve is
+        taken as three LP solves until one is measured)."""
+        if self.soft_by is None:
+            return True
+        per = self.seconds_per_task.get(mode)
+        if per is None:
+            per = 3 * self.seconds_per_task.get("lp", 0.0)
+        return time.perf_counter() + per * len(self.scenarios) * points <= self.soft_by
+
+    def _first_batch(self, args: list[tuple[Any, ...]]) -> list[ScenarioOutcome]:
+        """The first batch, by chunks of scenarios until `first_by`: the scenarios not
+        reached are dropped from this search (at least one chunk is always solved)."""
+        assert self.first_by is not None
+        chunk = max(1, len(args) // 50)
+        outs: list[ScenarioOutcome] = []
+        t0 = time.perf_counter()
+        for i in range(0, len(args), chunk):
+            per_chunk = (time.perf_counter() - t0) / max(i // chunk, 1)
+            if outs and time.perf_counter() + per_chunk > self.first_by:
+                break
+            outs += self.mapper(evaluate_scenario, args[i:i + chunk])
+        if len(outs) < len(args):
+            self.progress(f"time limit: {len(outs)} of {len(args)} scenarios solved in the "
+                          "first batch; the plan is made on those")
+            self.scenarios = self.scenarios[: len(outs)]
+            self.cuts = _Cuts(len(outs), self.ids)
+        return outs
 
     def _store(self, mode: str) -> dict[tuple[int, ...], list[ScenarioOutcome]]:
         return {"lp": self.lp, "lp_value": self.lpv, "ip": self.ip}[mode]
@@ -268,7 +314,9 @@ def _benders(st: _Search, levels: list[tuple[int, ...]], start: list[Beds], tol:
                     f"next {dict(zip(st.ids, k, strict=True))}")
         if ub - lb <= tol * max(abs(ub), 1.0) or k in st.lp:
             break
-        st.run("lp", [st.beds(k)])
+        if not st.run("lp", [st.beds(k)], optional=True):
+            st.progress("Benders stopped: no time for another round")
+            break
         val = st.mean_total("lp", k)
         if val < ub:
             ub, best_k = val, k
@@ -317,8 +365,10 @@ def _local_search(st: _Search, levels: list[tuple[int, ...]], start: tuple[int, 
                 st.counts["neighbours_pruned"] += 1
                 continue
             todo.append(nb)
+        if not st.run("ip", [st.beds(nb) for nb in todo], optional=True):
+            st.progress("local search stopped: no time for the neighbours")
+            break
         st.counts["neighbours_solved"] += len(todo)
-        st.run("ip", [st.beds(nb) for nb in todo])
         best = min(_neighbours(inc, levels), key=lambda nb: st.mean_total("ip", nb)
                    if nb in st.ip else np.inf, default=None)
         if best is None or best not in st.ip:
@@ -405,9 +455,9 @@ def _curve(st: _Search, best: tuple[int, ...], budget: int) -> tuple[dict[str, l
     points = sorted({best[:ci] + (v,) + best[ci + 1:]
                      for ci, lv in enumerate(levels) for v in lv})
     method = "relaxation"
-    if len(points) * len(st.scenarios) <= budget:
-        st.run("lp_value", [st.beds(k) for k in points if k not in st.lp])
-    else:
+    if not (len(points) * len(st.scenarios) <= budget
+            and st.run("lp_value", [st.beds(k) for k in points if k not in st.lp],
+                       optional=True)):
         method = "cuts"
 
     def estimate(k: tuple[int, ...]) -> float:
@@ -432,16 +482,29 @@ def _curve(st: _Search, best: tuple[int, ...], budget: int) -> tuple[dict[str, l
         f"(£{shift:,.2f}/week)"
 
 
+# with a total time limit: the first batch's share of the time (its scenarios are the
+# plan's), and the share by which the search's rounds that may be skipped must end (the
+# recommendation, today's beds and the expected-value beds take about the rest)
+FIRST_BATCH_SHARE = 0.12
+SEARCH_SHARE = 0.5
+
+
 def plan_capacity(data: CommissionData, scenarios: list[Scenario], mapper: Mapper | None = None,
                   seed: int = 0, time_limit_per_scenario: float = 10.0, *,
                   method: str = "benders", tolerance: float = 5e-4, max_iterations: int = 30,
                   eval_scenarios: list[Scenario] | None = None, curve_budget: int = 2000,
-                  progress: Callable[[str], None] | None = None) -> Plan:
+                  progress: Callable[[str], None] | None = None,
+                  deadline: float | None = None) -> Plan:
     """Recommend beds per contract: two-stage stochastic programme by sample average.
 
     `method`: "benders" (the L-shaped LP phase then the integer local search; the path at
     scale) or "enumerate" (integer solves of every bed combination; tiny cases only).
     `eval_scenarios`: an independent sample for the interval (default: the same sample).
+    `deadline` (a time.perf_counter() value): the plan is made on the scenarios the first
+    batch finishes in its share of the time, and the search's further rounds, the
+    curve's relaxations and the expected-value problem's search stop when no room is
+    left; the recommendation, today's beds and the expected-value beds are always
+    evaluated on the scenarios kept.
     """
     if not scenarios:
         raise ValueError("no scenarios to plan for")
@@ -451,6 +514,10 @@ def plan_capacity(data: CommissionData, scenarios: list[Scenario], mapper: Mappe
     say = progress or (lambda s: None)
     mp: Mapper = mapper or local_map
     st = _Search(data, list(scenarios), mp, time_limit_per_scenario, seed, say)
+    if deadline is not None:
+        budget = max(deadline - t0, 0.0)
+        st.first_by, st.soft_by = (t0 + FIRST_BATCH_SHARE * budget,
+                                   t0 + SEARCH_SHARE * budget)
     best, info = _optimise(st, method, tolerance, max_iterations)
     beds = st.beds(best)
     say(f"recommendation {beds}: £{st.mean_total('ip', best):,.2f}/week on the sample")
@@ -462,7 +529,8 @@ def plan_capacity(data: CommissionData, scenarios: list[Scenario], mapper: Mappe
 
     # expected-value problem: plan for the average-demand scenario, evaluate on the sample
     ev_sc = expected_scenario(data, list(scenarios), seed)
-    ev_st = _Search(data, [ev_sc], local_map, time_limit_per_scenario, seed, lambda s: None)
+    ev_st = _Search(data, [ev_sc], local_map, time_limit_per_scenario, seed, lambda s: None,
+                    soft_by=st.soft_by)
     ev_best, _ = _optimise(ev_st, method, tolerance, max_iterations)
     ev_beds = st.beds(ev_best)
     st.run("ip", [ev_beds])
@@ -488,6 +556,7 @@ def plan_capacity(data: CommissionData, scenarios: list[Scenario], mapper: Mappe
         "ev_scenario_children": ev_sc.n_children,
         "ev_search": dict(ev_st.counts),
         "statuses": {s: sum(o.status == s for o in outs) for s in {o.status for o in outs}},
+        "scenarios_asked": len(scenarios), "scenarios_solved": len(st.scenarios),
         "children_mean": main["children_mean"],
     }
     return Plan(
@@ -498,7 +567,7 @@ def plan_capacity(data: CommissionData, scenarios: list[Scenario], mapper: Mappe
         share_out_of_area=main["share_out_of_area"],
         share_over_20_miles=main["share_over_20_miles"], unplaced_mean=main["unplaced_mean"],
         baseline=base, ev_beds=ev_beds, eev=eev, vss=eev - rp, curve=curve,
-        outcomes=tuple(outs_eval), n_scenarios=len(scenarios), seed=seed,
+        outcomes=tuple(outs_eval), n_scenarios=len(st.scenarios), seed=seed,
         runtime=time.perf_counter() - t0, method=method, stats=stats)
 
 

@@ -50,8 +50,13 @@ class CapacityRun:
 def run_plan_capacity(instance: str, n_scenarios: int, *, seed: int = 0,
                       time_limit_per_scenario: float = 10.0, sets: Sequence[str] = (),
                       scheduler: str | None = None, workers: int | None = None,
-                      progress: bool = True, log: TextIO | None = None) -> CapacityRun:
+                      progress: bool = True, log: TextIO | None = None,
+                      deadline: float | None = None) -> CapacityRun:
     """Load, sample, plan (and re-plan with ``sets``) with one mapper for every sweep.
+
+    ``deadline`` (a time.perf_counter() value): planning ends by then (the what-if plan,
+    if any, has the second half of the time left after loading); each plan is made on
+    the scenarios its first batch finishes (`plan_capacity`).
 
     The what-if plan samples its scenarios from the changed data with the *same seed*:
     identical scenarios when only prices or beds change, common random numbers when
@@ -86,15 +91,19 @@ def run_plan_capacity(instance: str, n_scenarios: int, *, seed: int = 0,
         engine = mapper.describe()
         if progress:
             print(f"solving {n_scenarios} scenario(s) per candidate plan on {engine}", file=log)
+        base_by = deadline
+        if deadline is not None and changed_data is not None:
+            base_by = time.perf_counter() + (deadline - time.perf_counter()) / 2
         plan = plan_capacity(data, scenarios, mapper=mapper, seed=seed,
-                             time_limit_per_scenario=time_limit_per_scenario, progress=say)
+                             time_limit_per_scenario=time_limit_per_scenario, progress=say,
+                             deadline=base_by)
         changed = None
         if changed_data is not None and changed_scen is not None:
             if progress:
                 print(f"what-if: {', '.join(sets)}", file=log)
             changed = plan_capacity(changed_data, changed_scen, mapper=mapper, seed=seed,
                                     time_limit_per_scenario=time_limit_per_scenario,
-                                    progress=say)
+                                    progress=say, deadline=deadline)
     return CapacityRun(instance=instance, data=data, plan=plan, sets=tuple(sets),
                        changed_data=changed_data, changed=changed, engine=engine,
                        runtime=time.perf_counter() - t0)
@@ -253,6 +262,15 @@ def _baseline(plan: Any, key: str) -> Any:
     return b.get(key)
 
 
+def _asked(plan: Any) -> str:
+    """Words for the scenarios the time limit left out, or nothing when none was."""
+    asked = int(plan.stats.get("scenarios_asked", plan.n_scenarios))
+    if asked <= plan.n_scenarios:
+        return ""
+    return (f" of {asked} asked: the time limit left time to solve only these, and the "
+            "plan is made on them")
+
+
 def format_summary(run: CapacityRun) -> str:
     """The short table printed by the command (the report has the rest)."""
     p = run.plan
@@ -274,8 +292,8 @@ def format_summary(run: CapacityRun) -> str:
         f"  (today: {_pct(_baseline(p, 'share_out_of_area'))} / "
         f"{_pct(_baseline(p, 'share_over_20_miles'))})",
         f"value of stochastic    {_money(p.vss)} a week against planning for average demand",
-        f"scenarios              {p.n_scenarios} (seed {p.seed}), {p.method}, on {run.engine}, "
-        f"{run.runtime:.1f}s",
+        f"scenarios              {p.n_scenarios}{_asked(p)} (seed {p.seed}), {p.method}, "
+        f"on {run.engine}, {run.runtime:.1f}s",
     ]
     wi = run.what_if()
     if wi is not None:
@@ -302,7 +320,7 @@ def render_markdown(run: CapacityRun, figure: str = "cost_curve.png") -> str:
         "# Block-booking recommendation",
         "",
         f"Instance `{run.instance}`; {p.n_scenarios} demand scenarios for the coming year "
-        f"(seed {p.seed}). Written "
+        f"(seed {p.seed}){_asked(p)}. Written "
         f"{dt.datetime.now(dt.timezone.utc).strftime('%d %B %Y %H:%M UTC')}.",
         "",
         "## Recommendation",
