@@ -60,7 +60,12 @@ def read_text_table(path: str | Path) -> pd.DataFrame:
     return df.map(restore)
 
 
+def neutralise_cell(value: Any) -> Any:
+    """A cell of a table held as text: neutralised unless it is a number (`-1.25` stays)."""
+    return value if not isinstance(value, str) or _number(value) else neutralise(value)
+
+
 def safe_text_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of a table held as text (as `read_text_table` gives it) with every cell that
     is not a number neutralised: an id `-P9` is quoted, a longitude `-1.25` is not."""
-    return df.map(lambda v: v if not isinstance(v, str) or _number(v) else neutralise(v))
+    return df.map(neutralise_cell)

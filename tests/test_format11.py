@@ -14,7 +14,13 @@ from optimiser import load_instance, solve, write_solution
 from optimiser.checker import check
 from optimiser.generate import write_instance as write_generated
 from optimiser.reallocate import ReallocOptions, reallocate, write_plan
-from optimiser.safe_text import neutralise, restore, safe_frame
+from optimiser.safe_text import (
+    neutralise,
+    read_text_table,
+    restore,
+    safe_frame,
+    safe_text_frame,
+)
 
 FORMULA = "=1+2"
 PLUS, AT, MINUS = "+C1", "@SUM(A1)", "-P9"
@@ -52,6 +58,15 @@ def test_neutralise_and_restore_are_inverse_on_text_only() -> None:
     df = safe_frame(pd.DataFrame({"id": [FORMULA, "C2"], "lon": [-1.5, 2.0]}))
     assert df["id"].tolist() == ["'=1+2", "C2"]
     assert df["lon"].tolist() == [-1.5, 2.0]
+
+
+def test_a_table_held_as_text_is_neutralised_but_its_numbers_are_not(tmp_path: Path) -> None:
+    text = pd.DataFrame({"id": [FORMULA, MINUS, "'=already"], "lon": ["-1.25", "2", "-inf"]})
+    safe = safe_text_frame(text)
+    assert safe["id"].tolist() == ["'=1+2", "'-P9", "''=already"]
+    assert safe["lon"].tolist() == ["-1.25", "2", "'-inf"]  # -inf is no number to a sheet
+    safe.to_csv(tmp_path / "t.csv", index=False)
+    assert read_text_table(tmp_path / "t.csv").equals(text)  # read back as it was
 
 
 def _formula_instance(folder: Path, placed: bool) -> Path:
