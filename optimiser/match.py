@@ -20,11 +20,13 @@ work: what was not priced in time is said so, never guessed.
 
 from __future__ import annotations
 
+import json
+import json.encoder
 import multiprocessing as mp
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -231,7 +233,34 @@ class MatchResult:
         pick = cols[np.argsort(score, kind="stable")[:k]]
         return self._matcher._ruled_out_entries(self, pick)
 
-    def to_dict(self) -> dict[str, Any]:
+    def ruled_out_json(self) -> str:
+        """`to_dict()["ruled_out"]` as compact JSON text, written directly: on a national
+        register it is most of the answer, and building it as objects first costs more
+        than the words themselves."""
+        if self._ruled_out is not None:
+            return json.dumps([r.to_dict() for r in self._ruled_out], ensure_ascii=False,
+                              separators=(",", ":"))
+        mt = self._matcher
+        pid = mt.pid_json
+        text = json.encoder.encode_basestring
+        said: dict[Any, str] = {}  # a rule's name, or the rules a placement breaks, as JSON
+
+        def js(x: str | tuple[str, ...]) -> str:
+            got = said.get(x)
+            if got is None:
+                got = said[x] = json.dumps(x if isinstance(x, str) else list(x),
+                                           separators=(",", ":"))
+            return got
+
+        parts = [f'{{"placement_id":{pid[p]},"rule":{js(rule)},"detail":{text(detail)},'
+                 f'"rules":{js(rules)}}}'
+                 for p, rule, detail, rules in mt._ruled_out_rows(
+                     self, self._ruled_out_cols(), ids=False)]
+        return "[" + ",".join(parts) + "]"
+
+    def to_dict(self, *, ruled_out: bool = True) -> dict[str, Any]:
+        """The whole answer (`ruled_out=False`: its ruled-out list left empty, for a caller
+        that writes it with `ruled_out_json`)."""
         d: dict[str, Any] = {
             "referral": {"child_ids": list(self.referral.child_ids),
                          "sibling_group": self.referral.group, "note": self.referral.note},
@@ -240,7 +269,7 @@ class MatchResult:
             "ranked": [r.to_dict() for r in self.ranked],
             "near_misses": [n.to_dict() for n in self.near_misses],
             "ruled_out_counts": dict(self.counts),
-            "ruled_out": self._ruled_out_dicts(),
+            "ruled_out": self._ruled_out_dicts() if ruled_out else [],
             "seconds": round(self.seconds, 4),
         }
         if self.cohort is not None:
@@ -291,6 +320,11 @@ class Matcher:
             for g, name in enumerate(names.tolist()):
                 self.group_members[name] = np.sort(has[order[bounds[g]:bounds[g + 1]]])
         self._cohort: CohortModel | None = None
+
+    @cached_property
+    def pid_json(self) -> list[str]:
+        """Each placement id as a JSON string (the ruled-out list names every placement)."""
+        return [json.dumps(p, ensure_ascii=False) for p in self.pid]
 
     # ---------------------------------------------------------------- referrals
     def referral(self, child_id: str | None = None, group: str | None = None) -> Referral:
@@ -546,9 +580,10 @@ class Matcher:
     def _ruled_out_entries(self, res: MatchResult, cols: np.ndarray) -> list[RuledOut]:
         return [RuledOut(*row) for row in self._ruled_out_rows(res, cols)]
 
-    def _ruled_out_rows(self, res: MatchResult, cols: np.ndarray
-                        ) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
-        """(placement id, first rule, its detail, every rule broken) per placement."""
+    def _ruled_out_rows(self, res: MatchResult, cols: np.ndarray, ids: bool = True
+                        ) -> Iterator[tuple[Any, str, str, tuple[str, ...]]]:
+        """(placement id, first rule, its detail, every rule broken) per placement
+        (`ids=False`: the placement's index instead of its id)."""
         order = res._state["order"]
         first = res._first[cols]
         names = [r.value for r in order]
@@ -565,8 +600,8 @@ class Matcher:
                                strict=True):
                 detail[j] = text
         pid = self.pid
-        return zip([pid[p] for p in cols.tolist()], [names[f] for f in first.tolist()],
-                   detail, rules, strict=True)
+        where = [pid[p] for p in cols.tolist()] if ids else cols.tolist()
+        return zip(where, [names[f] for f in first.tolist()], detail, rules, strict=True)
 
     # ---------------------------------------------------------------- details
     def _details(self, res: MatchResult, rule: Rule, cols: np.ndarray) -> list[str]:

@@ -560,3 +560,24 @@ def test_a_deadline_already_passed_prices_nothing_after_the_build(tmp_path: Path
     res = matcher.rank(str(inst.child_ids[0]), cohort=True, time_limit=0.0)
     assert res.cohort is not None and res.cohort["complete"] is False
     assert all(r.cohort is not None and r.cohort.others is None for r in res.ranked)
+
+
+def test_the_ruled_out_json_text_is_the_ruled_out_list(tmp_path: Path) -> None:
+    """Written as text directly, the list parses to `to_dict()["ruled_out"]`, whatever a
+    recorded reason holds (quotes, a backslash, a line break, a pound sign, non-Latin)."""
+    kids = [{"child_id": "A", "sibling_group": "G"}, {"child_id": 'B"q', "sibling_group": "G"},
+            {"child_id": "C", "age": 4}]
+    pls = [{"placement_id": f"P{j}", "vacancies": 1 + j % 3, "weekly_cost": 400 + j,
+            "age_max": 17 if j % 2 else 5} for j in range(8)]
+    reason = 'said "no" \\ twice\nover £5 — 家'
+    folder = write_instance(tmp_path / "i", kids, pls, exclusions=[
+        {"child_id": "A", "placement_id": "P1", "reason": reason},
+        {"child_id": "C", "placement_id": "P3", "reason": reason}])
+    m = Matcher(load_instance(folder))
+    for res in (m.rank(group="G"), m.rank("C")):
+        want = res.to_dict()["ruled_out"]
+        assert want, "the case needs ruled-out placements"
+        assert json.loads(res.ruled_out_json()) == want
+        assert json.loads(res.ruled_out_json()) == [r.to_dict() for r in res.ruled_out]
+    assert any(reason.split("\\")[0] in r["detail"]
+               for r in json.loads(m.rank("C").ruled_out_json()))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
@@ -28,7 +28,7 @@ from .db import (
 from .decisions import (
     decide,
     open_referral,
-    referral_answer,
+    referral_answer_text,
     resolve_approval,
 )
 from .errors import Conflict, ImportRefused, NotFound
@@ -235,14 +235,15 @@ def get_referral(referral_id: str, request: Request,
 @router.get("/referrals/{referral_id}/matches")
 def get_matches(referral_id: str, request: Request,
                 _: Annotated[security.User, Depends(allow(security.REFER))],
-                top: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> JSONResponse:
+                top: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> Response:
     svc = service(request)
     try:
-        answer = referral_answer(svc.engine, svc.matchers, referral_id, top)
+        text = referral_answer_text(svc.engine, svc.matchers, referral_id, top)
     except NotFound as e:
         raise HTTPException(404, str(e)) from e
-    # already plain JSON types: skip FastAPI's per-value encoder (thousands of ruled-out rows)
-    return JSONResponse(answer)
+    # the JSON text kept with the answer (tens of thousands of ruled-out rows on a
+    # national register): sent as it is
+    return Response(text, media_type="application/json")
 
 
 @router.post("/referrals/{referral_id}/decision")

@@ -21,7 +21,7 @@ from optimiser.match import UnknownReferral
 from . import audit
 from .db import approvals, bump_version, children, decisions, placements, referrals, write
 from .errors import Conflict, NotFound
-from .matching import MatcherCache, rank
+from .matching import Answer, MatcherCache, rank
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,20 @@ def referral_answer(engine: Engine, cache: MatcherCache, rid: str, top: int | No
                     ) -> dict[str, Any]:
     """The referral's matches as `placement match --json` (and approvals), for the register
     as it is now."""
+    return referral_kept(engine, cache, rid, top).parsed()
+
+
+def referral_answer_text(engine: Engine, cache: MatcherCache, rid: str,
+                         top: int | None = None) -> bytes:
+    """`referral_answer` as the JSON text sent."""
+    return referral_kept(engine, cache, rid, top).text
+
+
+def referral_kept(engine: Engine, cache: MatcherCache, rid: str, top: int | None) -> Answer:
     with engine.connect() as conn:
         ref = get_referral(conn, rid)
     try:
-        return cache.get().answer(ref.child_id, ref.sibling_group, top)
+        return cache.get().kept(ref.child_id, ref.sibling_group, top)
     except UnknownReferral as e:
         raise NotFound(str(e)) from e
 

@@ -34,6 +34,33 @@ ANSWERS_KEPT = 256  # match answers kept per register version (a referral is vie
 
 
 @dataclass(frozen=True)
+class Standing:
+    """Where one placement stands for a referral, as a decision needs it."""
+
+    child_ids: list[str]
+    kind: str  # ranked, near_miss, ruled_out, unknown (no such placement)
+    rank: int | None = None  # 1-based, when ranked
+    score: float | None = None  # pounds a week, to the penny as shown
+    approval: str | None = None  # reg. 11, when ranked
+    rule: str | None = None  # the waivable rule (near miss) or the first rule (ruled out)
+    detail: str | None = None
+
+
+@dataclass
+class Answer:
+    """One referral's answer as sent (JSON text), and where the placements shown stand."""
+
+    text: bytes
+    shown: dict[str, Standing]  # the ranked placements shown and the near misses
+    data: dict[str, Any] | None = None  # the answer parsed, once a page has asked
+
+    def parsed(self) -> dict[str, Any]:
+        if self.data is None:
+            self.data = dict(json.loads(self.text))
+        return self.data
+
+
+@dataclass(frozen=True)
 class Warm:
     """The matcher of one register version, and the answers it gave (never mutated)."""
 
@@ -41,39 +68,43 @@ class Warm:
     instance: Instance
     matcher: Matcher
     pinned: frozenset[str] = frozenset()  # children with a pin that holds once placed
-    answers: dict[tuple[str | None, str | None, int | None], dict[str, Any]] = field(
+    answers: dict[tuple[str | None, str | None, int | None], Answer] = field(
         default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def answer(self, child_id: str | None, group: str | None,
-               top: int | None = None) -> dict[str, Any]:
-        """`matches_json` of a referral, from the answers kept when asked before."""
+    def kept(self, child_id: str | None, group: str | None, top: int | None = None) -> Answer:
+        """A referral's answer, from the answers kept when asked before."""
         key = (child_id, group, top)
         with self.lock:
             got = self.answers.get(key)
         if got is None:
-            got = matches_json(rank(self, child_id, group, top))
+            got = answer_of(rank(self, child_id, group, top))
             with self.lock:
                 if len(self.answers) >= ANSWERS_KEPT:  # the oldest answer goes
                     self.answers.pop(next(iter(self.answers)))
                 self.answers[key] = got
         return got
 
+    def answer(self, child_id: str | None, group: str | None,
+               top: int | None = None) -> dict[str, Any]:
+        """`matches_json` of a referral."""
+        return self.kept(child_id, group, top).parsed()
 
-    def known_answers(self, child_id: str | None, group: str | None
-                      ) -> list[dict[str, Any]]:
-        """The answers already given for this referral (any `top`), computing none."""
-        with self.lock:
-            return [a for (c, g, _), a in self.answers.items() if c == child_id and g == group]
+    def answer_text(self, child_id: str | None, group: str | None,
+                    top: int | None = None) -> bytes:
+        """`matches_json` of a referral as JSON text (UTF-8)."""
+        return self.kept(child_id, group, top).text
 
     def standing(self, child_id: str | None, group: str | None, placement_id: str
                  ) -> Standing:
         """Where `placement_id` stands for this referral: from an answer already given
-        when it says, else from the engine (without building the ruled-out list)."""
-        for ans in self.known_answers(child_id, group):
-            got = standing_in(ans, placement_id)
-            if got is not None:
-                return got
+        when it showed the placement, else from the engine."""
+        with self.lock:
+            known = [a for (c, g, _), a in self.answers.items()
+                     if c == child_id and g == group]
+        for ans in known:
+            if placement_id in ans.shown:
+                return ans.shown[placement_id]
         res = rank(self, child_id, group)
         ids = list(res.referral.child_ids)
         for i, r in enumerate(res.ranked):
@@ -87,37 +118,6 @@ class Warm:
             if o.placement_id == placement_id:
                 return Standing(ids, "ruled_out", None, None, None, o.rule, o.detail)
         return Standing(ids, "unknown")
-
-
-@dataclass(frozen=True)
-class Standing:
-    """Where one placement stands for a referral, as a decision needs it."""
-
-    child_ids: list[str]
-    kind: str  # ranked, near_miss, ruled_out, unknown (no such placement)
-    rank: int | None = None  # 1-based, when ranked
-    score: float | None = None  # pounds a week, to the penny as shown
-    approval: str | None = None  # reg. 11, when ranked
-    rule: str | None = None  # the waivable rule (near miss) or the first rule (ruled out)
-    detail: str | None = None
-
-
-def standing_in(ans: dict[str, Any], placement_id: str) -> Standing | None:
-    """From a `matches_json` answer; None when it cannot say (a ranked list cut by `top`
-    that may hold the placement further down)."""
-    ids = list(ans["referral"]["child_ids"])
-    for i, r in enumerate(ans["ranked"]):
-        if r["placement_id"] == placement_id:
-            return Standing(ids, "ranked", i + 1, r["score"], r.get(APPROVAL_KEY))
-    for n in ans["near_misses"]:
-        if n["placement_id"] == placement_id:
-            return Standing(ids, "near_miss", None, n["score"], None, n["rule"], n["detail"])
-    for o in ans["ruled_out"]:
-        if o["placement_id"] == placement_id:
-            return Standing(ids, "ruled_out", None, None, None, o["rule"], o["detail"])
-    if len(ans["ranked"]) < ans["ranked_total"]:
-        return None
-    return Standing(ids, "unknown")
 
 
 class MatcherCache:
@@ -212,16 +212,35 @@ def rank(warm: Warm, child_id: str | None, group: str | None,
     return warm.matcher.rank(group=group, top=top)
 
 
-def matches_json(res: MatchResult) -> dict[str, Any]:
+def matches_json(res: MatchResult, *, ruled_out: bool = True) -> dict[str, Any]:
     """`placement match --json`, with the approval each ranked placement needs.
 
     The reg. 11 approval (nominated officer, director) is the engine's where it says one
     (format 1.1 authority columns); null otherwise. Waived rules (near misses) need a
-    manager's approval, said on each near miss.
+    manager's approval, said on each near miss. (`ruled_out=False`: that list left empty.)
     """
-    d = res.to_dict()
+    d = res.to_dict(ruled_out=ruled_out)
     for r in d["ranked"]:
         r.setdefault(APPROVAL_KEY, None)
     for n in d["near_misses"]:
         n[APPROVAL_KEY] = "manager"
     return d
+
+
+EMPTY_RULED_OUT = '"ruled_out":[]'
+
+
+def answer_of(res: MatchResult) -> Answer:
+    """`matches_json` as compact JSON text (the ruled-out list written by the engine as
+    text: on a national register it is most of the answer), and the placements shown."""
+    d = matches_json(res, ruled_out=False)
+    text = json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    # the key appears once: no other object has it, and no string holds an unescaped quote
+    text = text.replace(EMPTY_RULED_OUT, '"ruled_out":' + res.ruled_out_json(), 1)
+    ids = list(res.referral.child_ids)
+    shown = {r["placement_id"]: Standing(ids, "ranked", i + 1, r["score"], r[APPROVAL_KEY])
+             for i, r in enumerate(d["ranked"])}
+    for n in d["near_misses"]:
+        shown[n["placement_id"]] = Standing(ids, "near_miss", None, n["score"], None,
+                                            n["rule"], n["detail"])
+    return Answer(text.encode("utf-8"), shown)
