@@ -1,0 +1,182 @@
+"""Whom to recruit: each profile's saving predicted from the LP duals, then verified.
+
+Prediction. With the relaxation's duals (value.py), a unit u could move to a new
+placement q for the gain y_u - c_uq. Relaxing the capacity rows with the old bed prices
+and pricing q's beds optimally, the relaxation with q added is at least the old value
+minus the best fractional filling of q's beds with the units of positive gain (a
+fractional knapsack). That is the predicted saving: an upper bound on the relaxation's
+saving, and exact when the old duals stay optimal (as where the relaxation is integral
+and the beds the profile frees are not contested).
+
+Verification. The engine solves the instance again with the profile added (extend.py);
+the verified saving is the difference of the two objectives, proven when both solves
+are optimal. Every step of the greedy plan is verified the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..candidates import Candidates
+from ..instance import Instance
+from ..solver import Result, SolveOptions, solve
+from ..status import Status
+from .extend import Extender, Profile
+from .value import Relaxation, relax
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one solve found, as the recruitment plan reports it."""
+
+    objective: float
+    status: str
+    placed: int
+    total_weekly_cost: float
+
+    @property
+    def proven(self) -> bool:
+        return self.status == Status.OPTIMAL.value
+
+
+def outcome(result: Result) -> Outcome:
+    inst, a = result.instance, result.assignment
+    placed = a >= 0
+    return Outcome(objective=float(result.objective), status=str(Status(result.status).value),
+                   placed=int(placed.sum()),
+                   total_weekly_cost=float(inst.weekly_cost[a[placed]].sum()))
+
+
+def resolve(folder: str, profiles: tuple[Profile, ...], options: SolveOptions) -> Outcome:
+    """Solve the instance of `folder` with `profiles` added (a task a worker can run)."""
+    return outcome(solve(Extender(folder).instance(profiles), options))
+
+
+def subset(pool: Candidates, keep: np.ndarray) -> Candidates:
+    return replace(pool, unit=pool.unit[keep], placement=pool.placement[keep],
+                   objective=pool.objective[keep], use=pool.use[keep])
+
+
+def predicted_savings(pool: Candidates, lp: Relaxation, placements: np.ndarray,
+                      beds: np.ndarray) -> np.ndarray:
+    """Per placement in `placements`, the predicted saving of its `beds` (see module)."""
+    out = np.zeros(len(placements))
+    gain = lp.unit_dual[pool.unit] - pool.objective
+    ok = gain > 1e-9
+    for i, (q, b) in enumerate(zip(placements.tolist(), beds.tolist(), strict=True)):
+        sel = np.flatnonzero(ok & (pool.placement == q))
+        if len(sel) == 0:
+            continue
+        g, use = gain[sel], pool.use[sel].astype(float)
+        order = np.argsort(-g / use, kind="stable")
+        left, total = float(b), 0.0
+        for j in order.tolist():
+            if left <= 0:
+                break
+            take = min(1.0, left / use[j])
+            total += take * g[j]
+            left -= take * use[j]
+        out[i] = total
+    return out
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The augmented instance (every candidate profile as a placement) and its pairs."""
+
+    inst: Instance
+    pool: Candidates
+    n_base: int  # placements 0..n_base-1 are the instance's own
+    profiles: tuple[Profile, ...]
+
+    def capacity(self, on: Sequence[int]) -> np.ndarray:
+        """Beds per placement with only the profiles `on` (indices) recruited."""
+        cap = self.inst.capacity.astype(np.int64).copy()
+        cap[self.n_base:] = 0
+        for k in on:
+            cap[self.n_base + k] = self.profiles[k].beds
+        return cap
+
+    def relax(self, on: Sequence[int]) -> Relaxation:
+        return relax(self.inst, self.pool, self.capacity(on))
+
+    def predict(self, lp: Relaxation, skip: Sequence[int] = ()) -> np.ndarray:
+        """Predicted saving of each profile, given the duals `lp` (0 for `skip`)."""
+        k = np.arange(len(self.profiles))
+        q = self.n_base + k
+        mine = self.pool.placement >= self.n_base
+        pred = predicted_savings(subset(self.pool, mine), lp, q,
+                                 np.array([p.beds for p in self.profiles]))
+        pred[list(skip)] = 0.0
+        return pred
+
+
+Mapper = Callable[[Callable[..., Outcome], list[tuple]], list[Outcome]]
+SAVING_EPS = 0.005  # half a penny: below it a recruit saves nothing
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    profile: Profile
+    predicted: float
+    verified: float
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Step:
+    """One recruit of the greedy plan: its marginal savings and the plan's state after."""
+
+    step: int
+    profile: Profile
+    predicted: float
+    verified: float
+    outcome: Outcome
+
+
+def recommend(screen: Screen, lp: Relaxation, base: Outcome, folder: str, k: int,
+              options: SolveOptions, mapper: Mapper) -> list[Recommendation]:
+    """The `k` profiles of highest predicted saving, each verified alone; best first."""
+    pred = screen.predict(lp)
+    top = [int(i) for i in np.argsort(-pred, kind="stable")[:k] if pred[i] > 0]
+    outs = mapper(resolve, [(folder, (screen.profiles[i],), options) for i in top])
+    recs = [Recommendation(screen.profiles[i], float(pred[i]), base.objective - o.objective,
+                           o) for i, o in zip(top, outs, strict=True)]
+    return sorted(recs, key=lambda r: (-r.verified, -r.predicted))
+
+
+def greedy_plan(screen: Screen, base: Outcome, folder: str, budget: int,
+                options: SolveOptions, mapper: Mapper, tries: int = 3,
+                known: dict[int, Outcome] | None = None) -> list[Step]:
+    """Recruit one profile at a time: the `tries` best predicted given what is already
+    recruited, each verified with the plan so far, the best verified kept; stop when none
+    of them saves anything. `known`: outcomes of single profiles already solved.
+
+    A prediction is an upper bound, loose where the duals are not unique (a bed already
+    recruited may carry any price in a range), so several are verified per step."""
+    plan: list[int] = []
+    steps: list[Step] = []
+    current = base
+    for step in range(1, budget + 1):
+        lp = screen.relax(plan)
+        pred = screen.predict(lp, skip=plan)
+        top = [int(i) for i in np.argsort(-pred, kind="stable")[:tries] if pred[i] > 0]
+        if not top:
+            break
+        ready = dict(known or {}) if step == 1 else {}
+        todo = [i for i in top if i not in ready]
+        solved = mapper(resolve, [(folder, tuple(screen.profiles[j] for j in plan + [i]),
+                                   options) for i in todo])
+        outs = dict(zip(todo, solved, strict=True))
+        outs.update({i: ready[i] for i in top if i in ready})
+        best = min(top, key=lambda i: (outs[i].objective, i))
+        saving = current.objective - outs[best].objective
+        if saving <= SAVING_EPS:
+            break
+        plan.append(best)
+        steps.append(Step(step, screen.profiles[best], float(pred[best]), saving, outs[best]))
+        current = outs[best]
+    return steps
