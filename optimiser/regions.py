@@ -13,8 +13,10 @@ the authority code, and the 1.1 columns are filled in:
 * `placements.authority`: the member itself for its own services (in-house foster
   carers, kinship carers, in-house children's homes: approved and run by it, even over
   the border); for the market's beds (agencies, private homes, supported accommodation,
-  secure units, parent-and-child) the authority the placement lies in (the nearest
-  authority centroid of England), as the format defines it;
+  secure units, parent-and-child) the authority the placement lies in, as the format
+  defines it (the generator's, else the nearest authority centroid of England);
+* `placements.reserved_for` (a kinship carer's family), when the generator gives it,
+  with the prefixed ids;
 * `adjoining.csv`: the members' borders, derived from England's district boundaries
   (two upper-tier authorities adjoin where two of their districts share an edge).
 
@@ -121,6 +123,11 @@ def _prefixed(tables: dict[str, pd.DataFrame], code: str) -> dict[str, pd.DataFr
             if col in frame:
                 frame[col] = [f"{code}-{v}" if isinstance(v, str) and v else v
                               for v in frame[col]]
+        if name == "placements" and "reserved_for" in frame:  # a list of ids
+            frame["reserved_for"] = [";".join(f"{code}-{x.strip()}" for x in v.split(";")
+                                              if x.strip())
+                                     if isinstance(v, str) and v else v
+                                     for v in frame["reserved_for"]]
         out[name] = frame
     return out
 
@@ -160,9 +167,9 @@ def build_region(out: str | Path | None, region: str | Sequence[str], *, childre
                                     placed_share=placed_share), m.code)
         tables["children"]["authority"] = m.code
         pl = tables["placements"]
-        pl["authority"] = np.where(pl["type"].isin(OWN_SERVICES), m.code,
-                                   _where(pl["lat"].to_numpy(float),
-                                          pl["lon"].to_numpy(float)))
+        lies_in = (pl["authority"].to_numpy(object) if "authority" in pl
+                   else _where(pl["lat"].to_numpy(float), pl["lon"].to_numpy(float)))
+        pl["authority"] = np.where(pl["type"].isin(OWN_SERVICES), m.code, lies_in)
         for name, frames in parts.items():  # the tables stacked here; others are not
             frames.append(tables[name])
     result = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}

@@ -144,10 +144,14 @@ def test_solve_pool_writes_a_checkable_solve_output(tmp_path: Path) -> None:
     from optimiser.pooling.cli import solve_pool
 
     small_region(tmp_path / "r", 2, 11, children=20)
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[weights]\nunplaced = 50000.0\n")
     args = argparse.Namespace(instance=str(tmp_path / "r"), out=str(tmp_path / "o"),
-                              time_limit=20.0, seed=0, quiet=True, workers=0)
+                              time_limit=20.0, seed=0, quiet=True, workers=0,
+                              policy=str(policy), ofsted=None)
     assert solve_pool(args) == 0
-    rep = checker.check(tmp_path / "r", tmp_path / "o")
+    rep = checker.check(tmp_path / "r", tmp_path / "o", policy_file=policy)
     assert rep.ok, (rep.violations, rep.summary_mismatches)
     figures = json.loads((tmp_path / "o" / "pooling.json").read_text())
     assert figures["shapley"]["exact"] and figures["pooled"] == pytest.approx(rep.objective)
+    assert rep.terms["unplaced"] == pytest.approx(50000.0 * rep.unplaced)  # the policy held

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from optimiser import calibration as cal
-from optimiser.generate import default_data_dir
+from optimiser.generate import default_data_dir, generate
 from optimiser.objective import haversine_km
 from optimiser.reader import load_instance
 from optimiser.regions import (
@@ -68,16 +68,28 @@ def test_children_split_by_the_counts_and_columns_filled(tmp_path: Path) -> None
     for cid, auth in zip(tables["children"]["child_id"], tables["children"]["authority"],
                          strict=True):
         assert cid.startswith(auth + "-")
-    # the member's own services are its; a market bed lies in the nearest authority
+    # the member's own services are its; a market bed lies where the generator put it
     pl = tables["placements"]
-    lat = np.array([a.lat for a in cal.AUTHORITIES])
-    lon = np.array([a.lon for a in cal.AUTHORITIES])
     own = pl["type"].isin(["inhouse_foster", "kinship_foster", "inhouse_residential"])
     assert own.any() and (~own).any()
     assert (pl.loc[own, "authority"] == pl.loc[own, "placement_id"].str[:9]).all()
-    for row in pl[~own].head(40).itertuples():
-        d = haversine_km(row.lat, row.lon, lat, lon)
-        assert row.authority == cal.AUTHORITIES[int(np.argmin(d))].code
+    first = members[0]
+    alone = generate(None, children=int(got[first.code]),
+                     placements=int((pl["placement_id"].str[:9] == first.code).sum()),
+                     seed=4, authority=first.code, data_dir=DATA)["placements"]
+    mine = pl[pl["placement_id"].str[:9] == first.code].reset_index(drop=True)
+    market = ~mine["type"].isin(["inhouse_foster", "kinship_foster", "inhouse_residential"])
+    if "authority" in alone:
+        assert (mine.loc[market, "authority"] == alone.loc[market, "authority"]).all()
+    else:  # an older generator: the nearest authority centroid
+        lat = np.array([a.lat for a in cal.AUTHORITIES])
+        lon = np.array([a.lon for a in cal.AUTHORITIES])
+        for row in mine[market].itertuples():
+            d = haversine_km(row.lat, row.lon, lat, lon)
+            assert row.authority == cal.AUTHORITIES[int(np.argmin(d))].code
+    if "reserved_for" in pl:  # kinship carers reserved for their own member's family
+        for row in pl[pl["reserved_for"].fillna("") != ""].itertuples():
+            assert all(x.startswith(row.authority + "-") for x in row.reserved_for.split(";"))
 
 
 def test_same_seed_same_region(tmp_path: Path) -> None:

@@ -27,16 +27,18 @@ def cmd_pool(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     return _run(args.instance, args.out, quiet=args.quiet, time_limit=args.time_limit,
                 gap=args.gap, samples=args.samples, seed=args.seed, scheduler=args.scheduler,
-                workers=args.workers, max_time_scale=args.time_scale)
+                workers=args.workers, max_time_scale=args.time_scale,
+                policy_file=args.policy, ofsted=args.ofsted)
 
 
 def solve_pool(args: argparse.Namespace) -> int:
     """`placement solve INSTANCE --out DIR --pool`: the same run as `placement pool` with
     its defaults (exact shares up to ten authorities, a local Dask cluster), the solve's
-    --time-limit per coalition and its --seed; the pooled plan lands in DIR as a solve's
-    (assignments.csv, summary.json) beside the pooling report."""
+    --time-limit per coalition, --seed, --policy and --ofsted; the pooled plan lands in
+    DIR as a solve's (assignments.csv, summary.json) beside the pooling report."""
     return _run(args.instance, args.out, quiet=getattr(args, "quiet", False),
-                time_limit=args.time_limit, seed=getattr(args, "seed", 0))
+                time_limit=args.time_limit, seed=getattr(args, "seed", 0),
+                policy_file=getattr(args, "policy", None), ofsted=getattr(args, "ofsted", None))
 
 
 def _run(instance: str, out: str, *, quiet: bool, **kw: Any) -> int:
@@ -96,5 +98,9 @@ def add_parser(sub: Any) -> None:
                    help="address of an existing Dask scheduler (default: a local cluster)")
     p.add_argument("--workers", type=int, default=None,
                    help="local Dask workers (default one per core; 0: in this process)")
+    p.add_argument("--policy", default=None,
+                   help="a policy.toml laid over the instance's own (as for solve)")
+    p.add_argument("--ofsted", default=None, metavar="PATH",
+                   help="Ofsted's provider-level list (as for solve)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_pool)

@@ -79,18 +79,20 @@ def pool(inst: Instance, options: SolveOptions | None = None, *, samples: int | 
 def run_pool(instance: str | Path, out: str | Path, *, time_limit: float = 60.0,
              gap: float = 0.0, samples: int | None = None, seed: int = 0,
              scheduler: str | None = None, workers: int | None = None,
-             max_time_scale: float = 1.0, progress: bool = False) -> Pooling:
+             max_time_scale: float = 1.0, policy_file: str | Path | None = None,
+             ofsted: str | Path | None = None, progress: bool = False) -> Pooling:
     """Load `instance`, pool it, write the report folder `out` (all or nothing).
 
     `time_limit` and `gap` (relative, 0: prove optimal) hold for each coalition's solve
-    (the limit grown with its children up to `max_time_scale` times).
+    (the limit grown with its children up to `max_time_scale` times). `policy_file` and
+    `ofsted` are read as `placement solve` reads them.
     `workers`: Dask worker processes of a local cluster (None: one per core; 0: in this
     process, no Dask); `scheduler`: an existing Dask scheduler's address instead."""
     from ..commission.dist import make_mapper
     from ..reader import load_instance
     from .report import write_report
 
-    inst = load_instance(instance)
+    inst = load_instance(instance, policy_file=policy_file, ofsted=ofsted)
     threads = 1 if (workers != 0 or scheduler) else 0  # Dask: one core per solve
     options = SolveOptions(time_limit=time_limit, seed=seed, workers=threads,
                            relative_gap=gap)
