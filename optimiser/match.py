@@ -241,22 +241,19 @@ class MatchResult:
             return json.dumps([r.to_dict() for r in self._ruled_out], ensure_ascii=False,
                               separators=(",", ":"))
         mt = self._matcher
+        cols, first, detail, mask, decoded = mt._ruled_out_columns(self, self._ruled_out_cols())
+        names = [r.value for r in self._state["order"]]
+        # the text around the placement and the detail: one piece per rule and per set of
+        # rules broken, so each entry is joined from pieces (in C) rather than formatted
+        head = ['{"placement_id":'] * len(cols)
+        rule = [f',"rule":{json.dumps(n)},"detail":' for n in names]
+        tail = {x: f',"rules":{json.dumps(list(r), separators=(",", ":"))}}}'
+                for x, r in decoded.items()}
         pid = mt.pid_json
-        text = json.encoder.encode_basestring
-        said: dict[Any, str] = {}  # a rule's name, or the rules a placement breaks, as JSON
-
-        def js(x: str | tuple[str, ...]) -> str:
-            got = said.get(x)
-            if got is None:
-                got = said[x] = json.dumps(x if isinstance(x, str) else list(x),
-                                           separators=(",", ":"))
-            return got
-
-        parts = [f'{{"placement_id":{pid[p]},"rule":{js(rule)},"detail":{text(detail)},'
-                 f'"rules":{js(rules)}}}'
-                 for p, rule, detail, rules in mt._ruled_out_rows(
-                     self, self._ruled_out_cols(), ids=False)]
-        return "[" + ",".join(parts) + "]"
+        entries = map("".join, zip(head, [pid[p] for p in cols], [rule[f] for f in first],
+                                   map(json.encoder.encode_basestring, detail),
+                                   [tail[x] for x in mask], strict=True))
+        return "[" + ",".join(entries) + "]"
 
     def to_dict(self, *, ruled_out: bool = True) -> dict[str, Any]:
         """The whole answer (`ruled_out=False`: its ruled-out list left empty, for a caller
@@ -580,10 +577,19 @@ class Matcher:
     def _ruled_out_entries(self, res: MatchResult, cols: np.ndarray) -> list[RuledOut]:
         return [RuledOut(*row) for row in self._ruled_out_rows(res, cols)]
 
-    def _ruled_out_rows(self, res: MatchResult, cols: np.ndarray, ids: bool = True
-                        ) -> Iterator[tuple[Any, str, str, tuple[str, ...]]]:
-        """(placement id, first rule, its detail, every rule broken) per placement
-        (`ids=False`: the placement's index instead of its id)."""
+    def _ruled_out_rows(self, res: MatchResult, cols: np.ndarray
+                        ) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
+        """(placement id, first rule, its detail, every rule broken) per placement."""
+        at, first, detail, mask, decoded = self._ruled_out_columns(res, cols)
+        names = [r.value for r in res._state["order"]]
+        pid = self.pid
+        return zip([pid[p] for p in at], [names[f] for f in first], detail,
+                   [decoded[x] for x in mask], strict=True)
+
+    def _ruled_out_columns(self, res: MatchResult, cols: np.ndarray) -> tuple[
+            list[int], list[int], list[str], list[int], dict[int, tuple[str, ...]]]:
+        """Per placement: its index, its first rule (index into the rule order), the detail
+        and the code of every rule it breaks; and each code's rules by name."""
         order = res._state["order"]
         first = res._first[cols]
         names = [r.value for r in order]
@@ -592,16 +598,13 @@ class Matcher:
                 << np.arange(len(order), dtype=np.int64)[:, None]).sum(axis=0)
         decoded = {int(x): tuple(n for i, n in enumerate(names) if int(x) >> i & 1)
                    for x in np.unique(mask).tolist()}
-        rules = [decoded[x] for x in mask.tolist()]
-        detail: list[str] = [""] * len(cols)
+        detail = np.full(len(cols), "", dtype=object)
         for i in np.unique(first).tolist():
             at = np.flatnonzero(first == i)
-            for j, text in zip(at.tolist(), self._details(res, order[i], cols[at]),
-                               strict=True):
-                detail[j] = text
-        pid = self.pid
-        where = [pid[p] for p in cols.tolist()] if ids else cols.tolist()
-        return zip(where, [names[f] for f in first.tolist()], detail, rules, strict=True)
+            said = self._details(res, order[i], cols[at])
+            assert len(said) == len(at)
+            detail[at] = said
+        return cols.tolist(), first.tolist(), detail.tolist(), mask.tolist(), decoded
 
     # ---------------------------------------------------------------- details
     def _details(self, res: MatchResult, rule: Rule, cols: np.ndarray) -> list[str]:
