@@ -21,6 +21,9 @@ from ..reader import load_instance
 ID_PREFIX = "RECRUIT"
 PROVIDER = "recruitment profile"
 RATING = "not_rated"  # a new carer or home has no inspection yet
+PROFILE_COLUMNS = ("placement_id", "provider", "type", "vacancies", "age_min", "age_max",
+                   "genders", "faith", "needs_supported", "ofsted_rating", "lat", "lon",
+                   "weekly_cost")
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,9 @@ class Extender:
             if "authority" in row and "authority" in self.placements.columns:
                 row["authority"] = pr.authority
             out.append(row)
-        return pd.DataFrame(out, columns=self.placements.columns)
+        columns = list(self.placements.columns)
+        columns += [c for c in PROFILE_COLUMNS if c not in columns]
+        return pd.DataFrame(out, columns=columns).fillna("")
 
     def instance(self, profiles: Sequence[Profile]) -> Instance:
         """The instance with `profiles` added (placement ids RECRUIT0001, ...)."""
@@ -95,6 +100,7 @@ class Extender:
                 if f.is_file() and f.name != "placements.csv":
                     shutil.copyfile(f, tmp / f.name)
             table = pd.concat([self.placements, self.rows(profiles)], ignore_index=True)
+            table = table.fillna("")  # a column the instance lacks is empty in its rows
             table.to_csv(tmp / "placements.csv", index=False)
             return load_instance(tmp)
         finally:
