@@ -91,6 +91,7 @@ class Screen:
     pool: Candidates
     n_base: int  # placements 0..n_base-1 are the instance's own
     profiles: tuple[Profile, ...]
+    start: np.ndarray | None = None  # pairs of a known allocation: the LP's warm start
 
     def capacity(self, on: Sequence[int]) -> np.ndarray:
         """Beds per placement with only the profiles `on` (indices) recruited."""
@@ -101,7 +102,7 @@ class Screen:
         return cap
 
     def relax(self, on: Sequence[int]) -> Relaxation:
-        return relax(self.inst, self.pool, self.capacity(on))
+        return relax(self.inst, self.pool, self.capacity(on), self.start)
 
     def predict(self, lp: Relaxation, skip: Sequence[int] = ()) -> np.ndarray:
         """Predicted saving of each profile, given the duals `lp` (0 for `skip`)."""

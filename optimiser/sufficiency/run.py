@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..candidates import build_candidates
+from ..candidates import Candidates, build_candidates
+from ..instance import Instance
 from ..safe_text import safe_frame
 from ..solver import Result, SolveOptions, solve
 from ..writer import make_report
@@ -104,7 +105,8 @@ def analyse(folder: str | Path, settings: Settings = Settings(), mapper: Mapper 
                                   settings.max_profiles)
     aug = extender.instance(tuple(profiles))
     pool, _ = build_candidates(aug, limit=None)
-    screen = Screen(aug, pool, inst.n_placements, tuple(profiles))
+    screen = Screen(aug, pool, inst.n_placements, tuple(profiles),
+                    allocation_pairs(aug, pool, result.assignment))
     lp = screen.relax([])
     clock["screen"] = time.perf_counter() - t
     say(f"relaxation: £{lp.value:,.2f}/week over {len(pool):,} pairs "
@@ -128,6 +130,15 @@ def analyse(folder: str | Path, settings: Settings = Settings(), mapper: Mapper 
         f"£{sum(s.verified for s in plan):,.2f}/week")
     return Analysis(folder, result, base, frame, totals(frame), breakdowns(frame), lp, beds,
                     p_area, recs, plan, len(profiles), seconds=clock)
+
+
+def allocation_pairs(inst: Instance, pool: Candidates, assignment: np.ndarray) -> np.ndarray:
+    """Indices of the pool's pairs an allocation uses (a warm start for the relaxation)."""
+    units = inst.units
+    where = np.full(units.n, -2, dtype=np.int64)
+    first = units.order[units.start[:-1]]
+    where[:] = np.asarray(assignment)[first]
+    return np.flatnonzero(pool.placement == where[pool.unit])
 
 
 def _base_lp(lp: Relaxation, n: int) -> Relaxation:

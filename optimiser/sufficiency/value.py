@@ -25,9 +25,12 @@ from scipy.optimize import linprog
 
 from ..candidates import Candidates
 from ..instance import Instance
+from ..lpserver import LpServer
 
 START_PAIRS = 20  # cheapest pairs per unit in the first restricted LP
-MAX_ROUNDS = 50
+MAX_ROUNDS = 200
+ADD_PER_UNIT = 5  # pairs priced in per unit and round
+LP_SECONDS = 600.0
 TOL = 1e-6
 
 
@@ -42,49 +45,79 @@ class Relaxation:
     rounds: int
 
 
-def cheapest(pool: Candidates, n_units: int, k: int) -> np.ndarray:
-    """Mask of each unit's `k` cheapest pairs."""
-    order = np.lexsort((pool.objective, pool.unit))
+def cheapest(pool: Candidates, n_units: int, k: int,
+             score: np.ndarray | None = None, among: np.ndarray | None = None) -> np.ndarray:
+    """Indices of each unit's `k` best pairs by `score` (default: cost) among `among`."""
+    idx = np.arange(len(pool)) if among is None else np.flatnonzero(among)
+    s = pool.objective if score is None else score
+    order = idx[np.lexsort((s[idx], pool.unit[idx]))]
     first = np.searchsorted(pool.unit[order], np.arange(n_units))
     rank = np.arange(len(order)) - first[pool.unit[order]]
-    keep = np.zeros(len(pool), dtype=bool)
-    keep[order[rank < k]] = True
-    return keep
+    return order[rank < k]
 
 
-def solve_restricted(inst: Instance, pool: Candidates, sel: np.ndarray,
-                     capacity: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """The LP over the pairs `sel`: value, unit duals, bed prices, pair values."""
+def model(inst: Instance, pool: Candidates, sel: np.ndarray, capacity: np.ndarray
+          ) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """The restricted LP over pairs `sel` as min c.x, a x <= b, x >= 0, with keys for the
+    warm server: cover rows (-sum x - z <= -1) then capacity rows; pairs then unplaced."""
     n_u, m = inst.units.n, len(capacity)
     u, p = pool.unit[sel], pool.placement[sel]
     k = len(u)
     free = np.flatnonzero(~inst.keep_placed)  # units that may be left unplaced
-    cost = np.concatenate([pool.objective[sel], inst.unit_unplaced[free]])
     cols = k + len(free)
-    a_eq = sparse.csr_matrix((np.ones(cols), (np.concatenate([u, free]), np.arange(cols))),
-                             shape=(n_u, cols))
-    a_ub = sparse.csr_matrix((pool.use[sel].astype(float), (p, np.arange(k))),
-                             shape=(m, cols))
-    res = linprog(cost, A_ub=a_ub, b_ub=capacity.astype(float), A_eq=a_eq,
-                  b_eq=np.ones(n_u), bounds=(0, None), method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"the LP relaxation failed: {res.message}")
-    return (float(res.fun), np.asarray(res.eqlin.marginals),
-            np.maximum(-np.asarray(res.ineqlin.marginals), 0.0), np.asarray(res.x[:k]))
+    c = np.concatenate([pool.objective[sel], inst.unit_unplaced[free]])
+    rows = np.concatenate([u, free, n_u + p])
+    cidx = np.concatenate([np.arange(cols), np.arange(k)])
+    vals = np.concatenate([-np.ones(cols), pool.use[sel].astype(float)])
+    a = sparse.csr_matrix((vals, (rows, cidx)), shape=(n_u + m, cols))
+    b = np.concatenate([-np.ones(n_u), capacity.astype(float)])
+    row_keys = np.arange(n_u + m, dtype=np.int64)
+    col_keys = np.concatenate([u.astype(np.int64) * (m + 1) + p, -1 - free.astype(np.int64)])
+    return c, a, b, row_keys, col_keys
 
 
-def relax(inst: Instance, pool: Candidates, capacity: np.ndarray | None = None) -> Relaxation:
-    """The relaxation over every pair of `pool` (all feasible pairs), by column generation."""
+def solve_restricted(inst: Instance, pool: Candidates, sel: np.ndarray,
+                     capacity: np.ndarray, server: LpServer | None = None
+                     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The LP over the pairs `sel`: value, unit duals, bed prices, pair values.
+
+    On the warm HiGHS server when one is given and answers, else SciPy's HiGHS."""
+    n_u = inst.units.n
+    c, a, b, row_keys, col_keys = model(inst, pool, sel, capacity)
+    got = None if server is None else server.solve(
+        c, np.zeros(len(c)), np.full(len(c), np.inf), a, b, row_keys, col_keys, LP_SECONDS)
+    if got is not None:
+        x, dual, value = got
+    else:
+        res = linprog(c, A_ub=a, b_ub=b, bounds=(0, None), method="highs")
+        if res.status != 0:
+            raise RuntimeError(f"the LP relaxation failed: {res.message}")
+        x, dual, value = np.asarray(res.x), np.asarray(res.ineqlin.marginals), float(res.fun)
+    return (float(value), np.maximum(-dual[:n_u], 0.0), np.maximum(-dual[n_u:], 0.0),
+            x[:len(np.flatnonzero(sel))])
+
+
+def relax(inst: Instance, pool: Candidates, capacity: np.ndarray | None = None,
+          start: np.ndarray | None = None) -> Relaxation:
+    """The relaxation over every pair of `pool` (all feasible pairs), by column generation:
+    each round adds each unit's `ADD_PER_UNIT` most negative reduced-cost pairs.
+
+    `start`: pairs (indices into pool) to begin with besides each unit's cheapest, such as
+    those of a known allocation (then the first LP is already near the optimum)."""
     cap = inst.capacity if capacity is None else capacity
-    sel = cheapest(pool, inst.units.n, START_PAIRS)
-    for rounds in range(1, MAX_ROUNDS + 1):
-        value, y, pi, x = solve_restricted(inst, pool, sel, cap)
-        reduced = pool.objective - y[pool.unit] + pool.use * pi[pool.placement]
-        add = ~sel & (reduced < -TOL * np.maximum(1.0, np.abs(pool.objective)))
-        if not add.any():
-            integral = bool(np.all((x < TOL) | (x > 1 - TOL)))
-            return Relaxation(value, y, pi, integral, rounds)
-        sel |= add
+    sel = np.zeros(len(pool), dtype=bool)
+    sel[cheapest(pool, inst.units.n, START_PAIRS)] = True
+    if start is not None:
+        sel[start] = True
+    with LpServer() as server:
+        for rounds in range(1, MAX_ROUNDS + 1):
+            value, y, pi, x = solve_restricted(inst, pool, sel, cap, server)
+            reduced = pool.objective - y[pool.unit] + pool.use * pi[pool.placement]
+            neg = ~sel & (reduced < -TOL * np.maximum(1.0, np.abs(pool.objective)))
+            if not neg.any():
+                integral = bool(np.all((x < TOL) | (x > 1 - TOL)))
+                return Relaxation(value, y, pi, integral, rounds)
+            sel[cheapest(pool, inst.units.n, ADD_PER_UNIT, reduced, neg)] = True
     raise RuntimeError("column generation did not converge")
 
 
