@@ -21,6 +21,7 @@ from ..reader import load_instance
 ID_PREFIX = "RECRUIT"
 PROVIDER = "recruitment profile"
 RATING = "not_rated"  # a new carer or home has no inspection yet
+TODAYS_CHILDREN = ("children.csv", "exclusions.csv", "distances.csv")
 PROFILE_COLUMNS = ("placement_id", "provider", "type", "vacancies", "age_min", "age_max",
                    "genders", "faith", "needs_supported", "ofsted_rating", "lat", "lon",
                    "weekly_cost")
@@ -92,14 +93,25 @@ class Extender:
         columns += [c for c in PROFILE_COLUMNS if c not in columns]
         return pd.DataFrame(out, columns=columns).fillna("")
 
-    def instance(self, profiles: Sequence[Profile]) -> Instance:
-        """The instance with `profiles` added (placement ids RECRUIT0001, ...)."""
+    def instance(self, profiles: Sequence[Profile],
+                 children: pd.DataFrame | None = None) -> Instance:
+        """The instance with `profiles` added (placement ids RECRUIT0001, ...).
+
+        `children`: another children.csv table (a demand scenario); then the files that
+        name today's children (exclusions, distances) are left out, and so are the
+        placements reserved for one of them."""
         tmp = Path(tempfile.mkdtemp(prefix="sufficiency-"))
+        own = self.placements
         try:
             for f in self.folder.iterdir():
-                if f.is_file() and f.name != "placements.csv":
+                if f.is_file() and f.name not in ("placements.csv", *(
+                        TODAYS_CHILDREN if children is not None else ())):
                     shutil.copyfile(f, tmp / f.name)
-            table = pd.concat([self.placements, self.rows(profiles)], ignore_index=True)
+            if children is not None:
+                children.to_csv(tmp / "children.csv", index=False)
+                if "reserved_for" in own.columns:
+                    own = own[own["reserved_for"].str.strip() == ""]
+            table = pd.concat([own, self.rows(profiles)], ignore_index=True)
             table = table.fillna("")  # a column the instance lacks is empty in its rows
             table.to_csv(tmp / "placements.csv", index=False)
             return load_instance(tmp)
