@@ -560,9 +560,9 @@ def spatial_candidates(inst: Instance, limit: int, deadline: float | None = None
     first_cur[units.unit_of[units.order[has]]] = cur[has]
     chosen |= p == first_cur[u]
     idx = np.flatnonzero(chosen)
-    # the floor of what is left at zero prices: the zero-dual bound over every pair
-    space.grow(np.zeros(inst.n_placements), np.full(units.n, -np.inf))
-    unit_min = np.minimum(space.floor_lb, np.inf)
+    # the zero-dual bound over every pair: what is not evaluated floored by its beds'
+    # cheapest weekly cost (no bound pass: the first pricing pass gives a better one)
+    unit_min = _unit_floor(inst)
     if len(u):
         starts = np.flatnonzero(np.diff(u, prepend=u[0] - 1))
         unit_min[u[starts]] = np.minimum(unit_min[u[starts]],

@@ -49,9 +49,10 @@ Evaluator = Callable[[Instance, np.ndarray, np.ndarray], Block]
 
 __all__ = ["CellIndex", "SpatialPool", "spatial_applies"]
 
-PER_CELL = 24  # placements per cell (about): fewer cells cost less per bound pass
+PER_CELL = 48  # placements per cell (about): fewer cells cost less per bound pass
 MASK_CELLS = 250_000_000  # units x cells of the evaluated mask at most (one byte each)
 LB_ELEMENTS = 4_000_000  # children x cells per bound block (memory ~ 100 MB)
+SUB_UNITS = 96  # units evaluated together (neighbours in the batch order)
 SLACK_KM = 1e-6  # float slack on distances (block_km is within 4e-9 km per km)
 
 
@@ -174,8 +175,11 @@ class SpatialPool:
         self.done = np.zeros((u.n, cells.n), dtype=bool)
         self.floor_lb = np.zeros(u.n)
         first = u.order[u.start[:-1]]
-        # spatial order of the units (0.2 degree bands), so a batch's cells overlap
-        self.unit_order = np.lexsort((inst.home_lon[first], np.floor(inst.home_lat[first] / 0.2)))
+        # spatial order of the units (half-degree tiles, then 0.1 degree bands), so a
+        # batch's units are near one another and their cells overlap
+        lat, lon = inst.home_lat[first], inst.home_lon[first]
+        self.unit_order = np.lexsort((lon, np.floor(lat / 0.1), np.floor(lon / 0.5),
+                                      np.floor(lat / 0.5)))
         self.unit: np.ndarray = np.zeros(0, dtype=np.int32)
         self.placement: np.ndarray = np.zeros(0, dtype=np.int32)
         self.objective: np.ndarray = np.zeros(0)
@@ -215,7 +219,8 @@ class SpatialPool:
             return
         cols = np.sort(cells.members(np.flatnonzero(hit)))
         mean = max(1.0, float(self.inst.units.size[batch].mean()))
-        step = max(1, int(1_500_000 / mean / max(len(cols), 1)))
+        # a few neighbours at a time: the union of their cells is what is evaluated
+        step = max(1, min(SUB_UNITS, int(1_500_000 / mean / max(len(cols), 1))))
         for i in range(0, len(batch), step):
             sub = batch[i:i + step]
             sub_want = want[i:i + step]
@@ -325,8 +330,15 @@ def _lowest(lb: np.ndarray, k: int) -> np.ndarray:
 
 
 def _cells_for(lb: np.ndarray, counts: np.ndarray, target: int) -> np.ndarray:
-    """Per row, the cells of lowest bound until they hold `target` placements."""
-    order = np.argsort(lb, axis=1, kind="stable")
+    """Per row, the cells of lowest bound until they hold `target` placements (at most
+    the few lowest that could: a start set, not a bound)."""
+    k = min(lb.shape[1], 2 * int(np.ceil(target / max(float(np.median(counts)), 1.0))) + 1)
+    if k < lb.shape[1]:
+        part = np.argpartition(lb, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(part, np.argsort(np.take_along_axis(lb, part, axis=1),
+                                                    axis=1), axis=1)
+    else:
+        order = np.argsort(lb, axis=1, kind="stable")
     held = np.cumsum(counts[order], axis=1)
     take = (held - counts[order]) < target
     out = np.zeros(lb.shape, dtype=bool)
