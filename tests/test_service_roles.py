@@ -40,6 +40,10 @@ ROUTES = [
     ("GET", "/api/v1/users", None, {"admin"}),
     ("GET", "/api/v1/reallocations/nope", None, {"manager"}),
     ("POST", "/api/v1/reallocations/nope/signoff", {"approve": False}, {"manager"}),
+    ("GET", "/api/v1/commissioning/plans", None, {"commissioner"}),
+    ("GET", "/api/v1/commissioning/plans/nope", None, {"commissioner"}),
+    ("POST", "/api/v1/commissioning/plans", {"scenarios": 1, "time_limit": 30},
+     {"commissioner"}),
 ]
 
 

@@ -15,6 +15,8 @@ from starlette.datastructures import UploadFile
 from optimiser import InstanceError
 
 from . import audit, security
+from .commissioning import MAX_SCENARIOS, PlanOptions, get_plan, list_plans, start_plan
+from .commissioning import MAX_SECONDS as MAX_PLAN_SECONDS
 from .db import (
     approvals,
     children,
@@ -396,3 +398,46 @@ def list_users(request: Request,
         rows = conn.execute(select(users.c.id, users.c.username, users.c.role,
                                    users.c.created_at).order_by(users.c.id)).mappings().all()
     return {"users": [dict(r) for r in rows]}
+
+
+class CapacityPlanRequest(Strict):
+    scenarios: Annotated[int, Field(ge=1, le=MAX_SCENARIOS)] = 20
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    time_limit_per_scenario: Annotated[float, Field(gt=0, le=MAX_PLAN_SECONDS)] = 10.0
+    time_limit: Annotated[float, Field(gt=0, le=MAX_PLAN_SECONDS)] = 120.0
+
+
+@router.post("/commissioning/plans", status_code=201)
+def post_capacity_plan(body: CapacityPlanRequest, request: Request,
+                       user: Annotated[security.User, Depends(allow(security.ANALYSE))]
+                       ) -> Any:
+    """plan-capacity on the register as it is (its commissioning files imported with it)."""
+    engine = service(request).engine
+    try:
+        pid = start_plan(engine, user.username, PlanOptions(
+            body.scenarios, body.seed, body.time_limit_per_scenario, body.time_limit))
+    except Conflict as e:
+        return JSONResponse({"detail": str(e)}, status_code=409)
+    except InstanceError as e:
+        raise HTTPException(409, "the register cannot be planned: import it again") from e
+    with engine.connect() as conn:
+        return get_plan(conn, pid)
+
+
+@router.get("/commissioning/plans")
+def get_capacity_plans(request: Request,
+                       _: Annotated[security.User, Depends(allow(security.ANALYSE))]
+                       ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        return {"plans": list_plans(conn)}
+
+
+@router.get("/commissioning/plans/{plan_id}")
+def get_capacity_plan(plan_id: str, request: Request,
+                      _: Annotated[security.User, Depends(allow(security.ANALYSE))]
+                      ) -> dict[str, Any]:
+    with service(request).engine.connect() as conn:
+        try:
+            return get_plan(conn, plan_id)
+        except NotFound as e:
+            raise HTTPException(404, str(e)) from e

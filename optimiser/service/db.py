@@ -151,6 +151,16 @@ register_changes = Table(  # per version: what it changed (see `bump_version`)
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("detail", Text, nullable=False),  # JSON: {"reset": true} or the values after
 )
+commission_plans = Table(  # a commissioner's plan-capacity run on the register
+    "commission_plans", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("register_version", Integer, nullable=False),  # the register it was planned on
+    Column("options", Text, nullable=False),  # JSON
+    Column("plan", Text, nullable=False),  # JSON: plan-capacity's plan.json
+    Column("summary", Text, nullable=False),  # the command's summary, as text
+    Column("created_by", String(150), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
 login_failures = Table(  # failed sign-ins by "u:<name>" and "a:<address>", for throttling
     "login_failures", metadata,
     Column("id", Integer, primary_key=True),

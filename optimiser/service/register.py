@@ -36,12 +36,14 @@ from .errors import ImportRefused, NotFound
 
 CSV_FILES = ("children.csv", "placements.csv", "exclusions.csv", "distances.csv",
              "adjoining.csv")
-UPLOAD_NAMES = (*CSV_FILES, "policy.toml")
+COMMISSION_FILES = ("contracts.csv", "spot.csv", "demand.toml")  # for capacity plans
+UPLOAD_NAMES = (*CSV_FILES, "policy.toml", *COMMISSION_FILES)
 REQUIRED_UPLOADS = (("children.csv", True), ("placements.csv", True), ("exclusions.csv", False),
-                    ("policy.toml", False), ("distances.csv", False), ("adjoining.csv", False))
+                    ("policy.toml", False), ("distances.csv", False), ("adjoining.csv", False),
+                    *((name, False) for name in COMMISSION_FILES))
 SHEETS = ("children", "placements", "exclusions", "distances")
 MAX_UPLOAD = 64 * 1024 * 1024  # bytes per uploaded file
-KEPT_FILES = ("policy.toml", "distances.csv", "adjoining.csv")  # stored as given
+KEPT_FILES = ("policy.toml", "distances.csv", "adjoining.csv", *COMMISSION_FILES)  # as given
 
 
 def problem_dicts(problems: list[Problem]) -> list[dict[str, Any]]:
@@ -122,6 +124,10 @@ def validate_upload(files: dict[str, bytes]) -> tuple[Instance, dict[str, str]]:
                 (target / name).write_bytes(data)
         try:
             inst = load_instance(target)
+            if any(name in files for name in COMMISSION_FILES):
+                from optimiser.commission import load_commission
+
+                load_commission(target)  # the commissioning files, read as plan-capacity reads
         except InstanceError as e:
             raise ImportRefused(e.problems) from e
         if "workbook" in files:

@@ -30,6 +30,7 @@ READ_AUDIT = frozenset({"manager", "admin"})
 READ_DECISIONS = frozenset({"officer", "manager", "commissioner"})
 IMPORT = frozenset({"admin"})
 MANAGE_USERS = frozenset({"admin"})
+ANALYSE = frozenset({"commissioner"})  # capacity (and sufficiency) analyses
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106's low-memory profile
 _dummy: dict[str, str] = {}
