@@ -76,4 +76,16 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_sufficiency)
 
 
-__all__ = ["add_parser", "cmd_sufficiency"]
+__all__ = ["add_parser", "cmd_sufficiency", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m optimiser.sufficiency.cli sufficiency ...` (the same parser as placement's)."""
+    ap = argparse.ArgumentParser(prog="placement")
+    add_parser(ap.add_subparsers(dest="command", required=True))
+    args = ap.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
