@@ -152,6 +152,15 @@ def test_officer_flow_in_chromium(base: str) -> None:
             manager.wait_for_url(f"{base}/reallocations/*")
             assert manager.locator("input[name=chain]").count() >= 1
             check(manager)
+
+            commissioner = browser.new_context(bypass_csp=True).new_page()
+            sign_in(commissioner, base, "commissioner", check)
+            commissioner.goto(f"{base}/commissioning")
+            check(commissioner)
+            commissioner.fill("#scenarios", "two")  # not a number: the error, accessibly
+            commissioner.click("button:has-text('Make a plan')")
+            assert "whole number" in commissioner.locator(".error-message").inner_text()
+            check(commissioner)
         finally:
             browser.close()
     assert len(check.pages) >= 10

@@ -15,6 +15,7 @@ for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart
 from service_helpers import (  # noqa: E402
     ROLES,
     Setup,
+    browser,
     demo_files,
     make_setup,
     seeded_sqlite,
@@ -99,3 +100,25 @@ def test_only_a_commissioner_plans(tmp_path: Path, role: str | None, method: str
         assert r.status_code == 403
     s.client.close()
     s.engine.dispose()
+
+
+def test_the_commissioners_pages(s: Setup) -> None:
+    """The form refuses a bad number accessibly, makes a plan, and the plan page shows the
+    beds per contract; the plans made through the API are listed too."""
+    import_commissioning(s)
+    client, token = browser(s, "commissioner")
+    page = client.get("/commissioning")
+    assert page.status_code == 200 and 'name="scenarios"' in page.text
+    bad = client.post("/commissioning", data={"scenarios": "0", "csrf_token": token})
+    assert bad.status_code == 422 and 'aria-describedby="scenarios-hint scenarios-error"' in (
+        bad.text)
+    made = client.post("/commissioning", data={"scenarios": "1", "csrf_token": token},
+                       follow_redirects=False)
+    assert made.status_code == 303, made.text
+    view = client.get(made.headers["location"])
+    assert view.status_code == 200 and "Beds to block-book" in view.text
+    plan_id = made.headers["location"].rsplit("/", 1)[1]
+    plan = s.get(f"/api/v1/commissioning/plans/{plan_id}", "commissioner").json()["plan"]
+    for contract in plan["beds"]:
+        assert f"<th scope=\"row\">{contract}</th>" in view.text
+    assert plan_id in client.get("/commissioning").text

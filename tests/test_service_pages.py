@@ -102,7 +102,8 @@ PAGES = [("/register", {"officer", "manager", "commissioner"}),
          ("/approvals", {"manager"}),
          ("/audit", {"manager", "admin"}),
          ("/import", {"admin"}),
-         ("/reallocations", {"manager"})]
+         ("/reallocations", {"manager"}),
+         ("/commissioning", {"commissioner"})]
 
 
 def test_the_role_matrix_of_every_page(s: Setup) -> None:
@@ -264,7 +265,8 @@ POSTS = [("/referrals", {"who": ""}, {"officer", "manager"}),
          ("/approvals/nope", {"approve": "yes"}, {"manager"}),
          ("/reallocations", {"max_moves": "x"}, {"manager"}),
          ("/reallocations/nope/signoff", {"action": "discard"}, {"manager"}),
-         ("/import", {}, {"admin"})]
+         ("/import", {}, {"admin"}),
+         ("/commissioning", {"scenarios": "x"}, {"commissioner"})]
 
 
 def test_the_role_matrix_of_every_form(s: Setup) -> None:

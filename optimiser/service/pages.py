@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile
 from optimiser import InstanceError
 
 from . import audit, security
+from .commissioning import MAX_SCENARIOS, PlanOptions, get_plan, list_plans, start_plan
 from .db import approvals, children, decisions, placements, realloc_runs, referrals
 from .decisions import decide, open_referral, referral_answer, resolve_approval
 from .errors import Conflict, ImportRefused, NotFound
@@ -564,3 +565,55 @@ async def reallocation_signoff(request: Request, run_id: str,
         raise HTTPException(409, str(e)) from e
     return RedirectResponse(f"/reallocations/{run_id}?done="
                             f"{'signed_off' if approve else 'discarded'}", status_code=303)
+
+
+# --------------------------------------------------------------------------- commissioning
+
+
+@router.get("/commissioning")
+def commission_plans_page(request: Request,
+                          sess: Annotated[security.Session, Depends(need(security.ANALYSE))]
+                          ) -> Response:
+    return commission_plans_view(request, sess)
+
+
+def commission_plans_view(request: Request, sess: security.Session, status: int = 200,
+                          errors: dict[str, str] | None = None, scenarios: str = "20"
+                          ) -> HTMLResponse:
+    with service(request).engine.connect() as conn:
+        plans = list_plans(conn, limit=50)
+    return render(request, "commission_plans.html", "Capacity plans", sess, status=status,
+                  plans=plans, errors=errors or {}, scenarios=scenarios,
+                  max_scenarios=MAX_SCENARIOS, active="commissioning")
+
+
+@router.post("/commissioning")
+def commission_plan_start(request: Request,
+                          sess: Annotated[security.Session, Depends(need(security.ANALYSE))],
+                          csrf_token: Annotated[str, Form(max_length=100)] = "",
+                          scenarios: Annotated[str, Form(max_length=20)] = "") -> Response:
+    check_csrf(sess, csrf_token)
+    text = scenarios.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_SCENARIOS:
+        return commission_plans_view(request, sess, 422, {
+            "scenarios": f"Enter a whole number from 1 to {MAX_SCENARIOS}"}, text)
+    try:
+        pid = start_plan(service(request).engine, sess.user.username,
+                         PlanOptions(scenarios=int(text)))
+    except (Conflict, InstanceError) as e:
+        why = str(e) if isinstance(e, Conflict) else "The register cannot be planned"
+        return commission_plans_view(request, sess, 409, {"scenarios": why}, text)
+    return RedirectResponse(f"/commissioning/{pid}", status_code=303)
+
+
+@router.get("/commissioning/{plan_id}")
+def commission_plan_page(request: Request, plan_id: str,
+                         sess: Annotated[security.Session, Depends(need(security.ANALYSE))]
+                         ) -> Response:
+    with service(request).engine.connect() as conn:
+        try:
+            plan = get_plan(conn, plan_id)
+        except NotFound as e:
+            raise HTTPException(404, str(e)) from e
+    return render(request, "commission_plan.html", f"Capacity plan {plan_id}", sess,
+                  plan=plan, active="commissioning")
