@@ -78,3 +78,31 @@ def placement_areas(inst: Instance, districts: Districts) -> np.ndarray:
     if named.any():
         out[named] = np.asarray(inst.authorities, dtype=object)[inst.pauthority[named]]
     return out
+
+
+BOUNDARIES = Path("geography") / "eng_lad_2013.topojson"
+
+
+def boundary_lines(lat: np.ndarray, lon: np.ndarray, margin: float = 0.1,
+                   directory: Path | None = None) -> list[np.ndarray]:
+    """England's district boundaries (2013) near the points, as (lon, lat) polylines.
+
+    Each TopoJSON arc (delta-encoded, quantised) is one shared stretch of boundary, so
+    drawing every arc once draws every boundary once, with no polygons to assemble.
+    Empty when the public data is absent."""
+    directory = directory or data_dir()
+    f = directory / BOUNDARIES if directory else None
+    if f is None or not f.is_file() or len(lat) == 0:
+        return []
+    import json
+    topo = json.loads(f.read_text())
+    scale = np.asarray(topo["transform"]["scale"], float)
+    shift = np.asarray(topo["transform"]["translate"], float)
+    lo = np.array([np.min(lon) - margin, np.min(lat) - margin])
+    hi = np.array([np.max(lon) + margin, np.max(lat) + margin])
+    out = []
+    for arc in topo["arcs"]:
+        xy = np.cumsum(np.asarray(arc, float), axis=0) * scale + shift
+        if ((xy >= lo) & (xy <= hi)).all(axis=1).any():
+            out.append(xy)
+    return out

@@ -1,9 +1,10 @@
 """The sufficiency statement drafted for a committee: HTML and PDF, maps and charts.
 
-Maps are drawn from the coordinates with matplotlib (no web tiles): children's homes,
-placements, the journeys of children placed more than 20 miles away, and where the plan
-would recruit. Every figure in the text comes from the analysis (run.py), whose
-allocation figures the independent checker reproduces (tests/test_sufficiency_report.py).
+Maps are drawn from the coordinates with matplotlib (no web tiles), over England's
+district boundaries where the public data is at hand: children's homes, placements, the
+journeys of children placed more than 20 miles away, and where the plan would recruit.
+Every figure in the text comes from the analysis (run.py), whose allocation figures the
+independent checker reproduces (tests/test_sufficiency_report.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .areas import boundary_lines  # noqa: E402
 from .run import Analysis, plan_table, recruit_table  # noqa: E402
 
 MILES = 1.609344
@@ -36,6 +38,9 @@ def map_figure(a: Analysis) -> Figure:
     inst = a.result.instance
     f = a.frame
     fig, ax = plt.subplots(figsize=(8, 7))
+    for line in boundary_lines(np.concatenate([inst.home_lat, inst.lat]),
+                               np.concatenate([inst.home_lon, inst.lon])):
+        ax.plot(line[:, 0], line[:, 1], c="#cccccc", lw=0.5, zorder=0)
     ax.scatter(inst.lon, inst.lat, s=6 + 4 * np.minimum(inst.capacity, 6), marker="s",
                c="#4a6fa5", alpha=0.45, label="placements")
     placed = f["placed"].to_numpy()
@@ -57,6 +62,11 @@ def map_figure(a: Analysis) -> Figure:
         for s in a.plan:
             ax.annotate(str(s.step), (s.profile.lon, s.profile.lat), fontsize=8,
                         xytext=(4, 4), textcoords="offset points")
+    pad = 0.05
+    ax.set_xlim(min(inst.home_lon.min(), inst.lon.min()) - pad,
+                max(inst.home_lon.max(), inst.lon.max()) + pad)
+    ax.set_ylim(min(inst.home_lat.min(), inst.lat.min()) - pad,
+                max(inst.home_lat.max(), inst.lat.max()) + pad)
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     ax.set_aspect(1 / np.cos(np.radians(float(np.mean(inst.home_lat)))))
