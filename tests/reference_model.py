@@ -18,7 +18,9 @@ that now breaks a rule staying a candidate for its child), the move penalty, for
 left unplaced and moves only for one of the spec's four reasons, each child of a group on
 its own), and these re-allocation inputs: `pinned`, `on_hold_reason`, `available_from`
 (with an as-of date) and a limit on the number of children moved (`max_moves`). Not
-covered: re-allocation's `min_saving` and `previous`.
+covered: re-allocation's `min_saving` and `previous`. Read literally, "never left unplaced"
+makes an instance whose placed siblings live apart and cannot be reunited infeasible here;
+the engine keeps placed only a group living together and its reader warns of the others.
 """
 
 from __future__ import annotations
