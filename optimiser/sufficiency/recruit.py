@@ -22,6 +22,7 @@ import numpy as np
 
 from ..candidates import Candidates
 from ..instance import Instance
+from ..lpserver import LpServer
 from ..solver import Result, SolveOptions, solve
 from ..status import Status
 from .extend import Extender, Profile
@@ -93,16 +94,22 @@ class Screen:
     profiles: tuple[Profile, ...]
     start: np.ndarray | None = None  # pairs of a known allocation: the LP's warm start
 
-    def capacity(self, on: Sequence[int]) -> np.ndarray:
-        """Beds per placement with only the profiles `on` (indices) recruited."""
+    def capacity(self) -> np.ndarray:
+        """Beds per placement, every profile's own included (constant, so that one warm
+        LP serves every step of a plan: a profile not recruited simply has no pairs)."""
         cap = self.inst.capacity.astype(np.int64).copy()
-        cap[self.n_base:] = 0
-        for k in on:
-            cap[self.n_base + k] = self.profiles[k].beds
+        cap[self.n_base:] = [p.beds for p in self.profiles]
         return cap
 
-    def relax(self, on: Sequence[int]) -> Relaxation:
-        return relax(self.inst, self.pool, self.capacity(on), self.start)
+    def allowed(self, on: Sequence[int]) -> np.ndarray:
+        """The pairs open with only the profiles `on` (indices) recruited."""
+        q = self.pool.placement
+        return (q < self.n_base) | np.isin(q - self.n_base, np.asarray(list(on), dtype=int))
+
+    def relax(self, on: Sequence[int], server: LpServer | None = None,
+              start: np.ndarray | None = None) -> Relaxation:
+        first = self.start if start is None else start
+        return relax(self.inst, self.pool, self.capacity(), first, self.allowed(on), server)
 
     def predict(self, lp: Relaxation, skip: Sequence[int] = ()) -> np.ndarray:
         """Predicted saving of each profile, given the duals `lp` (0 for `skip`)."""
@@ -158,11 +165,20 @@ def greedy_plan(screen: Screen, base: Outcome, folder: str, budget: int,
 
     A prediction is an upper bound, loose where the duals are not unique (a bed already
     recruited may carry any price in a range), so several are verified per step."""
+    with LpServer() as server:
+        return _greedy(screen, base, folder, budget, options, mapper, tries, known, server)
+
+
+def _greedy(screen: Screen, base: Outcome, folder: str, budget: int, options: SolveOptions,
+            mapper: Mapper, tries: int, known: dict[int, Outcome] | None,
+            server: LpServer) -> list[Step]:
     plan: list[int] = []
     steps: list[Step] = []
     current = base
+    last: np.ndarray | None = None
     for step in range(1, budget + 1):
-        lp = screen.relax(plan)
+        lp = screen.relax(plan, server, last)
+        last = lp.pairs
         pred = screen.predict(lp, skip=plan)
         top = [int(i) for i in np.argsort(-pred, kind="stable")[:tries] if pred[i] > 0]
         if not top:

@@ -43,6 +43,7 @@ class Relaxation:
     bed_price: np.ndarray  # pi_p >= 0: the saving of one more bed at p
     integral: bool  # the LP optimum found is a 0/1 allocation
     rounds: int
+    pairs: np.ndarray | None = None  # the pool's pairs in the last restricted LP (mask)
 
 
 def cheapest(pool: Candidates, n_units: int, k: int,
@@ -98,26 +99,36 @@ def solve_restricted(inst: Instance, pool: Candidates, sel: np.ndarray,
 
 
 def relax(inst: Instance, pool: Candidates, capacity: np.ndarray | None = None,
-          start: np.ndarray | None = None) -> Relaxation:
-    """The relaxation over every pair of `pool` (all feasible pairs), by column generation:
-    each round adds each unit's `ADD_PER_UNIT` most negative reduced-cost pairs.
+          start: np.ndarray | None = None, allowed: np.ndarray | None = None,
+          server: LpServer | None = None) -> Relaxation:
+    """The relaxation over every pair of `pool` (or those `allowed`), by column
+    generation: each round adds each unit's `ADD_PER_UNIT` most negative reduced-cost pairs.
 
-    `start`: pairs (indices into pool) to begin with besides each unit's cheapest, such as
-    those of a known allocation (then the first LP is already near the optimum)."""
+    `start`: pairs (a mask or indices into pool) to begin with besides each unit's
+    cheapest, such as those of a known allocation or of the last relaxation. `server`: a
+    warm LP kept by the caller, so that a relaxation that only adds pairs to the last one
+    starts from its basis (a change of capacity starts it cold)."""
     cap = inst.capacity if capacity is None else capacity
+    ok = np.ones(len(pool), dtype=bool) if allowed is None else allowed
     sel = np.zeros(len(pool), dtype=bool)
-    sel[cheapest(pool, inst.units.n, START_PAIRS)] = True
+    sel[cheapest(pool, inst.units.n, START_PAIRS, among=ok)] = True
     if start is not None:
         sel[start] = True
-    with LpServer() as server:
+    sel &= ok
+    own = server is None
+    lp = LpServer() if server is None else server
+    try:
         for rounds in range(1, MAX_ROUNDS + 1):
-            value, y, pi, x = solve_restricted(inst, pool, sel, cap, server)
+            value, y, pi, x = solve_restricted(inst, pool, sel, cap, lp)
             reduced = pool.objective - y[pool.unit] + pool.use * pi[pool.placement]
-            neg = ~sel & (reduced < -TOL * np.maximum(1.0, np.abs(pool.objective)))
+            neg = ok & ~sel & (reduced < -TOL * np.maximum(1.0, np.abs(pool.objective)))
             if not neg.any():
                 integral = bool(np.all((x < TOL) | (x > 1 - TOL)))
-                return Relaxation(value, y, pi, integral, rounds)
+                return Relaxation(value, y, pi, integral, rounds, sel)
             sel[cheapest(pool, inst.units.n, ADD_PER_UNIT, reduced, neg)] = True
+    finally:
+        if own:
+            lp.close()
     raise RuntimeError("column generation did not converge")
 
 
