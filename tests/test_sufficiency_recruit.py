@@ -11,11 +11,10 @@ import pytest
 from scipy.optimize import linprog
 
 from optimiser.candidates import build_candidates
-from optimiser.solver import SolveOptions
+from optimiser.solver import SolveOptions, solve
 from optimiser.sufficiency.extend import Extender, Profile
 from optimiser.sufficiency.recruit import Screen, greedy_plan, outcome, recommend
 from optimiser.sufficiency.run import in_process
-from optimiser.solver import solve
 from tests.builders import write_instance
 from tests.reference_model import solve_reference
 

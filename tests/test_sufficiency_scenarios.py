@@ -62,3 +62,17 @@ def test_reserved_placements_left_out_of_a_scenario(folder: Path) -> None:
     inst = Extender(folder).instance((), s.children)
     assert list(inst.placement_ids) == ["P2"]
     assert inst.n_children == s.n_children
+
+
+def test_command_with_scenarios(folder: Path, tmp_path: Path) -> None:
+    from tests.test_sufficiency_report import run
+    out = tmp_path / "out"
+    assert run("sufficiency", str(folder), "--out", str(out), "--recommendations", "2",
+               "--budget", "1", "--time-limit", "20", "--workers", "1", "--scenarios", "2",
+               "--dask-workers", "0", "--no-statement", "--quiet") == 0
+    table = pd.read_csv(out / "scenarios.csv")
+    recruit = pd.read_csv(out / "recruit.csv")
+    assert len(table) == len(recruit) >= 1
+    assert ((table["pays_share"] >= 0) & (table["pays_share"] <= 1)).all()
+    assert (table["scenarios"] == 2).all()
+    assert not (out / "statement.html").exists()
