@@ -113,3 +113,12 @@ def test_bad_input_names_file_row_column(tmp_path: Path,
     err = capsys.readouterr().err
     assert "children.csv" in err and "age" in err and "row" in err
     assert not target.exists()
+
+
+def test_missing_placements_file_is_named(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    bad = write_instance(tmp_path / "bad", [{"child_id": "C1"}], [{"placement_id": "P1"}])
+    (bad / "placements.csv").unlink()
+    assert run("sufficiency", str(bad), "--out", str(tmp_path / "never"), *ARGS) == 2
+    assert "placements.csv" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()

@@ -69,8 +69,12 @@ class Extender:
             raise InstanceError([Problem(str(self.folder), None, None,
                                          "sufficiency reads an instance folder (save a "
                                          "workbook's sheets as CSV files in one)")])
-        self.placements = pd.read_csv(self.folder / "placements.csv", dtype=str,
-                                      keep_default_na=False)
+        try:
+            self.placements = pd.read_csv(self.folder / "placements.csv", dtype=str,
+                                          keep_default_na=False)
+        except (OSError, ValueError):
+            load_instance(self.folder)  # the reader names every problem, file, row, column
+            raise
         taken = set(self.placements["placement_id"])
         self.ids = [f"{ID_PREFIX}{i:04d}" for i in range(1, 100_000)
                     if f"{ID_PREFIX}{i:04d}" not in taken]
