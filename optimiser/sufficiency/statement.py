@@ -129,25 +129,29 @@ def paragraphs(a: Analysis) -> list[str]:
         f"miles) from home. The allocation is {a.result.status} (the best the rules "
         f"allow{'' if a.base.proven else ', not yet proven'}).",
     ]
-    worst = a.breakdown.sort_values("unplaced", ascending=False).head(3)
     if t.unplaced:
-        parts = [f"{r['dimension']} {r['value']} ({r['unplaced']} of {r['children']})"
-                 for r in worst.to_dict("records") if r["unplaced"]]
-        out.append("Unmet demand is concentrated in: " + "; ".join(parts) + ".")
+        hit = a.breakdown[a.breakdown["unplaced"] > 0].sort_values(
+            ["share_unplaced", "unplaced"], ascending=False, kind="stable")
+        hit = hit.drop_duplicates("dimension").head(4)
+        parts = [f"{r['dimension']} {r['value']} ({r['unplaced']} of {r['children']} "
+                 f"unplaced)" for r in hit.to_dict("records")]
+        out.append("Unmet demand is highest, as a share, for: " + "; ".join(parts) + ".")
     top = a.beds.head(3)
     if len(top) and float(top["max_bed_price"].iloc[0]) > 0:
         parts = [f"{str(r['type']).replace('_', ' ')} in {r['area']} "
                  f"({money(float(r['max_bed_price']))})"
                  for r in top.to_dict("records") if float(r["max_bed_price"]) > 0]
         out.append("The value of capacity: one more bed would save most a week in "
-                   + "; ".join(parts) + ". A price above the weekly cost of a bed means "
-                   "a child goes without a placement, or much further from home, for "
-                   "lack of it; a price of zero means such beds stand empty.")
+                   + "; ".join(parts) + ". The price is what the allocation as a whole would "
+                   "save with that bed: a high price means children go without a "
+                   "placement, or far from home, for lack of it; zero means such beds "
+                   "stand empty.")
     if a.plan:
         total = sum(s.verified for s in a.plan)
         gain = a.plan[-1].outcome.placed - a.base.placed
         out.append(
-            f"Recruiting the {len(a.plan)} placements of the plan below, in order, would "
+            f"Recruiting the {len(a.plan)} placement{'s' if len(a.plan) != 1 else ''} of "
+            f"the plan below, in order, would "
             f"place {gain} more children and lower the model's weekly total (cost, "
             f"distance and children left unplaced, in pounds) by {money(total)}; every "
             f"step was checked by solving the allocation again with the recruit added.")
