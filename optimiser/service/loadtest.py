@@ -53,6 +53,19 @@ def seed(url: str, folder: Path) -> tuple[list[str], str]:
     return waiting, password
 
 
+def wipe(url: str) -> None:
+    """Drop every table of the database at `url` (PostgreSQL: its public schema)."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    if engine.dialect.name != "postgresql":
+        raise SystemExit("--db: only a PostgreSQL database (it is wiped first)")
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a process and its descendants, from /proc (0: not
     known, e.g. not Linux); a worker that has ended is no longer counted."""
@@ -91,11 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--accept-every", type=int, default=10)
     ap.add_argument("--workers", type=int, default=1, help="server worker processes")
+    ap.add_argument("--db", default=None,
+                    help="a PostgreSQL database to use, WIPED first (default: a fresh SQLite "
+                         "file)")
     ap.add_argument("--think", type=float, default=0.0,
                     help="seconds an officer waits between calls (default 0: a stress test)")
     args = ap.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="placement-load-"))
-    url = f"sqlite:///{tmp / 'placement.db'}"
+    url = args.db or f"sqlite:///{Path(tempfile.mkdtemp(prefix='placement-load-'))}/placement.db"
+    if args.db:
+        wipe(url)
     waiting, password = seed(url, args.instance)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
