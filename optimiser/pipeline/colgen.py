@@ -75,6 +75,10 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
     rounds).
     """
     inst, opts, tp = ctx.inst, ctx.opts, ctx.tuning
+    if cands.space is not None:
+        # the flow takes every evaluated pair at once (far more than a start set per
+        # unit): pricing then only looks beyond them
+        cands = whole_space(cands)
     lag, duals, pricing = -np.inf, Duals.zero(inst), None
     centre: Duals | None = None  # the prices of the best bound so far
     lp_x: np.ndarray | None = None
@@ -139,6 +143,17 @@ def lift(ctx: SolveContext, cands: Candidates, pool: PairPool | None, at: Duals,
     return lag_l, duals_l, Pricing(m_l.lagrangian_bound, m_l.min_dropped_rc,
                                    m_l.best_option, pr.add_unit, pr.add_placement,
                                    pr.add_objective, pr.add_use), duals_l
+
+
+def whole_space(cands: Candidates) -> Candidates:
+    """Every pair the spatial search has evaluated, as candidates (with its space)."""
+    space = cands.space
+    assert space is not None
+    stats = dict(cands.stats)
+    stats["pairs_kept"] = float(len(space))
+    return Candidates(space.unit.astype(np.int64), space.placement.astype(np.int64),
+                      space.objective, space.use.astype(np.int64), cands.n_feasible,
+                      cands.limit, stats, space)
 
 
 def smoothed(centre: Duals | None, duals: Duals, alpha: float) -> Duals:

@@ -219,7 +219,7 @@ def _space_pool(space: SpatialPool) -> PairPool:
     return PairPool(space.unit, space.placement, space.objective, space.use)
 
 
-GROW_CELLS = 16  # cells a unit may evaluate per pricing pass (the bound holds for the rest)
+GROW_CELLS = 4  # cells a unit may evaluate per pricing pass (the bound holds for the rest)
 
 
 def _price_space(inst: Instance, space: SpatialPool, duals: Duals, m_full: np.ndarray,
