@@ -71,7 +71,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if progress:
             progress(f"loaded {inst.n_children:,} children, {inst.n_placements:,} placements "
                      f"from {args.instance} ({t_load:.1f}s)")
-        result = solve(inst, opts, progress=progress, best=guard.best)
+        result = guard.final(solve(inst, opts, progress=progress, best=guard.best))
         t = time.perf_counter()
         report = make_report(result, deadline=deadline.at() - writing)
         report.summary["timings_seconds"]["load"] = round(t_load, 3)
@@ -246,8 +246,9 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
         guard.loaded(run, writing)
-        result = reallocate(inst, opts, progress=None if args.quiet else stderr_progress,
-                            best=guard.best, run=run)
+        result = guard.final(reallocate(inst, opts,
+                                        progress=None if args.quiet else stderr_progress,
+                                        best=guard.best, run=run))
         report, tables = make_plan(result, deadline=deadline.at() - writing)
         guard.claim()
         write_output(report, args.out, extra=tables)
@@ -258,7 +259,7 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-CAPACITY_WRITE_SECONDS = 2.0  # plan.json, report.md and the figure (matplotlib's import)
+CAPACITY_WRITE_SECONDS = 3.0  # plan.json, report.md and the figure (matplotlib's import)
 
 
 def cmd_plan_capacity(args: argparse.Namespace) -> int:
@@ -443,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+TIMED = ("solve", "reallocate", "match", "plan-capacity")  # commands with a time limit
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line. Run as a program (`argv` None), a time limit counts from the start
     of the process and a watchdog keeps it; called with `argv` from Python (a test, a
@@ -455,7 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        if args.own_process and args.command in TIMED and getattr(args, "time_limit", None):
+            from .watchdog import end_process
+
+            end_process(code)  # the output is written: the tear-down is not waited for
+        return code
     except InstanceError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

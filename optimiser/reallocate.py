@@ -150,6 +150,18 @@ def status_quo_plan(inst: Instance) -> Plan:
     return Plan(assignment, sum(spec_terms(inst, assignment).values()), -np.inf)
 
 
+def keeps_run_rules(inst: Instance, assignment: np.ndarray) -> bool:
+    """Pinned children stay where they are, and no child who may not lose a placement
+    (`Instance.keep_placed`) is left without one: what a plan must keep beyond the pair
+    rules and capacity."""
+    assert inst.pinned is not None
+    pinned = inst.pinned & (inst.current >= 0)
+    if (assignment[pinned] != inst.current[pinned]).any():
+        return False
+    keep = inst.keep_placed[inst.units.unit_of]
+    return not (assignment[keep] < 0).any()
+
+
 def _occupied(inst: Instance, assignment: np.ndarray) -> np.ndarray:
     """Beds used per placement: a child each, a solo child the whole placement."""
     used = np.bincount(assignment[assignment >= 0], minlength=inst.n_placements)

@@ -24,7 +24,7 @@ from .candidates import Candidates
 from .instance import Instance
 from .pipeline import colgen, cutproof, finish, fixing, hints, proof, search, setup
 from .pipeline.context import SolveContext
-from .pipeline.plans import greedy
+from .pipeline.plans import admissible, greedy
 from .pipeline.types import BACKENDS, BestPlan, Plan, Result, SolveOptions
 from .status import Status
 
@@ -61,7 +61,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             return finish.finish(ctx, relax, inc, late)
         fixed = fixing.reduced_cost_fixing(ctx, relax, inc)
         out = search.search(ctx, relax, inc, fixed)
-        ctx.publish(out.model, out.best, out.bound)
+        if admissible(ctx.inst, out.model, out.best, ctx.forced, ctx.max_moves):
+            ctx.publish(out.model, out.best, out.bound)
         out = proof.proof(ctx, relax, fixed, out)
         return finish.finish(ctx, relax, inc, out)
 

@@ -8,14 +8,16 @@ waiting child is placed, which every rule allows) as a solve stopped by its time
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from types import TracebackType
 
 from .deadline import Deadline, grace
 from .instance import Instance
-from .reallocate import status_quo_plan
-from .solver import BestPlan, Result, plan_result
+from .reallocate import keeps_run_rules, status_quo_plan
+from .solver import BestPlan, Plan, Result, Status, plan_result
 from .watchdog import Watchdog
 
 # seconds the fallback needs at least, besides writing the files
@@ -57,11 +59,31 @@ class LastResort:
         """The command writes its own answer now."""
         self.watchdog.claim()
 
+    def final(self, result: Result) -> Result:
+        """`result`, or the status quo in its place when that is better or `result`'s plan
+        breaks a rule of the run (a solve cut short before it had the pairs to keep
+        everyone placed who must stay placed); the bound stands."""
+        if result.status == Status.OPTIMAL:
+            return result
+        sq = status_quo_plan(result.instance)
+        if (keeps_run_rules(result.instance, result.assignment)
+                and result.objective <= sq.objective + 1e-6):
+            return result
+        # no term of the objective is negative: 0 bounds every plan when nothing better does
+        bound = min(result.bound if math.isfinite(result.bound) else 0.0, sq.objective)
+        return replace(result, assignment=sq.assignment, objective=sq.objective, bound=bound,
+                       gap=(sq.objective - bound) / max(abs(sq.objective), 1.0),
+                       stats={**result.stats, "plan": "status quo"})
+
     def fallback(self) -> bool:
         inst = self.inst
         if inst is None:
             return False  # nothing read yet: nothing to write
-        plan = self.best.get() or status_quo_plan(inst)
+        sq = status_quo_plan(inst)
+        plan = self.best.get()
+        if plan is None or plan.objective > sq.objective or not keeps_run_rules(
+                inst, plan.assignment):
+            plan = Plan(sq.assignment, sq.objective, plan.bound if plan else -math.inf)
         self.write(plan_result(inst, plan, self.deadline.elapsed(), self.seed))
         print("stopped at the time limit: the best plan found so far is written",
               file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -66,7 +67,10 @@ def single_child_instances(draw: st.DrawFn, max_children: int = 8, max_placement
         exclusions.append({"child_id": "C1", "placement_id": f"P{draw(st.integers(1, m))}",
                            "reason": "test"})
     unplaced = draw(st.sampled_from([100000.0, 700.0]))  # a low value makes leaving out pay
-    return kids, pls, exclusions, f"[weights]\nunplaced = {unplaced}\n"
+    # with the move rule (on by default) a placed child must stay placed: not a
+    # transportation problem, so the fast path is tested without it
+    return kids, pls, exclusions, (f"[weights]\nunplaced = {unplaced}\n"
+                                   "[rules]\nmove_only_in_child_interest = false\n")
 
 
 def _compare(folder: Path) -> None:
@@ -95,10 +99,15 @@ def test_flow_equals_cpsat_random(tmp_path_factory: pytest.TempPathFactory, data
 
 
 def _strip_groups(folder: Path) -> None:
+    """No sibling group, no solo child, and no move rule (which keeps placed children
+    placed): a transportation problem."""
     ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
     ch["sibling_group"] = ""
     ch["solo"] = "false"
     ch.to_csv(folder / "children.csv", index=False)
+    policy = folder / "policy.toml"
+    policy.write_text(policy.read_text().replace("move_only_in_child_interest = true",
+                                                 "move_only_in_child_interest = false"))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -295,10 +304,20 @@ def test_no_time_for_the_lp_still_rounds_a_flow(
     LP; one flow over the kept pairs, rounded, still beats the greedy start by far."""
     import shutil
 
+    from optimiser.pipeline import setup
+
+    real = setup.candidates
+
+    def slow(ctx: Any) -> Any:  # the pass ends, as if after 60% of the limit
+        cands = real(ctx)
+        ctx.t_start -= 0.6 * ctx.time_limit
+        return cands
+
+    monkeypatch.setattr(setup, "candidates", slow)
     folder = tmp_path / "demo"
     shutil.copytree(SHIPPED / "demo", folder)
     tuning = SolverParams(transport_pairs=0) if route == "transport" else SolverParams()
-    result, _, _ = solve_and_check(folder, time_limit=0.002, tuning=tuning)
+    result, _, _ = solve_and_check(folder, time_limit=10, tuning=tuning)
     assert result.stats["lp_method"] == route
     assert result.stats["lp_rounds"] == 0  # no LP round: no time
     assert result.objective < 0.6 * result.greedy_objective

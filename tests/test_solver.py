@@ -66,12 +66,14 @@ def test_golden_group_and_single(tmp_path: Path, excluded: bool, expected: float
 @pytest.mark.parametrize("p2_cost, expected, where", [(500, 800.0, "P1"), (200, 700.0, "P2")])
 def test_golden_move_penalty(tmp_path: Path, p2_cost: float, expected: float,
                              where: str) -> None:
-    """Staying costs £800; moving costs P2 + £500: worth it only below £300."""
+    """Staying costs £800; moving costs P2 + £500: worth it only below £300 (a move for
+    cost alone: without the rule that a placed child moves only in its own interest)."""
     folder = write_instance(
         tmp_path / "i", [{"child_id": "C1", "current_placement": "P1"}],
         [{"placement_id": "P1", "weekly_cost": 800, "vacancies": 0},
          {"placement_id": "P2", "weekly_cost": p2_cost}],
-        distances=_d({("C1", "P1"): 0, ("C1", "P2"): 0}))
+        distances=_d({("C1", "P1"): 0, ("C1", "P2"): 0}),
+        policy="[rules]\nmove_only_in_child_interest = false\n")
     result, a, _ = solve_and_check(folder)
     assert result.objective == pytest.approx(expected)
     assert placement_of(a, "C1") == where

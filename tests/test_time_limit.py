@@ -18,7 +18,7 @@ from optimiser.deadline import Deadline, grace, process_age
 from optimiser.generate import generate
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMIT = 3.0
+LIMIT = 3.0  # seconds, on a quiet machine; minutes of work for each command here
 
 
 def run(*args: str, timeout: float = 300) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -32,6 +32,19 @@ def run(*args: str, timeout: float = 300) -> tuple[float, subprocess.CompletedPr
 
 def promised(limit: float) -> float:
     return limit + max(2.0, 0.05 * limit)
+
+
+@pytest.fixture(scope="module")
+def limit() -> float:
+    """`LIMIT`, or twice what starting the interpreter and importing the engine takes now
+    when that is more: on a busy shared machine the start-up alone can take seconds, and
+    the promise counts it, so a fixed tiny limit would test the machine's load rather
+    than the engine (either way the limit is far below what each command needs)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import optimiser.cli, optimiser.solver, "
+                    "optimiser.writer, optimiser.reader"], env=env, check=True, timeout=120)
+    return max(LIMIT, round(2 * (time.perf_counter() - t), 1))
 
 
 def check_ok(instance: Path, out: Path) -> None:
@@ -56,40 +69,40 @@ def placed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_solve_keeps_its_time_limit(big: Path, tmp_path: Path) -> None:
+def test_solve_keeps_its_time_limit(big: Path, tmp_path: Path, limit: float) -> None:
     out = tmp_path / "out"
-    wall, done = run("solve", str(big), "--out", str(out), "--time-limit", str(LIMIT), "-q")
+    wall, done = run("solve", str(big), "--out", str(out), "--time-limit", str(limit), "-q")
     assert done.returncode == 0, done.stderr
-    assert wall <= promised(LIMIT), f"{wall:.1f}s on a {LIMIT}s limit"
+    assert wall <= promised(limit), f"{wall:.1f}s on a {limit}s limit"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] != "optimal"  # nothing is proven in three seconds here
     assert summary["children"] == 20_000
     check_ok(big, out)
 
 
-def test_reallocate_keeps_its_time_limit(placed: Path, tmp_path: Path) -> None:
+def test_reallocate_keeps_its_time_limit(placed: Path, tmp_path: Path, limit: float) -> None:
     out = tmp_path / "out"
-    wall, done = run("reallocate", str(placed), "--out", str(out), "--time-limit", str(LIMIT),
+    wall, done = run("reallocate", str(placed), "--out", str(out), "--time-limit", str(limit),
                      "-q")
     assert done.returncode == 0, done.stderr
-    assert wall <= promised(LIMIT), f"{wall:.1f}s on a {LIMIT}s limit"
+    assert wall <= promised(limit), f"{wall:.1f}s on a {limit}s limit"
     for name in ("assignments.csv", "summary.json", "moves.csv", "voids.csv", "chains.csv"):
         assert (out / name).is_file(), name
     assert json.loads((out / "summary.json").read_text())["status"] != "optimal"
     check_ok(placed, out)
 
 
-def test_match_cohort_keeps_its_time_limit(big: Path) -> None:
+def test_match_cohort_keeps_its_time_limit(big: Path, limit: float) -> None:
     wall, done = run("match", str(big), "--child", "C00001", "--cohort", "--json", "--top",
-                     "3", "--time-limit", str(LIMIT))
+                     "3", "--time-limit", str(limit))
     assert done.returncode == 0, done.stderr
-    assert wall <= promised(LIMIT), f"{wall:.1f}s on a {LIMIT}s limit"
+    assert wall <= promised(limit), f"{wall:.1f}s on a {limit}s limit"
     answer = json.loads(done.stdout)
     assert answer  # the ranking is printed whole; the cohort part says if it is not complete
 
 
-def test_plan_capacity_keeps_its_time_limit(tmp_path: Path) -> None:
-    limit = 8.0  # the run must still solve one batch of scenarios and draw the figure
+def test_plan_capacity_keeps_its_time_limit(tmp_path: Path, limit: float) -> None:
+    limit += 5.0  # the run must still solve one batch of scenarios and draw the figure
     out = tmp_path / "out"
     wall, done = run("plan-capacity", "instances/demo-commission", "--scenarios", "200",
                      "--workers", "0", "--out", str(out), "--time-limit", str(limit), "-q")
@@ -99,7 +112,7 @@ def test_plan_capacity_keeps_its_time_limit(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     plan = json.loads((out / "plan.json").read_text())
     solved = plan["n_scenarios"]
-    assert 1 <= solved < 200  # 200 scenarios do not fit in eight seconds
+    assert 1 <= solved < 200  # 200 scenarios take minutes
     assert f"{solved} demand scenarios" in (out / "report.md").read_text()
     assert "of 200 asked" in (out / "report.md").read_text()
 

@@ -279,11 +279,13 @@ class _Search:
         chunk = max(1, len(args) // 50)
         outs: list[ScenarioOutcome] = []
         t0 = time.perf_counter()
-        for i in range(0, len(args), chunk):
-            per_chunk = (time.perf_counter() - t0) / max(i // chunk, 1)
-            if outs and time.perf_counter() + per_chunk > self.first_by:
+        while len(outs) < len(args):
+            # one scenario first (its time is what the budget is read against), then chunks
+            size = chunk if outs else 1
+            per = (time.perf_counter() - t0) / max(len(outs), 1)
+            if outs and time.perf_counter() + per * size > self.first_by:
                 break
-            outs += self.mapper(evaluate_scenario, args[i:i + chunk])
+            outs += self.mapper(evaluate_scenario, args[len(outs):len(outs) + size])
         if len(outs) < len(args):
             self.progress(f"time limit: {len(outs)} of {len(args)} scenarios solved in the "
                           "first batch; the plan is made on those")

@@ -66,9 +66,10 @@ def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
     greedy_obj = objective_of(inst, cands, start)
     greedy_stability = stability_of(inst, unit_placement(cands, start)[inst.units.unit_of])
     best, best_obj = start, greedy_obj
-    ctx.publish(cands, start, max(relax.lag, relax.lag0))
+    if ok(start):  # never an inadmissible plan (none kept, say, when no pair is)
+        ctx.publish(cands, start, max(relax.lag, relax.lag0))
     early: CutBound | None = None
-    if ctx.out_of_time():
+    if lp_x is not None and ctx.out_of_time():
         ctx.say("no time left for the roundings: the greedy start")
     elif lp_x is not None:
         found, early = roundings(ctx, relax, lp_x)
@@ -78,7 +79,9 @@ def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
                 best, best_obj = rounded, r_obj
     elif len(cands) and flow_roundable(inst, forced, max_moves):
         # no LP in time (a national register's candidate pass takes most of the limit):
-        # one flow over the kept pairs, rounded, is still far better than the greedy
+        # one flow over the kept pairs, rounded, is still far better than the greedy, and
+        # the kept pairs are few enough (`lp_columns`) for it to take a moment, so it
+        # runs even past the limit
         flow_only = flow_hint(inst, cands,
                               time.perf_counter() + ctx.share(tp.flow_only_share)
                               - ctx.elapsed())
@@ -87,7 +90,8 @@ def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
             if r_obj < best_obj and ok(flow_only):
                 best, best_obj = flow_only, r_obj
     ctx.timings["greedy"] = time.perf_counter() - t
-    ctx.publish(cands, best, max(relax.lag, relax.lag0))
+    if ok(best):
+        ctx.publish(cands, best, max(relax.lag, relax.lag0))
     ctx.say(f"greedy start £{greedy_obj:,.2f}/week; LP-rounded hint £{best_obj:,.2f}/week")
     return Incumbent(best, best_obj, greedy_obj, greedy_stability, early)
 
