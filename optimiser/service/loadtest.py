@@ -53,6 +53,23 @@ def seed(url: str, folder: Path) -> tuple[list[str], str]:
     return waiting, password
 
 
+def warm_up(base: str, auth: dict[str, str], child: str, workers: int) -> None:
+    """Build each worker's warm matcher before the clock starts: a referral's matches,
+    asked by several callers at once, so that every worker process gets some."""
+    rid = httpx.post(f"{base}/api/v1/referrals", headers=auth,
+                     json={"child_id": child}).json()["referral_id"]
+
+    def ask() -> None:
+        httpx.get(f"{base}/api/v1/referrals/{rid}/matches", headers=auth, timeout=120)
+
+    for _ in range(2):
+        callers = [threading.Thread(target=ask) for _ in range(4 * workers)]
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join()
+
+
 def wipe(url: str) -> None:
     """Drop every table of the database at `url` (PostgreSQL: its public schema)."""
     from sqlalchemy import text
@@ -108,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a PostgreSQL database to use, WIPED first (default: a fresh SQLite "
                          "file)")
     ap.add_argument("--think", type=float, default=0.0,
-                    help="seconds an officer waits between calls (default 0: a stress test)")
+                    help="seconds an officer waits before each call, on average: drawn "
+                         "uniformly from half to one and a half times it, so that officers "
+                         "do not all click at the same instant (default 0: a stress test)")
     args = ap.parse_args(argv)
     url = args.db or f"sqlite:///{Path(tempfile.mkdtemp(prefix='placement-load-'))}/placement.db"
     if args.db:
@@ -132,16 +151,16 @@ def main(argv: list[str] | None = None) -> int:
         token = httpx.post(f"{base}/api/v1/token", json={
             "username": "load-officer", "password": password}).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        httpx.get(f"{base}/api/v1/referrals/x/matches", headers=auth)  # warm the matcher
+        warm_up(base, auth, waiting[0], args.workers)
         times: dict[str, list[float]] = {"referral": [], "match": [], "decision": []}
         errors: list[str] = []
         lock = threading.Lock()
         end = time.monotonic() + args.seconds
 
-        def timed(kind: str, call: Callable[..., httpx.Response], path: str,
-                  **kw: Any) -> httpx.Response:
+        def timed(rnd: random.Random, kind: str, call: Callable[..., httpx.Response],
+                  path: str, **kw: Any) -> httpx.Response:
             if args.think:
-                time.sleep(args.think)
+                time.sleep(args.think * rnd.uniform(0.5, 1.5))
             t = time.perf_counter()
             r = call(path, **kw)
             with lock:
@@ -156,10 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
                 while time.monotonic() < end:
                     child = rnd.choice(waiting)
-                    r = timed("referral", http.post, "/api/v1/referrals",
+                    r = timed(rnd, "referral", http.post, "/api/v1/referrals",
                               json={"child_id": child})
                     rid = r.json().get("referral_id")
-                    m = timed("match", http.get, f"/api/v1/referrals/{rid}/matches",
+                    m = timed(rnd, "match", http.get, f"/api/v1/referrals/{rid}/matches",
                               params={"top": 10}).json()
                     if not m.get("ranked"):
                         continue
@@ -167,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                     accept = args.accept_every > 0 and n % args.accept_every == 0
                     body = {"placement_id": m["ranked"][0]["placement_id"],
                             "decision": "accept" if accept else "decline", "reason": "load"}
-                    timed("decision", http.post, f"/api/v1/referrals/{rid}/decision", json=body)
+                    timed(rnd, "decision", http.post, f"/api/v1/referrals/{rid}/decision",
+                          json=body)
 
         threads = [threading.Thread(target=officer, args=(i,)) for i in range(args.officers)]
         load_before = os.getloadavg()
@@ -183,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         proc.terminate()
         proc.wait(10)
     print(f"{args.officers} officers for {args.seconds:g} s on {args.instance} "
-          f"(accept every {args.accept_every} decisions, think {args.think:g} s, "
+          f"(accept every {args.accept_every} decisions, think {args.think:g} s on average, "
           f"{args.workers} worker(s))")
     for kind, xs in times.items():
         if xs:
