@@ -3,7 +3,8 @@
 Supply is drawn close to demand and most rules are satisfiable, so the optimum is a real
 trade-off (who shares which placement, which group gets the big house, who stays where
 they live) and not "nobody fits". Sibling groups, solo children, current placements,
-priorities, faith preferences, distance limits and exclusions all appear; an instance
+priorities, faith preferences, distance limits, exclusions and both settings of
+`move_only_in_child_interest` all appear; an instance
 without groups, solo children or current placements (`transport=True`) is the shape the
 engine's min-cost-flow fast path takes.
 """
@@ -176,6 +177,9 @@ def instances(draw: st.DrawFn, max_children: int = 10, max_placements: int = 6,
                   for _ in range(draw(st.integers(0, 2)))]
     unplaced = draw(st.sampled_from((100000.0, 100000.0, 100000.0, 4000.0)))
     split = not transport and draw(st.integers(0, 9)) == 0
+    # now and then the authority lets placed children move for cost alone (the rule off)
+    interest = draw(st.integers(0, 3)) > 0
     policy = (f"[weights]\nunplaced = {unplaced}\n"
-              f"[rules]\nsplit_siblings = {str(split).lower()}\n")
+              f"[rules]\nsplit_siblings = {str(split).lower()}\n"
+              f"move_only_in_child_interest = {str(interest).lower()}\n")
     return Drawn(kids, pls, exclusions, policy)
