@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -77,8 +78,16 @@ def run(children: int, workers: int, samples: int, time_limit: float, time_scale
                               "core": res.check.core_ok, "tested": res.check.tested},
         "timings_seconds": res.timings, "load_before": before, "load_after": _load(),
         "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
+        "command": " ".join(sys.argv), "commit": _commit(),
     }
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def main() -> None:
