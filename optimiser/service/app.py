@@ -95,8 +95,13 @@ def create_app(url: str | None = None, *, engine: Engine | None = None,
                   type(exc).__name__)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    # the modules loaded so far live as long as the process: leave them out of every
-    # garbage collection (a match makes thousands of short-lived objects)
+    return app
+
+
+def serving(app: FastAPI) -> FastAPI:
+    """The app of a server process: what is loaded by now lives as long as the process,
+    so it is left out of every garbage collection (a match makes thousands of
+    short-lived objects, and each collection would walk the modules again)."""
     gc.freeze()
     return app
 
@@ -107,4 +112,4 @@ DB_ENV = "PLACEMENT_DB_URL"
 def create_app_from_env() -> FastAPI:
     """The app over the database named by $PLACEMENT_DB_URL (each worker process of
     `placement serve --workers N` builds its own)."""
-    return create_app(os.environ.get(DB_ENV) or "sqlite:///placement.db")
+    return serving(create_app(os.environ.get(DB_ENV) or "sqlite:///placement.db"))

@@ -149,7 +149,7 @@ def load_demo(engine: Any) -> list[tuple[str, str, str]]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import DB_ENV, create_app
+    from .app import DB_ENV, create_app, serving
     from .db import make_engine, upgrade
 
     if args.workers < 1:
@@ -175,7 +175,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run("optimiser.service.app:create_app_from_env", factory=True,
                     workers=args.workers, host=args.host, port=args.port, log_level="info")
     else:
-        uvicorn.run(create_app(engine=engine), host=args.host, port=args.port,
+        uvicorn.run(serving(create_app(engine=engine)), host=args.host, port=args.port,
                     log_level="info")
     return EXIT_OK
 
