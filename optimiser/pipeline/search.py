@@ -80,7 +80,9 @@ def search(ctx: SolveContext, relax: Relaxation, inc: Incumbent, fixed: Fixed) -
 def outcome(ctx: SolveContext, relax: Relaxation, s: Searched) -> Outcome:
     """The better of the incumbent and the solver's plan, and the bound over every pair:
     the solver's bound holds for all pairs when nothing was left out, or when the pairs
-    left out cost at least `min_excluded` over the bound they were fixed against."""
+    left out cost at least `min_excluded` over the (finite) bound they were fixed
+    against; with no such bound, the model's own bound says nothing of the pairs left
+    out (a candidate pass stopped by the clock)."""
     best, best_obj, lag = s.best, s.best_obj, relax.lag
     if s.chosen is not None:
         obj = objective_of(ctx.inst, s.model, s.chosen)
@@ -88,7 +90,7 @@ def outcome(ctx: SolveContext, relax: Relaxation, s: Searched) -> Outcome:
             best, best_obj = s.chosen, obj
     if not s.model.pruned:
         bound = max(s.mip_bound, lag)
-    elif s.complete:
+    elif s.complete and np.isfinite(s.fix_lag):
         bound = max(s.fix_lag, min(s.mip_bound, s.fix_lag + s.min_excluded))
     else:
         bound = max(lag, s.fix_lag)  # the cut proof's bound holds over all pairs alone
