@@ -268,14 +268,28 @@ def _move_words(inst: Instance, members: np.ndarray) -> str:
             "down to a family, or a current placement that breaks a rule)")
 
 
+def _per_pattern(b: Breach, say: Callable[[list[int]], str]) -> list[str]:
+    """`say(w)` for each placement's members `w`, said once per pattern: equal patterns
+    come as one shared list, so a placement costs a lookup, not a sentence."""
+    said: dict[int, str] = {}
+    out = []
+    for w in b.who:
+        t = said.get(id(w))
+        if t is None:
+            t = said[id(w)] = say(w)
+        out.append(t)
+    return out
+
+
 def _ages_said(b: Breach) -> list[str]:
     ages = b.inst.age[b.members].tolist()
-    return [", ".join(f"{b.ids[i]} is {ages[i]}" for i in w) for w in b.who]
+    return _per_pattern(b, lambda w: ", ".join(f"{b.ids[i]} is {ages[i]}" for i in w))
 
 
 def _supported_detail(b: Breach) -> list[str]:
-    return [f"supported accommodation may not take a child under 16 ({t})"
-            for t in _ages_said(b)]
+    ages = b.inst.age[b.members].tolist()
+    return _per_pattern(b, lambda w: "supported accommodation may not take a child under 16 ("
+                        + ", ".join(f"{b.ids[i]} is {ages[i]}" for i in w) + ")")
 
 
 def _age_detail(b: Breach) -> list[str]:
@@ -298,13 +312,31 @@ def _gender_detail(b: Breach) -> list[str]:
             for a, w in zip(ok, b.who, strict=True)]
 
 
+def _unmet_said(b: Breach) -> list[list[str]]:
+    """Per member, per placement: 'C001: autism, deafness' (the needs it cannot meet).
+
+    Few distinct unmet sets among thousands of placements, so each is decoded once."""
+    inst = b.inst
+    unmet = inst.needs[b.members][:, None, :] & ~inst.needs_supported[b.cols][None, :, :]
+    flat = unmet.reshape(-1, unmet.shape[-1])
+    if flat.shape[1] == 1:
+        masks, code = np.unique(flat[:, 0], return_inverse=True)
+        masks = masks[:, None]
+    else:
+        masks, code = np.unique(flat, axis=0, return_inverse=True)
+    words = [", ".join(inst.needs_of(x)) for x in masks]
+    code = code.reshape(len(b.members), len(b.cols))
+    return [[said[x] for x in row]
+            for said, row in zip([[f"{who}: {t}" for t in words] for who in b.ids],
+                                 code.tolist(), strict=True)]
+
+
 def _needs_detail(b: Breach) -> list[str]:
-    inst, out = b.inst, []
-    for p, w in zip(b.cols.tolist(), b.who, strict=True):
-        parts = [f"{b.ids[i]}: " + ", ".join(inst.needs_of(
-            inst.needs[b.members[i]] & ~inst.needs_supported[p])) for i in w]
-        out.append(f"cannot meet needs ({'; '.join(parts)})")
-    return out
+    said = _unmet_said(b)
+    if len(said) == 1 and all(b.who):  # one child, named at every placement
+        return [f"cannot meet needs ({t})" for t in said[0]]
+    return [f"cannot meet needs ({'; '.join(said[i][j] for i in w)})"
+            for j, w in enumerate(b.who)]
 
 
 def _faith_detail(b: Breach) -> list[str]:
