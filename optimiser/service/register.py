@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from optimiser import Instance, InstanceError, Problem, load_instance
 from optimiser.reader import workbook_cell
+from optimiser.safe_text import neutralise_cell, restore
 
 from . import audit
 from .db import (
@@ -58,6 +59,8 @@ def _records(text: str) -> list[dict[str, str]]:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows:
         return []
+    # a leading ' before a formula start is the format's neutralisation, not the value
+    rows = [[restore(c) for c in r] for r in rows]
     header = [h.strip() for h in rows[0]]
     out = []
     for r in rows[1:]:
@@ -68,7 +71,8 @@ def _records(text: str) -> list[dict[str, str]]:
 
 
 def _workbook_tables(path: Path) -> dict[str, str]:
-    """The workbook's tables as CSV text (called only after the reader accepted it)."""
+    """The workbook's tables as CSV text (called only after the reader accepted it), every
+    cell safe from running as a formula where the text is written out as it is."""
     import openpyxl
 
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -81,7 +85,7 @@ def _workbook_tables(path: Path) -> dict[str, str]:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             for row in ws.iter_rows(values_only=True):
-                w.writerow([workbook_cell(v) for v in row])
+                w.writerow([neutralise_cell(workbook_cell(v)) for v in row])
             out[f"{name}.csv"] = buf.getvalue()
         return out
     finally:
@@ -199,11 +203,13 @@ def placement_row(row: Any) -> dict[str, Any]:
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """A table as CSV, each text cell neutralised (the reader undoes it; numbers stay)."""
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(columns)
+        w.writerow([neutralise_cell(c) for c in columns])
         for r in rows:
-            w.writerow(["" if r.get(c) is None else str(r.get(c)) for c in columns])
+            w.writerow([neutralise_cell("" if r.get(c) is None else str(r.get(c)))
+                        for c in columns])
 
 
 def export(conn: Connection, folder: Path) -> None:
