@@ -188,6 +188,9 @@ def summary(a: Analysis) -> dict[str, Any]:
         "relaxation": round(a.lp.value, 6), "relaxation_integral": a.lp.integral,
         "candidate_profiles": a.n_profiles,
         "recommendations": len(a.recommendations),
+        # a verified saving is exact only where both solves proved their optimum
+        "recommendations_proven": sum(r.outcome.proven for r in a.recommendations)
+        if a.base.proven else 0,
         "plan_recruits": len(a.plan),
         "plan_verified_saving": round(sum(s.verified for s in a.plan), 2),
         "plan_proven": all(s.outcome.proven for s in a.plan) and a.base.proven,

@@ -155,6 +155,11 @@ def paragraphs(a: Analysis) -> list[str]:
             f"place {gain} more children and lower the model's weekly total (cost, "
             f"distance and children left unplaced, in pounds) by {money(total)}; every "
             f"step was checked by solving the allocation again with the recruit added.")
+        if not (a.base.proven and all(s.outcome.proven for s in a.plan)):
+            out.append("Some of these solves stopped at their time limit before proving "
+                       "the best allocation (plan.csv, column status): their savings are "
+                       "those of the allocations found, and may move when solved longer "
+                       "(--time-limit).")
         first = a.plan[0]
         out.append(f"First: {first.profile.describe()}, at about "
                    f"{money(first.profile.weekly_cost)} a week a child.")
