@@ -63,10 +63,11 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
     """Column generation with the transportation relaxation as the restricted LP.
 
     Each round: min-cost flow over the kept pairs (its capacity prices are the LP's
-    duals), then one pricing pass over the pool at the smoothed prices (Wentges): a
-    point between the prices of the best bound so far and the flow's. When supply is
-    short the flow's prices swing from round to round (a bed no kept pair reaches is
-    free, one they all reach costs an unplaced child); the smoothed point prices in
+    duals), then one pricing pass over the pool; when supply is short (fewer beds than
+    children), at the smoothed prices (Wentges): a point between the prices of the best
+    bound so far and the flow's, and with lifted prices tried for the bound. Short
+    supply makes the flow's prices swing from round to round (a bed no kept pair reaches
+    is free, one they all reach costs an unplaced child); the smoothed point prices in
     pairs that stay useful, and its bound is valid like any other. A round whose
     smoothed prices find no pair (a mis-price) prices at the flow's own.
     Stops when the flow's value and the best bound meet (the LP optimum over every pair
@@ -81,6 +82,9 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
         cands = whole_space(cands)
     lag, duals, pricing = -np.inf, Duals.zero(inst), None
     centre: Duals | None = None  # the prices of the best bound so far
+    # smoothing and lifting are for short supply: with beds to spare the flow's own
+    # prices settle in a few rounds, and the extra passes would only cost time
+    short = int(inst.capacity.sum()) < inst.n_children
     lp_x: np.ndarray | None = None
     rounds = 0
     while len(cands):
@@ -99,7 +103,7 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
         rounds += 1
         duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
         deadline = ctx_deadline(ctx, tp.transport_rounds_share)
-        alpha = tp.smoothing if centre is not None else 0.0
+        alpha = tp.smoothing if centre is not None and short else 0.0
         at = smoothed(centre, duals_r, alpha)
         pr = price(inst, cands, pool, at, None, per_unit=tp.transport_price_per_unit,
                    deadline=deadline)
@@ -111,7 +115,7 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
                        deadline=deadline)
         if pr.lagrangian_bound >= lag:
             lag, duals, pricing, centre = pr.lagrangian_bound, at, pr, at
-        if tr.value - lag > max(1.0, 1e-4 * abs(tr.value)) and tp.lift_evaluations:
+        if short and tr.value - lag > max(1.0, 1e-4 * abs(tr.value)) and tp.lift_evaluations:
             lag, duals, pricing, centre = lift(ctx, cands, pool, at, pr, lag, duals,
                                                pricing, centre)
         lp_x = tr.x
