@@ -44,6 +44,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from .timelimit import LastResort
     from .writer import make_report, write_output, write_seconds
 
+    if args.pool:
+        from .pooling.cli import solve_pool
+
+        return solve_pool(args)
     deadline = _deadline(args)
 
     def write_late(result: Result) -> None:
@@ -335,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "child) as a min-cost flow")
     s.add_argument("--policy", default=None,
                    help="a policy.toml laid over the instance's own (e.g. models/policies/...)")
+    s.add_argument("--pool", action="store_true",
+                   help="a regional co-operative (children.authority given): each authority "
+                        "alone and the pooled optimum, the gain shared by the Shapley value "
+                        "(as `placement pool`); --time-limit is then each coalition's")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_solve)
 
@@ -441,6 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .service.cli import add_parsers as add_service_parsers  # serve, users, audit
 
     add_service_parsers(sub)
+    from .sufficiency.cli import add_parser as add_sufficiency_parser  # `placement sufficiency`
+
+    add_sufficiency_parser(sub)
+    from .pooling.cli import add_parser as add_pool_parser  # `placement pool`
+
+    add_pool_parser(sub)
     return ap
 
 
