@@ -41,6 +41,10 @@ class SolverParams:
     # clique cuts added per LP round at most (the most violated first)
     cliques_per_round: int = 2_000
 
+    # the candidate pass stops by this share of the limit (units it has not reached then
+    # have no candidates: a plan in time rather than a complete pass late)
+    candidates_share: float = 0.75
+
     # --- column generation --------------------------------------------------------------------
     # LP rounds stop past this share of the limit (elapsed)
     lp_share: float = 0.3

@@ -28,8 +28,8 @@ def candidates(ctx: SolveContext) -> Candidates:
     t = ctx.elapsed()
     spatial = (ctx.inst.units.n * ctx.inst.n_placements > tp.spatial_cells
                and spatial_applies(ctx.inst))
-    # the pass stops by half the limit: the LP and the search need the rest
-    deadline = time.perf_counter() + ctx.share(tp.no_lp_share) - t
+    # the pass stops in time for the greedy start and the write-up
+    deadline = time.perf_counter() + ctx.share(tp.candidates_share) - t
     cands, ctx.pool = build_candidates(ctx.inst, limit=limit, spatial=spatial,
                                        deadline=deadline)
     ctx.timings["candidates"] = ctx.elapsed() - t
