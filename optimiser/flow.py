@@ -58,6 +58,8 @@ def flow_blocker(inst: Instance) -> str | None:
         return "solo child"
     if inst.policy.rules.split_siblings and (units.group_of_child >= 0).any():
         return "split_siblings"
+    if inst.reallocation.keeps_placed:
+        return "placed children stay placed (move_only_in_child_interest)"
     if inst.reallocation.active:
         return "re-allocation settings"
     assert inst.pinned is not None

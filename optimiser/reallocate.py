@@ -363,8 +363,9 @@ def moves_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
     cols = ["child_id", "from_placement", "to_placement", "weekly_saving",
             "distance_change_km", "distance_change_miles", "own_gain", "placed_since",
             "weeks_in_placement", "chain_id", "step", "why"]
-    if len(kids) == 0:
-        return pd.DataFrame(columns=cols)
+    if len(kids) == 0:  # the same header as when children move
+        return pd.DataFrame(columns=cols + ["interest"]
+                            + (["area", "approval"] if has_authorities(inst) else []))
     cur = inst.current[kids].astype(np.int64)
     new = assignment[kids]
     d_old = pair_distances(inst, kids, cur)

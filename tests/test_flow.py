@@ -138,6 +138,10 @@ def test_flow_not_used_with_group_or_solo(tmp_path: Path) -> None:
     result = solve(load_instance(single).with_reallocation(max_moves=1), time_limit=10,
                    workers=2)
     assert result.stats["backend"] != BACKEND_NAME
+    placed = write_instance(tmp_path / "placed",
+                            [{"child_id": "C1", "current_placement": "P1"}, base_kids[1]], pls)
+    assert flow_blocker(load_instance(placed)) == (
+        "placed children stay placed (move_only_in_child_interest)")
     assert solve(load_instance(single), time_limit=10, workers=2).stats["backend"] == (
         BACKEND_NAME)
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import calibration as cal
+from ..safe_text import safe_text_frame
 
 ALL_NEEDS = "complex_behaviour;disability;emotional_wellbeing;uasc"
 
@@ -117,13 +118,13 @@ def make_commission_instance(src: str | Path, out: str | Path, *, seed: int = 6,
     homes = pl["type"].isin(["external_residential", "inhouse_residential"]).to_numpy()
     share = np.where(homes, residential_share, vacancy_share)
     pl["vacancies"] = rng.binomial(vac, share).astype(str)
-    pl.to_csv(out / "placements.csv", index=False)
+    safe_text_frame(pl).to_csv(out / "placements.csv", index=False)
     ch = pd.read_csv(src / "children.csv", dtype=str, keep_default_na=False)
     lat = float(ch["home_lat"].astype(float).mean())
     lon = float(ch["home_lon"].astype(float).mean())
     scale = len(ch) * 33_050 / 83_630 / 120.0
-    _contracts(lat, lon, scale).to_csv(out / "contracts.csv", index=False)
-    _spot().to_csv(out / "spot.csv", index=False)
+    safe_text_frame(_contracts(lat, lon, scale)).to_csv(out / "contracts.csv", index=False)
+    safe_text_frame(_spot()).to_csv(out / "spot.csv", index=False)
     (out / "demand.toml").write_text(DEMAND_TOML.format(growth=growth))
     (out / "README.md").write_text(
         f"# Commissioning instance built on `{src.name}`\n\n"

@@ -30,6 +30,7 @@ from ..pipeline.highs_model import solve_milp
 from ..pipeline.plans import greedy, objective_of, subset, unit_placement
 from ..pipeline.rows import model_rows
 from ..reader import load_instance
+from ..safe_text import safe_text_frame
 from ..solver import SolveOptions, solve
 from ..status import Status
 from .data import CommissionData
@@ -115,7 +116,7 @@ def write_scenario_instance(data: CommissionData, scenario: Scenario, beds: Beds
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in scenario_frames(data, scenario, beds).items():
-        frame.to_csv(out / f"{name}.csv", index=False)
+        safe_text_frame(frame).to_csv(out / f"{name}.csv", index=False)
     if data.policy_text:
         (out / "policy.toml").write_text(data.policy_text)
     return out
