@@ -268,34 +268,33 @@ def _move_words(inst: Instance, members: np.ndarray) -> str:
             "down to a family, or a current placement that breaks a rule)")
 
 
-def _per_pattern(b: Breach, say: Callable[[list[int]], str]) -> list[str]:
-    """`say(w)` for each placement's members `w`, said once per pattern: equal patterns
-    come as one shared list, so a placement costs a lookup, not a sentence."""
-    said: dict[int, str] = {}
-    out = []
-    for w in b.who:
-        t = said.get(id(w))
-        if t is None:
-            t = said[id(w)] = say(w)
-        out.append(t)
-    return out
+def _once_per_key(b: Breach, key: np.ndarray, say: Callable[[list[int], int], str]
+                  ) -> list[str]:
+    """`say(w, j)` at each placement `j` with members `w`, said once per distinct members
+    and `key` (an integer per placement that, with the members, fixes the words)."""
+    out = np.full(len(b.who), "", dtype=object)
+    for w, at in _by_pattern(b):
+        _, first, inv = np.unique(key[at], return_index=True, return_inverse=True)
+        words = [say(w, j) for j in at[first].tolist()]
+        out[at] = [words[x] for x in inv.ravel().tolist()]
+    return list(out.tolist())
 
 
-def _ages_said(b: Breach) -> list[str]:
+def _ages_said(b: Breach, w: list[int]) -> str:
     ages = b.inst.age[b.members].tolist()
-    return _per_pattern(b, lambda w: ", ".join(f"{b.ids[i]} is {ages[i]}" for i in w))
+    return ", ".join(f"{b.ids[i]} is {ages[i]}" for i in w)
 
 
 def _supported_detail(b: Breach) -> list[str]:
-    ages = b.inst.age[b.members].tolist()
-    return _per_pattern(b, lambda w: "supported accommodation may not take a child under 16 ("
-                        + ", ".join(f"{b.ids[i]} is {ages[i]}" for i in w) + ")")
+    return _once_per_key(b, np.zeros(len(b.cols), np.int64), lambda w, _: (
+        f"supported accommodation may not take a child under 16 ({_ages_said(b, w)})"))
 
 
 def _age_detail(b: Breach) -> list[str]:
-    lo, hi = b.inst.age_min[b.cols].tolist(), b.inst.age_max[b.cols].tolist()
-    return [f"accepts ages {a}-{c} ({t})"
-            for a, c, t in zip(lo, hi, _ages_said(b), strict=True)]
+    lo, hi = b.inst.age_min[b.cols].astype(np.int64), b.inst.age_max[b.cols].astype(np.int64)
+    los, his = lo.tolist(), hi.tolist()
+    return _once_per_key(b, lo << 32 | (hi & 0xFFFFFFFF), lambda w, j: (
+        f"accepts ages {los[j]}-{his[j]} ({_ages_said(b, w)})"))
 
 
 def _exclusion_detail(b: Breach) -> list[str]:
@@ -306,10 +305,11 @@ def _exclusion_detail(b: Breach) -> list[str]:
 
 def _gender_detail(b: Breach) -> list[str]:
     g = b.inst.gender[b.members].tolist()
-    ok = b.inst.genders_allowed[b.cols].tolist()
-    return [f"accepts gender {'/'.join(x for k, x in enumerate(GENDERS) if a >> k & 1)}"
-            f" only (" + ", ".join(f"{b.ids[i]} is {GENDERS[g[i]]}" for i in w) + ")"
-            for a, w in zip(ok, b.who, strict=True)]
+    allowed = b.inst.genders_allowed[b.cols].astype(np.int64)
+    ok = allowed.tolist()
+    return _once_per_key(b, allowed, lambda w, j: (
+        f"accepts gender {'/'.join(x for k, x in enumerate(GENDERS) if ok[j] >> k & 1)}"
+        f" only (" + ", ".join(f"{b.ids[i]} is {GENDERS[g[i]]}" for i in w) + ")"))
 
 
 def _unmet_said(b: Breach) -> list[list[str]]:
@@ -354,17 +354,39 @@ def _rating_detail(b: Breach) -> list[str]:
 
 
 def _type_detail(b: Breach) -> list[str]:
-    return [f"{PlacementType(t).word} is not in the care plan of "
-            f"{', '.join(b.ids[i] for i in w)}"
-            for t, w in zip(b.inst.ptype[b.cols].tolist(), b.who, strict=True)]
+    ptype = b.inst.ptype[b.cols].astype(np.int64)
+    types = ptype.tolist()
+    return _once_per_key(b, ptype, lambda w, j: (
+        f"{PlacementType(types[j]).word} is not in the care plan of "
+        f"{', '.join(b.ids[i] for i in w)}"))
+
+
+def _by_pattern(b: Breach) -> list[tuple[list[int], np.ndarray]]:
+    """Each distinct set of members breaking the rule, with the positions in `b.cols` where
+    it is the set (equal sets come as one shared list, so a placement costs a lookup)."""
+    seen: dict[int, int] = {}
+    code = np.fromiter((seen.setdefault(id(w), len(seen)) for w in b.who), dtype=np.int64,
+                       count=len(b.who))
+    if len(seen) <= 1:
+        return [(b.who[0], np.arange(len(b.who)))] if seen else []
+    order = np.argsort(code, kind="stable")
+    cuts = np.flatnonzero(np.diff(code[order])) + 1
+    return [(b.who[int(at[0])], at) for at in np.split(order, cuts)]
 
 
 def _distance_detail(b: Breach) -> list[str]:
-    km = b.km.T.tolist()
     lim = b.inst.max_distance_km[b.members].tolist()
-    return ["; ".join(f"{b.ids[i]}: {d[i]:.1f} km from home, {d[i] - lim[i]:.1f} km over "
-                      f"the {lim[i]:g} km limit" for i in w)
-            for d, w in zip(km, b.who, strict=True)]
+    over = [f" km over the {x:g} km limit" for x in lim]
+    out = np.full(len(b.who), "", dtype=object)
+    for w, at in _by_pattern(b):
+        km = b.km[w][:, at].tolist()
+        said = [[f"{b.ids[i]}: {d:.1f} km from home, {d - lim[i]:.1f}{over[i]}" for d in row]
+                for i, row in zip(w, km, strict=True)]
+        if len(said) == 1:
+            out[at] = said[0]
+        elif said:
+            out[at] = list(map("; ".join, zip(*said, strict=True)))
+    return list(out.tolist())
 
 
 @dataclass(frozen=True)
