@@ -244,16 +244,20 @@ class MatchResult:
         cols, first, detail, mask, decoded = mt._ruled_out_columns(self, self._ruled_out_cols())
         names = [r.value for r in self._state["order"]]
         # the text around the placement and the detail: one piece per rule and per set of
-        # rules broken, so each entry is joined from pieces (in C) rather than formatted
-        head = ['{"placement_id":'] * len(cols)
+        # rules broken, so the whole list is one join of pieces (in C) rather than formatted
         rule = [f',"rule":{json.dumps(n)},"detail":' for n in names]
         tail = {x: f',"rules":{json.dumps(list(r), separators=(",", ":"))}}}'
                 for x, r in decoded.items()}
         pid = mt.pid_json
-        entries = map("".join, zip(head, [pid[p] for p in cols], [rule[f] for f in first],
-                                   map(json.encoder.encode_basestring, detail),
-                                   [tail[x] for x in mask], strict=True))
-        return "[" + ",".join(entries) + "]"
+        n = len(cols)
+        parts = [',{"placement_id":'] * (5 * n)
+        if n:
+            parts[0] = '{"placement_id":'
+        parts[1::5] = [pid[p] for p in cols]
+        parts[2::5] = [rule[f] for f in first]
+        parts[3::5] = map(json.encoder.encode_basestring, detail)
+        parts[4::5] = [tail[x] for x in mask]
+        return "[" + "".join(parts) + "]"
 
     def to_dict(self, *, ruled_out: bool = True) -> dict[str, Any]:
         """The whole answer (`ruled_out=False`: its ruled-out list left empty, for a caller
@@ -621,12 +625,16 @@ class Matcher:
         rows[inst.current[mem][:, None] == cols[None, :]] = False  # own placement exempt
         k = len(mem)
         ids = [self.cid[c] for c in mem.tolist()]
-        who = [[0]] * len(cols) if k == 1 else _members_each(rows)
+        if k == 1:
+            who, pattern = [[0]] * len(cols), np.zeros(len(cols), np.int64)
+        else:
+            who, pattern = _members_each(rows)
         words = RULES[rule].detail
         if words is None:  # a rule without words of its own for a match: its sentence
             return [f"{RULES[rule].text} ({', '.join(ids[i] for i in w)})" for w in who]
         return words(Breach(inst=inst, members=mem, ids=ids, cols=cols, who=who,
-                            km=res._pb.distance[:, cols], exclusion_reason=self.excl_reason))
+                            pattern=pattern, km=res._pb.distance[:, cols],
+                            exclusion_reason=self.excl_reason))
 
     def _room_details(self, mem: np.ndarray, state: dict[str, Any], rule: Rule,
                       cols: np.ndarray) -> list[str]:
@@ -649,15 +657,19 @@ class Matcher:
         return ["a child who must live alone already lives there"] * len(cols)
 
 
-def _members_each(rows: np.ndarray) -> list[list[int]]:
-    """Per column of a (members, placements) mask, the members set in it (few distinct
-    patterns, so each is decoded once)."""
+def _members_each(rows: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
+    """Per column of a (members, placements) mask, the members set in it, and a code per
+    column equal where the sets are (few distinct sets, so each is decoded once and shared
+    by its columns)."""
     k = rows.shape[0]
     if k >= 63:
-        return [np.flatnonzero(r).tolist() for r in rows.T]
+        _, first, code = np.unique(rows.T, axis=0, return_index=True, return_inverse=True)
+        code = code.ravel().astype(np.int64)
+        sets = [np.flatnonzero(rows[:, j]).tolist() for j in first.tolist()]
+        return [sets[x] for x in code.tolist()], code
     code = (rows.astype(np.int64) << np.arange(k, dtype=np.int64)[:, None]).sum(axis=0)
     decoded = {x: [i for i in range(k) if x >> i & 1] for x in np.unique(code).tolist()}
-    return [decoded[x] for x in code.tolist()]
+    return [decoded[x] for x in code.tolist()], code
 
 
 # ==================================================================== cohort impact

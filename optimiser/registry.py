@@ -212,6 +212,7 @@ class Breach:
     ids: list[str]  # their child ids
     cols: np.ndarray  # placements
     who: list[list[int]]  # per placement, the positions in `members` that break the rule
+    pattern: np.ndarray  # per placement, a code equal where `who` is (then one shared list)
     km: np.ndarray  # (members, cols) distances
     exclusion_reason: Mapping[tuple[int, int], str]
 
@@ -363,12 +364,12 @@ def _type_detail(b: Breach) -> list[str]:
 
 def _by_pattern(b: Breach) -> list[tuple[list[int], np.ndarray]]:
     """Each distinct set of members breaking the rule, with the positions in `b.cols` where
-    it is the set (equal sets come as one shared list, so a placement costs a lookup)."""
-    seen: dict[int, int] = {}
-    code = np.fromiter((seen.setdefault(id(w), len(seen)) for w in b.who), dtype=np.int64,
-                       count=len(b.who))
-    if len(seen) <= 1:
-        return [(b.who[0], np.arange(len(b.who)))] if seen else []
+    it is the set."""
+    if len(b.who) == 0:
+        return []
+    code = b.pattern
+    if code.min() == code.max():
+        return [(b.who[0], np.arange(len(b.who)))]
     order = np.argsort(code, kind="stable")
     cuts = np.flatnonzero(np.diff(code[order])) + 1
     return [(b.who[int(at[0])], at) for at in np.split(order, cuts)]
