@@ -38,6 +38,7 @@ import pandas as pd
 from optimiser import calibration as cal
 from optimiser.generate import default_data_dir, generate, write_instance
 from optimiser.objective import haversine_km
+from optimiser.safe_text import safe_text_frame
 
 # Groups of authorities that are not a DfE region but work together (combined authorities).
 REGION_GROUPS: dict[str, tuple[str, ...]] = {
@@ -181,7 +182,8 @@ def build_region(out: str | Path | None, region: str | Sequence[str], *, childre
                                 "authority": ", ".join(m.name for m in members),
                                 "placed_share": placed_share}
         folder = write_instance(out, result, meta)
-        adjoining.to_csv(folder / "adjoining.csv", index=False, lineterminator="\n")
+        safe_text_frame(adjoining).to_csv(folder / "adjoining.csv", index=False,
+                                          lineterminator="\n")
     result["adjoining"] = adjoining
     return result
 
