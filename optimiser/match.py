@@ -558,6 +558,7 @@ class Matcher:
         cols, amount = near
         terms = self._terms(pb, cols)
         order = state["order"]
+        said = self._details_by_rule(res, cols)
         out = []
         for j, (p, by) in enumerate(zip(cols.tolist(), amount.tolist(), strict=True)):
             rule = order[int(res._first[p])]
@@ -567,7 +568,7 @@ class Matcher:
             assert words is not None
             detail = words(Waived(
                 inst=inst, placement=p, by=float(by), free=int(state["free"][p]), size=len(mem),
-                detail=partial(self._detail_at, res, rule, p)))
+                detail=partial(said.__getitem__, p)))
             out.append(NearMiss(
                 placement_id=self.pid[p], rule=rule.value, detail=detail, by=float(by),
                 unit=unit, score=float(state["score"][p]), terms=terms[j],
@@ -575,8 +576,15 @@ class Matcher:
                 ofsted_rating=self.rating_names[p]))
         return out
 
-    def _detail_at(self, res: MatchResult, rule: Rule, p: int) -> str:
-        return self._details(res, rule, np.array([p]))[0]
+    def _details_by_rule(self, res: MatchResult, cols: np.ndarray) -> dict[int, str]:
+        """Per placement, the detail of its first rule (said rule by rule, in batches)."""
+        first = res._first[cols]
+        said: dict[int, str] = {}
+        for i in np.unique(first).tolist():
+            at = cols[first == i]
+            said.update(zip(at.tolist(), self._details(res, res._state["order"][i], at),
+                            strict=True))
+        return said
 
     def _ruled_out_entries(self, res: MatchResult, cols: np.ndarray) -> list[RuledOut]:
         return [RuledOut(*row) for row in self._ruled_out_rows(res, cols)]
