@@ -313,10 +313,9 @@ def _gender_detail(b: Breach) -> list[str]:
         f" only (" + ", ".join(f"{b.ids[i]} is {GENDERS[g[i]]}" for i in w) + ")"))
 
 
-def _unmet_said(b: Breach) -> list[list[str]]:
-    """Per member, per placement: 'C001: autism, deafness' (the needs it cannot meet).
-
-    Few distinct unmet sets among thousands of placements, so each is decoded once."""
+def _unmet(b: Breach) -> tuple[list[str], list[list[int]]]:
+    """The distinct sets of needs a placement cannot meet ('autism, deafness'), and per
+    member, per placement, which of them it is (each set decoded once, not per placement)."""
     inst = b.inst
     unmet = inst.needs[b.members][:, None, :] & ~inst.needs_supported[b.cols][None, :, :]
     flat = unmet.reshape(-1, unmet.shape[-1])
@@ -326,17 +325,16 @@ def _unmet_said(b: Breach) -> list[list[str]]:
     else:
         masks, code = np.unique(flat, axis=0, return_inverse=True)
     words = [", ".join(inst.needs_of(x)) for x in masks]
-    code = code.reshape(len(b.members), len(b.cols))
-    return [[said[x] for x in row]
-            for said, row in zip([[f"{who}: {t}" for t in words] for who in b.ids],
-                                 code.tolist(), strict=True)]
+    return words, code.reshape(len(b.members), len(b.cols)).tolist()
 
 
 def _needs_detail(b: Breach) -> list[str]:
-    said = _unmet_said(b)
-    if len(said) == 1 and all(b.who):  # one child, named at every placement
-        return [f"cannot meet needs ({t})" for t in said[0]]
-    return [f"cannot meet needs ({'; '.join(said[i][j] for i in w)})"
+    words, code = _unmet(b)
+    if len(code) == 1 and all(b.who):  # one child, named at every placement
+        said = [f"cannot meet needs ({b.ids[0]}: {t})" for t in words]
+        return [said[x] for x in code[0]]
+    each = [[f"{who}: {t}" for t in words] for who in b.ids]
+    return [f"cannot meet needs ({'; '.join(each[i][code[i][j]] for i in w)})"
             for j, w in enumerate(b.who)]
 
 
