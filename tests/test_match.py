@@ -581,3 +581,29 @@ def test_the_ruled_out_json_text_is_the_ruled_out_list(tmp_path: Path) -> None:
         assert json.loads(res.ruled_out_json()) == [r.to_dict() for r in res.ruled_out]
     assert any(reason.split("\\")[0] in r["detail"]
                for r in json.loads(m.rank("C").ruled_out_json()))
+
+
+def test_a_detail_is_the_same_said_alone_or_with_every_other(tmp_path: Path) -> None:
+    """Details are said once per distinct pattern over a whole batch of placements: the
+    words at a placement must not depend on which others share the batch (groups whose
+    members break a rule at different placements, and single children)."""
+    folder = tmp_path / "g"
+    generate(folder, children=300, placements=800, seed=3, placed_share=0.5)
+    inst = load_instance(folder)
+    m = Matcher(inst)
+    groups = sorted({str(g) for g in inst.sibling_group if g})[:3]
+    assert groups, "the case needs sibling groups"
+    refs = [m.rank(group=g) for g in groups] + [m.rank(str(c)) for c in inst.child_ids[:2]]
+    patterns = set()
+    for res in refs:
+        every = json.loads(res.ruled_out_json())
+        assert every
+        for entry in every:
+            p = inst.placement_index[entry["placement_id"]]
+            alone = m._ruled_out_entries(res, np.array([p]))  # a batch of one placement
+            assert [e.to_dict() for e in alone] == [entry]
+            patterns.add((res.referral.group, entry["rule"], entry["detail"].count(" is ")))
+        head = [n.to_dict() for n in res.near_miss_head(2)]
+        assert head == [n.to_dict() for n in res.near_misses[:2]]
+    assert len({(g, r) for g, r, _ in patterns}) < len(patterns), "no rule broken by " \
+        "different members at different placements"

@@ -9,6 +9,8 @@ whole solve) and through the independent checker, which has its own code for eve
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,7 @@ from optimiser.registry import (
     RULES,
     SPEC_PAIR_RULES,
     TRIAGE,
+    Breach,
     Scope,
     Waiver,
 )
@@ -161,3 +164,35 @@ def test_checker(tmp_path: Path, case: RuleCase) -> None:
         assert case.rule.value in codes
     else:
         assert codes == set()
+
+
+@pytest.mark.parametrize("words", [1, 3])
+def test_needs_detail_names_each_members_unmet_needs(words: int) -> None:
+    """The needs detail decodes each distinct unmet set once; at every placement it still
+    names, per member breaking the rule, exactly the needs that placement does not support
+    (over one bit-set word and over several)."""
+    rng = np.random.default_rng(words)
+    tags = [f"need{t}" for t in range(64 * words - 3)]
+    bits = (1 << min(64 * words - 3, 63)) - 1
+    needs = (rng.integers(0, bits, size=(4, words)) & rng.integers(0, bits, size=(4, words))
+             ).astype(np.uint64)
+    supported = rng.integers(0, bits, size=(60, words)).astype(np.uint64)
+    supported[::4] = supported[1]  # placements with equal needs supported
+
+    def needs_of(mask: np.ndarray) -> list[str]:
+        return [t for i, t in enumerate(tags) if int(mask[i // 64]) >> (i % 64) & 1]
+
+    inst: Any = SimpleNamespace(needs=needs, needs_supported=supported, needs_of=needs_of)
+    patterns = [[0, 2], [1], [0, 1, 2]]
+    for members, who in ((np.array([3]), [[0]] * 60),
+                         (np.array([0, 1, 2]), [patterns[j % 3] for j in range(60)])):
+        ids = [f"C{c}" for c in members.tolist()]
+        code = np.array([patterns.index(w) if len(members) > 1 else 0 for w in who])
+        b = Breach(inst=inst, members=members, ids=ids, cols=np.arange(60), who=who,
+                   pattern=code, km=np.zeros((len(members), 60)), exclusion_reason={})
+        detail = RULES[Rule.NEEDS].detail
+        assert detail is not None
+        want = ["cannot meet needs (" + "; ".join(
+            f"{ids[i]}: " + ", ".join(needs_of(needs[members[i]] & ~supported[p]))
+            for i in w) + ")" for p, w in enumerate(who)]
+        assert detail(b) == want
