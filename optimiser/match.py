@@ -214,8 +214,9 @@ class MatchResult:
         return self._ruled_out
 
     def _ruled_out_cols(self) -> np.ndarray:
-        cols = np.flatnonzero(self._first >= 0)
-        return cols[np.lexsort((cols, self._state["score"][cols], self._first[cols]))]
+        cols = np.flatnonzero(self._first >= 0)  # ascending: ties stay in placement order
+        cols = cols[np.argsort(self._state["score"][cols], kind="stable")]
+        return cols[np.argsort(self._first[cols], kind="stable")]
 
     def _ruled_out_dicts(self) -> list[dict[str, Any]]:
         """`ruled_out` as JSON, without building the entries (a national register has
@@ -248,15 +249,14 @@ class MatchResult:
         rule = [f',"rule":{json.dumps(n)},"detail":' for n in names]
         tail = {x: f',"rules":{json.dumps(list(r), separators=(",", ":"))}}}'
                 for x, r in decoded.items()}
-        pid = mt.pid_json
-        n = len(cols)
-        parts = [',{"placement_id":'] * (5 * n)
-        if n:
-            parts[0] = '{"placement_id":'
-        parts[1::5] = [pid[p] for p in cols]
-        parts[2::5] = [rule[f] for f in first]
-        parts[3::5] = map(json.encoder.encode_basestring, detail)
-        parts[4::5] = [tail[x] for x in mask]
+        head = mt.entry_heads
+        parts = [""] * (4 * len(cols))
+        parts[0::4] = [head[p] for p in cols]
+        parts[1::4] = [rule[f] for f in first]
+        parts[2::4] = map(json.encoder.encode_basestring, detail)
+        parts[3::4] = [tail[x] for x in mask]
+        if parts:
+            parts[0] = parts[0].removeprefix(",")
         return "[" + "".join(parts) + "]"
 
     def to_dict(self, *, ruled_out: bool = True) -> dict[str, Any]:
@@ -323,9 +323,10 @@ class Matcher:
         self._cohort: CohortModel | None = None
 
     @cached_property
-    def pid_json(self) -> list[str]:
-        """Each placement id as a JSON string (the ruled-out list names every placement)."""
-        return [json.dumps(p, ensure_ascii=False) for p in self.pid]
+    def entry_heads(self) -> list[str]:
+        """Per placement, the start of its ruled-out entry as JSON text, after the comma
+        that follows the entry before (the ruled-out list names every placement)."""
+        return [',{"placement_id":' + json.dumps(p, ensure_ascii=False) for p in self.pid]
 
     # ---------------------------------------------------------------- referrals
     def referral(self, child_id: str | None = None, group: str | None = None) -> Referral:
