@@ -269,6 +269,19 @@ def _move_words(inst: Instance, members: np.ndarray) -> str:
             "down to a family, or a current placement that breaks a rule)")
 
 
+def _by_pattern(b: Breach) -> list[tuple[list[int], np.ndarray]]:
+    """Each distinct set of members breaking the rule, with the positions in `b.cols` where
+    it is the set."""
+    if len(b.who) == 0:
+        return []
+    code = b.pattern
+    if code.min() == code.max():
+        return [(b.who[0], np.arange(len(b.who)))]
+    order = np.argsort(code, kind="stable")
+    cuts = np.flatnonzero(np.diff(code[order])) + 1
+    return [(b.who[int(at[0])], at) for at in np.split(order, cuts)]
+
+
 def _once_per_key(b: Breach, key: np.ndarray, say: Callable[[list[int], int], str]
                   ) -> list[str]:
     """`say(w, j)` at each placement `j` with members `w`, said once per distinct members
@@ -358,19 +371,6 @@ def _type_detail(b: Breach) -> list[str]:
     return _once_per_key(b, ptype, lambda w, j: (
         f"{PlacementType(types[j]).word} is not in the care plan of "
         f"{', '.join(b.ids[i] for i in w)}"))
-
-
-def _by_pattern(b: Breach) -> list[tuple[list[int], np.ndarray]]:
-    """Each distinct set of members breaking the rule, with the positions in `b.cols` where
-    it is the set."""
-    if len(b.who) == 0:
-        return []
-    code = b.pattern
-    if code.min() == code.max():
-        return [(b.who[0], np.arange(len(b.who)))]
-    order = np.argsort(code, kind="stable")
-    cuts = np.flatnonzero(np.diff(code[order])) + 1
-    return [(b.who[int(at[0])], at) for at in np.split(order, cuts)]
 
 
 def _distance_detail(b: Breach) -> list[str]:
