@@ -330,6 +330,9 @@ def solve_highs(model: AssignmentModel, time_limit: float, workers: int = 2, see
 CBC_BOUND = re.compile(r"^(?:Lower bound|Best possible):\s*(-?[\d.eE+-]+)", re.M)
 
 
+SMALL_CBC_PAIRS = 10_000  # below it CBC runs on one thread
+
+
 def solve_cbc(model: AssignmentModel, time_limit: float, workers: int = 2, seed: int = 0,
               log: bool = False) -> BackendResult:
     """The MIP through PuLP's bundled CBC; the bound is read from CBC's own log."""
@@ -361,7 +364,10 @@ def solve_cbc(model: AssignmentModel, time_limit: float, workers: int = 2, seed:
         remaining = max(time_limit - (time.perf_counter() - t0), 1.0)
         with warnings.catch_warnings():  # PuLP 3 flags its bundled CBC as deprecated
             warnings.simplefilter("ignore", DeprecationWarning)
-            cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=remaining, threads=workers,
+            # one thread on a small model: a parallel CBC run was seen to stall on a
+            # 21-pair model until its time limit, and threads buy nothing there
+            threads = 1 if k < SMALL_CBC_PAIRS else workers
+            cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=remaining, threads=threads,
                                     gapRel=0.0, logPath=log_path,
                                     options=[f"randomCbcSeed {seed + 1}"])
             prob.solve(cmd)
