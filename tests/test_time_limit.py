@@ -141,8 +141,9 @@ WATCHDOG = textwrap.dedent("""
     with Watchdog(t + 0.5, fallback, exit_code=3) as w:
         if claim:
             w.claim()
-        while time.perf_counter() - t < 1.5:  # busy, in Python: the watchdog still runs
+        while time.perf_counter() - t < 3.0:  # busy, in Python: the watchdog still runs
             sum(range(10_000))
+        w.claim()  # as a command does before it writes: waits while the watchdog ends us
     print("finished", flush=True)
 """)
 
