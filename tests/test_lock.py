@@ -171,3 +171,35 @@ def test_an_extra_left_out_of_the_lock_is_named() -> None:
 def test_a_pin_without_a_hash_is_named() -> None:
     text = LOCK_SAMPLE.replace("pytest==9.2.0 \\\n    --hash=sha256:dd\n", "pytest==9.2.0\n")
     assert "pytest==9.2.0 has no hash" in disagreements(_project(["highspy"], ["pytest"]), text)
+
+
+PYLOCK = ROOT / "pylock.toml"
+
+
+def pylock_pins(text: str) -> dict[str, set[str]]:
+    """Each package of a PEP 751 lock with its versions (one per marker branch); every
+    package must carry a hash for each of its files."""
+    pins: dict[str, set[str]] = {}
+    for pkg in tomllib.loads(text)["packages"]:
+        files = list(pkg.get("wheels", [])) + ([pkg["sdist"]] if "sdist" in pkg else [])
+        if not files or not all(f.get("hashes") for f in files):
+            raise ValueError(f"{pkg['name']}=={pkg['version']} has a file without a hash")
+        pins.setdefault(canonicalize_name(pkg["name"]), set()).add(pkg["version"])
+    return pins
+
+
+def test_the_pep751_lock_pins_what_requirements_txt_pins() -> None:
+    """pylock.toml (PEP 751, for tools that read the standard lock) and requirements.txt
+    (what pip installs from) are one resolution: the same packages at the same versions."""
+    pins, _ = parse_lock(LOCK.read_text(encoding="utf-8"))
+    txt: dict[str, set[str]] = {}
+    for p in pins:
+        txt.setdefault(p.name, set()).add(str(p.version))
+    assert pylock_pins(PYLOCK.read_text(encoding="utf-8")) == txt
+
+
+def test_a_pylock_file_without_a_hash_is_named() -> None:
+    text = ('lock-version = "1.0"\n[[packages]]\nname = "x"\nversion = "1"\n'
+            'wheels = [{ url = "https://example.org/x-1-py3-none-any.whl" }]\n')
+    with pytest.raises(ValueError, match="x==1 has a file without a hash"):
+        pylock_pins(text)
