@@ -57,8 +57,8 @@ def check_fields() -> None:
     unknown = [f.name for f in dataclasses.fields(Instance)
                if f.name not in known and f.name not in scalar_like]
     if unknown:
-        raise NotImplementedError(f"optimiser.pooling.split does not know how to split "
-                                  f"Instance fields {unknown}")
+        raise TypeError(f"optimiser.pooling.split does not know how to split "
+                        f"Instance fields {unknown}: add each to the field lists above")
 
 
 @dataclass(frozen=True, eq=False)
