@@ -62,22 +62,23 @@ class Districts:
 
 def child_areas(inst: Instance, districts: Districts) -> np.ndarray:
     """Per child: its authority where the instance names one, else its home's district."""
-    out = districts.of(inst.home_lat, inst.home_lon)
     assert inst.authority is not None
-    named = inst.authority >= 0
-    if named.any():
-        out[named] = np.asarray(inst.authorities, dtype=object)[inst.authority[named]]
-    return out
+    return _areas(inst, inst.authority, districts.of(inst.home_lat, inst.home_lon))
 
 
 def placement_areas(inst: Instance, districts: Districts) -> np.ndarray:
     """Per placement: its authority where named, else its district."""
-    out = districts.of(inst.lat, inst.lon)
     assert inst.pauthority is not None
-    named = inst.pauthority >= 0
+    return _areas(inst, inst.pauthority, districts.of(inst.lat, inst.lon))
+
+
+def _areas(inst: Instance, authority: np.ndarray, district: np.ndarray) -> np.ndarray:
+    """The authority's code (into `inst.authorities`, -1: none) where named, else the
+    district."""
+    named = authority >= 0
     if named.any():
-        out[named] = np.asarray(inst.authorities, dtype=object)[inst.pauthority[named]]
-    return out
+        district[named] = np.asarray(inst.authorities, dtype=object)[authority[named]]
+    return district
 
 
 BOUNDARIES = Path("geography") / "eng_lad_2013.topojson"
