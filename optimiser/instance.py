@@ -194,6 +194,7 @@ class Instance:
     authority: np.ndarray | None = None  # int32 (n): code into `authorities`, -1 none
     pauthority: np.ndarray | None = None  # int32 (m): the placement's authority, -1 none
     authorities: tuple[str, ...] = ()  # lower case, as read
+    authority_labels: tuple[str, ...] = ()  # the same codes as first written, for people
     adjoining: np.ndarray | None = None  # bool (A, A); None: no adjoining.csv given
     reserved_for: np.ndarray | None = None  # object (m): the list as read, "" not reserved
     reserve_child: np.ndarray | None = None  # int32: (child, placement) pairs a reserved
@@ -238,6 +239,15 @@ class Instance:
     @property
     def n_placements(self) -> int:
         return len(self.placement_ids)
+
+    def authority_label(self, code: int) -> str:
+        """Authority `code` as first written in the files (the lower-case key where no
+        label was kept); "" for -1, no authority."""
+        if code < 0:
+            return ""
+        if code < len(self.authority_labels):
+            return self.authority_labels[code]
+        return self.authorities[code]
 
     @cached_property
     def child_index(self) -> dict[str, int]:

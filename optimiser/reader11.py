@@ -29,6 +29,7 @@ class Format11:
     authority: np.ndarray  # int32 (n), -1 none
     pauthority: np.ndarray  # int32 (m), -1 none
     authorities: tuple[str, ...]
+    authority_labels: tuple[str, ...]  # each code as first written (for people)
     adjoining: np.ndarray | None  # bool (A, A)
     reserved_for: np.ndarray  # object (m), "" none
     reserve_child: np.ndarray  # int32 pairs a reserved placement may take
@@ -75,6 +76,13 @@ def read_format11(ch: pd.DataFrame, pl: pd.DataFrame, adj: pd.DataFrame | None,
                 pairs.append((_key(a), _key(b), int(row)))
     vocab = sorted({a for a in c_auth + p_auth if a} | {x for a, b, _ in pairs for x in (a, b)})
     code = {a: i for i, a in enumerate(vocab)}
+    written: dict[str, str] = {}
+    raw = ch["authority"].tolist() + pl["authority"].tolist()
+    if adj is not None:
+        raw += adj["authority"].tolist() + adj["neighbour"].tolist()
+    for v in raw:
+        if v:
+            written.setdefault(_key(v), " ".join(str(v).split()))
     adjacency = None
     if adj is not None:
         adjacency = np.zeros((len(vocab), len(vocab)), dtype=bool)
@@ -103,7 +111,8 @@ def read_format11(ch: pd.DataFrame, pl: pd.DataFrame, adj: pd.DataFrame | None,
     return Format11(
         authority=np.array([code.get(a, -1) if a else -1 for a in c_auth], dtype=np.int32),
         pauthority=np.array([code.get(a, -1) if a else -1 for a in p_auth], dtype=np.int32),
-        authorities=tuple(vocab), adjoining=adjacency,
+        authorities=tuple(vocab), authority_labels=tuple(written[a] for a in vocab),
+        adjoining=adjacency,
         reserved_for=pl["reserved_for"].to_numpy(dtype=object),
         reserve_child=np.asarray(reserve_c, dtype=np.int32),
         reserve_placement=np.asarray(reserve_p, dtype=np.int32),

@@ -53,7 +53,7 @@ def check_fields() -> None:
     for c, p, extra in PAIR_FIELDS:
         known |= {c, p, *extra}
     scalar_like = {"source", "policy", "faiths", "need_tags", "warnings", "reallocation",
-                   "authorities", "format_11"}
+                   "authorities", "authority_labels", "format_11"}
     unknown = [f.name for f in dataclasses.fields(Instance)
                if f.name not in known and f.name not in scalar_like]
     if unknown:
