@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from optimiser import calibration as cal
+from optimiser.atomic import atomic_folder
 from optimiser.generate import default_data_dir, generate, write_instance
 from optimiser.objective import haversine_km
 from optimiser.safe_text import safe_text_frame
@@ -52,6 +53,9 @@ CLA_MEASURE = "Children looked after at 31 March each year"
 GEO_FILE = Path("geography") / "uk_local_authorities_current.csv"
 TOPO_FILE = Path("geography") / "eng_lad_2013.topojson"
 OWN_SERVICES = ("inhouse_foster", "kinship_foster", "inhouse_residential")
+# an instance folder's files: an earlier instance's are removed when a region replaces it
+INSTANCE_FILES = ("children.csv", "placements.csv", "exclusions.csv", "adjoining.csv",
+                  "distances.csv", "policy.toml", "README.md")
 ID_COLUMNS = {"children": ("child_id", "sibling_group", "current_placement"),
               "placements": ("placement_id", "block_contract"),
               "exclusions": ("child_id", "placement_id")}
@@ -152,7 +156,8 @@ def build_region(out: str | Path | None, region: str | Sequence[str], *, childre
     counts, `placements` (default 0.75 per child) likewise; written to `out` when given.
 
     `data_dir`: the public data (default `default_data_dir()`): real coordinates, Ofsted's
-    homes, DfE counts and the district boundaries for `adjoining.csv`."""
+    homes, DfE counts and the district boundaries for `adjoining.csv`. The folder is
+    written all or nothing (`optimiser.atomic`)."""
     data_dir = default_data_dir() if data_dir is None else data_dir
     members = region_members(region, data_dir)
     weights = np.array([m.children_in_care for m in members], dtype=float)
@@ -181,9 +186,10 @@ def build_region(out: str | Path | None, region: str | Sequence[str], *, childre
                                 "placements": total_rows, "seed": seed,
                                 "authority": ", ".join(m.name for m in members),
                                 "placed_share": placed_share}
-        folder = write_instance(out, result, meta)
-        safe_text_frame(adjoining).to_csv(folder / "adjoining.csv", index=False,
-                                          lineterminator="\n")
+        with atomic_folder(out, INSTANCE_FILES) as tmp:  # all or nothing
+            write_instance(tmp, result, meta)
+            safe_text_frame(adjoining).to_csv(tmp / "adjoining.csv", index=False,
+                                              lineterminator="\n")
     result["adjoining"] = adjoining
     return result
 

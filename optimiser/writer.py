@@ -1,15 +1,12 @@
 """Write the spec's output folder: assignments.csv, summary.json (and review.csv).
 
-Files are written into a temporary folder beside the target and moved into place only
-when all of them are complete, so a crash or a full disk never leaves half an output.
+Files land all or nothing (`optimiser.atomic`): a crash or a full disk never leaves half
+an output.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .approval import APPROVER, AREA, approval, approval_counts, has_authorities
+from .atomic import atomic_folder
 from .categories import FAMILY_TYPES, KM_PER_MILE, PLACEMENT_TYPES
 from .explain import review_list, unplaced_reasons
 from .instance import Instance
@@ -125,21 +123,11 @@ def write_output(report: Report, out: str | Path,
     `extra`: more tables by file name (the re-allocation's moves, voids and chains).
     Every text cell is neutralised (`optimiser.safe_text`): no cell runs as a formula.
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, STALE) as tmp:
         safe_frame(report.assignments).to_csv(tmp / "assignments.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(report.summary, indent=2) + "\n")
         if len(report.review):
             safe_frame(report.review).to_csv(tmp / "review.csv", index=False)
         for name, table in (extra or {}).items():
             safe_frame(table).to_csv(tmp / name, index=False)
-        out.mkdir(exist_ok=True)
-        for stale in STALE:
-            (out / stale).unlink(missing_ok=True)
-        for f in tmp.iterdir():
-            os.replace(f, out / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return Path(out)

@@ -1,7 +1,6 @@
 """The pooling report: per authority alone and pooled, beds lent and borrowed, the shares.
 
-Written to a folder, all or nothing (a temporary folder beside it, moved into place when
-complete, as `optimiser.writer` does):
+Written to a folder, all or nothing (`optimiser.atomic`, as `optimiser.writer` does):
 
 * `authorities.csv`: per authority, alone and pooled: objective, weekly cost, mean
   distance, unplaced; beds lent and borrowed; Shapley share of the gain; the cost it
@@ -19,21 +18,18 @@ included), not cash alone: a settlement in it shares the whole value of pooling.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_folder
 from ..instance import Instance
 from ..objective import pair_distances, pair_terms
 from ..safe_text import safe_frame
 from .run import Pooling
 from .shapley import settlement
-from .split import display_name
 
 FILES = ("authorities.csv", "lending.csv", "coalitions.csv", "assignments.csv",
          "summary.json", "pooling.json", "report.md", "review.csv")
@@ -82,12 +78,12 @@ def authority_table(result: Pooling) -> pd.DataFrame:
     lend = lending(result)
     rows = []
     pooled_obj = np.zeros(s.n_players)
-    for i, name in enumerate(s.names):
+    for i, name in enumerate(s.labels):
         kids = np.flatnonzero(s.child_owner == i)
         alone = _side(inst, result.alone_plan, kids)
         pooled = _side(inst, result.pooled_plan, kids)
         pooled_obj[i] = pooled["objective"]
-        rows.append({"authority": display_name(name), "children": len(kids),
+        rows.append({"authority": name, "children": len(kids),
                      "placements": int((s.placement_owner == i).sum()),
                      **{f"alone_{k}": v for k, v in alone.items()},
                      **{f"pooled_{k}": v for k, v in pooled.items()},
@@ -124,8 +120,8 @@ def pooled_output(result: Pooling) -> tuple[pd.DataFrame, dict[str, Any]]:
                         "placement_id": np.where(plan >= 0, inst.placement_ids[
                             np.maximum(plan, 0)], ""),
                         "weekly_cost": np.round(cost, 2), "distance_km": np.round(km, 3),
-                        "authority": [display_name(result.split.names[k])
-                                      for k in result.split.child_owner]})
+                        "authority": np.asarray(result.split.labels, dtype=object)[
+                            result.split.child_owner]})
     costs = result.costs
     grand = result.split.grand
     objective = float(child_objective(inst, plan).sum())
@@ -149,7 +145,7 @@ def figures(result: Pooling, table: pd.DataFrame) -> dict[str, Any]:
         "definition": "cost of a coalition = the spec's weekly objective (pounds a week, "
                       "unplaced penalties included) of its own children on its own "
                       "placements, under the instance's one policy",
-        "authorities": [display_name(n) for n in result.split.names],
+        "authorities": list(result.split.labels),
         "alone_total": float(sh.alone.sum()), "pooled": sh.pooled, "gain": sh.gain,
         "pooled_proven_optimal": result.costs.proven(result.split.grand),
         "shapley": {"exact": sh.exact, "samples": sh.samples,
@@ -209,15 +205,13 @@ def markdown(result: Pooling, table: pd.DataFrame, instance: str) -> str:
 def write_report(result: Pooling, out: str | Path, *, instance: str = "") -> Path:
     """Write the report folder (module doc): everything lands, or nothing does."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     table = authority_table(result)
     asg, summary = pooled_output(result)
     lend = lending(result)
-    names = [display_name(n) for n in result.split.names]
+    names = list(result.split.labels)
     lend_df = pd.DataFrame(lend, columns=names)
     lend_df.insert(0, "lender", names)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, FILES) as tmp:
         safe_frame(table).to_csv(tmp / "authorities.csv", index=False)
         safe_frame(lend_df).to_csv(tmp / "lending.csv", index=False)
         safe_frame(coalition_table(result)).to_csv(tmp / "coalitions.csv", index=False)
@@ -226,13 +220,6 @@ def write_report(result: Pooling, out: str | Path, *, instance: str = "") -> Pat
         (tmp / "pooling.json").write_text(json.dumps(_finite(figures(result, table)),
                                                      indent=2, default=_json) + "\n")
         (tmp / "report.md").write_text(markdown(result, table, instance), encoding="utf-8")
-        out.mkdir(exist_ok=True)
-        for stale in FILES:  # only our own names: the folder may hold other things
-            (out / stale).unlink(missing_ok=True)
-        for f in tmp.iterdir():
-            os.replace(f, out / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

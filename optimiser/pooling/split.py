@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -82,14 +83,14 @@ class Split:
     def members(self, mask: int) -> list[int]:
         return [i for i in range(self.n_players) if mask >> i & 1]
 
+    @cached_property
+    def labels(self) -> tuple[str, ...]:
+        """The players as first written in the files (for people; `names` are the keys)."""
+        inst = self.instance
+        return tuple(inst.authority_label(inst.authorities.index(n)) for n in self.names)
+
     def label(self, mask: int) -> str:
-        return "+".join(display_name(self.names[i]) for i in self.members(mask)) or "none"
-
-
-def display_name(name: str) -> str:
-    """A GSS code in capitals (as published); a name as read."""
-    return name.upper() if len(name) == 9 and name[0] in "ewsn" and name[1:].isdigit() \
-        else name
+        return "+".join(self.labels[i] for i in self.members(mask)) or "none"
 
 
 def split_instance(inst: Instance) -> Split:
