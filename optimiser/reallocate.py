@@ -30,7 +30,12 @@ from .interest import MOVE_REASON_WORDS, move_reasons
 from .objective import faith_mismatched, pair_distances, pair_terms
 from .rules import Rule
 from .safe_text import restore
-from .solver import BestPlan, Plan, Result, SolveOptions, Status, solve
+from .solver import BestPlan, Result, SolveOptions, Status, solve
+from .statusquo import (
+    occupied,
+    spec_terms,
+    status_quo_assignment,
+)
 from .writer import Report, make_report, write_output
 
 log = logging.getLogger(__name__)
@@ -121,61 +126,12 @@ def _money(x: float) -> str:
     return f"£{abs(x):,.0f}"
 
 
-def spec_terms(inst: Instance, assignment: np.ndarray) -> dict[str, float]:
-    """The spec's objective terms of a per-child assignment (no stability term)."""
-    w = inst.policy.weights
-    placed = np.flatnonzero(assignment >= 0)
-    p = assignment[placed]
-    pair = pair_terms(inst, placed, p, pair_distances(inst, placed, p))
-    out = {
-        **{name: float(t.sum()) for name, t in pair.as_dict().items()},
-        "unplaced": float(w.unplaced * inst.priority[assignment < 0].sum()),
-        "sibling_split": 0.0,
-    }
-    if inst.policy.rules.split_siblings:
-        g = inst.units.group_of_child
-        ok = (g >= 0) & (assignment >= 0)
-        if ok.any():
-            pairs = np.unique(np.stack([g[ok], assignment[ok]]), axis=1)
-            out["sibling_split"] = float(
-                w.sibling_split * np.maximum(np.bincount(pairs[0]) - 1, 0).sum())
-    return out
-
-
-def status_quo_plan(inst: Instance) -> Plan:
-    """Nobody moves and no waiting child is placed: a plan every rule allows (a current
-    placement is exempt for its own child, pins and the moves limit are kept), with its
-    spec objective; the answer when nothing better is known."""
-    assignment = _status_quo(inst)
-    return Plan(assignment, sum(spec_terms(inst, assignment).values()), -np.inf)
-
-
-def keeps_run_rules(inst: Instance, assignment: np.ndarray) -> bool:
-    """Pinned children stay where they are, and no child who may not lose a placement
-    (`Instance.keep_placed`) is left without one: what a plan must keep beyond the pair
-    rules and capacity."""
-    assert inst.pinned is not None
-    pinned = inst.pinned & (inst.current >= 0)
-    if (assignment[pinned] != inst.current[pinned]).any():
-        return False
-    keep = inst.keep_placed[inst.units.unit_of]
-    return not (assignment[keep] < 0).any()
-
-
-def _occupied(inst: Instance, assignment: np.ndarray) -> np.ndarray:
-    """Beds used per placement: a child each, a solo child the whole placement."""
-    used = np.bincount(assignment[assignment >= 0], minlength=inst.n_placements)
-    solo_at = assignment[(assignment >= 0) & inst.solo]
-    used[solo_at] = np.maximum(used[solo_at], inst.capacity[solo_at])
-    return used.astype(np.int64)
-
-
 def totals(inst: Instance, assignment: np.ndarray) -> dict[str, Any]:
     """The figures a manager compares before and after."""
     placed = np.flatnonzero(assignment >= 0)
     dist = pair_distances(inst, placed, assignment[placed])
     terms = spec_terms(inst, assignment)
-    empty = np.maximum(inst.capacity - _occupied(inst, assignment), 0)
+    empty = np.maximum(inst.capacity - occupied(inst, assignment), 0)
     return {
         "objective": round(sum(terms.values()), 2),
         "placed": len(placed),
@@ -186,10 +142,6 @@ def totals(inst: Instance, assignment: np.ndarray) -> dict[str, Any]:
         "total_distance_km": round(float(dist.sum()), 1),
         "empty_offered_beds": int(empty.sum()),
     }
-
-
-def _status_quo(inst: Instance) -> np.ndarray:
-    return inst.current.astype(np.int64).copy()
 
 
 @dataclass
@@ -237,7 +189,7 @@ def chain_order(inst: Instance, assignment: np.ndarray) -> pd.DataFrame:
     """
     items = _items(inst, assignment)
     # beds open at the start: the offered vacancies (a solo resident fills its placement)
-    vac = np.maximum(inst.capacity - _occupied(inst, inst.current.astype(np.int64)), 0)
+    vac = np.maximum(inst.capacity - occupied(inst, inst.current.astype(np.int64)), 0)
     vac = vac.astype(np.int64)
     tokens: dict[int, list[int]] = {}  # placement -> changes that freed a bed there
     done = [False] * len(items)
@@ -463,7 +415,7 @@ def voids_table(inst: Instance, assignment: np.ndarray, chains: pd.DataFrame,
     arriving: dict[int, list[int]] = {}
     for c in np.flatnonzero((assignment >= 0) & (assignment != inst.current)).tolist():
         arriving.setdefault(int(assignment[c]), []).append(c)
-    used_after = _occupied(inst, assignment)
+    used_after = occupied(inst, assignment)
     rows: list[dict[str, Any]] = []
     places = sorted(set(np.flatnonzero(inst.vacancies > 0).tolist()) | set(freed_at)
                     | set(arriving))
@@ -563,7 +515,7 @@ def make_plan(result: Result, deadline: float | None = None
     moves = moves_table(inst, a, chains)
     voids = voids_table(inst, a, chains, proven=result.status == Status.OPTIMAL,
                         deadline=deadline)
-    before, after = totals(inst, _status_quo(inst)), totals(inst, a)
+    before, after = totals(inst, status_quo_assignment(inst)), totals(inst, a)
     rl = inst.reallocation
     late = deadline is not None and time.perf_counter() > deadline
     if rl.max_moves is not None and len(moves) >= rl.max_moves and not late:

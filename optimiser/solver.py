@@ -45,6 +45,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     opts = options or SolveOptions(**kw)  # type: ignore[arg-type]
     with SolveContext(inst, opts, progress, best_plan=best) as ctx:
         cands = setup.candidates(ctx)
+        if ctx.stats.get("candidates_cut_short"):
+            return setup.cut_short(ctx, cands)
         fast = setup.fast_path(ctx, cands) if flow_in_time(ctx, cands) else None
         if fast is not None:
             return fast

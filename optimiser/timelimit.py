@@ -16,8 +16,8 @@ from types import TracebackType
 
 from .deadline import Deadline, grace
 from .instance import Instance
-from .reallocate import keeps_run_rules, status_quo_plan
 from .solver import BestPlan, Plan, Result, Status, plan_result
+from .statusquo import keeps_run_rules, status_quo_plan
 from .watchdog import Watchdog
 
 # seconds the fallback needs at least, besides writing the files

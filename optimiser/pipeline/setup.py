@@ -6,12 +6,16 @@ import logging
 import time
 from dataclasses import replace
 
+import numpy as np
+
 from .. import flow
 from ..candidates import Candidates, build_candidates
 from ..spatial import spatial_applies
+from ..status import Status
+from ..statusquo import occupied, spec_objective, status_quo_assignment
 from .context import SolveContext
-from .plans import forced_units, moves_of, status_quo
-from .types import BACKENDS, Result
+from .plans import forced_units, greedy, moves_of, stability_of, status_quo, subset, unit_placement
+from .types import BACKENDS, Plan, Result
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,50 @@ def candidates(ctx: SolveContext) -> Candidates:
     cands, ctx.pool = build_candidates(ctx.inst, limit=limit, spatial=spatial,
                                        deadline=deadline)
     ctx.timings["candidates"] = ctx.elapsed() - t
+    if time.perf_counter() > deadline and unreached(cands).any():
+        ctx.stats["candidates_cut_short"] = 1.0
     return cands
+
+
+def unreached(cands: Candidates) -> np.ndarray:
+    """Per unit, whether the candidate pass stopped before it: counted feasible yet
+    holding no pair (a unit the pass reached keeps at least its cheapest pair). The
+    spatial pass reaches every unit's nearest blocks, so it never leaves one."""
+    if cands.space is not None:
+        return np.zeros(len(cands.n_feasible), dtype=bool)
+    held = np.bincount(cands.unit, minlength=len(cands.n_feasible)) > 0
+    return (cands.n_feasible > 0) & ~held
+
+
+def cut_short(ctx: SolveContext, cands: Candidates) -> Result:
+    """The candidate pass stopped at its share of the limit before reaching every unit:
+    no later stage can keep its promises on such a pool (a unit never reached has no pair
+    to stay in), so the answer is the status quo, with the waiting units the pass reached
+    placed greedily in the beds left; stopped by the time limit, with the zero-price
+    Lagrangian bound, which holds over every pair (the units never reached floored)."""
+    inst = ctx.inst
+    ctx.say(f"the candidate pass was cut short by the time limit "
+            f"({int(unreached(cands).sum()):,} units not reached): the status quo, "
+            "waiting children placed where the pass found room")
+    plan = status_quo_assignment(inst)
+    waiting = inst.unit_placed[cands.unit] == 0
+    room = np.maximum(inst.capacity.astype(np.int64) - occupied(inst, plan), 0)
+    fill = subset(cands, waiting)
+    placed = unit_placement(fill, greedy(inst, fill, capacity=room))[inst.units.unit_of]
+    plan = np.where(placed >= 0, placed, plan)
+    objective = spec_objective(inst, plan)
+    bound = float(cands.stats.get("lagrangian_zero_bound", -np.inf)) - stability_of(inst, plan)
+    bound = min(bound, objective) if np.isfinite(bound) else 0.0  # no term is negative
+    if ctx.best_plan is not None:
+        ctx.best_plan.offer(Plan(plan, objective, bound))
+    runtime = ctx.elapsed()
+    ctx.timings["total"] = runtime
+    stats = {**cands.stats, **ctx.stats, "stopped_by": "time limit", "plan": "status quo",
+             "units": float(inst.units.n)}
+    return Result(status=Status.TIME_LIMIT, objective=objective, bound=bound,
+                  gap=(objective - bound) / max(abs(objective), 1.0), runtime=runtime,
+                  seed=ctx.opts.seed, assignment=plan, greedy_objective=objective,
+                  timings=ctx.timings, stats=stats, instance=inst, candidates=fill)
 
 
 def fast_path(ctx: SolveContext, cands: Candidates) -> Result | None:
