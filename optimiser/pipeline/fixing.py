@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..candidates import Candidates
-from .colgen import Relaxation
+from .colgen import Relaxation, flow_roundable
 from .context import SolveContext
+from .fill import fill
 from .hints import Incumbent
-from .plans import subset, with_musts
+from .plans import objective_of, subset, with_musts
 from .pricing import dive_pairs, merge, price, reduced_costs
 
 
@@ -34,6 +35,7 @@ class Fixed:
     proof_cands: Candidates | None  # every pair fixing keeps, when `model` holds fewer
     proof_min: float  # least reduced cost of a pair left out of `proof_cands`
     best_option: np.ndarray | None  # per unit, its best option priced with the duals
+    best_obj: float  # the incumbent's objective (lower than the hints' once filled)
 
 
 def reindex(best: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -46,7 +48,9 @@ def reduced_cost_fixing(ctx: SolveContext, relax: Relaxation, inc: Incumbent) ->
     """The search model by the route: each unit's best pairs on the transport route,
     everything where no pricing pass over every pair is possible, else fixing."""
     tp = ctx.tuning
-    cands, best = relax.cands, inc.best
+    cands, best, best_obj = relax.cands, inc.best, inc.best_obj
+    if relax.transport:
+        cands, best, best_obj = filled(ctx, relax, cands, best, best_obj)
     if relax.transport and relax.pricing is not None:
         # regional scale: fixing by reduced cost would keep far more pairs than a search
         # can use in the time left, so the model holds each unit's best pairs by reduced
@@ -57,14 +61,33 @@ def reduced_cost_fixing(ctx: SolveContext, relax: Relaxation, inc: Incumbent) ->
         model = subset(cands, keep)
         ctx.say(f"search model: {len(model):,} of {len(cands):,} pairs, each unit's "
                 f"{tp.transport_dive_pairs} best by reduced cost and the incumbent's")
-        return Fixed(cands, model, reindex(best, keep), False, np.inf, None, np.inf, None)
+        return Fixed(cands, model, reindex(best, keep), False, np.inf, None, np.inf, None,
+                     best_obj)
     if relax.pricing is not None and np.isfinite(relax.lag) and ctx.pool is None:
         # a register too large to hold: another pass over every pair would cost as much
         # as the candidate pass, and could not complete the proof; the bound is lag
-        return Fixed(cands, cands, best, False, np.inf, None, np.inf, None)
+        return Fixed(cands, cands, best, False, np.inf, None, np.inf, None, best_obj)
     if relax.pricing is not None and np.isfinite(relax.lag):
         return fix(ctx, relax, inc)
-    return Fixed(cands, cands, best, True, np.inf, None, np.inf, None)
+    return Fixed(cands, cands, best, True, np.inf, None, np.inf, None, best_obj)
+
+
+def filled(ctx: SolveContext, relax: Relaxation, cands: Candidates, best: np.ndarray,
+           best_obj: float) -> tuple[Candidates, np.ndarray, float]:
+    """The incumbent with unplaced units put in the beds it leaves free (`fill`), on the
+    transport route, whose only rows are the unit and capacity rows; published at once."""
+    if not flow_roundable(ctx.inst, ctx.forced, ctx.max_moves):
+        return cands, best, best_obj
+    t = time.perf_counter()
+    cands, best, n = fill(ctx.inst, cands, best, ctx.pool)
+    ctx.timings["greedy"] = ctx.timings.get("greedy", 0.0) + time.perf_counter() - t
+    if not n:
+        return cands, best, best_obj
+    best_obj = objective_of(ctx.inst, cands, best)
+    ctx.publish(cands, best, max(relax.lag, relax.lag0))
+    ctx.say(f"free beds filled: {n:,} units placed, £{best_obj:,.2f}/week "
+            f"({time.perf_counter() - t:.1f}s)")
+    return cands, best, best_obj
 
 
 def fix(ctx: SolveContext, relax: Relaxation, inc: Incumbent) -> Fixed:
@@ -127,4 +150,4 @@ def fix(ctx: SolveContext, relax: Relaxation, inc: Incumbent) -> Fixed:
     ctx.say(f"reduced-cost fixing: {len(model):,} of {len(cands):,} pairs can still "
             f"matter (gap £{slack:,.2f})")
     return Fixed(cands, model, reindex(best, keep), complete, min_excluded, proof_cands,
-                 proof_min, extra.best_option)
+                 proof_min, extra.best_option, best_obj)

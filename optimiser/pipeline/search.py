@@ -61,7 +61,7 @@ def search(ctx: SolveContext, relax: Relaxation, inc: Incumbent, fixed: Fixed) -
                   or len(fixed.model) >= ctx.tuning.cut_proof_min_pairs)
     if not cut_wanted:
         ctx.drop_root_cuts()  # fixing left a model the search can prove
-    start = Searched(fixed.model, fixed.best, inc.best_obj, fix_lag=relax.lag,
+    start = Searched(fixed.model, fixed.best, fixed.best_obj, fix_lag=relax.lag,
                      min_excluded=fixed.min_excluded, complete=fixed.complete)
     t = time.perf_counter()
     if ctx.highs_route:
@@ -114,7 +114,7 @@ def highs_search(ctx: SolveContext, relax: Relaxation, inc: Incumbent, fixed: Fi
         # the cut bound came during the dive: used whatever fixing left (it fixes at
         # least as many pairs as the plain bound)
         cut = cut_search(ctx.inst, inc.early, fixed.model, pool, relax.cliques, fixed.best,
-                         inc.best_obj, time.perf_counter() + left, ctx.say,
+                         fixed.best_obj, time.perf_counter() + left, ctx.say,
                          min_final=ctx.min_final(), tuning=tp, seeds=ctx.race_seeds())
     elif cut_wanted and pool is not None and (harvest := ctx.take_root_cuts()) is not None:
         # fixing kept more pairs than a search proves in the time: certified root cuts
@@ -122,7 +122,7 @@ def highs_search(ctx: SolveContext, relax: Relaxation, inc: Incumbent, fixed: Fi
         # left: the root cuts may arrive late, and the last MIP on a few thousand pairs
         # needs only a second or two
         cut = cut_proof(ctx.inst, fixed.cands, fixed.model, pool, relax.cliques, fixed.best,
-                        inc.best_obj, relax.lag, time.perf_counter() + left, ctx.say,
+                        fixed.best_obj, relax.lag, time.perf_counter() + left, ctx.say,
                         harvest,
                         min_final=ctx.min_final(), tuning=tp, server=ctx.server,
                         seeds=ctx.race_seeds())
