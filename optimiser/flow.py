@@ -26,6 +26,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from .candidates import Candidates, PairPool
+from .forked import call_by
 from .instance import Instance
 from .pipeline.plans import beds_left, greedy, objective_of, split_penalty, unit_placement
 from .pipeline.pricing import best_per_unit
@@ -42,6 +43,11 @@ FLOW_COST_RANGE = 2.0 ** 60  # |cost| x (nodes + 1) kept below this (OR-Tools' i
 # started (it holds the interpreter), and too cautious a figure would send an instance
 # the flow proves in time to the general route
 FLOW_SECONDS_PER_ARC_LOG = 6e-8
+# a flow expected to take more than this share of the time left, or more than these
+# seconds, runs in a worker process killed at the deadline: an inline flow cannot be
+# stopped, and forking costs a few hundredths of a second, nothing beside a long flow
+FLOW_INLINE_SHARE = 0.25
+FLOW_INLINE_SECONDS = 1.0
 
 
 def flow_seconds(arcs: int) -> float:
@@ -129,18 +135,24 @@ def flow_choice(inst: Instance, cands: Candidates) -> tuple[np.ndarray, int]:
 
 
 def solve_flow(inst: Instance, cands: Candidates, pool: PairPool, seed: int,
-               timings: dict[str, float], t_start: float) -> Result:
-    """The whole solve on the fast path: returns a Result (status optimal)."""
+               timings: dict[str, float], t_start: float,
+               deadline: float | None = None, start: np.ndarray | None = None) -> Result:
+    """The whole solve on the fast path: returns a Result (status optimal). With
+    `deadline` (a `time.perf_counter()` value) the flow runs in a worker process, and
+    `forked.TooLate` is raised when it has not answered by then. `start`: the greedy
+    plan on `cands`, when the caller has it (the greedy objective is reported)."""
     t = time.perf_counter()
     full = pool_candidates(inst, pool, cands.n_feasible, cands.stats)
     timings["build"] = time.perf_counter() - t
     t = time.perf_counter()
-    chosen, pence = flow_choice(inst, full)
+    chosen, pence = (flow_choice(inst, full) if deadline is None
+                     else call_by(deadline, flow_choice, inst, full))
     timings["solve"] = time.perf_counter() - t
-    t = time.perf_counter()
-    start = greedy(inst, cands)
+    if start is None:
+        t = time.perf_counter()
+        start = greedy(inst, cands)
+        timings["greedy"] = time.perf_counter() - t
     greedy_obj = objective_of(inst, cands, start)
-    timings["greedy"] = time.perf_counter() - t
     obj = objective_of(inst, full, chosen)
     runtime = time.perf_counter() - t_start
     timings["total"] = runtime

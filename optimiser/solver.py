@@ -24,7 +24,7 @@ from .candidates import Candidates
 from .instance import Instance
 from .pipeline import colgen, cutproof, finish, fixing, hints, proof, search, setup
 from .pipeline.context import SolveContext
-from .pipeline.plans import admissible, greedy
+from .pipeline.plans import admissible
 from .pipeline.types import BACKENDS, BestPlan, Plan, Result, SolveOptions
 from .status import Status
 
@@ -86,9 +86,9 @@ def plan_result(inst: Instance, plan: Plan, runtime: float, seed: int = 0) -> Re
 
 
 def flow_in_time(ctx: SolveContext, cands: Candidates) -> bool:
-    """Whether the fast path's flow, which cannot be interrupted, is expected to end in the
-    time left (the general route, which keeps its clock, takes over when not); the greedy
-    start is offered first, for a caller whose time runs out regardless."""
+    """Whether the fast path's flow is expected to end in the time left (the general
+    route, which keeps its clock, takes over when not: a flow stopped at the limit leaves
+    only the greedy plan)."""
     if ctx.pool is None:
         return True  # no fast path without every pair
     opts = ctx.opts
@@ -100,7 +100,6 @@ def flow_in_time(ctx: SolveContext, cands: Candidates) -> bool:
         ctx.say(f"min-cost flow over {len(ctx.pool):,} pairs would take about "
                 f"{expected:.0f}s, more than is left: the general route")
         return False
-    ctx.publish(cands, greedy(ctx.inst, cands))
     return True
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import flow
 from ..candidates import Candidates, build_candidates
+from ..forked import TooLate, can_fork
 from ..spatial import spatial_applies
 from ..status import Status
 from ..statusquo import occupied, spec_objective, status_quo_assignment
@@ -73,14 +74,20 @@ def cut_short(ctx: SolveContext, cands: Candidates) -> Result:
     bound = min(bound, objective) if np.isfinite(bound) else 0.0  # no term is negative
     if ctx.best_plan is not None:
         ctx.best_plan.offer(Plan(plan, objective, bound))
+    return stopped_result(ctx, fill, plan, objective, bound, "status quo")
+
+
+def stopped_result(ctx: SolveContext, cands: Candidates, plan: np.ndarray, objective: float,
+                   bound: float, kind: str) -> Result:
+    """`plan` (per child) as a solve stopped by its time limit, with `bound`."""
     runtime = ctx.elapsed()
     ctx.timings["total"] = runtime
-    stats = {**cands.stats, **ctx.stats, "stopped_by": "time limit", "plan": "status quo",
-             "units": float(inst.units.n)}
+    stats = {**cands.stats, **ctx.stats, "stopped_by": "time limit", "plan": kind,
+             "units": float(ctx.inst.units.n)}
     return Result(status=Status.TIME_LIMIT, objective=objective, bound=bound,
                   gap=(objective - bound) / max(abs(objective), 1.0), runtime=runtime,
                   seed=ctx.opts.seed, assignment=plan, greedy_objective=objective,
-                  timings=ctx.timings, stats=stats, instance=inst, candidates=fill)
+                  timings=ctx.timings, stats=stats, instance=ctx.inst, candidates=cands)
 
 
 def fast_path(ctx: SolveContext, cands: Candidates) -> Result | None:
@@ -94,11 +101,45 @@ def fast_path(ctx: SolveContext, cands: Candidates) -> Result | None:
         return None
     if flow.flow_blocker(ctx.inst) is not None:
         return None
+    t = ctx.elapsed()
+    start = greedy(ctx.inst, cands)  # offered first, for a caller whose time runs out
+    ctx.timings["greedy"] = ctx.elapsed() - t
+    ctx.publish(cands, start)
     try:
-        return flow.solve_flow(ctx.inst, cands, ctx.pool, opts.seed, ctx.timings, ctx.t_start)
+        return flow.solve_flow(ctx.inst, cands, ctx.pool, opts.seed, ctx.timings, ctx.t_start,
+                               deadline=flow_deadline(ctx, len(ctx.pool)), start=start)
+    except TooLate:
+        return flow_stopped(ctx, cands, start)
     except RuntimeError as exc:
         log.warning("min-cost flow fast path failed (%s): the general route", exc)
         return None
+
+
+def flow_deadline(ctx: SolveContext, arcs: int) -> float | None:
+    """When the flow over `arcs` pairs must have answered (a `time.perf_counter()` value:
+    the end of the time limit), for a flow run in a worker process that can be stopped;
+    None to run it here, where nothing can stop it: when it is expected to take a small
+    share of the time left (forking costs a little), or the platform cannot fork."""
+    left = ctx.time_limit - ctx.elapsed()
+    inline = min(flow.FLOW_INLINE_SHARE * left, flow.FLOW_INLINE_SECONDS)
+    if flow.flow_seconds(arcs) <= inline or not can_fork():
+        return None
+    return ctx.t_start + ctx.time_limit
+
+
+def flow_stopped(ctx: SolveContext, cands: Candidates, start: np.ndarray) -> Result:
+    """The flow's worker was stopped at the time limit: the greedy plan `start` on the
+    kept pairs (every pair may be taken: no run rule holds on the fast path), with the
+    zero-price Lagrangian bound over every pair, as a solve stopped by its time limit."""
+    inst = ctx.inst
+    ctx.say("the min-cost flow did not end by the time limit: stopped; the greedy plan")
+    plan = unit_placement(cands, start)[inst.units.unit_of]
+    objective = spec_objective(inst, plan)
+    bound = float(cands.stats.get("lagrangian_zero_bound", -np.inf))
+    bound = min(bound, objective) if np.isfinite(bound) else 0.0  # no term is negative
+    if ctx.best_plan is not None:
+        ctx.best_plan.offer(Plan(plan, objective, bound))
+    return stopped_result(ctx, cands, plan, objective, bound, "greedy (flow stopped)")
 
 
 def choose_backend(ctx: SolveContext, cands: Candidates) -> None:
