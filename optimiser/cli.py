@@ -270,8 +270,9 @@ def cmd_plan_capacity(args: argparse.Namespace) -> int:
     """Commissioning: beds to block-book per contract under uncertain demand."""
     from .commission import OverrideError
     from .commission.dist import SchedulerUnreachable
+    from .commission.report import figure_png, run_plan_capacity, write_outputs
     from .commission.report import format_summary as capacity_summary
-    from .commission.report import run_plan_capacity, write_outputs
+    from .commission.stopped import CapacityGuard
 
     if args.scenarios < 1:
         print("error: --scenarios must be at least 1", file=sys.stderr)
@@ -286,20 +287,38 @@ def cmd_plan_capacity(args: argparse.Namespace) -> int:
         print("error: --time-limit must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
     deadline = _deadline(args)
-    try:
-        run = run_plan_capacity(args.instance, args.scenarios, seed=args.seed,
-                                time_limit_per_scenario=args.time_limit_per_scenario,
-                                sets=args.set or [], scheduler=args.scheduler,
-                                workers=args.workers, progress=not args.quiet,
-                                deadline=None if args.time_limit is None
-                                else deadline.at() - CAPACITY_WRITE_SECONDS)
-    except OverrideError as e:  # a --set naming nothing known, or a bad value
-        print(f"error: --set {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except SchedulerUnreachable as e:
-        print(f"error: --scheduler: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    run.command = " ".join(
+    armed = getattr(args, "own_process", False)  # the process is the command's to end
+    with CapacityGuard(deadline, args.out, args.instance, args.scenarios, armed) as guard:
+        guard.command = _capacity_command(args)
+        try:
+            run = run_plan_capacity(args.instance, args.scenarios, seed=args.seed,
+                                    time_limit_per_scenario=args.time_limit_per_scenario,
+                                    sets=args.set or [], scheduler=args.scheduler,
+                                    workers=args.workers, progress=not args.quiet,
+                                    deadline=None if args.time_limit is None
+                                    else deadline.at() - CAPACITY_WRITE_SECONDS,
+                                    loaded=guard.loaded)
+        except OverrideError as e:  # a --set naming nothing known, or a bad value
+            guard.claim()
+            print(f"error: --set {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except SchedulerUnreachable as e:
+            guard.claim()
+            print(f"error: --scheduler: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        run.command = guard.command
+        guard.planned(run)
+        figure = figure_png(run)  # the slow part, before the writing is claimed
+        guard.claim()
+        write_outputs(run, args.out, figure=figure)
+    print(capacity_summary(run))
+    print(f"\nwritten to {args.out}/ (plan.json, report.md, cost_curve.png)")
+    return EXIT_OK
+
+
+def _capacity_command(args: argparse.Namespace) -> str:
+    """The command line of a plan-capacity run, as its report quotes it."""
+    return " ".join(
         ["placement plan-capacity", args.instance, f"--scenarios {args.scenarios}",
          f"--out {args.out}", f"--seed {args.seed}",
          f"--time-limit-per-scenario {args.time_limit_per_scenario:g}"]
@@ -307,10 +326,6 @@ def cmd_plan_capacity(args: argparse.Namespace) -> int:
         + ([f"--scheduler {args.scheduler}"] if args.scheduler else [])
         + ([f"--workers {args.workers}"] if args.workers is not None else [])
         + [f"--set {x}" for x in args.set or []])
-    write_outputs(run, args.out)
-    print(capacity_summary(run))
-    print(f"\nwritten to {args.out}/ (plan.json, report.md, cost_curve.png)")
-    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:

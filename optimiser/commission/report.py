@@ -10,6 +10,7 @@ written, so an error never leaves a half-written plan.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 import os
@@ -17,10 +18,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 WEEKS_PER_YEAR = 52.0  # fallback when a plan does not say (weekly x 52)
 
@@ -51,8 +52,11 @@ def run_plan_capacity(instance: str, n_scenarios: int, *, seed: int = 0,
                       time_limit_per_scenario: float = 10.0, sets: Sequence[str] = (),
                       scheduler: str | None = None, workers: int | None = None,
                       progress: bool = True, log: TextIO | None = None,
-                      deadline: float | None = None) -> CapacityRun:
+                      deadline: float | None = None,
+                      loaded: Callable[[Any], None] | None = None) -> CapacityRun:
     """Load, sample, plan (and re-plan with ``sets``) with one mapper for every sweep.
+    ``loaded`` is told the commissioning data once read (what a time limit's last resort
+    writes from).
 
     ``deadline`` (a time.perf_counter() value): planning ends by then (the what-if plan,
     if any, has the second half of the time left after loading); each plan is made on
@@ -68,6 +72,8 @@ def run_plan_capacity(instance: str, n_scenarios: int, *, seed: int = 0,
     log = log or sys.stderr
     t0 = time.perf_counter()
     data = load_commission(instance)
+    if loaded is not None:
+        loaded(data)
     changed_data = apply_overrides(data, list(sets)) if sets else None
     for w in data.warnings:
         print(f"warning: {w}", file=log)
@@ -441,7 +447,7 @@ def _num(x: Any) -> str:
 # ----------------------------------------------------------------------------- figure
 
 
-def plot_cost_curve(run: CapacityRun, path: Path) -> None:
+def plot_cost_curve(run: CapacityRun, path: Path | BinaryIO) -> None:
     """cost_curve.png: expected weekly cost against beds booked, one line per contract."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -483,8 +489,18 @@ def plot_cost_curve(run: CapacityRun, path: Path) -> None:
 # ----------------------------------------------------------------------------- writing
 
 
-def write_outputs(run: CapacityRun, out: str | Path) -> Path:
-    """plan.json, report.md and cost_curve.png into ``out``, all or nothing.
+def figure_png(run: CapacityRun) -> bytes:
+    """cost_curve.png's bytes (drawn before the writing starts: drawing is the slow part)."""
+    buf = io.BytesIO()
+    plot_cost_curve(run, buf)
+    return buf.getvalue()
+
+
+def write_outputs(run: CapacityRun, out: str | Path, figure: bytes | None = None,
+                  note: str = "") -> Path:
+    """plan.json, report.md and cost_curve.png into ``out``, all or nothing. `figure`:
+    cost_curve.png's bytes when drawn already (else drawn here); `note`: a paragraph
+    ending the report.
 
     Everything goes into a temporary folder beside ``out`` first, then is renamed into
     place; a previous ``out`` is replaced only after the new one is complete.
@@ -497,8 +513,12 @@ def write_outputs(run: CapacityRun, out: str | Path) -> Path:
     try:
         (tmp / "plan.json").write_text(json.dumps(build_plan_json(run), indent=1) + "\n",
                                        encoding="utf-8")
-        plot_cost_curve(run, tmp / "cost_curve.png")
-        (tmp / "report.md").write_text(render_markdown(run) + "\n", encoding="utf-8")
+        if figure is None:
+            plot_cost_curve(run, tmp / "cost_curve.png")
+        else:
+            (tmp / "cost_curve.png").write_bytes(figure)
+        report = render_markdown(run) + (f"\n\n{note}" if note else "")
+        (tmp / "report.md").write_text(report + "\n", encoding="utf-8")
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would hide the plan from colleagues
