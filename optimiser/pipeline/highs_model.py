@@ -147,16 +147,17 @@ def race_milp(inst: Instance, cands: Candidates, time_limit: float, seeds: int,
 
 def start_milp(inst: Instance, cands: Candidates, time_limit: float,
                forced: np.ndarray | None, max_moves: int | None, cliques: np.ndarray,
-               ) -> Pending | None:
+               hint: np.ndarray | None = None) -> Pending | None:
     """`solve_milp` started in HiGHS's process and not waited for (None: no model to
     solve); read it with `milp_answer(inst, cands, pending.result())`, which is None
     when highspy could not run it. Why: this process can work on the cut proof's bound
-    while the dive searches, and stop the dive when that bound is ready."""
+    while the dive searches, and stop the dive when that bound is ready. `hint`: as
+    `solve_milp`'s."""
 
     k = len(cands)
     if k == 0:
         return None
-    c, a_ub, b_ub, lb, _ = milp_arrays(inst, cands, forced, max_moves, None, None, cliques,
-                                        None, None)
+    c, a_ub, b_ub, lb, x0 = milp_arrays(inst, cands, forced, max_moves, None, None, cliques,
+                                         hint, None)
     return milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
-                      milp_options(time_limit))
+                      milp_options(time_limit), hint=x0)

@@ -1,10 +1,10 @@
 """Stage: hints, the incumbent that reduced-cost fixing measures the gap from.
 
-The greedy start (or the status quo, which keeps every re-allocation rule), then
-roundings of the LP: greedy guided by it, the flow rounding, and a MIP dive on each
-unit's few best pairs (HiGHS's route; CP-SAT's LP dive otherwise). While HiGHS dives in
-its own process, the cut proof's bound is found here from the root cuts, and stops the
-dive when it is ready.
+The greedy start (or the status quo, which keeps every re-allocation rule), the
+caller's warm start when the model admits it, then roundings of the LP: greedy guided
+by it, the flow rounding, and a MIP dive on each unit's few best pairs (HiGHS's route;
+CP-SAT's LP dive otherwise). While HiGHS dives in its own process, the cut proof's bound
+is found here from the root cuts, and stops the dive when it is ready.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .plans import (
     admissible,
     forced_pairs,
     greedy,
+    moves_limit_rhs,
     objective_of,
     stability_of,
     status_quo,
@@ -34,6 +35,7 @@ from .plans import (
     unit_placement,
 )
 from .pricing import dive_pairs
+from .rows import model_rows
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +70,17 @@ def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
     best, best_obj = start, greedy_obj
     if ok(start):  # never an inadmissible plan (none kept, say, when no pair is)
         ctx.publish(cands, start, max(relax.lag, relax.lag0))
+    warm = warm_start(ctx, relax)
+    if warm is not None:
+        w_obj = objective_of(inst, cands, warm)
+        ctx.say(f"warm start £{w_obj:,.2f}/week")
+        if w_obj < best_obj:
+            best, best_obj = warm, w_obj
     early: CutBound | None = None
     if lp_x is not None and ctx.out_of_time():
         ctx.say("no time left for the roundings: the greedy start")
     elif lp_x is not None:
-        found, early = roundings(ctx, relax, lp_x)
+        found, early = roundings(ctx, relax, lp_x, warm)
         for rounded in found:
             r_obj = objective_of(inst, cands, rounded)
             if r_obj < best_obj and ok(rounded):
@@ -96,10 +104,78 @@ def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
     return Incumbent(best, best_obj, greedy_obj, greedy_stability, early)
 
 
-def roundings(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray
+def warm_start(ctx: SolveContext, relax: Relaxation) -> np.ndarray | None:
+    """The caller's start (`SolveOptions.start`, per child) as a plan over the kept pairs
+    (per unit), or None: not given, or not a plan the model admits (a unit's members
+    apart, a pair no rule allows, a placement over its beds, a row of the model broken).
+    A feasible pair of the start that column generation did not keep is repaired: the
+    start's other pairs first, the greedy fills the rest."""
+    inst, cands, given = ctx.inst, relax.cands, ctx.opts.start
+    if given is None:
+        return None
+    a = np.asarray(given)
+    m, units = inst.n_placements, inst.units
+    if (a.shape != (inst.n_children,) or not np.issubdtype(a.dtype, np.integer)
+            or (a < -1).any() or (a >= m).any()):
+        log.warning("warm start ignored: not a placement index (or -1) per child")
+        return None
+    first = a[units.order[units.start[:-1]]].astype(np.int64)
+    if not np.array_equal(first[units.unit_of], a):
+        log.warning("warm start ignored: it places a unit's members apart")
+        return None
+    placed = np.flatnonzero(first >= 0)
+    pool = ctx.pool
+    if pool is not None:  # every feasible pair: the start's must all be there, in beds
+        at = pair_index(pool.unit, pool.placement, m, placed, first[placed])
+        if (at < 0).any() or (np.bincount(pool.placement[at], weights=pool.use[at],
+                                          minlength=m) > inst.capacity).any():
+            log.warning("warm start ignored: a pair no rule allows, or too few beds")
+            return None
+    at = pair_index(cands.unit, cands.placement, m, placed, first[placed])
+    chosen = np.full(units.n, -1, dtype=np.int64)
+    if (at >= 0).all():
+        chosen[placed] = at
+    else:
+        chosen = greedy(inst, cands, first=np.concatenate(
+            [forced_pairs(inst, cands, ctx.forced), at[at >= 0]]))
+    if not keeps_rows(ctx, relax, chosen):
+        log.warning("warm start ignored: the model does not admit it")
+        return None
+    return chosen
+
+
+def pair_index(unit: np.ndarray, placement: np.ndarray, m: int, want_unit: np.ndarray,
+               want_place: np.ndarray) -> np.ndarray:
+    """Per wanted (unit, placement), its index among the pairs (unit, placement), -1
+    where absent; `m` placements."""
+    key = unit.astype(np.int64) * m + placement
+    order = np.argsort(key, kind="stable")
+    want = want_unit.astype(np.int64) * m + want_place
+    if len(key) == 0:
+        return np.full(len(want), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(key[order], want), len(key) - 1)
+    return np.where(key[order][pos] == want, order[pos], -1)
+
+
+def keeps_rows(ctx: SolveContext, relax: Relaxation, chosen: np.ndarray) -> bool:
+    """Whether the plan `chosen` (per unit, into the kept pairs) keeps every row of the
+    model (capacity, departures, kept placements, the moves limit, cuts) and its pins."""
+    inst, cands = ctx.inst, relax.cands
+    if not admissible(inst, cands, chosen, ctx.forced, ctx.max_moves):
+        return False
+    rhs = moves_limit_rhs(inst, ctx.max_moves)
+    rw = model_rows(inst, cands, None, rhs, cliques=relax.cliques)
+    x = np.zeros(len(cands))
+    x[chosen[chosen >= 0]] = 1.0
+    return bool((rw.a @ x <= rw.b + 1e-9).all())
+
+
+def roundings(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray,
+              warm: np.ndarray | None = None
               ) -> tuple[list[np.ndarray], CutBound | None]:
     """Plans rounded from the LP's solution `lp_x` (not yet checked for admissibility),
-    and the cut bound when it was found during HiGHS's dive."""
+    and the cut bound when it was found during HiGHS's dive (which starts from `warm`,
+    a plan over the kept pairs, when given)."""
     inst, tp = ctx.inst, ctx.tuning
     cands = relax.cands
     first = forced_pairs(inst, cands, ctx.forced)
@@ -120,7 +196,7 @@ def roundings(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray
         if plan is not None:
             found.append(plan)
     elif ctx.highs_route and relax.pricing is not None:
-        plan, early = highs_dive(ctx, relax, lp_x)
+        plan, early = highs_dive(ctx, relax, lp_x, warm)
         if plan is not None:
             found.append(plan)
     else:
@@ -130,22 +206,30 @@ def roundings(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray
     return found, early
 
 
-def highs_dive(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray
+def highs_dive(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray,
+               warm: np.ndarray | None = None
                ) -> tuple[np.ndarray | None, CutBound | None]:
     """Branch and cut on each unit's few best pairs by LP reduced cost (and the LP's
     own, and staying): a near-optimal incumbent in seconds, so that reduced-cost fixing
     leaves a small model. With root cuts running, the dive runs in HiGHS's process while
     the cut bound is found here; a ready bound stops the dive after `dive_min_share`.
+    With a warm start (a plan over the relaxation's pairs), its pairs join the dive and
+    it is HiGHS's first incumbent.
     Returns the plan (indices into the relaxation's pairs) and the cut bound if found."""
     inst, tp, pool = ctx.inst, ctx.tuning, ctx.pool
     cands, forced, max_moves = relax.cands, ctx.forced, ctx.max_moves
     assert relax.pricing is not None
     sub_keep = dive_pairs(inst, cands, relax.duals, relax.pricing.best_option, lp_x,
                           tp.dive_pairs_per_unit)
+    hint = None
+    if warm is not None:
+        sub_keep[warm[warm >= 0]] = True
+        at = np.cumsum(sub_keep) - 1  # a kept pair's index in the dive's model
+        hint = np.where(warm >= 0, at[np.maximum(warm, 0)], -1)
     sub = subset(cands, sub_keep)
     # HiGHS finds this model's optimum late, so the dive gets a good share of the limit
     dive_limit = min(ctx.share(tp.dive_share), ctx.time_limit - ctx.elapsed())
-    running = (start_milp(inst, sub, dive_limit, forced, max_moves, relax.cliques)
+    running = (start_milp(inst, sub, dive_limit, forced, max_moves, relax.cliques, hint)
                if ctx.root_cuts is not None and pool is not None else None)
     early: CutBound | None = None
     mip = None
@@ -174,10 +258,10 @@ def highs_dive(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray
             mip = milp_answer(inst, sub, res)[0]
         else:  # no highspy: SciPy's HiGHS, for what is left of the dive's time
             mip, _, _ = solve_milp(inst, sub, dive_limit - (time.perf_counter() - dive_from),
-                                   forced, max_moves, cliques=relax.cliques)
+                                   forced, max_moves, cliques=relax.cliques, hint=hint)
     else:
         mip, _, _ = solve_milp(inst, sub, dive_limit, forced, max_moves,
-                               cliques=relax.cliques)
+                               cliques=relax.cliques, hint=hint)
     if mip is None:
         return None, early
     index = np.flatnonzero(sub_keep)

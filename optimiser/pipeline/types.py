@@ -43,6 +43,10 @@ class SolveOptions:
     fast_path: bool = True
     # the solver's tuning: route sizes and time shares (optimiser/params.py)
     tuning: SolverParams = field(default_factory=SolverParams)
+    # a warm start: per child, a placement index (-1 unplaced), such as the optimum of
+    # the same instance before a placement was appended. Offered as the first incumbent
+    # when the model admits it (ignored otherwise); it changes the time, never the optimum
+    start: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,6 @@ class Result:
     stats: dict[str, Any]  # counts (float); "backend" (str): what solved the model
     instance: Instance = field(repr=False)
     candidates: Candidates = field(repr=False)
-
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
 
