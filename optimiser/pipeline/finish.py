@@ -54,4 +54,14 @@ def finish(ctx: SolveContext, relax: Relaxation, inc: Incumbent, out: Outcome) -
     return Result(status=status, objective=best_obj, bound=float(bound), gap=float(gap),
                   runtime=runtime, seed=opts.seed, assignment=assignment,
                   greedy_objective=greedy_obj, timings=ctx.timings, stats=stats,
-                  instance=inst, candidates=out.model)
+                  instance=inst, candidates=out.model,
+                  capacity_prices=capacity_prices(relax))
+
+
+def capacity_prices(relax: Relaxation) -> np.ndarray | None:
+    """Per placement, the capacity duals of the relaxation's bound (an LP's; on a large
+    register a point between two LPs' duals; the transportation relaxation's on that
+    route), or None when column generation ran no LP or found no bound."""
+    if relax.rounds <= 0 or not np.isfinite(relax.lag):
+        return None
+    return np.maximum(np.asarray(relax.duals.pi, dtype=float), 0.0).copy()

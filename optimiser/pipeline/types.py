@@ -65,6 +65,11 @@ class Result:
     stats: dict[str, Any]  # counts (float); "backend" (str): what solved the model
     instance: Instance = field(repr=False)
     candidates: Candidates = field(repr=False)
+    # per placement, the LP dual of its capacity row (pounds a week: what one more bed
+    # there would save the relaxation); None when no LP ran (the flow's fast path, or no
+    # time for one)
+    capacity_prices: np.ndarray | None = field(default=None, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
 

@@ -33,7 +33,7 @@ from .areas import Districts, child_areas, placement_areas
 from .extend import Extender, Profile
 from .profiles import candidate_profiles
 from .recruit import Mapper, Outcome, Recommendation, Screen, Step, greedy_plan, outcome, recommend
-from .value import Relaxation, bed_values
+from .value import Relaxation, bed_prices, bed_values
 
 RECRUIT_COLUMNS = ("type", "authority", "lat", "lon", "age_min", "age_max", "genders",
                    "needs_supported", "faith", "beds", "weekly_cost",
@@ -114,7 +114,7 @@ def analyse(folder: str | Path, settings: Settings = Settings(), mapper: Mapper 
     p_area = placement_areas(inst, districts)
     used = np.bincount(result.assignment[result.assignment >= 0],
                        minlength=inst.n_placements)
-    beds = bed_values(inst, _base_lp(lp, inst.n_placements), p_area, used)
+    beds = bed_values(inst, bed_prices(inst, result.capacity_prices, lp), p_area, used)
     t = time.perf_counter()
     recs = recommend(screen, lp, base, folder, settings.recommendations, settings.options(),
                      mapper)
@@ -139,10 +139,6 @@ def allocation_pairs(inst: Instance, pool: Candidates, assignment: np.ndarray) -
     first = units.order[units.start[:-1]]
     where[:] = np.asarray(assignment)[first]
     return np.flatnonzero(pool.placement == where[pool.unit])
-
-
-def _base_lp(lp: Relaxation, n: int) -> Relaxation:
-    return Relaxation(lp.value, lp.unit_dual, lp.bed_price[:n], lp.integral, lp.rounds)
 
 
 # --------------------------------------------------------------------------- tables

@@ -132,16 +132,26 @@ def relax(inst: Instance, pool: Candidates, capacity: np.ndarray | None = None,
     raise RuntimeError("column generation did not converge")
 
 
-def bed_values(inst: Instance, lp: Relaxation, areas: np.ndarray,
+def bed_prices(inst: Instance, solved: np.ndarray | None, lp: Relaxation) -> np.ndarray:
+    """Per placement of `inst`, the value of one more bed (pounds a week): the solve's
+    own capacity prices (`Result.capacity_prices`) when it ran an LP, else those of the
+    relaxation `lp` (whose placements start with the instance's)."""
+    if solved is not None and len(solved) == inst.n_placements:
+        return np.asarray(solved, dtype=float)
+    return np.asarray(lp.bed_price[: inst.n_placements], dtype=float)
+
+
+def bed_values(inst: Instance, prices: np.ndarray, areas: np.ndarray,
                used: np.ndarray) -> pd.DataFrame:
     """The shadow price of a bed by placement type and area (pounds a week).
 
-    `used`: beds taken in the allocation, per placement. `max_bed_price` is what one more
-    bed at the best-placed such placement saves; `mean_full_price` the mean over
-    placements whose beds are all needed (price above zero)."""
+    `prices`: per placement (`bed_prices`). `used`: beds taken in the allocation, per
+    placement. `max_bed_price` is what one more bed at the best-placed such placement
+    saves; `mean_full_price` the mean over placements whose beds are all needed (price
+    above zero)."""
     df = pd.DataFrame({
         "type": [inst.type_name(p) for p in range(inst.n_placements)],
-        "area": areas, "beds": inst.capacity, "used": used, "price": lp.bed_price})
+        "area": areas, "beds": inst.capacity, "used": used, "price": prices})
     g = df.groupby(["type", "area"], sort=True)
     out = pd.DataFrame({
         "placements": g.size(), "beds": g["beds"].sum(), "beds_used": g["used"].sum(),
