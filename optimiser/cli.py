@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .deadline import Deadline
     from .solver import Result
+    from .timelimit import LastResort
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -40,7 +41,6 @@ EXPLAIN_SHARE = 0.05
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from .solver import SolveOptions, solve, stderr_progress
     from .timelimit import LastResort
     from .writer import make_report, write_output, write_seconds
 
@@ -62,20 +62,16 @@ def cmd_solve(args: argparse.Namespace) -> int:
         t_load = time.perf_counter() - t0
         writing = write_seconds(inst)
         guard.loaded(inst, writing)
-        params: dict[str, object] = {}
-        for item in args.param or []:
-            key, _, value = item.partition("=")
-            params[key] = _coerce(value)
-        opts = SolveOptions(
-            time_limit=max(args.time_limit * (1 - EXPLAIN_SHARE) - writing, 0.0),
-            started=deadline.started, seed=args.seed, workers=args.workers,
-            candidate_limit=None if args.candidates == 0 else args.candidates,
-            params=params, backend=args.backend, fast_path=not args.no_fast_path)
-        progress = None if args.quiet else stderr_progress
-        if progress:
-            progress(f"loaded {inst.n_children:,} children, {inst.n_placements:,} placements "
-                     f"from {args.instance} ({t_load:.1f}s)")
-        result = guard.final(solve(inst, opts, progress=progress, best=guard.best))
+        if not args.quiet:
+            print(f"loaded {inst.n_children:,} children, {inst.n_placements:,} placements "
+                  f"from {args.instance} ({t_load:.1f}s)", file=sys.stderr, flush=True)
+        if guard.out_of_time(writing):
+            if not args.quiet:
+                print("the start-up and the reading took the time limit: the status quo",
+                      file=sys.stderr)
+            result = guard.best_so_far()
+        else:
+            result = guard.final(_solve(args, inst, deadline, writing, guard))
         t = time.perf_counter()
         report = make_report(result, deadline=deadline.at() - writing)
         report.summary["timings_seconds"]["load"] = round(t_load, 3)
@@ -90,6 +86,25 @@ def cmd_solve(args: argparse.Namespace) -> int:
           f"report+write {t_write:.2f}s")
     print(f"written to {args.out}/ (assignments.csv, summary.json)")
     return EXIT_OK
+
+
+def _solve(args: argparse.Namespace, inst: Instance, deadline: Deadline, writing: float,
+           guard: LastResort) -> Result:
+    """`placement solve`'s engine run, in the time its limit leaves (the solver's import
+    included: it is made only when there is time to use it)."""
+    from .solver import SolveOptions, solve, stderr_progress
+
+    params: dict[str, object] = {}
+    for item in args.param or []:
+        key, _, value = item.partition("=")
+        params[key] = _coerce(value)
+    opts = SolveOptions(
+        time_limit=max(args.time_limit * (1 - EXPLAIN_SHARE) - writing, 0.0),
+        started=deadline.started, seed=args.seed, workers=args.workers,
+        candidate_limit=None if args.candidates == 0 else args.candidates,
+        params=params, backend=args.backend, fast_path=not args.no_fast_path)
+    return solve(inst, opts, progress=None if args.quiet else stderr_progress,
+                 best=guard.best)
 
 
 def _deadline(args: argparse.Namespace) -> Deadline:
@@ -250,9 +265,12 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
         guard.loaded(run, writing)
-        result = guard.final(reallocate(inst, opts,
-                                        progress=None if args.quiet else stderr_progress,
-                                        best=guard.best, run=run))
+        if guard.out_of_time(writing):  # the start-up and the reading took the limit
+            result = guard.best_so_far()
+        else:
+            result = guard.final(reallocate(inst, opts,
+                                            progress=None if args.quiet else stderr_progress,
+                                            best=guard.best, run=run))
         report, tables = make_plan(result, deadline=deadline.at() - writing)
         guard.claim()
         write_output(report, args.out, extra=tables)
@@ -328,7 +346,13 @@ def _capacity_command(args: argparse.Namespace) -> str:
         + [f"--set {x}" for x in args.set or []])
 
 
-def build_parser() -> argparse.ArgumentParser:
+# the commands defined here; the others' parsers import their modules (seconds on a busy
+# machine, which a time limit counts), so a run of one of these builds only these
+CORE_COMMANDS = ("solve", "check", "generate", "match", "reallocate", "plan-capacity")
+
+
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
+    """`placement`'s parser: every command, or (not `full`) only `CORE_COMMANDS`."""
     ap = argparse.ArgumentParser(
         prog="placement",
         description="Allocate children in care to placements: optimal, checked, explained.")
@@ -447,17 +471,19 @@ def build_parser() -> argparse.ArgumentParser:
                          "plans are compared on the same scenarios")
     pc.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     pc.set_defaults(func=cmd_plan_capacity)
+    for name in ("solve", "check", "match", "reallocate"):
+        sub.choices[name].add_argument(
+            "--ofsted", default=None, metavar="PATH",
+            help="Ofsted's provider-level list: its rating is used for every placement "
+                 "whose urn it holds (a warning where the register differs)")
+    if not full:
+        return ap
     from .research.cli_gap import add_parser as add_gap_parser
 
     add_gap_parser(sub)
     from .import903 import add_parser as add_import903_parser  # `placement import-903`
 
     add_import903_parser(sub)
-    for name in ("solve", "check", "match", "reallocate"):
-        sub.choices[name].add_argument(
-            "--ofsted", default=None, metavar="PATH",
-            help="Ofsted's provider-level list: its rating is used for every placement "
-                 "whose urn it holds (a warning where the register differs)")
     from .research.bench import add_parser as add_bench_parser  # `placement bench CONFIG`
 
     add_bench_parser(sub)
@@ -483,7 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     from .deadline import process_started
 
     started = process_started() if argv is None else time.perf_counter()
-    args = build_parser().parse_args(argv)
+    words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
+    args = build_parser(full=not words or words[0] not in CORE_COMMANDS).parse_args(argv)
     args.started, args.own_process = started, argv is None
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -17,8 +17,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-import numpy as np
-
 from . import flow
 from .candidates import Candidates
 from .instance import Instance
@@ -27,6 +25,7 @@ from .pipeline.context import SolveContext
 from .pipeline.plans import admissible
 from .pipeline.types import BACKENDS, BestPlan, Plan, Result, SolveOptions
 from .status import Status
+from .statusquo import plan_result
 
 __all__ = ["BACKENDS", "BestPlan", "Plan", "Result", "SolveOptions", "Status", "plan_result",
            "solve", "stderr_progress"]
@@ -67,22 +66,6 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             ctx.publish(out.model, out.best, out.bound)
         out = proof.proof(ctx, relax, fixed, out)
         return finish.finish(ctx, relax, inc, out)
-
-
-def plan_result(inst: Instance, plan: Plan, runtime: float, seed: int = 0) -> Result:
-    """`plan` reported as a solve stopped by its time limit. With no bound known, the
-    bound is 0: no term of the objective is negative (weights, costs and distances are
-    read as at least 0)."""
-    bound = float(plan.bound) if np.isfinite(plan.bound) else 0.0
-    gap = (plan.objective - bound) / max(abs(plan.objective), 1.0)
-    none = np.zeros(0, dtype=np.int64)
-    cands = Candidates(none, none, np.zeros(0), none, np.zeros(inst.units.n, dtype=np.int64),
-                       None, {})
-    return Result(status=Status.TIME_LIMIT, objective=plan.objective,
-                  bound=bound, gap=float(gap), runtime=runtime,
-                  seed=seed, assignment=plan.assignment, greedy_objective=plan.objective,
-                  timings={"total": runtime}, stats={"stopped_by": "time limit"},
-                  instance=inst, candidates=cands)
 
 
 def flow_in_time(ctx: SolveContext, cands: Candidates) -> bool:

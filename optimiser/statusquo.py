@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .candidates import Candidates
 from .instance import Instance
 from .objective import pair_distances, pair_terms
-from .pipeline.types import Plan
+from .pipeline.types import Plan, Result
+from .status import Status
 
 
 def spec_terms(inst: Instance, assignment: np.ndarray) -> dict[str, float]:
@@ -72,3 +74,19 @@ def occupied(inst: Instance, assignment: np.ndarray) -> np.ndarray:
     solo_at = assignment[(assignment >= 0) & inst.solo]
     used[solo_at] = np.maximum(used[solo_at], inst.capacity[solo_at])
     return used.astype(np.int64)
+
+
+def plan_result(inst: Instance, plan: Plan, runtime: float, seed: int = 0) -> Result:
+    """`plan` reported as a solve stopped by its time limit. With no bound known, the
+    bound is 0: no term of the objective is negative (weights, costs and distances are
+    read as at least 0)."""
+    bound = float(plan.bound) if np.isfinite(plan.bound) else 0.0
+    gap = (plan.objective - bound) / max(abs(plan.objective), 1.0)
+    none = np.zeros(0, dtype=np.int64)
+    cands = Candidates(none, none, np.zeros(0), none, np.zeros(inst.units.n, dtype=np.int64),
+                       None, {})
+    return Result(status=Status.TIME_LIMIT, objective=plan.objective,
+                  bound=bound, gap=float(gap), runtime=runtime,
+                  seed=seed, assignment=plan.assignment, greedy_objective=plan.objective,
+                  timings={"total": runtime}, stats={"stopped_by": "time limit"},
+                  instance=inst, candidates=cands)

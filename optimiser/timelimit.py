@@ -16,8 +16,9 @@ from types import TracebackType
 
 from .deadline import Deadline, grace
 from .instance import Instance
-from .solver import BestPlan, Plan, Result, Status, plan_result
-from .statusquo import keeps_run_rules, status_quo_plan
+from .pipeline.types import BestPlan, Plan, Result
+from .status import Status
+from .statusquo import keeps_run_rules, plan_result, status_quo_plan
 from .watchdog import Watchdog
 
 # seconds the fallback needs at least, besides writing the files
@@ -75,16 +76,27 @@ class LastResort:
                        gap=(sq.objective - bound) / max(abs(sq.objective), 1.0),
                        stats={**result.stats, "plan": "status quo"})
 
-    def fallback(self) -> bool:
+    def out_of_time(self, writing: float) -> bool:
+        """Whether the start-up and the reading have left less than `writing` seconds:
+        no solve can start, the status quo is the answer."""
+        return self.deadline.remaining() < writing
+
+    def best_so_far(self) -> Result:
+        """The best admissible plan offered so far, else the status quo, as a solve
+        stopped by its time limit (the instance must be `loaded`)."""
         inst = self.inst
-        if inst is None:
-            return False  # nothing read yet: nothing to write
+        assert inst is not None
         sq = status_quo_plan(inst)
         plan = self.best.get()
         if plan is None or plan.objective > sq.objective or not keeps_run_rules(
                 inst, plan.assignment):
             plan = Plan(sq.assignment, sq.objective, plan.bound if plan else -math.inf)
-        self.write(plan_result(inst, plan, self.deadline.elapsed(), self.seed))
+        return plan_result(inst, plan, self.deadline.elapsed(), self.seed)
+
+    def fallback(self) -> bool:
+        if self.inst is None:
+            return False  # nothing read yet: nothing to write
+        self.write(self.best_so_far())
         print("stopped at the time limit: the best plan found so far is written",
               file=sys.stderr)
         return True
