@@ -61,16 +61,18 @@ def cmd_solve(args: argparse.Namespace) -> int:
         inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
         t_load = time.perf_counter() - t0
         writing = write_seconds(inst)
-        guard.loaded(inst, writing)
         if not args.quiet:
             print(f"loaded {inst.n_children:,} children, {inst.n_placements:,} placements "
                   f"from {args.instance} ({t_load:.1f}s)", file=sys.stderr, flush=True)
-        if guard.out_of_time(writing):
+        if guard.out_of_time(writing):  # no solve can start: the status quo, now
+            guard.claim()  # (the watchdog would only do the same, beside this thread)
+            guard.loaded(inst, writing)
             if not args.quiet:
                 print("the start-up and the reading took the time limit: the status quo",
                       file=sys.stderr)
             result = guard.best_so_far()
         else:
+            guard.loaded(inst, writing)
             result = guard.final(_solve(args, inst, deadline, writing, guard))
         t = time.perf_counter()
         report = make_report(result, deadline=deadline.at() - writing)
@@ -264,10 +266,12 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
             guard.claim()
             print(f"error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        guard.loaded(run, writing)
         if guard.out_of_time(writing):  # the start-up and the reading took the limit
+            guard.claim()  # the status quo, written now by this thread
+            guard.loaded(run, writing)
             result = guard.best_so_far()
         else:
+            guard.loaded(run, writing)
             result = guard.final(reallocate(inst, opts,
                                             progress=None if args.quiet else stderr_progress,
                                             best=guard.best, run=run))
