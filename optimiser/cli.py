@@ -38,6 +38,7 @@ def _load(path: str, quiet: bool = False, policy: str | None = None,
 # the share of the time limit kept for explaining why children are unplaced, when the
 # solve runs to its limit (a solve that ends early leaves them the rest)
 EXPLAIN_SHARE = 0.05
+NO_TIME_LEFT = "the start-up and the reading took the time limit: the status quo"
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -68,8 +69,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
             guard.claim()  # (the watchdog would only do the same, beside this thread)
             guard.loaded(inst, writing)
             if not args.quiet:
-                print("the start-up and the reading took the time limit: the status quo",
-                      file=sys.stderr)
+                print(NO_TIME_LEFT, file=sys.stderr)
             result = guard.best_so_far()
         else:
             guard.loaded(inst, writing)
@@ -269,6 +269,8 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
         if guard.out_of_time(writing):  # the start-up and the reading took the limit
             guard.claim()  # the status quo, written now by this thread
             guard.loaded(run, writing)
+            if not args.quiet:
+                print(NO_TIME_LEFT, file=sys.stderr)
             result = guard.best_so_far()
         else:
             guard.loaded(run, writing)
