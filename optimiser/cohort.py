@@ -9,15 +9,14 @@ the referral taking a placement is priced by the shortest chain of moves it forc
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 
 from .candidates import build_candidates
+from .forked import TooLate, call_by
 from .instance import Instance
 
 
@@ -67,41 +66,20 @@ def build_in_child(inst: Instance, budget: float, deadline: float) -> CohortMode
     stopped at the deadline. The child shares the instance (fork), and sends back only the
     model's arrays.
     """
-    ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_build, args=(inst, budget, send))
-    proc.start()
-    send.close()
     try:
-        if not recv.poll(max(deadline - time.perf_counter(), 0.0)):
-            raise CohortStopped
-        try:
-            kind, got = recv.recv()
-        except EOFError:
-            raise RuntimeError("the cohort model's build process ended without an answer"
-                               ) from None
-        if kind == "error":
-            raise RuntimeError(f"the cohort model's build failed: {got}")
-        model = CohortModel.__new__(CohortModel)
-        model.__dict__.update(got)
-        model.inst = inst
-        return model
-    finally:
-        recv.close()
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
+        state = call_by(deadline, model_state, inst, budget)
+    except TooLate:
+        raise CohortStopped from None
+    model = CohortModel.__new__(CohortModel)
+    model.__dict__.update(state)
+    model.inst = inst
+    return model
 
 
-def _child_build(inst: Instance, budget: float, send: Connection) -> None:
-    """In the forked process: build the model and send its state (the instance stays)."""
-    try:
-        model = CohortModel(inst, budget=budget)
-        send.send(("model", {k: v for k, v in vars(model).items() if k != "inst"}))
-    except Exception as exc:  # the parent reports it
-        send.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        send.close()
+def model_state(inst: Instance, budget: float) -> dict[str, Any]:
+    """The cohort model's state (the instance apart): what a worker process sends back."""
+    model = CohortModel(inst, budget=budget)
+    return {k: v for k, v in vars(model).items() if k != "inst"}
 
 
 def unpriced(cols: np.ndarray, t0: float, step: str = "the whole-list model was built"
