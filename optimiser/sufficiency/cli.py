@@ -21,7 +21,8 @@ def cmd_sufficiency(args: argparse.Namespace) -> int:
 
     settings = Settings(recommendations=args.recommendations, budget=args.budget,
                         tries=args.tries, max_profiles=args.max_profiles,
-                        time_limit=args.time_limit, seed=args.seed, workers=args.workers)
+                        time_limit=args.time_limit, resolve_time_limit=args.resolve_time_limit,
+                        relative_gap=args.relative_gap, seed=args.seed, workers=args.workers)
     try:
         if args.scenarios:
             from .scenarios import analyse_with_scenarios
@@ -62,7 +63,15 @@ def add_parser(sub: Any) -> None:
                    help="profiles verified at each step of the plan (default 3)")
     p.add_argument("--max-profiles", type=_positive, default=300,
                    help="candidate profiles screened with the LP duals (default 300)")
-    p.add_argument("--time-limit", type=float, default=60.0, help="seconds per solve")
+    p.add_argument("--time-limit", type=float, default=60.0,
+                   help="seconds for the first solve (default 60)")
+    p.add_argument("--resolve-time-limit", type=float, default=30.0,
+                   help="seconds for each solve with profiles added, warm-started from the "
+                   "allocation before; one stopped by it gives a lower bound of its saving "
+                   "(default 30)")
+    p.add_argument("--relative-gap", type=float, default=0.0,
+                   help="relative gap at which those solves may stop (default 0: savings "
+                   "proven exact where the solves end in time)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="the engine's workers per solve")
     p.add_argument("--scenarios", type=_positive, default=0,

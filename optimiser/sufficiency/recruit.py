@@ -8,15 +8,25 @@ fractional knapsack). That is the predicted saving: an upper bound on the relaxa
 saving, and exact when the old duals stay optimal (as where the relaxation is integral
 and the beds the profile frees are not contested).
 
-Verification. The engine solves the instance again with the profile added (extend.py);
-the verified saving is the difference of the two objectives, proven when both solves
-are optimal. Every step of the greedy plan is verified the same way.
+Verification. The engine solves the instance again with the profile added (extend.py),
+warm-started from the allocation before (the profile's placement is appended, so it stays
+a plan); the verified saving is the difference of the two objectives: exact when both
+solves are proven optimal, else a lower bound (the allocation found with the profile is
+at least that much cheaper). Every step of the greedy plan is verified the same way.
+
+Pruning a step's tries. The same argument bounds the whole problem: with the duals of
+the relaxation before, the Lagrangian bound with profile q added (q's beds kept as a
+knapsack) is at least the relaxation's value less q's predicted saving, and it bounds
+the allocation with q from below. So no allocation with q saves more, against the plan
+found so far, than (plan's objective - relaxation's value) + predicted saving; a try
+whose bound is below the best saving verified in its step cannot be the step's best and
+is not solved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,6 +47,8 @@ class Outcome:
     status: str
     placed: int
     total_weekly_cost: float
+    # per child, placement index (-1 unplaced): the next solve's warm start
+    assignment: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def proven(self) -> bool:
@@ -48,12 +60,26 @@ def outcome(result: Result) -> Outcome:
     placed = a >= 0
     return Outcome(objective=float(result.objective), status=str(Status(result.status).value),
                    placed=int(placed.sum()),
-                   total_weekly_cost=float(inst.weekly_cost[a[placed]].sum()))
+                   total_weekly_cost=float(inst.weekly_cost[a[placed]].sum()),
+                   assignment=np.asarray(a, dtype=np.int64))
 
 
-def resolve(folder: str, profiles: tuple[Profile, ...], options: SolveOptions) -> Outcome:
-    """Solve the instance of `folder` with `profiles` added (a task a worker can run)."""
-    return outcome(solve(Extender(folder).instance(profiles), options))
+def resolve(folder: str, profiles: tuple[Profile, ...], options: SolveOptions,
+            start: np.ndarray | None = None) -> Outcome:
+    """Solve the instance of `folder` with `profiles` added (a task a worker can run),
+    from `start` (an allocation of the instance with fewer of the profiles: theirs come
+    first and in order, so its indices stay valid)."""
+    return outcome(solve(Extender(folder).instance(profiles), replace(options, start=start)))
+
+
+def exact(before: Outcome, after: Outcome) -> bool:
+    """Whether the saving from `before` to `after` is exact: both proven optimal (else it
+    is a lower bound of the saving against the allocation `before`)."""
+    return before.proven and after.proven
+
+
+def saving_words(is_exact: bool) -> str:
+    return "exact" if is_exact else "lower bound"
 
 
 def subset(pool: Candidates, keep: np.ndarray) -> Candidates:
@@ -124,6 +150,9 @@ class Screen:
 
 Mapper = Callable[[Callable[..., Outcome], list[tuple]], list[Outcome]]
 SAVING_EPS = 0.005  # half a penny: below it a recruit saves nothing
+# what the relaxation's tolerances may hide, in pounds and as a share of the objective
+BOUND_SLACK = 10.0
+BOUND_SLACK_SHARE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -132,6 +161,7 @@ class Recommendation:
     predicted: float
     verified: float
     outcome: Outcome
+    exact: bool = False  # the verified saving is exact (else a lower bound)
 
 
 @dataclass(frozen=True)
@@ -143,17 +173,28 @@ class Step:
     predicted: float
     verified: float
     outcome: Outcome
+    exact: bool = False  # the verified saving is exact (else a lower bound)
 
 
 def recommend(screen: Screen, lp: Relaxation, base: Outcome, folder: str, k: int,
               options: SolveOptions, mapper: Mapper) -> list[Recommendation]:
-    """The `k` profiles of highest predicted saving, each verified alone; best first."""
+    """The `k` profiles of highest predicted saving, each verified alone (warm-started
+    from the allocation `base`); best first."""
     pred = screen.predict(lp)
     top = [int(i) for i in np.argsort(-pred, kind="stable")[:k] if pred[i] > 0]
-    outs = mapper(resolve, [(folder, (screen.profiles[i],), options) for i in top])
+    outs = mapper(resolve, [(folder, (screen.profiles[i],), options, base.assignment)
+                            for i in top])
     recs = [Recommendation(screen.profiles[i], float(pred[i]), base.objective - o.objective,
-                           o) for i, o in zip(top, outs, strict=True)]
+                           o, exact(base, o)) for i, o in zip(top, outs, strict=True)]
     return sorted(recs, key=lambda r: (-r.verified, -r.predicted))
+
+
+def saving_bounds(lp: Relaxation, pred: np.ndarray, current: Outcome) -> np.ndarray:
+    """Per profile, an upper bound of what adding it saves against the plan `current`
+    (see module): its predicted saving plus the plan's distance from the relaxation `lp`
+    (with the profiles recruited so far), and a margin for the LP's tolerances."""
+    slack = BOUND_SLACK + BOUND_SLACK_SHARE * abs(current.objective)
+    return pred + max(current.objective - lp.value, 0.0) + slack
 
 
 def greedy_plan(screen: Screen, base: Outcome, folder: str, budget: int,
@@ -183,17 +224,33 @@ def _greedy(screen: Screen, base: Outcome, folder: str, budget: int, options: So
         top = [int(i) for i in np.argsort(-pred, kind="stable")[:tries] if pred[i] > 0]
         if not top:
             break
-        ready = dict(known or {}) if step == 1 else {}
-        todo = [i for i in top if i not in ready]
-        solved = mapper(resolve, [(folder, tuple(screen.profiles[j] for j in plan + [i]),
-                                   options) for i in todo])
-        outs = dict(zip(todo, solved, strict=True))
-        outs.update({i: ready[i] for i in top if i in ready})
-        best = min(top, key=lambda i: (outs[i].objective, i))
+        outs = {i: o for i, o in (known or {}).items() if step == 1 and i in top}
+        outs.update(try_profiles(screen, plan, [i for i in top if i not in outs], current,
+                                 saving_bounds(lp, pred, current), outs, folder, options,
+                                 mapper))
+        best = min(outs, key=lambda i: (outs[i].objective, i))
         saving = current.objective - outs[best].objective
         if saving <= SAVING_EPS:
             break
         plan.append(best)
-        steps.append(Step(step, screen.profiles[best], float(pred[best]), saving, outs[best]))
+        steps.append(Step(step, screen.profiles[best], float(pred[best]), saving, outs[best],
+                          exact(current, outs[best])))
         current = outs[best]
     return steps
+
+
+def try_profiles(screen: Screen, plan: list[int], todo: list[int], current: Outcome,
+                 bound: np.ndarray, solved: dict[int, Outcome], folder: str,
+                 options: SolveOptions, mapper: Mapper) -> dict[int, Outcome]:
+    """Each profile of `todo` (best predicted first) added to the plan and solved from the
+    plan's allocation, unless its saving bound shows it cannot beat the best saving
+    verified so far in this step (`solved` holds those already known)."""
+    out: dict[int, Outcome] = {}
+    for i in todo:
+        found = [current.objective - o.objective for o in (*solved.values(), *out.values())]
+        if found and bound[i] < max(found):
+            continue
+        args = (folder, tuple(screen.profiles[j] for j in plan + [i]), options,
+                current.assignment)
+        out[i] = mapper(resolve, [args])[0]
+    return out

@@ -32,12 +32,22 @@ from .analysis import Totals, breakdowns, child_frame, totals
 from .areas import Districts, child_areas, placement_areas
 from .extend import Extender, Profile
 from .profiles import candidate_profiles
-from .recruit import Mapper, Outcome, Recommendation, Screen, Step, greedy_plan, outcome, recommend
+from .recruit import (
+    Mapper,
+    Outcome,
+    Recommendation,
+    Screen,
+    Step,
+    greedy_plan,
+    outcome,
+    recommend,
+    saving_words,
+)
 from .value import Relaxation, bed_prices, bed_values
 
 RECRUIT_COLUMNS = ("type", "authority", "lat", "lon", "age_min", "age_max", "genders",
                    "needs_supported", "faith", "beds", "weekly_cost",
-                   "predicted_weekly_saving", "verified_weekly_saving")
+                   "predicted_weekly_saving", "verified_weekly_saving", "verified_is")
 
 
 @dataclass(frozen=True)
@@ -48,12 +58,22 @@ class Settings:
     budget: int = 10  # recruits in the greedy plan
     tries: int = 3  # profiles verified per greedy step
     max_profiles: int = 300  # candidate profiles screened
-    time_limit: float = 60.0  # per solve
+    time_limit: float = 60.0  # the first solve's
+    # each solve again with profiles added (warm-started from the allocation before, it
+    # has a good plan at once: a limit reached leaves a saving's lower bound)
+    resolve_time_limit: float = 30.0
+    # the relative gap those solves may stop at (0: proven optimal, the savings exact)
+    relative_gap: float = 0.0
     seed: int = 0
     workers: int = 0  # the engine's, per solve
 
     def options(self) -> SolveOptions:
         return SolveOptions(time_limit=self.time_limit, seed=self.seed, workers=self.workers)
+
+    def resolve_options(self) -> SolveOptions:
+        """The options of each solve with profiles added."""
+        return SolveOptions(time_limit=self.resolve_time_limit, seed=self.seed,
+                            workers=self.workers, relative_gap=self.relative_gap)
 
 
 @dataclass
@@ -74,6 +94,7 @@ class Analysis:
     n_profiles: int
     scenarios: pd.DataFrame | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
 
 
 def in_process(fn: Callable[..., Outcome], args: list[tuple]) -> list[Outcome]:
@@ -116,20 +137,20 @@ def analyse(folder: str | Path, settings: Settings = Settings(), mapper: Mapper 
                        minlength=inst.n_placements)
     beds = bed_values(inst, bed_prices(inst, result.capacity_prices, lp), p_area, used)
     t = time.perf_counter()
-    recs = recommend(screen, lp, base, folder, settings.recommendations, settings.options(),
-                     mapper)
+    recs = recommend(screen, lp, base, folder, settings.recommendations,
+                     settings.resolve_options(), mapper)
     clock["recommend"] = time.perf_counter() - t
     say(f"recommendations: {len(recs)} verified")
     t = time.perf_counter()
     index = {p: i for i, p in enumerate(profiles)}
     known = {index[r.profile]: r.outcome for r in recs}
-    plan = greedy_plan(screen, base, folder, settings.budget, settings.options(), mapper,
-                       settings.tries, known)
+    plan = greedy_plan(screen, base, folder, settings.budget, settings.resolve_options(),
+                       mapper, settings.tries, known)
     clock["plan"] = time.perf_counter() - t
     say(f"greedy plan: {len(plan)} recruits, verified saving "
         f"£{sum(s.verified for s in plan):,.2f}/week")
     return Analysis(folder, result, base, frame, totals(frame), breakdowns(frame), lp, beds,
-                    p_area, recs, plan, len(profiles), seconds=clock)
+                    p_area, recs, plan, len(profiles), seconds=clock, settings=settings)
 
 
 def allocation_pairs(inst: Instance, pool: Candidates, assignment: np.ndarray) -> np.ndarray:
@@ -150,7 +171,8 @@ def profile_row(p: Profile) -> dict[str, Any]:
 
 def recruit_table(recs: list[Recommendation]) -> pd.DataFrame:
     rows = [{**profile_row(r.profile), "predicted_weekly_saving": round(r.predicted, 2),
-             "verified_weekly_saving": round(r.verified, 2)} for r in recs]
+             "verified_weekly_saving": round(r.verified, 2),
+             "verified_is": saving_words(r.exact)} for r in recs]
     return pd.DataFrame(rows, columns=list(RECRUIT_COLUMNS))
 
 
@@ -162,6 +184,7 @@ def plan_table(plan: list[Step], base: Outcome) -> pd.DataFrame:
         rows.append({"step": s.step, **profile_row(s.profile),
                      "predicted_weekly_saving": round(s.predicted, 2),
                      "verified_weekly_saving": round(s.verified, 2),
+                     "verified_is": saving_words(s.exact),
                      "cumulative_verified_saving": round(total, 2),
                      "objective_after": round(s.outcome.objective, 2),
                      "placed_after": s.outcome.placed,
@@ -184,12 +207,14 @@ def summary(a: Analysis) -> dict[str, Any]:
         "relaxation": round(a.lp.value, 6), "relaxation_integral": a.lp.integral,
         "candidate_profiles": a.n_profiles,
         "recommendations": len(a.recommendations),
-        # a verified saving is exact only where both solves proved their optimum
-        "recommendations_proven": sum(r.outcome.proven for r in a.recommendations)
-        if a.base.proven else 0,
+        # a verified saving is exact only where both solves proved their optimum (else it
+        # is a lower bound: verified_is in recruit.csv and plan.csv)
+        "recommendations_proven": sum(r.exact for r in a.recommendations),
         "plan_recruits": len(a.plan),
         "plan_verified_saving": round(sum(s.verified for s in a.plan), 2),
-        "plan_proven": all(s.outcome.proven for s in a.plan) and a.base.proven,
+        "plan_proven": all(s.exact for s in a.plan),
+        "resolve_time_limit": a.settings.resolve_time_limit,
+        "relative_gap": a.settings.relative_gap,
         "seconds": {k: round(v, 3) for k, v in a.seconds.items()},
     }
 

@@ -11,6 +11,7 @@ Dask cluster (`optimiser.commission.dist`) or in this process.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ def scenario_savings(folder: str, scenario: Scenario, profiles: tuple[Profile, .
     """One scenario: the objective without and each profile's saving (a worker's task)."""
     ext = Extender(folder)
     base = solve(ext.instance((), scenario.children), options)
-    savings = [base.objective - solve(ext.instance((p,), scenario.children), options).objective
+    warm = replace(options, start=base.assignment)  # each profile's placement is appended
+    savings = [base.objective - solve(ext.instance((p,), scenario.children), warm).objective
                for p in profiles]
     return {"scenario": scenario.name, "children": scenario.n_children,
             "objective": base.objective, "savings": savings}
@@ -73,7 +75,8 @@ def analyse_with_scenarios(folder: str | Path, settings: Settings, n: int,
     scenarios = sample_scenarios(demand_data(folder), n, settings.seed)
     with make_mapper(scheduler, workers, progress=False) as mapper:
         say(f"scenarios: {n} on {mapper.describe()}")
-        runs = mapper(scenario_savings, [(folder, s, tuple(profiles), settings.options())
+        runs = mapper(scenario_savings, [(folder, s, tuple(profiles),
+                                          settings.resolve_options())
                                          for s in scenarios])
     a.scenarios = pays_table(profiles, runs)
     return a

@@ -153,13 +153,14 @@ def paragraphs(a: Analysis) -> list[str]:
             f"Recruiting the {len(a.plan)} placement{'s' if len(a.plan) != 1 else ''} of "
             f"the plan below, in order, would "
             f"place {gain} more children and lower the model's weekly total (cost, "
-            f"distance and children left unplaced, in pounds) by {money(total)}; every "
+            f"distance and children left unplaced, in pounds) by "
+            f"{'' if all(s.exact for s in a.plan) else 'at least '}{money(total)}; every "
             f"step was checked by solving the allocation again with the recruit added.")
-        if not (a.base.proven and all(s.outcome.proven for s in a.plan)):
-            out.append("Some of these solves stopped at their time limit before proving "
-                       "the best allocation (plan.csv, column status): their savings are "
-                       "those of the allocations found, and may move when solved longer "
-                       "(--time-limit).")
+        if not all(s.exact for s in a.plan):
+            out.append("Some of these solves stopped before proving the best allocation "
+                       "(plan.csv, columns verified_is and status): their savings are "
+                       "lower bounds, those of the allocations found, and may grow when "
+                       "solved longer (--time-limit, --resolve-time-limit).")
         first = a.plan[0]
         out.append(f"First: {first.profile.describe()}, at about "
                    f"{money(first.profile.weekly_cost)} a week a child.")
@@ -193,11 +194,13 @@ def html_document(a: Analysis, figs: dict[str, Figure]) -> str:
              table(a.beds.head(40)),
              "<h2>Recommended recruitment</h2>",
              "<p>Each profile's saving predicted from the capacity prices, and verified "
-             "by solving the allocation again with it added.</p>",
+             "by solving the allocation again with it added: exact where both solves "
+             "proved their optimum, else a lower bound (column verified_is).</p>",
              table(recruit_table(a.recommendations)),
              "<h2>The plan, one recruit at a time</h2>",
              "<ol>" + "".join(f"<li>{html.escape(s.profile.describe())}: saves "
-                              f"{money(s.verified)} a week (verified)</li>"
+                              f"{'' if s.exact else 'at least '}{money(s.verified)} a "
+                              f"week (verified{'' if s.exact else ', a lower bound'})</li>"
                               for s in a.plan) + "</ol>",
              table(plan_table(a.plan, a.base))]
     if a.scenarios is not None:
