@@ -25,14 +25,17 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
                cliques: np.ndarray = NO_CLIQUES, hint: np.ndarray | None = None,
                route: str = "highspy",
                extra: tuple[sparse.csr_matrix, np.ndarray] | None = None,
+               gap: float = 0.0,
                ) -> tuple[np.ndarray | None, bool, float]:
     """The restricted model with HiGHS branch and cut (`highs.milp`: highspy).
 
     Coefficients are the same pence as CP-SAT's, so "optimal" means the same thing; the
-    gap tolerance is zero. `hint`: a starting plan (pair per unit, -1 unplaced) that
-    keeps every row. `route`: see `highs.milp`. `extra`: more rows a x <= b over `cands`
-    (certified cuts). Returns (choice per unit or None, proven optimal, bound in pounds
-    including the unplaced offset, -inf when none).
+    relative gap HiGHS may stop at is `gap` (`SolveOptions.relative_gap`; 0 by default),
+    and a run it stops is proven only where its bound meets its plan. `hint`: a starting
+    plan (pair per unit, -1 unplaced) that keeps every row. `route`: see `highs.milp`.
+    `extra`: more rows a x <= b over `cands` (certified cuts). Returns (choice per unit
+    or None, proven optimal, bound in pounds including the unplaced offset, -inf when
+    none).
     """
 
     k = len(cands)
@@ -42,16 +45,17 @@ def solve_milp(inst: Instance, cands: Candidates, time_limit: float,
                                          cliques, hint, extra)
     with quiet_stdout():
         res = milp(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
-                   milp_options(time_limit), hint=x0, route=route)
-    return milp_answer(inst, cands, res)
+                   milp_options(time_limit, gap=gap), hint=x0, route=route)
+    return milp_answer(inst, cands, res, gap)
 
 
 def milp_options(time_limit: float, presolve: bool = False,
-                  seed: int | None = None) -> dict[str, object]:
-    """HiGHS's options for `solve_milp`'s model: a zero gap, so "optimal" means what it
-    means for CP-SAT. Presolve off by default: it costs more than it saves on these
-    models (and it does not stop at the time limit); the race runs it as an alternative."""
-    opts: dict[str, object] = {"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0,
+                  seed: int | None = None, gap: float = 0.0) -> dict[str, object]:
+    """HiGHS's options for `solve_milp`'s model: the relative gap `gap`, by default zero,
+    so "optimal" means what it means for CP-SAT. Presolve off by default: it costs more
+    than it saves on these models (and it does not stop at the time limit); the race
+    runs it as an alternative."""
+    opts: dict[str, object] = {"time_limit": max(time_limit, 0.1), "mip_rel_gap": float(gap),
                                "disp": False, "presolve": presolve}
     if seed is not None:
         opts["random_seed"] = seed
@@ -79,10 +83,12 @@ def milp_arrays(inst: Instance, cands: Candidates, forced: np.ndarray | None,
     return c, a_ub, b_ub, lb, x0
 
 
-def milp_answer(inst: Instance, cands: Candidates, res: MilpResult
+def milp_answer(inst: Instance, cands: Candidates, res: MilpResult, gap: float = 0.0
                  ) -> tuple[np.ndarray | None, bool, float]:
     """(choice per unit or None, proven optimal, bound in pounds with the unplaced
-    offset) from HiGHS's answer on `solve_milp`'s model."""
+    offset) from HiGHS's answer on `solve_milp`'s model, run with the relative gap
+    `gap`: above 0, HiGHS's "optimal" may stop short, so the plan is proven only where
+    the bound leaves no better plan (the costs are whole pence)."""
     log.info("HiGHS: %s (status %s, %d pairs)", res.message, res.status, len(cands))
     offset = float(inst.unit_unplaced.sum())
     bound = res.mip_dual_bound
@@ -93,29 +99,39 @@ def milp_answer(inst: Instance, cands: Candidates, res: MilpResult
     sel = np.flatnonzero(np.asarray(res.x) > 0.5)
     chosen = np.full(inst.units.n, -1, dtype=np.int64)
     chosen[cands.unit[sel]] = sel
-    return chosen, res.status == 0, bound_p
+    return chosen, res.status == 0 and (gap <= 0 or gap_closed(res)), bound_p
+
+
+def gap_closed(res: MilpResult) -> bool:
+    """Whether HiGHS's bound leaves no plan a penny cheaper than its own (costs in whole
+    pence)."""
+    if res.fun is None or res.mip_dual_bound is None or not np.isfinite(res.mip_dual_bound):
+        return False
+    return float(res.mip_dual_bound) > float(res.fun) - 1.0 + 1e-6
 
 
 def race_milp(inst: Instance, cands: Candidates, time_limit: float, seeds: int,
               forced: np.ndarray | None = None, max_moves: int | None = None,
               cliques: np.ndarray = NO_CLIQUES, hint: np.ndarray | None = None,
-              extra: tuple[sparse.csr_matrix, np.ndarray] | None = None,
+              extra: tuple[sparse.csr_matrix, np.ndarray] | None = None, gap: float = 0.0,
               ) -> tuple[np.ndarray | None, bool, float]:
-    """`solve_milp` run by `seeds` HiGHS processes at once, with presolve off and on in
-    turn, then other random seeds; the first proof ends them all, else the best plan and
-    the highest bound (each is valid). Why: HiGHS's branch and cut is serial, and its
-    time to a proof varies widely from setting to setting, presolve on or off first
-    among them; where the other core would idle, the faster of the two wins."""
+    """`solve_milp` (with its relative `gap`) run by `seeds` HiGHS processes at once,
+    with presolve off and on in turn, then other random seeds; the first proof ends them
+    all, else the best plan and the highest bound (each is valid). Why: HiGHS's branch
+    and cut is serial, and its time to a proof varies widely from setting to setting,
+    presolve on or off first among them; where the other core would idle, the faster of
+    the two wins."""
 
     k = len(cands)
     if seeds <= 1 or k == 0:
         return solve_milp(inst, cands, time_limit, forced, max_moves, cliques=cliques,
-                          hint=hint, extra=extra)
+                          hint=hint, extra=extra, gap=gap)
     t0 = time.perf_counter()
     c, a_ub, b_ub, lb, x0 = milp_arrays(inst, cands, forced, max_moves, None, None,
                                          cliques, hint, extra)
     running = [milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
-                          milp_options(time_limit, presolve=i % 2 == 1, seed=i // 2),
+                          milp_options(time_limit, presolve=i % 2 == 1, seed=i // 2,
+                                       gap=gap),
                           hint=x0) for i in range(seeds)]
     answers: list[tuple[np.ndarray | None, bool, float]] = []
     # HiGHS's presolve does not look at the clock: past the limit (and a grace second)
@@ -130,8 +146,8 @@ def race_milp(inst: Instance, cands: Candidates, time_limit: float, seeds: int,
                 if res is None:  # no highspy: SciPy's HiGHS, once, for the time left
                     return solve_milp(inst, cands, time_limit - (time.perf_counter() - t0),
                                       forced, max_moves, cliques=cliques, hint=hint,
-                                      extra=extra)
-                answers.append(milp_answer(inst, cands, res))
+                                      extra=extra, gap=gap)
+                answers.append(milp_answer(inst, cands, res, gap))
             if running:
                 time.sleep(0.05)
     finally:
@@ -147,12 +163,12 @@ def race_milp(inst: Instance, cands: Candidates, time_limit: float, seeds: int,
 
 def start_milp(inst: Instance, cands: Candidates, time_limit: float,
                forced: np.ndarray | None, max_moves: int | None, cliques: np.ndarray,
-               hint: np.ndarray | None = None) -> Pending | None:
+               hint: np.ndarray | None = None, gap: float = 0.0) -> Pending | None:
     """`solve_milp` started in HiGHS's process and not waited for (None: no model to
     solve); read it with `milp_answer(inst, cands, pending.result())`, which is None
     when highspy could not run it. Why: this process can work on the cut proof's bound
     while the dive searches, and stop the dive when that bound is ready. `hint`: as
-    `solve_milp`'s."""
+    `solve_milp`'s; read it with `milp_answer(..., gap)`."""
 
     k = len(cands)
     if k == 0:
@@ -160,4 +176,4 @@ def start_milp(inst: Instance, cands: Candidates, time_limit: float,
     c, a_ub, b_ub, lb, x0 = milp_arrays(inst, cands, forced, max_moves, None, None, cliques,
                                          hint, None)
     return milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
-                      milp_options(time_limit), hint=x0)
+                      milp_options(time_limit, gap=gap), hint=x0)

@@ -229,7 +229,8 @@ def highs_dive(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray,
     sub = subset(cands, sub_keep)
     # HiGHS finds this model's optimum late, so the dive gets a good share of the limit
     dive_limit = min(ctx.share(tp.dive_share), ctx.time_limit - ctx.elapsed())
-    running = (start_milp(inst, sub, dive_limit, forced, max_moves, relax.cliques, hint)
+    gap = ctx.opts.relative_gap  # a dive near enough may stop sooner
+    running = (start_milp(inst, sub, dive_limit, forced, max_moves, relax.cliques, hint, gap)
                if ctx.root_cuts is not None and pool is not None else None)
     early: CutBound | None = None
     mip = None
@@ -255,13 +256,14 @@ def highs_dive(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray,
                         "the cut bound is ready")
         res = running.result()
         if res is not None:
-            mip = milp_answer(inst, sub, res)[0]
+            mip = milp_answer(inst, sub, res, gap)[0]
         else:  # no highspy: SciPy's HiGHS, for what is left of the dive's time
             mip, _, _ = solve_milp(inst, sub, dive_limit - (time.perf_counter() - dive_from),
-                                   forced, max_moves, cliques=relax.cliques, hint=hint)
+                                   forced, max_moves, cliques=relax.cliques, hint=hint,
+                                   gap=gap)
     else:
         mip, _, _ = solve_milp(inst, sub, dive_limit, forced, max_moves,
-                               cliques=relax.cliques, hint=hint)
+                               cliques=relax.cliques, hint=hint, gap=gap)
     if mip is None:
         return None, early
     index = np.flatnonzero(sub_keep)
