@@ -33,8 +33,11 @@ def candidates(ctx: SolveContext) -> Candidates:
     t = ctx.elapsed()
     spatial = (ctx.inst.units.n * ctx.inst.n_placements > tp.spatial_cells
                and spatial_applies(ctx.inst))
-    # the pass stops in time for the greedy start and the write-up
-    deadline = time.perf_counter() + ctx.share(tp.candidates_share) - t
+    # the pass stops in time for the greedy start and the write-up: by its share of the
+    # limit; when the start-up and the reading took most of a short limit (they count),
+    # by half its share of what they left, so that the pass still reaches some units
+    deadline = time.perf_counter() + max(ctx.share(tp.candidates_share) - t,
+                                          tp.candidates_share * (ctx.time_limit - t) / 2)
     cands, ctx.pool = build_candidates(ctx.inst, limit=limit, spatial=spatial,
                                        deadline=deadline)
     ctx.timings["candidates"] = ctx.elapsed() - t
