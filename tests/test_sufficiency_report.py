@@ -96,7 +96,7 @@ def test_recruit_csv(out: Path) -> None:
     assert text.splitlines()[0] == ",".join(RECRUIT_COLUMNS)
     r = pd.read_csv(out / "recruit.csv", dtype=str, keep_default_na=False)
     assert len(r) >= 1
-    assert (r["authority"] == "'=auth").all()  # neutralised: never a formula
+    assert (r["authority"] == "'=AUTH").all()  # as written, neutralised: never a formula
     verified = r["verified_weekly_saving"].astype(float)
     assert list(verified) == sorted(verified, reverse=True)
     plan = pd.read_csv(out / "plan.csv")

@@ -1,4 +1,5 @@
-"""The area of a point: the authority named in the instance, else the postcode district.
+"""The area of a point: the authority named in the instance (its code as first written),
+else the postcode district.
 
 Postcode districts (outcodes) come from the public data (`geography/postcode-outcodes.csv`
 under `$PLACEMENT_DATA_DIR`, default `../shared/data`): a point belongs to the district
@@ -73,11 +74,14 @@ def placement_areas(inst: Instance, districts: Districts) -> np.ndarray:
 
 
 def _areas(inst: Instance, authority: np.ndarray, district: np.ndarray) -> np.ndarray:
-    """The authority's code (into `inst.authorities`, -1: none) where named, else the
+    """The authority (a code into `inst.authorities`, -1: none) where named, as first
+    written in the files (`Instance.authority_label`: what people read), else the
     district."""
     named = authority >= 0
     if named.any():
-        district[named] = np.asarray(inst.authorities, dtype=object)[authority[named]]
+        labels = np.asarray([inst.authority_label(k) for k in range(len(inst.authorities))],
+                            dtype=object)
+        district[named] = labels[authority[named]]
     return district
 
 
