@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from optimiser.candidates import build_candidates
 from optimiser.instance import Instance
+from optimiser.pipeline.warm import pair_index, start_units, with_start_pairs
 from optimiser.reader import load_instance
 from optimiser.solver import Result, SolveOptions, solve
 
@@ -84,3 +86,23 @@ def test_a_placement_added_starts_from_the_old_optimum(tmp_path: Path,
     assert cold.status == warm.status == "optimal"
     assert round(warm.objective, 2) == round(cold.objective, 2)
     assert warm.objective <= base.objective + 1e-6
+
+
+def test_the_start_pairs_join_the_kept_ones(demo: tuple[Instance, Result]) -> None:
+    """The pairs an optimum uses that a candidate pass keeping each unit's two cheapest
+    lacks are added from the pool, the kept pairs stay sorted and none is lost."""
+    inst, base = demo
+    cands, pool = build_candidates(inst, limit=2)
+    assert pool is not None
+    place = start_units(inst, base.assignment)
+    assert place is not None
+    placed = np.flatnonzero(place >= 0)
+    m = inst.n_placements
+    lacking = (pair_index(cands.unit, cands.placement, m, placed, place[placed]) < 0).sum()
+    assert lacking > 0
+    more = with_start_pairs(inst, cands, pool, base.assignment)
+    assert len(more) == len(cands) + lacking
+    assert (pair_index(more.unit, more.placement, m, placed, place[placed]) >= 0).all()
+    key = more.unit * m + more.placement
+    assert (np.diff(key) > 0).all()
+    assert with_start_pairs(inst, cands, pool, np.zeros(3, dtype=np.int64)) is cands

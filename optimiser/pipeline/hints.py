@@ -36,6 +36,7 @@ from .plans import (
 )
 from .pricing import dive_pairs
 from .rows import model_rows
+from .warm import pair_index, start_units
 
 log = logging.getLogger(__name__)
 
@@ -108,21 +109,17 @@ def warm_start(ctx: SolveContext, relax: Relaxation) -> np.ndarray | None:
     """The caller's start (`SolveOptions.start`, per child) as a plan over the kept pairs
     (per unit), or None: not given, or not a plan the model admits (a unit's members
     apart, a pair no rule allows, a placement over its beds, a row of the model broken).
-    A feasible pair of the start that column generation did not keep is repaired: the
-    start's other pairs first, the greedy fills the rest."""
-    inst, cands, given = ctx.inst, relax.cands, ctx.opts.start
-    if given is None:
+    A feasible pair of the start that the kept pairs lack is repaired: the start's other
+    pairs first, the greedy fills the rest."""
+    inst, cands = ctx.inst, relax.cands
+    if ctx.opts.start is None:
         return None
-    a = np.asarray(given)
-    m, units = inst.n_placements, inst.units
-    if (a.shape != (inst.n_children,) or not np.issubdtype(a.dtype, np.integer)
-            or (a < -1).any() or (a >= m).any()):
-        log.warning("warm start ignored: not a placement index (or -1) per child")
+    first = start_units(inst, ctx.opts.start)
+    if first is None:
+        log.warning("warm start ignored: not a placement index (or -1) per child, each "
+                    "unit's members together")
         return None
-    first = a[units.order[units.start[:-1]]].astype(np.int64)
-    if not np.array_equal(first[units.unit_of], a):
-        log.warning("warm start ignored: it places a unit's members apart")
-        return None
+    m = inst.n_placements
     placed = np.flatnonzero(first >= 0)
     pool = ctx.pool
     if pool is not None:  # every feasible pair: the start's must all be there, in beds
@@ -132,7 +129,7 @@ def warm_start(ctx: SolveContext, relax: Relaxation) -> np.ndarray | None:
             log.warning("warm start ignored: a pair no rule allows, or too few beds")
             return None
     at = pair_index(cands.unit, cands.placement, m, placed, first[placed])
-    chosen = np.full(units.n, -1, dtype=np.int64)
+    chosen = np.full(inst.units.n, -1, dtype=np.int64)
     if (at >= 0).all():
         chosen[placed] = at
     else:
@@ -142,19 +139,6 @@ def warm_start(ctx: SolveContext, relax: Relaxation) -> np.ndarray | None:
         log.warning("warm start ignored: the model does not admit it")
         return None
     return chosen
-
-
-def pair_index(unit: np.ndarray, placement: np.ndarray, m: int, want_unit: np.ndarray,
-               want_place: np.ndarray) -> np.ndarray:
-    """Per wanted (unit, placement), its index among the pairs (unit, placement), -1
-    where absent; `m` placements."""
-    key = unit.astype(np.int64) * m + placement
-    order = np.argsort(key, kind="stable")
-    want = want_unit.astype(np.int64) * m + want_place
-    if len(key) == 0:
-        return np.full(len(want), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(key[order], want), len(key) - 1)
-    return np.where(key[order][pos] == want, order[pos], -1)
 
 
 def keeps_rows(ctx: SolveContext, relax: Relaxation, chosen: np.ndarray) -> bool:
