@@ -1,19 +1,22 @@
 """Pooling benchmark: a region's authorities alone and pooled, with the fair shares.
 
-    python benchmarks/bench_pooling.py --children 20000 --workers 2 --samples 2 \
-        --time-limit 30 --time-scale 4
-    python benchmarks/bench_pooling.py --children 2000 --workers 1 2 --samples 4 \
-        --time-limit 20
+    python benchmarks/bench_pooling.py --children 20000 --workers 2 --method bracket \
+        --samples 200 --precision 0.01 --budget 840
+    python benchmarks/bench_pooling.py --children 1000 --workers 1 2 --method bracket \
+        --samples 0
 
 The region is Greater Manchester's ten boroughs (`optimiser.regions.build_region`,
 seed 20): children split by the DfE counts, each borough drawn by the calibrated
 generator on real geography (Ofsted's homes), ids prefixed by the borough. For each
 worker count, `optimiser.pooling.run_pool` (what `placement pool` runs) solves every
 authority alone and the region pooled, then the coalitions the Shapley value needs
-(exact when --samples is 0, else that many sampled orders) on a local Dask cluster, and
+(exact when --samples is 0, else up to that many sampled orders, stopping once every
+share's standard error is at most --precision of the gain or when another batch would
+end past --budget seconds) on a local Dask cluster, each coalition priced by --method
+(solve: the engine's full solve; bracket: `optimiser.pooling.quick`), and
 writes its report to benchmarks/work/pool-<children>-w<W>. The wall time is measured
 around it, with `uptime` before and after (the 2 cores are shared). Each invocation
-replaces its own (children, workers) rows of benchmarks/results/pooling.json.
+replaces its own (children, workers, method) rows of benchmarks/results/pooling.json.
 
 Target: ten authorities and 20,000 children pooled against alone, with the fair shares,
 in <= 15 minutes on this 2-core machine; and how it scales with Dask workers.
@@ -49,7 +52,8 @@ def _load() -> str:
 
 
 def run(children: int, workers: int, samples: int, time_limit: float, time_scale: float,
-        seed: int) -> dict[str, Any]:
+        seed: int, method: str = "solve", precision: float | None = None,
+        budget: float | None = None) -> dict[str, Any]:
     folder = WORK / f"region-gm-{children}"
     if not (folder / "children.csv").is_file():
         build_region(folder, REGION, children=children, seed=seed)
@@ -57,23 +61,32 @@ def run(children: int, workers: int, samples: int, time_limit: float, time_scale
     before = _load()
     t0 = time.perf_counter()
     res = run_pool(folder, out, time_limit=time_limit, samples=samples or None, seed=0,
-                   workers=workers, max_time_scale=time_scale, progress=True)
+                   workers=workers, max_time_scale=time_scale, progress=True,
+                   method=method, precision=precision, budget=budget)
     wall = time.perf_counter() - t0
     sh, costs = res.shares, res.costs
     statuses = [s.status for s in costs.solved.values()]
+    gaps = [(s.objective - s.bound) / max(abs(s.objective), 1.0) for s in costs.solved.values()]
+    lo, hi = res.share_lo, res.share_hi
     return {
         "children": children, "authorities": len(res.split.names), "workers": workers,
-        "samples": sh.samples, "exact": sh.exact, "time_limit": time_limit,
+        "method": method, "samples": sh.samples, "exact": sh.exact,
+        "precision": precision, "budget": budget, "time_limit": time_limit,
         "time_scale": time_scale, "wall_seconds": round(wall, 1),
         "within_target": wall <= TARGET_SECONDS,
         "coalitions_solved": len(costs.solved),
         "proven_optimal": statuses.count("optimal"),
+        "largest_coalition_gap": round(max(gaps, default=0.0), 6),
+        "median_coalition_gap": round(float(sorted(gaps)[len(gaps) // 2]), 6) if gaps else 0.0,
         "alone_total": round(float(sh.alone.sum()), 2), "pooled": round(sh.pooled, 2),
         "gain": round(sh.gain, 2),
         "pooled_from": [res.split.label(m) for m in costs.parts(res.split.grand)],
         "shares": {res.split.label(1 << i): round(float(v), 2)
                    for i, v in enumerate(sh.share)},
         "share_stderr": [round(float(v), 2) if math.isfinite(v) else None for v in sh.stderr],
+        "largest_stderr_of_gain": round(float(sh.stderr.max()) / max(abs(sh.gain), 1.0), 6),
+        "share_range": None if lo is None or hi is None else [
+            [round(float(a), 2), round(float(b), 2)] for a, b in zip(lo, hi, strict=True)],
         "stand_alone_check": {"individual": res.check.individual_ok,
                               "core": res.check.core_ok, "tested": res.check.tested},
         "timings_seconds": res.timings, "load_before": before, "load_after": _load(),
@@ -98,15 +111,23 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=30.0)
     ap.add_argument("--time-scale", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=20)
+    ap.add_argument("--method", choices=("solve", "bracket"), default="solve")
+    ap.add_argument("--precision", type=float, default=None,
+                    help="stop sampling once every standard error is this share of the gain")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds for the run: no batch of orders started past it")
     args = ap.parse_args()
     rows = []
     for w in args.workers:
-        row = run(args.children, w, args.samples, args.time_limit, args.time_scale, args.seed)
+        row = run(args.children, w, args.samples, args.time_limit, args.time_scale, args.seed,
+                  args.method, args.precision, args.budget)
         print(json.dumps(row, indent=2), flush=True)
         rows.append(row)
     old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
-    keep = [r for r in old if (r["children"], r["workers"]) not in
-            {(r2["children"], r2["workers"]) for r2 in rows}]
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return r["children"], r["workers"], r.get("method", "solve")
+
+    keep = [r for r in old if key(r) not in {key(r2) for r2 in rows}]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(keep + rows, indent=2) + "\n")
 

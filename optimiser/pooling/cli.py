@@ -25,10 +25,17 @@ def cmd_pool(args: argparse.Namespace) -> int:
     if args.time_limit <= 0:
         print("error: --time-limit must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.precision is not None and not 0 < args.precision < 1:
+        print("error: --precision must be in (0, 1)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.budget is not None and args.budget <= 0:
+        print("error: --budget must be positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return _run(args.instance, args.out, quiet=args.quiet, time_limit=args.time_limit,
                 gap=args.gap, samples=args.samples, seed=args.seed, scheduler=args.scheduler,
                 workers=args.workers, max_time_scale=args.time_scale,
-                policy_file=args.policy, ofsted=args.ofsted)
+                policy_file=args.policy, ofsted=args.ofsted, method=args.method,
+                precision=args.precision, budget=args.budget)
 
 
 def solve_pool(args: argparse.Namespace) -> int:
@@ -64,12 +71,16 @@ def _run(instance: str, out: str, *, quiet: bool, **kw: Any) -> int:
 def summary_text(result: Any) -> str:
     """A few lines for the console: alone, pooled, the gain and the check."""
     sh, chk = result.shares, result.check
-    how = "exact" if sh.exact else f"{sh.samples} sampled orders"
+    how = "exact" if sh.exact else (
+        f"{sh.samples} sampled orders, largest standard error £{float(sh.stderr.max()):,.2f}")
     return "\n".join([
         f"authorities: {len(result.split.names)}; coalitions solved: "
         f"{len(result.costs.solved)} ({result.seconds:.1f} s, {result.mapper})",
         f"alone: £{sh.alone.sum():,.2f}/week; pooled: £{sh.pooled:,.2f}/week; "
         f"gain: £{sh.gain:,.2f}/week (Shapley, {how})",
+        f"coalitions proven optimal: "
+        f"{sum(x.status == 'optimal' for x in result.costs.solved.values())}"
+        f" of {len(result.costs.solved)}",
         "stand-alone check: " + ("passed" if chk.ok else
                                  "no authority worse off, but a group is" if chk.individual_ok
                                  else "FAILED: an authority bears more than alone"),
@@ -93,6 +104,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--samples", type=int, default=None,
                    help="random orders for the Shapley value (default: exact up to ten "
                         "authorities, 200 orders above)")
+    p.add_argument("--method", choices=("solve", "bracket"), default="solve",
+                   help="how a coalition is priced: solve (the engine's full solve, "
+                        "default) or bracket (for regional scale: a plan rounded from the "
+                        "transportation relaxation and a lower bound over every pair, in "
+                        "seconds; each coalition's gap reported, and the range of shares "
+                        "it allows)")
+    p.add_argument("--precision", type=float, default=None,
+                   help="sampling: stop once every share's standard error is at most this "
+                        "fraction of the gain (e.g. 0.01)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="sampling: seconds for the whole run; no batch of orders is "
+                        "started that would end past it (alone and pooled are always "
+                        "solved)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scheduler", default=None,
                    help="address of an existing Dask scheduler (default: a local cluster)")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..solver import SolveOptions, solve
+from . import quick
 from .split import Split, coalition_instance
 
 Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
@@ -55,6 +56,23 @@ def solve_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
                   float(res.runtime), a.astype(np.int64))
 
 
+def bracket_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
+    """Price coalition `mask` by the fast bracket (`optimiser.pooling.quick`): a rounded
+    plan and a lower bound over every pair; by the engine's solve where the bracket does
+    not apply (re-allocation facts). A task, as `solve_coalition`."""
+    sub, _, places = coalition_instance(split, mask)
+    if not quick.applies(sub):
+        return solve_coalition(split, mask, options)
+    plan, upper, lower, seconds = quick.bracket(sub)
+    a = np.where(plan >= 0, places[np.maximum(plan, 0)], -1)
+    proven = upper - lower <= quick.PROVEN_GAP * max(abs(upper), 1.0)
+    return Solved(mask, upper, lower, "optimal" if proven else "feasible", seconds,
+                  a.astype(np.int64))
+
+
+METHODS = {"solve": solve_coalition, "bracket": bracket_coalition}
+
+
 def in_process(fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]]) -> list[Any]:
     """The simplest mapper: one task after another, here."""
     return [fn(*a) for a in args_list]
@@ -65,10 +83,15 @@ class CoalitionCosts:
 
     `ensure(masks)` solves the coalitions not yet known, as one batch on `mapper`
     (``mapper(fn, args_list) -> list``, e.g. `optimiser.commission.dist.DaskMapper`).
+    `method`: "solve" (the engine's full solve, within `options`) or "bracket" (the fast
+    bracket of `optimiser.pooling.quick`, for regional scale).
     """
 
     def __init__(self, split: Split, options: SolveOptions, mapper: Mapper | None = None,
-                 max_time_scale: float = 1.0):
+                 max_time_scale: float = 1.0, method: str = "solve"):
+        if method not in METHODS:
+            raise ValueError(f"method {method!r}: one of {', '.join(METHODS)}")
+        self.method = method
         self.split = split
         self.options = options
         self.max_time_scale = max_time_scale
@@ -82,8 +105,8 @@ class CoalitionCosts:
                       key=lambda m: (bin(m).count("1"), m))
         if not todo:
             return
-        out = self.mapper(solve_coalition, [(self.split, m, self.options_for(m))
-                                            for m in todo])
+        out = self.mapper(METHODS[self.method], [(self.split, m, self.options_for(m))
+                                                 for m in todo])
         for s in out:
             self.solved[s.mask] = s
         self._best = {0: (0.0, ())}  # new solves can improve any union
@@ -156,3 +179,8 @@ class CoalitionCosts:
         """A lower bound of the true c(mask) when it was solved itself (else -inf)."""
         s = self.solved.get(mask)
         return s.bound if s is not None else -np.inf
+
+    def lower(self, mask: int) -> float:
+        """The best lower bound known of c(mask), never above `cost(mask)` (0 for the
+        empty coalition)."""
+        return 0.0 if mask == 0 else min(self.bound(mask), self.cost(mask))

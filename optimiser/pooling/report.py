@@ -92,6 +92,9 @@ def authority_table(result: Pooling) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df["shapley_share"] = sh.share
     df["share_stderr"] = sh.stderr
+    if result.share_lo is not None and result.share_hi is not None:
+        df["share_low"] = result.share_lo  # the range the coalitions' bounds allow
+        df["share_high"] = result.share_hi
     df["fair_cost"] = sh.allocated
     df["pay_or_receive"] = settlement(sh, pooled_obj)
     df["no_worse_than_alone"] = sh.allocated <= sh.alone + 1e-6 * max(abs(sh.pooled), 1.0)
@@ -102,6 +105,7 @@ def coalition_table(result: Pooling) -> pd.DataFrame:
     s, costs = result.split, result.costs
     rows = [{"coalition": s.label(m), "members": bin(m).count("1"),
              "objective": x.objective, "bound": x.bound, "status": x.status,
+             "gap": (x.objective - x.bound) / max(abs(x.objective), 1.0),
              "seconds": round(x.seconds, 3), "best_known_cost": costs.cost(m)}
             for m, x in sorted(costs.solved.items(), key=lambda kv: (bin(kv[0]).count("1"),
                                                                         kv[0]))]
@@ -141,6 +145,10 @@ def pooled_output(result: Pooling) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 def figures(result: Pooling, table: pd.DataFrame) -> dict[str, Any]:
     sh, chk = result.shares, result.check
+    solved = result.costs.solved.values()
+    proven = sum(x.status == "optimal" for x in solved)
+    worst_gap = max(((x.objective - x.bound) / max(abs(x.objective), 1.0) for x in solved),
+                    default=0.0)
     return {
         "definition": "cost of a coalition = the spec's weekly objective (pounds a week, "
                       "unplaced penalties included) of its own children on its own "
@@ -149,7 +157,10 @@ def figures(result: Pooling, table: pd.DataFrame) -> dict[str, Any]:
         "alone_total": float(sh.alone.sum()), "pooled": sh.pooled, "gain": sh.gain,
         "pooled_proven_optimal": result.costs.proven(result.split.grand),
         "shapley": {"exact": sh.exact, "samples": sh.samples,
-                    "coalitions_solved": len(result.costs.solved)},
+                    "coalitions_solved": len(result.costs.solved),
+                    "coalitions_proven_optimal": proven,
+                    "largest_coalition_gap": worst_gap,
+                    "coalition_method": result.costs.method},
         "stand_alone_check": {"no_authority_worse_off": chk.individual_ok,
                               "no_group_worse_off": chk.core_ok,
                               "coalitions_tested": chk.tested,
@@ -176,6 +187,7 @@ def markdown(result: Pooling, table: pd.DataFrame, instance: str) -> str:
              + ("" if result.costs.proven(result.split.grand) else
                 " (best plan found in the time limit, not proven optimal)") + ".",
              f"- Gain of pooling: £{sh.gain:,.2f} a week, shared by the Shapley value, {how}.",
+             "- " + proof_text(result),
              "- Stand-alone check: " + ("no authority bears more than alone"
                                         if chk.individual_ok else
                                         "SOME AUTHORITY WOULD BEAR MORE THAN ALONE")
@@ -200,6 +212,19 @@ def markdown(result: Pooling, table: pd.DataFrame, instance: str) -> str:
               "`assignments.csv` and `summary.json`, the format's output, for "
               "`placement check`."]
     return "\n".join(lines) + "\n"
+
+
+def proof_text(result: Pooling) -> str:
+    """How far the coalition costs behind the shares are proven, in words."""
+    solved = result.costs.solved.values()
+    proven = sum(x.status == "optimal" for x in solved)
+    text = f"Coalitions priced: {len(solved)}, {proven} proven optimal"
+    if proven == len(solved) or result.share_lo is None or result.share_hi is None:
+        return text + "."
+    width = float(np.max(result.share_hi - result.share_lo))
+    return (text + f"; the others are known within their bounds, which would move a "
+            f"share by up to £{width:,.2f} a week (share_low, share_high in "
+            "authorities.csv).")
 
 
 def write_report(result: Pooling, out: str | Path, *, instance: str = "") -> Path:

@@ -8,7 +8,11 @@ x_i add up to c(N) (efficiency).
 
 Exact: all 2^n coalitions (n <= `EXACT_MAX`), every cost fetched in one batch first.
 Sampled: `samples` random orders (seeded); the coalitions they need (each order's
-prefixes) are fetched in one batch, so a coalition met in several orders is solved once.
+prefixes) are fetched in one batch, so a coalition met in several orders is solved once;
+or batch by batch until every share's standard error is small enough or the time is up.
+
+Costs known only within bounds (a solve stopped at its limit) make a share uncertain
+beyond sampling: `share_range` gives the range the bounds allow.
 
 Stand-alone check: no authority bears more than alone (x_i <= c({i})), and more
 strictly no group of authorities bears more than it would on its own (sum over S of x_i
@@ -18,12 +22,14 @@ strictly no group of authorities bears more than it would on its own (sum over S
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 EXACT_MAX = 10
+MIN_ORDERS = 10  # before a standard error is trusted to stop sampling (five pairs)
 CostFn = Callable[[int], float]
 Prefetch = Callable[[Iterable[int]], None]
 
@@ -39,6 +45,7 @@ class Shares:
     exact: bool
     samples: int  # orders drawn (0 when exact)
     pooled: float  # c(N)
+    orders: np.ndarray | None = None  # the orders drawn (None when exact)
 
     @property
     def gain(self) -> float:
@@ -71,7 +78,8 @@ def shapley_exact(n: int, cost: CostFn, prefetch: Prefetch | None = None) -> Sha
 
 def orders(n: int, samples: int, seed: int) -> np.ndarray:
     """`samples` orders of the players, seeded; antithetic pairs (an order and its
-    reverse) halve the variance of the estimate for the same number of solves."""
+    reverse) halve the variance of the estimate for the same number of solves. The
+    first k orders are the same whatever `samples` (a longer run extends a shorter)."""
     rng = np.random.default_rng(seed)
     half = [rng.permutation(n) for _ in range((samples + 1) // 2)]
     out = [p for q in half for p in (q, q[::-1])]
@@ -89,16 +97,9 @@ def prefixes(perms: np.ndarray) -> set[int]:
     return need
 
 
-def shapley_sampled(n: int, cost: CostFn, samples: int, seed: int = 0,
-                    prefetch: Prefetch | None = None) -> Shares:
-    """The Shapley value estimated over `samples` random orders (module doc)."""
-    if samples < 1:
-        raise ValueError("need at least one sampled order")
-    perms = orders(n, samples, seed)
-    full = (1 << n) - 1
-    if prefetch is not None:
-        prefetch(prefixes(perms) | {1 << i for i in range(n)} | {full})
-    marg = np.zeros((samples, n))
+def marginals(perms: np.ndarray, cost: CostFn) -> np.ndarray:
+    """Per order and player, the player's marginal cost when it joins in that order."""
+    marg = np.zeros(perms.shape)
     for r, p in enumerate(perms):
         mask, before = 0, 0.0
         for i in p:
@@ -106,17 +107,111 @@ def shapley_sampled(n: int, cost: CostFn, samples: int, seed: int = 0,
             now = cost(mask)
             marg[r, int(i)] = now - before
             before = now
-    # an antithetic pair is one draw: the error is that of the pair means; with a single
-    # pair, that of the orders themselves (conservative: it ignores their correlation)
+    return marg
+
+
+def sampling_error(marg: np.ndarray) -> np.ndarray:
+    """Standard error of each player's mean marginal over the orders `marg` (antithetic
+    pairs in turn). An antithetic pair is one draw: the error is that of the pair means;
+    with a single pair, that of the orders themselves (conservative: it ignores their
+    correlation); infinite with one order."""
+    samples, n = marg.shape
     draws = marg[: samples - samples % 2].reshape(-1, 2, n).mean(axis=1)
     if len(draws) < 2:
         draws = marg
-    x = marg.mean(axis=0)
-    err = draws.std(axis=0, ddof=1) / math.sqrt(len(draws)) if len(draws) > 1 \
+    return draws.std(axis=0, ddof=1) / math.sqrt(len(draws)) if len(draws) > 1 \
         else np.full(n, np.inf)
+
+
+def shapley_sampled(n: int, cost: CostFn, samples: int, seed: int = 0,
+                    prefetch: Prefetch | None = None, *, tolerance: float | None = None,
+                    deadline: float | None = None, batch: int = 4) -> Shares:
+    """The Shapley value estimated over up to `samples` random orders (module doc).
+
+    Without `tolerance` and `deadline` every order's coalitions are fetched in one batch.
+    With them, orders are drawn `batch` at a time (antithetic pairs), and drawing stops
+    once every player's standard error is at most `tolerance` (pounds a week; after
+    `MIN_ORDERS` at least), or when another batch, as long as the last, would end past
+    `deadline` (a `time.perf_counter()` value)."""
+    if samples < 1:
+        raise ValueError("need at least one sampled order")
+    full = (1 << n) - 1
+    perms = orders(n, samples, seed)
+    ends = {1 << i for i in range(n)} | {full}
+    if tolerance is None and deadline is None:
+        used = samples
+        if prefetch is not None:
+            prefetch(prefixes(perms) | ends)
+    else:
+        step = max(2, batch + batch % 2)
+        used, last = 0, 0.0
+        while used < samples:
+            if deadline is not None and used and time.perf_counter() + last > deadline:
+                break
+            t0 = time.perf_counter()
+            take = min(samples, used + step)
+            if prefetch is not None:
+                prefetch(prefixes(perms[used:take]) | ends)
+            used, last = take, time.perf_counter() - t0
+            err = sampling_error(marginals(perms[:used], cost))
+            if tolerance is not None and used >= MIN_ORDERS and float(err.max()) <= tolerance:
+                break
+    perms = perms[:used]
+    marg = marginals(perms, cost)
+    x = marg.mean(axis=0)
     alone = np.array([cost(1 << i) for i in range(n)])
     pooled = cost(full)
-    return Shares(alone, alone - x, x, err, False, samples, pooled)
+    return Shares(alone, alone - x, x, sampling_error(marg), False, used, pooled, perms)
+
+
+def coefficients(shares: Shares) -> list[dict[int, float]]:
+    """Per player, the cost borne x_i as a linear form of the coalition costs: {coalition:
+    coefficient} (the empty coalition, whose cost is 0, left out)."""
+    n = len(shares.alone)
+    out: list[dict[int, float]] = [{} for _ in range(n)]
+    if shares.exact:
+        weight = [math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n)
+                  for k in range(n)]
+        for i in range(n):
+            bit = 1 << i
+            for s in range(1 << n):
+                if not s & bit:
+                    _add(out[i], s | bit, weight[_bits(s)])
+                    _add(out[i], s, -weight[_bits(s)])
+        return out
+    assert shares.orders is not None
+    m = len(shares.orders)
+    for p in shares.orders:
+        mask = 0
+        for i in p:
+            _add(out[int(i)], mask | 1 << int(i), 1.0 / m)
+            _add(out[int(i)], mask, -1.0 / m)
+            mask |= 1 << int(i)
+    return out
+
+
+def _add(form: dict[int, float], mask: int, a: float) -> None:
+    if mask:
+        form[mask] = form.get(mask, 0.0) + a
+
+
+def share_range(shares: Shares, lower: CostFn, upper: CostFn
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The least and greatest share of the gain each player could get from the same
+    estimator (the same orders), were each coalition's true cost anywhere between its
+    proven lower bound and its best known plan. Equal to the share when every coalition
+    behind it is proven optimal; wide when the bounds are weak."""
+    n = len(shares.alone)
+    lo, hi = np.zeros(n), np.zeros(n)
+    for i, form in enumerate(coefficients(shares)):
+        form = {k: -v for k, v in form.items()}  # share_i = c({i}) - x_i
+        _add(form, 1 << i, 1.0)
+        for mask, a in form.items():
+            if abs(a) < 1e-15:
+                continue
+            lo[i] += a * (lower(mask) if a > 0 else upper(mask))
+            hi[i] += a * (upper(mask) if a > 0 else lower(mask))
+    return lo, hi
 
 
 @dataclass(frozen=True)
