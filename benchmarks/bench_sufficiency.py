@@ -7,10 +7,11 @@ Runs, in its own process, as a commissioner would:
     placement sufficiency instances/authority-2000 --out benchmarks/work/sufficiency-2000
         --recommendations 10 --budget 10
 
-(through `python -m optimiser.sufficiency.cli`, the same parser), and measures the wall
-time to the written folder, with `uptime` before and after (the 2 cores are shared) and
-the time split from the folder's summary.json. Appends one record to
-benchmarks/results/sufficiency.json.
+(through `python -m optimiser.sufficiency.cli`, the same parser; each solve with a recruit
+added has the command's default `--resolve-time-limit`), and measures the wall time to
+the written folder, with `uptime` before and after (the 2 cores are shared), the commit,
+and the time split and how many verified savings are exact (not lower bounds) from the
+folder's summary.json. Appends one record to benchmarks/results/sufficiency.json.
 
 Target: <= 5 minutes on this 2-core machine.
 """
@@ -35,6 +36,11 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+def commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timeout", type=float, default=1800.0)
@@ -53,7 +59,8 @@ def main() -> int:
     wall = time.perf_counter() - t0
     summary = json.loads((OUT / "summary.json").read_text()) if code == 0 else {}
     record = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "command": " ".join(cmd[1:]), "exit": code, "wall_seconds": round(wall, 1),
+              "command": " ".join(cmd[1:]), "commit": commit(), "exit": code,
+              "wall_seconds": round(wall, 1),
               "uptime_before": before, "uptime_after": uptime(),
               "target_seconds": 300, "met": code == 0 and wall <= 300,
               "summary": summary, "log_tail": log.strip().splitlines()[-8:]}
