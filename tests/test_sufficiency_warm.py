@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optimiser.solver import solve
+from optimiser.solver import SolveOptions, solve
 from optimiser.sufficiency.extend import Extender, Profile
 from optimiser.sufficiency.recruit import (
     Outcome,
     Recommendation,
     Step,
+    exact,
     greedy_plan,
     outcome,
     saving_bounds,
@@ -78,3 +79,12 @@ def test_a_saving_not_proven_is_labelled_a_lower_bound() -> None:
     assert list(recruit_table(recs)["verified_is"]) == ["exact", "lower bound"]
     steps = [Step(1, p, 5.0, 4.0, stopped, False)]
     assert list(plan_table(steps, proven)["verified_is"]) == ["lower bound"]
+
+
+def test_a_saving_under_a_relative_gap_is_never_exact() -> None:
+    proven = Outcome(100.0, "optimal", 3, 100.0)
+    stopped = Outcome(100.0, "time_limit", 3, 100.0)
+    assert exact(proven, proven, SolveOptions())
+    assert not exact(proven, stopped, SolveOptions())
+    assert not exact(stopped, proven, SolveOptions())
+    assert not exact(proven, proven, SolveOptions(relative_gap=1e-4))

@@ -72,10 +72,11 @@ def resolve(folder: str, profiles: tuple[Profile, ...], options: SolveOptions,
     return outcome(solve(Extender(folder).instance(profiles), replace(options, start=start)))
 
 
-def exact(before: Outcome, after: Outcome) -> bool:
-    """Whether the saving from `before` to `after` is exact: both proven optimal (else it
-    is a lower bound of the saving against the allocation `before`)."""
-    return before.proven and after.proven
+def exact(before: Outcome, after: Outcome, options: SolveOptions) -> bool:
+    """Whether the saving from `before` to `after` (solved with `options`) is exact: both
+    proven optimal, with no relative gap allowed (a solver stopped by one may still say
+    optimal); else it is a lower bound of the saving against the allocation `before`."""
+    return before.proven and after.proven and options.relative_gap <= 0
 
 
 def saving_words(is_exact: bool) -> str:
@@ -185,7 +186,7 @@ def recommend(screen: Screen, lp: Relaxation, base: Outcome, folder: str, k: int
     outs = mapper(resolve, [(folder, (screen.profiles[i],), options, base.assignment)
                             for i in top])
     recs = [Recommendation(screen.profiles[i], float(pred[i]), base.objective - o.objective,
-                           o, exact(base, o)) for i, o in zip(top, outs, strict=True)]
+                           o, exact(base, o, options)) for i, o in zip(top, outs, strict=True)]
     return sorted(recs, key=lambda r: (-r.verified, -r.predicted))
 
 
@@ -234,7 +235,7 @@ def _greedy(screen: Screen, base: Outcome, folder: str, budget: int, options: So
             break
         plan.append(best)
         steps.append(Step(step, screen.profiles[best], float(pred[best]), saving, outs[best],
-                          exact(current, outs[best])))
+                          exact(current, outs[best], options)))
         current = outs[best]
     return steps
 
