@@ -25,14 +25,17 @@ from optimiser.solver import SolveOptions
 OPTS = SolveOptions(time_limit=30, workers=1)
 
 
-@pytest.mark.parametrize("seed,full_pairs", [(21, 10**9), (22, 0), (23, 0)])
-def test_bracket_holds_the_proven_optimum(tmp_path: Path, seed: int, full_pairs: int) -> None:
+@pytest.mark.parametrize("seed,full_pairs,limit", [(21, 10**9, None), (22, 0, None),
+                                                   (23, 0, 1e-9)])
+def test_bracket_holds_the_proven_optimum(tmp_path: Path, seed: int, full_pairs: int,
+                                          limit: float | None) -> None:
+    """Every pair held, grown by pricing, or pricing cut short by the time limit."""
     inst = small_region(tmp_path / "r", 3, seed, children=45, beds_per_child=0.5)
     split = split_instance(inst)
     for mask in (1, 6, split.grand):
         sub, _, _ = coalition_instance(split, mask)
         assert applies(sub)
-        plan, upper, lower, _ = bracket(sub, full_pairs)
+        plan, upper, lower, _ = bracket(sub, full_pairs, limit)
         exact = solve_coalition(split, mask, OPTS)
         assert exact.status == "optimal"
         assert lower <= exact.objective + 1e-6 <= upper + 2e-6

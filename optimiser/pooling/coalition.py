@@ -58,12 +58,13 @@ def solve_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
 
 def bracket_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
     """Price coalition `mask` by the fast bracket (`optimiser.pooling.quick`): a rounded
-    plan and a lower bound over every pair; by the engine's solve where the bracket does
-    not apply (re-allocation facts). A task, as `solve_coalition`."""
+    plan and a lower bound over every pair, the pricing kept within the options' time
+    limit; by the engine's solve where the bracket does not apply (re-allocation facts).
+    A task, as `solve_coalition`."""
     sub, _, places = coalition_instance(split, mask)
     if not quick.applies(sub):
         return solve_coalition(split, mask, options)
-    plan, upper, lower, seconds = quick.bracket(sub)
+    plan, upper, lower, seconds = quick.bracket(sub, time_limit=options.time_limit)
     a = np.where(plan >= 0, places[np.maximum(plan, 0)], -1)
     proven = upper - lower <= quick.PROVEN_GAP * max(abs(upper), 1.0)
     return Solved(mask, upper, lower, "optimal" if proven else "feasible", seconds,

@@ -85,13 +85,15 @@ def price(inst: Instance, cands: Candidates, pi: np.ndarray, per_unit: int
         use=np.concatenate([cands.use, *(x[3] for x in new)]).astype(np.int64)[order])
 
 
-def relaxation(inst: Instance, full_pairs: int = FULL_POOL_PAIRS
-               ) -> tuple[Candidates, Transport, float]:
+def relaxation(inst: Instance, full_pairs: int = FULL_POOL_PAIRS,
+               deadline: float | None = None) -> tuple[Candidates, Transport, float]:
     """The transportation relaxation over every feasible pair: held whole when they are
     few, else grown from each unit's cheapest pairs by pricing (`price`) until no pair
     prices in or `ROUNDS` are spent. Returns the pairs, the relaxation over them and a
     lower bound valid over every pair. `full_pairs`: children x placements up to which
-    every pair is held."""
+    every pair is held. Past `deadline` (a `time.perf_counter()` value), or when another
+    pass as long as the last would end past it, pricing stops: the bound is then the best
+    Lagrangian bound met, weaker until the prices settle."""
     if inst.n_children * inst.n_placements <= full_pairs:
         cands, _ = build_candidates(inst, limit=None)
         tr = transport_relaxation(inst, cands)
@@ -99,22 +101,29 @@ def relaxation(inst: Instance, full_pairs: int = FULL_POOL_PAIRS
         # penny a bed, taken off so that the bound stays a bound
         return cands, tr, tr.value - 0.005 * float(inst.units.size.sum())
     cands, _ = build_candidates(inst, limit=START_PAIRS)
-    lower = -np.inf
+    lower, last = -np.inf, 0.0
     for _ in range(ROUNDS):
+        t0 = time.perf_counter()
         tr = transport_relaxation(inst, cands)
         bound, grown = price(inst, cands, np.maximum(tr.pi, 0.0), ADD_PAIRS)
         lower = max(lower, bound)
         if grown is None:
             break
         cands = grown
+        last = time.perf_counter() - t0
+        if deadline is not None and time.perf_counter() + last > deadline:
+            tr = transport_relaxation(inst, cands)  # the plan from every pair found
+            break
     return cands, tr, lower
 
 
-def bracket(inst: Instance, full_pairs: int = FULL_POOL_PAIRS
-            ) -> tuple[np.ndarray, float, float, float]:
-    """(plan per child, its objective, a lower bound, seconds) for `inst` (module doc)."""
+def bracket(inst: Instance, full_pairs: int = FULL_POOL_PAIRS,
+            time_limit: float | None = None) -> tuple[np.ndarray, float, float, float]:
+    """(plan per child, its objective, a lower bound, seconds) for `inst` (module doc);
+    `time_limit` (seconds) stops the pricing, not the first relaxation nor the rounding."""
     t0 = time.perf_counter()
-    cands, tr, lower = relaxation(inst, full_pairs)
+    deadline = None if time_limit is None else t0 + time_limit
+    cands, tr, lower = relaxation(inst, full_pairs, deadline)
     chosen = transport_rounding(inst, cands, tr.x, tr.pi)
     upper = objective_of(inst, cands, chosen)
     per_unit = unit_placement(cands, chosen)

@@ -78,7 +78,7 @@ def pool(inst: Instance, options: SolveOptions | None = None, *, samples: int | 
         shares = shapley_sampled(
             n, costs.cost, samples or DEFAULT_SAMPLES, seed, costs.ensure,
             tolerance=None if precision is None else precision * max(abs(gain), 1e-6),
-            deadline=None if budget is None else t0 + budget)
+            deadline=None if budget is None else t0 + budget, batch=2)
     known = list(costs.solved)
     tol = 1e-6
     if not shares.exact:  # an estimate: allow four standard errors per member
