@@ -18,7 +18,7 @@ from optimiser.flow import transport_relaxation
 from optimiser.pooling import pool, split_instance
 from optimiser.pooling.cli import add_parser
 from optimiser.pooling.coalition import bracket_coalition, coalition_instance, solve_coalition
-from optimiser.pooling.quick import applies, bracket, price
+from optimiser.pooling.quick import applies, bracket, candidates_of, every_pair, price
 from optimiser.pooling.report import child_objective
 from optimiser.solver import SolveOptions
 
@@ -46,21 +46,28 @@ def test_bracket_holds_the_proven_optimum(tmp_path: Path, seed: int, full_pairs:
 
 def test_pricing_grows_the_pairs_to_the_full_relaxation(tmp_path: Path) -> None:
     inst = small_region(tmp_path / "r", 3, 24, children=60, beds_per_child=0.5)
+    pairs = every_pair(inst)
     full, _ = build_candidates(inst, limit=None)
-    value = transport_relaxation(inst, full).value
-    bound, grown = price(inst, full, transport_relaxation(inst, full).pi, 10)
-    assert grown is None  # every pair held: none prices in
+    assert len(pairs) == len(full)
+    np.testing.assert_array_equal(pairs.unit, full.unit)  # the engine's pairs, its order
+    np.testing.assert_array_equal(pairs.placement, full.placement)
+    np.testing.assert_allclose(pairs.objective, full.objective)
+    tr_full = transport_relaxation(inst, full)
+    value = tr_full.value
+    bound, new = price(inst, pairs, np.ones(len(pairs), dtype=bool), tr_full.pi, 10)
+    assert len(new) == 0  # every pair held: none prices in
     assert bound == pytest.approx(value, rel=1e-6)
-    cands, _ = build_candidates(inst, limit=1)
+    held = np.zeros(len(pairs), dtype=bool)
+    held[pairs.starts[:-1][pairs.starts[:-1] < pairs.starts[1:]]] = True  # one pair a unit
     for _ in range(50):
-        tr = transport_relaxation(inst, cands)
-        bound, grown = price(inst, cands, tr.pi, 3)
+        tr = transport_relaxation(inst, candidates_of(pairs, np.flatnonzero(held)))
+        bound, new = price(inst, pairs, held, tr.pi, 3)
         assert bound <= value + 1.0  # a Lagrangian bound: never above the relaxation
-        if grown is None:
+        if not len(new):
             break
-        assert len(grown) > len(cands)
-        cands = grown
-    assert grown is None and tr.value == pytest.approx(value, rel=1e-6)
+        assert not held[new].any()
+        held[new] = True
+    assert not len(new) and tr.value == pytest.approx(value, rel=1e-6)
 
 
 def test_pool_by_bracket_is_efficient_and_within_its_ranges(tmp_path: Path) -> None:

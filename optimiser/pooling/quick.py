@@ -14,8 +14,9 @@ min-cost flow in seconds, so each coalition gets, cheaply:
   starts from each unit's cheapest pairs and grows by pricing (column generation): with
   its capacity prices pi >= 0, the Lagrangian bound  L(pi) = sum_u min(unplaced_u,
   min_p c_up + use_up pi_p) - sum_p cap_p pi_p  (capacity rows relaxed) is taken over
-  every feasible placement, block by block, without holding the pairs, and the pairs
-  that price in are added, until none does (L(pi) then equals the relaxation).
+  every feasible placement (the pairs evaluated once and held compactly, priced by
+  array arithmetic), and the pairs that price in are added, until none does (L(pi) then
+  equals the relaxation).
 
 The status is "optimal" only where the two meet (to `PROVEN_GAP`); otherwise the gap is
 reported, and the shares carry it (`optimiser.pooling.shapley`). Instances with
@@ -25,19 +26,19 @@ engine's full solve: the rounding knows nothing of moves.
 
 from __future__ import annotations
 
-import dataclasses
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..candidates import Candidates, build_candidates, unit_blocks
+from ..candidates import Candidates, unit_blocks
 from ..flow import Transport, transport_relaxation, transport_rounding
 from ..instance import Instance
 from ..pipeline.plans import objective_of, unit_placement
 from ..pipeline.pricing import best_per_unit
 
 PROVEN_GAP = 1e-9  # relative: a plan this close to the bound is called optimal
-FULL_POOL_PAIRS = 30_000_000  # children x placements up to which every pair is held
+FULL_POOL_PAIRS = 2_000_000  # feasible pairs up to which the relaxation takes them all
 START_PAIRS = 150  # else each unit's cheapest pairs to start from,
 ADD_PAIRS = 50  # the pairs a unit gains at most per pricing pass,
 ROUNDS = 12  # and the passes at most
@@ -52,67 +53,107 @@ def applies(inst: Instance) -> bool:
             and r.max_moves is None)
 
 
-def price(inst: Instance, cands: Candidates, pi: np.ndarray, per_unit: int
-          ) -> tuple[float, Candidates | None]:
-    """One pass over every feasible pair at capacity prices `pi` >= 0: the Lagrangian
-    bound L(pi) (module doc), and the pairs that price below each unit's best held one
-    (up to `per_unit` a unit), added to `cands` (None when there are none: the
-    relaxation over `cands` is then the relaxation over every pair)."""
-    best = inst.unit_unplaced.astype(float).copy()
-    held = best.copy()
-    if len(cands):
-        np.minimum.at(held, cands.unit, cands.objective + cands.use * pi[cands.placement])
-    gap_tol = 1e-9 * max(float(np.abs(held).max(initial=1.0)), 1.0)
-    new: list[tuple[np.ndarray, ...]] = []
+@dataclass(frozen=True)
+class Pairs:
+    """Every feasible (unit, placement) pair of an instance, compact, sorted by unit then
+    placement: evaluated once, then priced at each set of capacity prices by array
+    arithmetic rather than by evaluating the rules again."""
+
+    unit: np.ndarray  # int32
+    placement: np.ndarray  # int32
+    objective: np.ndarray  # pounds a week for the whole unit there
+    use: np.ndarray  # int32: beds used (the whole placement for a solo child)
+    starts: np.ndarray  # (units + 1,): each unit's first pair
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+
+def every_pair(inst: Instance) -> Pairs:
+    """The feasible pairs of `inst`, block by block (`candidates.unit_blocks`)."""
+    parts = []
     for ub in unit_blocks(inst):
-        priced = np.where(ub.feasible, ub.objective + ub.use * pi[ub.cols][None, :], np.inf)
-        best[ub.units] = np.minimum(best[ub.units], priced.min(axis=1))
-        better = priced < held[ub.units][:, None] - gap_tol
-        if better.any():
-            r, c = np.nonzero(better)
-            keep = best_per_unit(ub.units[r], priced[r, c], per_unit)
-            r, c = r[keep], c[keep]
-            new.append((ub.units[r], ub.cols[c], ub.objective[r, c], ub.use[r, c]))
-    bound = float(best.sum() - (inst.capacity.astype(float) * pi).sum())
-    if not new:
-        return bound, None
-    unit = np.concatenate([cands.unit, *(x[0] for x in new)]).astype(np.int64)
-    place = np.concatenate([cands.placement, *(x[1] for x in new)]).astype(np.int64)
-    order = np.lexsort((place, unit))
-    return bound, dataclasses.replace(
-        cands, unit=unit[order], placement=place[order],
-        objective=np.concatenate([cands.objective, *(x[2] for x in new)])[order],
-        use=np.concatenate([cands.use, *(x[3] for x in new)]).astype(np.int64)[order])
+        r, c = np.nonzero(ub.feasible)
+        parts.append((ub.units[r].astype(np.int32), ub.cols[c].astype(np.int32),
+                      ub.objective[r, c], ub.use[r, c].astype(np.int32)))
+    unit, place, obj, use = (np.concatenate([p[k] for p in parts]) if parts else
+                             np.zeros(0, dtype=d) for k, d in enumerate(
+                                 (np.int32, np.int32, np.float64, np.int32)))
+    key = unit.astype(np.int64) * max(inst.n_placements, 1) + place
+    if len(key) > 1 and not (np.diff(key) > 0).all():
+        order = np.argsort(key, kind="stable")
+        unit, place, obj, use = unit[order], place[order], obj[order], use[order]
+    starts = np.searchsorted(unit, np.arange(inst.units.n + 1))
+    return Pairs(unit, place, obj, use, starts)
+
+
+def candidates_of(pairs: Pairs, keep: np.ndarray) -> Candidates:
+    """The pairs `keep` (sorted indices) as the engine's `Candidates`."""
+    return Candidates(unit=pairs.unit[keep].astype(np.int64),
+                      placement=pairs.placement[keep].astype(np.int64),
+                      objective=pairs.objective[keep], use=pairs.use[keep].astype(np.int64),
+                      n_feasible=np.diff(pairs.starts),
+                      limit=None if len(keep) == len(pairs) else START_PAIRS)
+
+
+def _unit_min(inst: Instance, pairs: Pairs, value: np.ndarray) -> np.ndarray:
+    """Per unit, the least of leaving it unplaced and `value` over its pairs."""
+    best = inst.unit_unplaced.astype(float).copy()
+    first = pairs.starts[:-1]
+    some = first < pairs.starts[1:]
+    if some.any():
+        best[some] = np.minimum(best[some], np.minimum.reduceat(value, first[some]))
+    return best
+
+
+def price(inst: Instance, pairs: Pairs, held: np.ndarray, pi: np.ndarray, per_unit: int
+          ) -> tuple[float, np.ndarray]:
+    """At capacity prices `pi` >= 0: the Lagrangian bound L(pi) over every pair (module
+    doc), and the pairs not `held` (a mask) that price below their unit's best held one,
+    up to `per_unit` a unit (none: the relaxation over the held pairs is the relaxation
+    over every pair)."""
+    red = pairs.objective + pairs.use * pi[pairs.placement]
+    bound = float(_unit_min(inst, pairs, red).sum() - (inst.capacity * pi).sum())
+    best_held = _unit_min(inst, pairs, np.where(held, red, np.inf))
+    tol = 1e-9 * max(float(np.abs(best_held).max(initial=1.0)), 1.0)
+    new = np.flatnonzero(~held & (red < best_held[pairs.unit] - tol))
+    if len(new):
+        new = new[best_per_unit(pairs.unit[new].astype(np.int64), red[new], per_unit)]
+    return bound, new
 
 
 def relaxation(inst: Instance, full_pairs: int = FULL_POOL_PAIRS,
                deadline: float | None = None) -> tuple[Candidates, Transport, float]:
-    """The transportation relaxation over every feasible pair: held whole when they are
-    few, else grown from each unit's cheapest pairs by pricing (`price`) until no pair
-    prices in or `ROUNDS` are spent. Returns the pairs, the relaxation over them and a
-    lower bound valid over every pair. `full_pairs`: children x placements up to which
-    every pair is held. Past `deadline` (a `time.perf_counter()` value), or when another
-    pass as long as the last would end past it, pricing stops: the bound is then the best
+    """The transportation relaxation over every feasible pair: over all of them when they
+    are few, else grown from each unit's cheapest pairs by pricing (`price`) until no pair
+    prices in or `ROUNDS` are spent. Returns the pairs used, the relaxation over them and
+    a lower bound valid over every pair. `full_pairs`: feasible pairs up to which all are
+    used at once. Past `deadline` (a `time.perf_counter()` value), or when another pass
+    as long as the last would end past it, pricing stops: the bound is then the best
     Lagrangian bound met, weaker until the prices settle."""
-    if inst.n_children * inst.n_placements <= full_pairs:
-        cands, _ = build_candidates(inst, limit=None)
+    pairs = every_pair(inst)
+    if len(pairs) <= full_pairs:
+        cands = candidates_of(pairs, np.arange(len(pairs)))
         tr = transport_relaxation(inst, cands)
         # the flow prices each bed to the penny: its value may exceed the LP's by half a
         # penny a bed, taken off so that the bound stays a bound
         return cands, tr, tr.value - 0.005 * float(inst.units.size.sum())
-    cands, _ = build_candidates(inst, limit=START_PAIRS)
-    lower, last = -np.inf, 0.0
+    held = np.zeros(len(pairs), dtype=bool)
+    held[best_per_unit(pairs.unit.astype(np.int64), pairs.objective, START_PAIRS)] = True
+    lower = -np.inf
     for _ in range(ROUNDS):
         t0 = time.perf_counter()
+        cands = candidates_of(pairs, np.flatnonzero(held))
         tr = transport_relaxation(inst, cands)
-        bound, grown = price(inst, cands, np.maximum(tr.pi, 0.0), ADD_PAIRS)
+        bound, new = price(inst, pairs, held, np.maximum(tr.pi, 0.0), ADD_PAIRS)
         lower = max(lower, bound)
-        if grown is None:
+        if not len(new):
             break
-        cands = grown
-        last = time.perf_counter() - t0
-        if deadline is not None and time.perf_counter() + last > deadline:
-            tr = transport_relaxation(inst, cands)  # the plan from every pair found
+        held[new] = True
+        now = time.perf_counter()
+        if deadline is not None and now + (now - t0) > deadline:
+            cands = candidates_of(pairs, np.flatnonzero(held))  # the plan from every
+            tr = transport_relaxation(inst, cands)  # pair found
             break
     return cands, tr, lower
 
