@@ -140,7 +140,7 @@ def solve_flow(inst: Instance, cands: Candidates, pool: PairPool, seed: int,
     """The whole solve on the fast path: returns a Result (status optimal). With
     `deadline` (a `time.perf_counter()` value) the flow runs in a worker process, and
     `forked.TooLate` is raised when it has not answered by then. `start`: the greedy
-    plan on `cands`, when the caller has it (the greedy objective is reported)."""
+    plan on `cands`, when the caller has it (its objective is reported)."""
     t = time.perf_counter()
     full = pool_candidates(inst, pool, cands.n_feasible, cands.stats)
     timings["build"] = time.perf_counter() - t

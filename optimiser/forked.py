@@ -12,7 +12,7 @@ import multiprocessing as mp
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -26,31 +26,49 @@ def can_fork() -> bool:
     return "fork" in mp.get_all_start_methods()
 
 
+class Forked(Generic[T]):
+    """`fn(*args)` started in a forked process; `result` waits for its answer until a
+    deadline. The parent may work meanwhile (the child runs on its own core)."""
+
+    def __init__(self, fn: Callable[..., T], *args: Any):
+        self.fn = fn
+        ctx = mp.get_context("fork")
+        self.recv, send = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_child, args=(fn, args, send), daemon=True)
+        self.proc.start()
+        send.close()
+
+    def result(self, deadline: float) -> T:
+        """The answer if it comes by `deadline` (a `time.perf_counter()` value), else
+        `TooLate`; an exception in the child is raised here as a RuntimeError naming it.
+        The child is stopped either way."""
+        try:
+            if not self.recv.poll(max(deadline - time.perf_counter(), 0.0)):
+                raise TooLate
+            try:
+                kind, got = self.recv.recv()
+            except EOFError:
+                raise RuntimeError(f"{_name(self.fn)}: the worker process ended without an "
+                                   "answer") from None
+            if kind == "error":
+                raise RuntimeError(f"{_name(self.fn)} failed in its worker process: {got}")
+            return got
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the child (if it still runs) and let its pipe go."""
+        self.recv.close()
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+
+
 def call_by(deadline: float, fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` in a forked process; its answer if it comes by `deadline` (a
     `time.perf_counter()` value), else `TooLate`. An exception in the child is raised
     here as a RuntimeError naming it."""
-    ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(fn, args, send), daemon=True)
-    proc.start()
-    send.close()
-    try:
-        if not recv.poll(max(deadline - time.perf_counter(), 0.0)):
-            raise TooLate
-        try:
-            kind, got = recv.recv()
-        except EOFError:
-            raise RuntimeError(f"{_name(fn)}: the worker process ended without an answer"
-                               ) from None
-        if kind == "error":
-            raise RuntimeError(f"{_name(fn)} failed in its worker process: {got}")
-        return got
-    finally:
-        recv.close()
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
+    return Forked(fn, *args).result(deadline)
 
 
 def _name(fn: Callable[..., Any]) -> str:

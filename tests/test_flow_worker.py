@@ -14,10 +14,11 @@ import pytest
 from optimiser import flow, write_solution
 from optimiser.candidates import build_candidates
 from optimiser.checker import check
-from optimiser.forked import TooLate, call_by
+from optimiser.forked import Forked, TooLate, call_by
 from optimiser.generate import generate
 from optimiser.pipeline import setup
 from optimiser.pipeline.context import SolveContext
+from optimiser.pipeline.plans import greedy, objective_of
 from optimiser.pipeline.types import BestPlan, SolveOptions
 from optimiser.reader import load_instance
 from optimiser.status import Status
@@ -86,7 +87,10 @@ def test_a_flow_stopped_at_the_limit_gives_the_greedy_plan(big: Path, tmp_path: 
         r = setup.fast_path(ctx, cands)
         late = time.perf_counter() - t
     assert r is not None and r.status == Status.TIME_LIMIT
-    assert r.stats["plan"] == "greedy (flow stopped)"
+    # the flow over the kept pairs when its own worker answered in time, else the greedy
+    assert r.stats["plan"] in ("flow over the kept pairs (flow stopped)",
+                               "greedy (flow stopped)")
+    assert r.objective <= objective_of(inst, cands, greedy(inst, cands)) + 0.01
     assert late < 5.0  # the greedy plan and a killed worker, not the whole flow
     assert r.placed > 0 and 0.0 <= r.bound <= r.objective
     held = best.get()
@@ -97,3 +101,23 @@ def test_a_flow_stopped_at_the_limit_gives_the_greedy_plan(big: Path, tmp_path: 
     report = check(big, tmp_path / "out")
     assert report.ok, report
     assert report.objective == pytest.approx(r.objective, abs=0.01)
+
+
+def test_a_stopped_flow_falls_back_on_the_flow_over_the_kept_pairs(big: Path,
+                                                                    tmp_path: Path) -> None:
+    """When the kept pairs' flow has answered by the limit, its plan (optimal over each
+    unit's cheapest pairs) is the answer, never worse than the greedy one."""
+    inst = load_instance(big)
+    cands, _ = build_candidates(inst, limit=40)
+    kept = Forked(flow.flow_choice, inst, cands)
+    assert kept.recv.poll(300)  # answered
+    start = greedy(inst, cands)
+    with SolveContext(inst, SolveOptions(time_limit=30.0)) as ctx:
+        r = setup.flow_stopped(ctx, cands, start, kept)
+    assert r.status == Status.TIME_LIMIT
+    assert r.stats["plan"] == "flow over the kept pairs (flow stopped)"
+    best, _ = flow.flow_choice(inst, cands)
+    assert r.objective == pytest.approx(objective_of(inst, cands, best))
+    assert r.objective <= objective_of(inst, cands, start) + 0.01
+    write_solution(r, tmp_path / "out")
+    assert check(big, tmp_path / "out").ok

@@ -10,12 +10,21 @@ import numpy as np
 
 from .. import flow
 from ..candidates import Candidates, build_candidates
-from ..forked import TooLate, can_fork
+from ..forked import Forked, TooLate, can_fork
 from ..spatial import spatial_applies
 from ..status import Status
 from ..statusquo import occupied, spec_objective, status_quo_assignment
 from .context import SolveContext
-from .plans import forced_units, greedy, moves_of, stability_of, status_quo, subset, unit_placement
+from .plans import (
+    forced_units,
+    greedy,
+    moves_of,
+    objective_of,
+    stability_of,
+    status_quo,
+    subset,
+    unit_placement,
+)
 from .types import BACKENDS, Plan, Result
 
 log = logging.getLogger(__name__)
@@ -108,14 +117,23 @@ def fast_path(ctx: SolveContext, cands: Candidates) -> Result | None:
     start = greedy(ctx.inst, cands)  # offered first, for a caller whose time runs out
     ctx.timings["greedy"] = ctx.elapsed() - t
     ctx.publish(cands, start)
+    deadline = flow_deadline(ctx, len(ctx.pool))
+    # the fall-back, should the flow over every pair not answer in time: the same flow
+    # over the kept pairs (each unit's cheapest, a small share of the arcs), in a worker
+    # of its own (under load even it may take seconds, and nothing could stop it here)
+    kept = None if deadline is None else Forked(flow.flow_choice, ctx.inst, cands)
     try:
         return flow.solve_flow(ctx.inst, cands, ctx.pool, opts.seed, ctx.timings, ctx.t_start,
-                               deadline=flow_deadline(ctx, len(ctx.pool)), start=start)
+                               deadline=deadline, start=start)
     except TooLate:
-        return flow_stopped(ctx, cands, start)
+        assert kept is not None
+        return flow_stopped(ctx, cands, start, kept)
     except RuntimeError as exc:
         log.warning("min-cost flow fast path failed (%s): the general route", exc)
         return None
+    finally:
+        if kept is not None:
+            kept.cancel()
 
 
 def flow_deadline(ctx: SolveContext, arcs: int) -> float | None:
@@ -130,19 +148,27 @@ def flow_deadline(ctx: SolveContext, arcs: int) -> float | None:
     return ctx.t_start + ctx.time_limit
 
 
-def flow_stopped(ctx: SolveContext, cands: Candidates, start: np.ndarray) -> Result:
-    """The flow's worker was stopped at the time limit: the greedy plan `start` on the
-    kept pairs (every pair may be taken: no run rule holds on the fast path), with the
-    zero-price Lagrangian bound over every pair, as a solve stopped by its time limit."""
+def flow_stopped(ctx: SolveContext, cands: Candidates, start: np.ndarray,
+                 kept: Forked[tuple[np.ndarray, int]]) -> Result:
+    """The flow's worker was stopped at the time limit: the optimum over the kept pairs
+    when its worker has answered, else the greedy plan `start` (every pair may be taken:
+    no run rule holds on the fast path), with the zero-price Lagrangian bound over every
+    pair, as a solve stopped by its time limit."""
     inst = ctx.inst
-    ctx.say("the min-cost flow did not end by the time limit: stopped; the greedy plan")
-    plan = unit_placement(cands, start)[inst.units.unit_of]
+    try:
+        chosen, kind = kept.result(time.perf_counter())[0], "flow over the kept pairs"
+    except (TooLate, RuntimeError):
+        chosen, kind = start, "greedy"
+    if objective_of(inst, cands, chosen) > objective_of(inst, cands, start):
+        chosen, kind = start, "greedy"
+    ctx.say(f"the min-cost flow did not end by the time limit: stopped; the {kind} plan")
+    plan = unit_placement(cands, chosen)[inst.units.unit_of]
     objective = spec_objective(inst, plan)
     bound = float(cands.stats.get("lagrangian_zero_bound", -np.inf))
     bound = min(bound, objective) if np.isfinite(bound) else 0.0  # no term is negative
     if ctx.best_plan is not None:
         ctx.best_plan.offer(Plan(plan, objective, bound))
-    return stopped_result(ctx, cands, plan, objective, bound, "greedy (flow stopped)")
+    return stopped_result(ctx, cands, plan, objective, bound, f"{kind} (flow stopped)")
 
 
 def choose_backend(ctx: SolveContext, cands: Candidates) -> None:
