@@ -261,11 +261,29 @@ def test_import_of_a_workbook(s: Setup) -> None:
 
 @on_both
 def test_expired_token_is_refused(s: Setup) -> None:
+    """A token expired by hand in the database is refused once the process's cache of
+    tokens lets it go (after its ttl)."""
+    s.client.app.state.service.tokens.ttl = 0.2  # type: ignore[attr-defined]
     assert s.get("/api/v1/children/C00001", "officer").status_code == 200
     with s.engine.begin() as conn:
         conn.execute(update(sessions).values(expires_at=time.time() - 1))
+    time.sleep(0.3)
     r = s.get("/api/v1/children/C00001", "officer")
     assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+def test_a_token_is_refused_at_its_expiry_though_known_lately(tmp_path: Path) -> None:
+    """The cache of tokens never keeps one past its expiry (tokens of one second here)."""
+    setup = make_setup(database_url("sqlite", tmp_path), seeded=True, token_ttl=1.0)
+    try:
+        assert setup.get("/api/v1/children/C00001", "officer").status_code == 200
+        assert setup.client.app.state.service.tokens.kept  # type: ignore[attr-defined]
+        time.sleep(1.1)
+        r = setup.get("/api/v1/children/C00001", "officer")
+        assert r.status_code == 401 and "expired" in r.json()["detail"]
+    finally:
+        setup.client.close()
+        setup.engine.dispose()
 
 
 def test_tokens_are_stored_only_as_hashes(s: Setup) -> None:

@@ -102,21 +102,29 @@ class ApprovalRequest(Strict):
     reason: Text = ""
 
 
-def bearer(request: Request) -> security.Session:
+async def bearer(request: Request) -> security.Session:
+    """The caller's session, from the tokens found lately or else the database (async:
+    a call already known costs no trip to a worker thread)."""
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "not signed in: send Authorization: Bearer TOKEN",
                             headers={"WWW-Authenticate": "Bearer"})
-    sess = security.lookup(service(request).engine, token.strip(), "api")
+    svc = service(request)
+    sess = svc.tokens.get(token)
     if sess is None:
-        raise HTTPException(401, "the token is unknown or has expired",
-                            headers={"WWW-Authenticate": "Bearer"})
+        found = await run_in_threadpool(security.lookup_until, svc.engine, token, "api")
+        if found is None:
+            raise HTTPException(401, "the token is unknown or has expired",
+                                headers={"WWW-Authenticate": "Bearer"})
+        sess = found[0]
+        svc.tokens.put(*found)
     return sess
 
 
-def allow(roles: frozenset[str]) -> Callable[..., security.User]:
-    def dep(sess: Annotated[security.Session, Depends(bearer)]) -> security.User:
+def allow(roles: frozenset[str]) -> Callable[..., Any]:
+    async def dep(sess: Annotated[security.Session, Depends(bearer)]) -> security.User:
         if sess.user.role not in roles:
             raise HTTPException(403, f"the role {sess.user.role} may not do this")
         return sess.user
@@ -207,13 +215,14 @@ def patch_placement(placement_id: str, body: PlacementPatch, request: Request,
 @router.post("/referrals", status_code=201)
 def post_referral(body: ReferralRequest, request: Request,
                   user: Annotated[security.User, Depends(allow(security.REFER))]
-                  ) -> dict[str, str]:
+                  ) -> Response:
     try:
         rid = open_referral(service(request).engine, user.username, body.child_id,
                             body.sibling_group)
     except NotFound as e:
         raise HTTPException(404, str(e)) from e
-    return {"referral_id": rid}
+    # a response as it is: no validation of the answer on another worker thread
+    return JSONResponse({"referral_id": rid}, status_code=201)
 
 
 @router.get("/referrals/{referral_id}")

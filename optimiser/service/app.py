@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .db import make_engine, upgrade
 from .matching import MatcherCache
@@ -29,6 +30,40 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+class SecurityHeaders:
+    """The security headers on every answer, and a NUL in the address refused (400).
+
+    Plain ASGI, not `@app.middleware("http")`: that runs each request through extra
+    streams and tasks, a cost every API call paid."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = scope.get("scheme") == "https"  # behind TLS (or a proxy saying so)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS.items():
+                    headers.setdefault(k, v)
+                if https:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+                headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        raw = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+        if b"%00" in raw or b"\x00" in raw:  # no id or parameter holds a NUL character
+            refused = JSONResponse({"detail": "invalid character in the address"},
+                                   status_code=400)
+            await refused(scope, receive, send_with_headers)
+            return
+        await self.app(scope, receive, send_with_headers)
 
 
 def wants_html(request: Request) -> bool:
@@ -59,21 +94,7 @@ def create_app(url: str | None = None, *, engine: Engine | None = None,
     app.include_router(api.router)
     app.include_router(pages.router)
     pages.install(app)
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        raw = request.scope.get("raw_path", b"") + b"?" + request.scope.get("query_string", b"")
-        if b"%00" in raw or b"\x00" in raw:  # no id or parameter holds a NUL character
-            response: Response = JSONResponse({"detail": "invalid character in the address"},
-                                              status_code=400)
-        else:
-            response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        if request.url.scheme == "https":  # behind TLS (or a proxy saying so): keep to it
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

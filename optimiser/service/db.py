@@ -12,6 +12,12 @@ transaction, a snapshot of the WAL that no writer blocks. Writers to one SQLite 
 at a gate (a lock per process, a file lock between processes) before they begin: SQLite's
 own busy handler polls with growing sleeps, which under many writers leaves some waiting
 far longer than the queue ahead of them.
+
+The requests on the hot path (referrals, decisions, approvals) write through a group commit
+(`commit_job`): a job waiting while another commits joins the next transaction, each in
+its own savepoint, so many jobs share one register lock, one commit and one fsync. No job
+is answered before the commit that holds it is durable, and a job that fails rolls back
+its savepoint alone.
 """
 
 from __future__ import annotations
@@ -19,11 +25,11 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
     Column,
@@ -307,6 +313,89 @@ def write(engine: Engine) -> Iterator[Connection]:
     with begin_write(engine) as conn:
         lock_register(conn)
         yield conn
+
+
+T = TypeVar("T")
+
+
+class Job(Generic[T]):
+    """One write waiting for its group's commit: its result, or the error it raised."""
+
+    def __init__(self, fn: Callable[[Connection], T]):
+        self.fn = fn
+        self.finished = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return cast(T, self.result)  # set once fn returned
+
+
+class GroupCommit:
+    """The jobs of one process, committed in groups (see the module docstring).
+
+    A job joins the queue; if no thread of this process is committing, its thread leads:
+    it takes the whole queue, runs each job in a savepoint of one write transaction under
+    the register lock, and commits. Jobs that arrive meanwhile wait for the next leader,
+    who takes them all at once. Under light load a group is one job, as a plain `write`.
+    """
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.queue: list[Job[Any]] = []
+        self.leading = False
+
+    def run(self, engine: Engine, fn: Callable[[Connection], T]) -> T:
+        job: Job[T] = Job(fn)
+        with self.cond:
+            self.queue.append(job)
+            while self.leading and not job.finished:
+                self.cond.wait()
+            if job.finished:
+                return job.outcome()
+            self.leading = True
+            group, self.queue = self.queue, []
+        try:
+            self.commit(engine, group)
+        finally:
+            with self.cond:
+                for j in group:
+                    j.finished = True
+                self.leading = False
+                self.cond.notify_all()
+        return job.outcome()
+
+    @staticmethod
+    def commit(engine: Engine, group: list[Job[Any]]) -> None:
+        try:
+            with write(engine) as conn:
+                for job in group:
+                    try:
+                        with conn.begin_nested():
+                            job.result = job.fn(conn)
+                    except Exception as e:  # this job's savepoint is rolled back alone
+                        job.error = e
+        except Exception as e:  # nothing of the group was committed: each job says so
+            for job in group:
+                if job.error is None:
+                    job.error, job.result = e, None
+
+
+_groups: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()
+_groups_lock = threading.Lock()
+
+
+def commit_job(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    """`fn(conn)` inside a write transaction holding the register lock, committed (durably)
+    with the jobs other threads of this process are waiting to commit; its result, or
+    the exception it raised (its own writes rolled back, the others' kept)."""
+    with _groups_lock:
+        group = _groups.get(engine)
+        if group is None:
+            group = _groups[engine] = GroupCommit()
+    return group.run(engine, fn)
 
 
 def lock_register(conn: Connection) -> dict[str, Any]:

@@ -19,7 +19,15 @@ from sqlalchemy import Connection, Engine, select
 from optimiser.match import UnknownReferral
 
 from . import audit
-from .db import approvals, bump_version, children, decisions, placements, referrals, write
+from .db import (
+    approvals,
+    bump_version,
+    children,
+    commit_job,
+    decisions,
+    placements,
+    referrals,
+)
 from .errors import Conflict, NotFound
 from .matching import Answer, MatcherCache, rank
 
@@ -43,7 +51,8 @@ def new_id() -> str:
 def open_referral(engine: Engine, user: str, child_id: str | None,
                   group: str | None) -> str:
     rid = new_id()
-    with write(engine) as conn:
+
+    def job(conn: Connection) -> None:
         if child_id is not None:
             found = conn.execute(select(children.c.child_id).where(
                 children.c.child_id == child_id)).first()
@@ -57,6 +66,8 @@ def open_referral(engine: Engine, user: str, child_id: str | None,
             created_at=audit.now_iso()))
         audit.append(conn, user, "referral.open", f"referral:{rid}",
                      {"child_id": child_id, "sibling_group": group})
+
+    commit_job(engine, job)
     return rid
 
 
@@ -114,20 +125,24 @@ def decide(engine: Engine, cache: MatcherCache, rid: str, user: str, placement_i
     if at.kind == "ranked" and at.score is not None:
         shown["rank"], shown["score"] = at.rank, round(at.score, 2)
     if decision == "decline":
-        with write(engine) as conn:
+        def decline(conn: Connection) -> None:
             _open(conn, rid)
             _record(conn, rid, placement_id, decision, reason, "declined", user)
             audit.append(conn, user, "decision.decline", f"referral:{rid}", shown)
+
+        commit_job(engine, decline)
         return Outcome("declined")
     reg11 = at.approval if at.kind == "ranked" else None
     if at.kind == "ranked" and not reg11:
-        with write(engine) as conn:
+        def accept(conn: Connection) -> None:
             _open(conn, rid)
             _place(conn, at.child_ids, placement_id, len(at.child_ids))
             _set_status(conn, rid, "placed")
             _record(conn, rid, placement_id, decision, reason, "placed", user)
             audit.append(conn, user, "decision.accept", f"referral:{rid}",
                          {**shown, "outcome": "placed"})
+
+        commit_job(engine, accept)
         return Outcome("placed")
     if reg11:  # out of area (nominated officer) or at a distance (director): reg. 11
         rule, detail = f"reg11_{reg11}", f"an out-of-area placement needs the {reg11}'s approval"
@@ -145,7 +160,8 @@ def _await(engine: Engine, rid: str, user: str, placement_id: str, reason: str, 
            detail: str, shown: dict[str, Any]) -> Outcome:
     """An accept that needs a manager: recorded, nothing placed until approved."""
     aid = new_id()
-    with write(engine) as conn:
+
+    def job(conn: Connection) -> None:
         _open(conn, rid)
         conn.execute(approvals.insert().values(
             id=aid, referral_id=rid, placement_id=placement_id, rule=rule, detail=detail,
@@ -155,6 +171,8 @@ def _await(engine: Engine, rid: str, user: str, placement_id: str, reason: str, 
         audit.append(conn, user, "decision.accept", f"referral:{rid}",
                      {**shown, "outcome": "awaiting_approval", "approval_id": aid,
                       "waived_rule": rule})
+
+    commit_job(engine, job)
     return Outcome("awaiting_approval", aid)
 
 
@@ -169,7 +187,7 @@ def resolve_approval(engine: Engine, cache: MatcherCache, aid: str, user: str, a
     detail = {"approval_id": aid, "referral_id": row.referral_id,
               "placement_id": row.placement_id, "waived_rule": row.rule, "approve": approve,
               "reason": reason, "children": members}
-    with write(engine) as conn:
+    def job(conn: Connection) -> None:
         done = conn.execute(approvals.update().where(
             approvals.c.id == aid, approvals.c.status == "pending").values(
             status="approved" if approve else "refused", decided_by=user,
@@ -185,6 +203,8 @@ def resolve_approval(engine: Engine, cache: MatcherCache, aid: str, user: str, a
             _set_status(conn, row.referral_id, "open")
         audit.append(conn, user, "approval.approve" if approve else "approval.refuse",
                      f"approval:{aid}", detail)
+
+    commit_job(engine, job)
     return Outcome("placed" if approve else "refused")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -127,6 +128,12 @@ def issue(engine: Engine, user: User, kind: str, ttl: float) -> tuple[str, str]:
 
 def lookup(engine: Engine, token: str, kind: str) -> Session | None:
     """The live session of a token of this kind, or None (unknown, expired, other kind)."""
+    found = lookup_until(engine, token, kind)
+    return None if found is None else found[0]
+
+
+def lookup_until(engine: Engine, token: str, kind: str) -> tuple[Session, float] | None:
+    """`lookup`, with the time (seconds since the epoch) the session expires."""
     digest = token_digest(token)
     with engine.connect() as conn:
         row = conn.execute(
@@ -135,7 +142,36 @@ def lookup(engine: Engine, token: str, kind: str) -> Session | None:
             .where(sessions.c.token_hash == digest, sessions.c.kind == kind)).first()
     if row is None or row.expires_at <= time.time():
         return None
-    return Session(User(row.user_id, row.username, row.role), row.csrf, digest)
+    return Session(User(row.user_id, row.username, row.role), row.csrf, digest), row.expires_at
+
+
+class TokenCache:
+    """API tokens found lately, kept in the process for `ttl` seconds and never past
+    their expiry, so a call does not read the database to know who sends it.
+
+    API tokens are never revoked before they expire, and an account's role does not
+    change while the service runs; `ttl` bounds how long a change made in the database
+    by hand goes unseen. Only the token's SHA-256 is kept, as in the database.
+    """
+
+    def __init__(self, ttl: float = 10.0, size: int = 10_000):
+        self.ttl, self.size = ttl, size
+        self.lock = threading.Lock()
+        self.kept: dict[str, tuple[Session, float]] = {}  # digest -> (session, good until)
+
+    def get(self, token: str) -> Session | None:
+        digest = token_digest(token)
+        with self.lock:
+            got = self.kept.get(digest)
+        if got is None or got[1] <= time.time():
+            return None
+        return got[0]
+
+    def put(self, session: Session, expires_at: float) -> None:
+        with self.lock:
+            if len(self.kept) >= self.size:  # the oldest goes
+                self.kept.pop(next(iter(self.kept)))
+            self.kept[session.token_hash] = (session, min(expires_at, time.time() + self.ttl))
 
 
 def revoke(engine: Engine, token_hash: str) -> None:
