@@ -18,7 +18,14 @@ from optimiser.flow import transport_relaxation
 from optimiser.pooling import pool, split_instance
 from optimiser.pooling.cli import add_parser
 from optimiser.pooling.coalition import bracket_coalition, coalition_instance, solve_coalition
-from optimiser.pooling.quick import applies, bracket, candidates_of, every_pair, price
+from optimiser.pooling.quick import (
+    PairCache,
+    applies,
+    bracket,
+    candidates_of,
+    every_pair,
+    price,
+)
 from optimiser.pooling.report import child_objective
 from optimiser.solver import SolveOptions
 
@@ -121,3 +128,18 @@ def test_pool_command_refuses_bad_sampling_limits(tmp_path: Path, flag: str, val
     assert args.func(args) == 2
     assert flag in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_coalitions_pairs_from_the_regions_blocks_are_its_own(tmp_path: Path) -> None:
+    """The cache shares pairs evaluated on the region between coalitions: the same pairs,
+    objectives and beds as evaluating the coalition's own instance."""
+    inst = small_region(tmp_path / "r", 4, 27, children=60, beds_per_child=0.6)
+    split = split_instance(inst)
+    cache = PairCache(split)
+    for mask in (split.grand, 0b0101, 0b0010, 0b1110):
+        sub, kids, places = coalition_instance(split, mask)
+        got, want = cache.pairs(mask, sub, kids, places), every_pair(sub)
+        for name in ("unit", "placement", "use", "starts"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+        np.testing.assert_allclose(got.objective, want.objective, rtol=1e-12)
+    assert len(cache.blocks) == 16  # each block evaluated once, the grand's first

@@ -21,6 +21,7 @@ true c(S), and equal to it when every solve is proven optimal).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -61,10 +62,14 @@ def bracket_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
     plan and a lower bound over every pair, the pricing kept within the options' time
     limit; by the engine's solve where the bracket does not apply (re-allocation facts).
     A task, as `solve_coalition`."""
-    sub, _, places = coalition_instance(split, mask)
+    t0 = time.perf_counter()
+    sub, kids, places = coalition_instance(split, mask)
     if not quick.applies(sub):
         return solve_coalition(split, mask, options)
-    plan, upper, lower, seconds = quick.bracket(sub, time_limit=options.time_limit)
+    pairs = quick.pair_cache(split).pairs(mask, sub, kids, places)
+    plan, upper, lower, _ = quick.bracket(sub, time_limit=options.time_limit - (
+        time.perf_counter() - t0), pairs=pairs)
+    seconds = time.perf_counter() - t0
     a = np.where(plan >= 0, places[np.maximum(plan, 0)], -1)
     proven = upper - lower <= quick.PROVEN_GAP * max(abs(upper), 1.0)
     return Solved(mask, upper, lower, "optimal" if proven else "feasible", seconds,

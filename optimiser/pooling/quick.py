@@ -27,15 +27,17 @@ engine's full solve: the rounding knows nothing of moves.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..candidates import Candidates, unit_blocks
+from ..candidates import Candidates, unit_block, unit_blocks
 from ..flow import Transport, transport_relaxation, transport_rounding
 from ..instance import Instance
 from ..pipeline.plans import objective_of, unit_placement
 from ..pipeline.pricing import best_per_unit
+from .split import Split
 
 PROVEN_GAP = 1e-9  # relative: a plan this close to the bound is called optimal
 FULL_POOL_PAIRS = 2_000_000  # feasible pairs up to which the relaxation takes them all
@@ -76,15 +78,80 @@ def every_pair(inst: Instance) -> Pairs:
         r, c = np.nonzero(ub.feasible)
         parts.append((ub.units[r].astype(np.int32), ub.cols[c].astype(np.int32),
                       ub.objective[r, c], ub.use[r, c].astype(np.int32)))
-    unit, place, obj, use = (np.concatenate([p[k] for p in parts]) if parts else
-                             np.zeros(0, dtype=d) for k, d in enumerate(
-                                 (np.int32, np.int32, np.float64, np.int32)))
+    return _sorted(inst, *_joined(parts))
+
+
+CHUNK_UNITS = 512  # units evaluated together against one authority's placements
+
+
+class PairCache:
+    """The feasible pairs of a whole region, by (the units' authority, the placements'
+    owner), each block evaluated at most once in this process and shared by every
+    coalition priced here: a pair's feasibility, objective and beds do not depend on the
+    coalition when `applies` (nobody placed: a coalition's placements keep their
+    capacity), so a coalition's pairs are the union of its members' blocks."""
+
+    def __init__(self, split: Split):
+        self.split = split
+        units = split.instance.units
+        self.unit_owner = split.child_owner[units.order[units.start[:-1]]]
+        self.blocks: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+
+    def block(self, a: int, b: int) -> tuple[np.ndarray, ...]:
+        """Units of player `a` against placements of player `b`, in the region's indices:
+        (unit, placement, objective, use)."""
+        hit = self.blocks.get((a, b))
+        if hit is None:
+            inst = self.split.instance
+            mine = np.flatnonzero(self.unit_owner == a)
+            cols = np.flatnonzero(self.split.placement_owner == b)
+            parts = []
+            for k in range(0, len(mine), CHUNK_UNITS) if len(cols) else ():
+                ub = unit_block(inst, mine[k:k + CHUNK_UNITS], cols)
+                r, c = np.nonzero(ub.feasible)
+                parts.append((ub.units[r].astype(np.int32), ub.cols[c].astype(np.int32),
+                              ub.objective[r, c], ub.use[r, c].astype(np.int32)))
+            hit = self.blocks[(a, b)] = _joined(parts)
+        return hit
+
+    def pairs(self, mask: int, sub: Instance, kids: np.ndarray, places: np.ndarray) -> Pairs:
+        """Every feasible pair of coalition `mask`, whose instance `sub` holds the region's
+        children `kids` and placements `places`, in `sub`'s indices."""
+        inst = self.split.instance
+        members = self.split.members(mask)
+        unit, place, obj, use = _joined([self.block(a, b) for a in members for b in members])
+        new_c = np.full(inst.n_children, -1, dtype=np.int64)
+        new_c[kids] = np.arange(len(kids))
+        new_p = np.full(inst.n_placements, -1, dtype=np.int64)
+        new_p[places] = np.arange(len(places))
+        first = inst.units.order[inst.units.start[:-1]]  # a unit's first child
+        sub_unit = sub.units.unit_of[new_c[first[unit]]]
+        return _sorted(sub, sub_unit.astype(np.int32), new_p[place].astype(np.int32), obj, use)
+
+
+_CACHE: list[PairCache] = []  # the region this process prices (one at a time)
+
+
+def pair_cache(split: Split) -> PairCache:
+    """This process's cache for `split` (a new one for a new region)."""
+    if not _CACHE or _CACHE[0].split is not split:
+        _CACHE[:] = [PairCache(split)]
+    return _CACHE[0]
+
+
+def _joined(parts: Sequence[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    dtypes = (np.int32, np.int32, np.float64, np.int32)
+    return tuple(np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dtype=d)
+                 for k, d in enumerate(dtypes))
+
+
+def _sorted(inst: Instance, unit: np.ndarray, place: np.ndarray, obj: np.ndarray,
+            use: np.ndarray) -> Pairs:
     key = unit.astype(np.int64) * max(inst.n_placements, 1) + place
     if len(key) > 1 and not (np.diff(key) > 0).all():
         order = np.argsort(key, kind="stable")
         unit, place, obj, use = unit[order], place[order], obj[order], use[order]
-    starts = np.searchsorted(unit, np.arange(inst.units.n + 1))
-    return Pairs(unit, place, obj, use, starts)
+    return Pairs(unit, place, obj, use, np.searchsorted(unit, np.arange(inst.units.n + 1)))
 
 
 def candidates_of(pairs: Pairs, keep: np.ndarray) -> Candidates:
@@ -123,15 +190,17 @@ def price(inst: Instance, pairs: Pairs, held: np.ndarray, pi: np.ndarray, per_un
 
 
 def relaxation(inst: Instance, full_pairs: int = FULL_POOL_PAIRS,
-               deadline: float | None = None) -> tuple[Candidates, Transport, float]:
+               deadline: float | None = None, pairs: Pairs | None = None
+               ) -> tuple[Candidates, Transport, float]:
     """The transportation relaxation over every feasible pair: over all of them when they
     are few, else grown from each unit's cheapest pairs by pricing (`price`) until no pair
     prices in or `ROUNDS` are spent. Returns the pairs used, the relaxation over them and
     a lower bound valid over every pair. `full_pairs`: feasible pairs up to which all are
     used at once. Past `deadline` (a `time.perf_counter()` value), or when another pass
     as long as the last would end past it, pricing stops: the bound is then the best
-    Lagrangian bound met, weaker until the prices settle."""
-    pairs = every_pair(inst)
+    Lagrangian bound met, weaker until the prices settle. `pairs`: every feasible pair
+    of `inst` when known (`PairCache`)."""
+    pairs = every_pair(inst) if pairs is None else pairs
     if len(pairs) <= full_pairs:
         cands = candidates_of(pairs, np.arange(len(pairs)))
         tr = transport_relaxation(inst, cands)
@@ -159,12 +228,13 @@ def relaxation(inst: Instance, full_pairs: int = FULL_POOL_PAIRS,
 
 
 def bracket(inst: Instance, full_pairs: int = FULL_POOL_PAIRS,
-            time_limit: float | None = None) -> tuple[np.ndarray, float, float, float]:
+            time_limit: float | None = None, pairs: Pairs | None = None
+            ) -> tuple[np.ndarray, float, float, float]:
     """(plan per child, its objective, a lower bound, seconds) for `inst` (module doc);
     `time_limit` (seconds) stops the pricing, not the first relaxation nor the rounding."""
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
-    cands, tr, lower = relaxation(inst, full_pairs, deadline)
+    cands, tr, lower = relaxation(inst, full_pairs, deadline, pairs)
     chosen = transport_rounding(inst, cands, tr.x, tr.pi)
     upper = objective_of(inst, cands, chosen)
     per_unit = unit_placement(cands, chosen)
