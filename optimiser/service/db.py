@@ -369,6 +369,14 @@ class GroupCommit:
 
     @staticmethod
     def commit(engine: Engine, group: list[Job[Any]]) -> None:
+        if len(group) == 1:  # alone: no savepoint, its failure rolls back the transaction
+            job = group[0]
+            try:
+                with write(engine) as conn:
+                    job.result = job.fn(conn)
+            except Exception as e:
+                job.error, job.result = e, None
+            return
         try:
             with write(engine) as conn:
                 for job in group:

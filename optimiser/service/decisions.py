@@ -27,9 +27,10 @@ from .db import (
     decisions,
     placements,
     referrals,
+    register_version,
 )
 from .errors import Conflict, NotFound
-from .matching import Answer, MatcherCache, rank
+from .matching import Answer, MatcherCache, Subject, Warm, rank
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,23 @@ def get_referral(conn: Connection, rid: str) -> Any:
     return row
 
 
+def warm_for(engine: Engine, cache: MatcherCache, rid: str) -> tuple[Warm, Subject]:
+    """The warm matcher of the register as it is now, and whom referral `rid` is for:
+    one read (the register's version, and the referral unless this process knows it)."""
+    subject = cache.subjects.get(rid)
+    with engine.connect() as conn:
+        if subject is None:
+            ref = get_referral(conn, rid)
+            subject = cache.subjects.put(rid, (ref.child_id, ref.sibling_group))
+        version = register_version(conn)
+    return cache.get(version), subject
+
+
 def referral_matches(engine: Engine, cache: MatcherCache, rid: str, top: int | None = None
                      ) -> Any:
-    with engine.connect() as conn:
-        ref = get_referral(conn, rid)
-    warm = cache.get()
+    warm, (child_id, group) = warm_for(engine, cache, rid)
     try:
-        return rank(warm, ref.child_id, ref.sibling_group, top)
+        return rank(warm, child_id, group, top)
     except UnknownReferral as e:  # the register was re-imported without this child
         raise NotFound(str(e)) from e
 
@@ -103,20 +114,18 @@ def referral_answer_text(engine: Engine, cache: MatcherCache, rid: str,
 
 
 def referral_kept(engine: Engine, cache: MatcherCache, rid: str, top: int | None) -> Answer:
-    with engine.connect() as conn:
-        ref = get_referral(conn, rid)
+    warm, (child_id, group) = warm_for(engine, cache, rid)
     try:
-        return cache.get().kept(ref.child_id, ref.sibling_group, top)
+        return warm.kept(child_id, group, top)
     except UnknownReferral as e:
         raise NotFound(str(e)) from e
 
 
 def decide(engine: Engine, cache: MatcherCache, rid: str, user: str, placement_id: str,
            decision: str, reason: str) -> Outcome:
-    with engine.connect() as conn:
-        ref = get_referral(conn, rid)
+    warm, (child_id, group) = warm_for(engine, cache, rid)
     try:
-        at = cache.get().standing(ref.child_id, ref.sibling_group, placement_id)
+        at = warm.standing(child_id, group, placement_id)
     except UnknownReferral as e:  # the register was re-imported without this child
         raise NotFound(str(e)) from e
     shown: dict[str, Any] = {"referral_id": rid, "placement_id": placement_id,

@@ -120,16 +120,44 @@ class Warm:
         return Standing(ids, "unknown")
 
 
+Subject = tuple[str | None, str | None]  # a referral's child, or its sibling group
+
+
+class Subjects:
+    """Whom each referral is for, as this process has read it (a referral's child or
+    group never changes once opened, so what is kept stays true)."""
+
+    def __init__(self, size: int = 100_000):
+        self.size = size
+        self.lock = threading.Lock()
+        self.kept: dict[str, Subject] = {}
+
+    def get(self, rid: str) -> Subject | None:
+        with self.lock:
+            return self.kept.get(rid)
+
+    def put(self, rid: str, subject: Subject) -> Subject:
+        with self.lock:
+            if len(self.kept) >= self.size:  # the oldest goes
+                self.kept.pop(next(iter(self.kept)))
+            self.kept[rid] = subject
+        return subject
+
+
 class MatcherCache:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._warm: Warm | None = None
         self._lock = threading.Lock()
         self.rebuilds = 0  # from the rows (the rest followed the change log)
+        self.subjects = Subjects()
 
-    def get(self) -> Warm:
-        with self.engine.connect() as conn:
-            version = register_version(conn)
+    def get(self, version: int | None = None) -> Warm:
+        """The warm matcher of the register's current version (`version`: that version,
+        just read by the caller)."""
+        if version is None:
+            with self.engine.connect() as conn:
+                version = register_version(conn)
         warm = self._warm
         if warm is not None and warm.version == version:
             return warm
