@@ -57,16 +57,20 @@ class SolverParams:
     # pass's time (what a pass costs) passes this share
     register_pricing_share: float = 0.8
     # transportation rounds are not started if they would end past this share
-    transport_rounds_share: float = 0.55
-    # transport rounds price at this blend of the best bound's prices and the flow's
-    # (Wentges smoothing: 0 prices at the flow's own)
-    smoothing: float = 0.5
-    # transport rounds whose bound is short of the flow try prices lifted to a common
-    # floor on every bed, in this many bound passes (0: never)
+    transport_rounds_share: float = 0.7
+    # transport rounds on short supply price at this blend of the best bound's prices
+    # and the flow's (Wentges smoothing: 0 prices at the flow's own)
+    smoothing: float = 0.0
+    # transport rounds that stop short of the LP on short supply lift their last prices
+    # to a common floor on every bed, in this many bound passes (0: never)
     lift_evaluations: int = 6
-    # pairs priced in per unit each LP round (simplex route / transport and cut rounds)
+    # pairs priced in per unit each LP round (simplex route / cut rounds)
     price_per_unit: int = 25
     transport_price_per_unit: int = 10
+    # pairs priced in per unit each transport round (at least transport_price_per_unit,
+    # and no more than transport_round_total a round in all)
+    transport_round_pairs: int = 60
+    transport_round_total: int = 1_000_000
 
     # --- hints (incumbent before fixing) ------------------------------------------------------
     # HiGHS dive: on each unit's this many best pairs by reduced cost (and the LP's, and
@@ -82,7 +86,7 @@ class SolverParams:
     # flow rounding of the kept pairs: re-solves for this share of the limit
     flow_hint_share: float = 0.1
     # transport route: the flow rounding's re-solves end by this elapsed share
-    transport_hint_share: float = 0.7
+    transport_hint_share: float = 0.85
     # no LP in time: the flow rounding alone, re-solving until this elapsed share
     flow_only_share: float = 0.85
 

@@ -63,17 +63,16 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
     """Column generation with the transportation relaxation as the restricted LP.
 
     Each round: min-cost flow over the kept pairs (its capacity prices are the LP's
-    duals), then one pricing pass over the pool; when supply is short (fewer beds than
-    children), at the smoothed prices (Wentges): a point between the prices of the best
-    bound so far and the flow's, and with lifted prices tried for the bound. Short
-    supply makes the flow's prices swing from round to round (a bed no kept pair reaches
-    is free, one they all reach costs an unplaced child); the smoothed point prices in
-    pairs that stay useful, and its bound is valid like any other. A round whose
-    smoothed prices find no pair (a mis-price) prices at the flow's own.
-    Stops when the flow's value and the best bound meet (the LP optimum over every pair
-    is reached), or when another round would end past `transport_rounds_share` of the
-    limit. Returns (cands, bound, its duals, its pricing, the last flow's x on cands,
-    rounds).
+    duals), then one pricing pass over the pool that brings in each unit's
+    `transport_round_pairs` best pairs of negative reduced cost. Short supply sends
+    children far from home in the LP, and many pairs a round reach it in a few rounds.
+    With `smoothing`, and supply short, pricing is at a point between the prices of the
+    best bound so far and the flow's (Wentges); a round whose smoothed prices find no
+    pair prices at the flow's own. Stops when the flow's value and the best bound meet
+    (the LP optimum over every pair is reached), or when another round would end past
+    `transport_rounds_share` of the limit; stopped short of the LP with supply short, the
+    last prices lifted to a common floor on every bed give the bound. Returns (cands,
+    bound, its duals, its pricing, the last flow's x on cands, rounds).
     """
     inst, opts, tp = ctx.inst, ctx.opts, ctx.tuning
     if cands.space is not None:
@@ -87,6 +86,9 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
     short = int(inst.capacity.sum()) < inst.n_children
     lp_x: np.ndarray | None = None
     rounds = 0
+    # many pairs a round converge in few rounds; a national register's flow stays small
+    per_unit = max(tp.transport_price_per_unit,
+                   min(tp.transport_round_pairs, tp.transport_round_total // max(inst.units.n, 1)))
     while len(cands):
         t_round = ctx.elapsed()
         try:
@@ -97,36 +99,46 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
         if rounds == 0 and t_round > tp.no_lp_share * opts.time_limit:
             # the candidate pass took half the time (a slow machine): no pricing pass,
             # so no bound from these prices; the flow over the kept pairs still gives
-            # the rounding its start
-            ctx.say("no time left for pricing: flow rounding and the zero-dual bound")
-            return cands, lag, Duals(tr.pi, np.zeros(inst.n_placements)), None, tr.x, 0
+            # the rounding its start, and on short supply a held pool's few bound passes
+            # give the lifted bound
+            ctx.say("no time left for pricing: flow rounding and the lifted bound")
+            duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
+            if short and pool is not None and tp.lift_evaluations:
+                lag, duals, pricing, _ = lift(ctx, cands, pool, duals_r, no_pairs(inst),
+                                              lag, duals_r, None, None)
+            return cands, lag, duals if pricing is not None else duals_r, pricing, tr.x, 0
         rounds += 1
         duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
         deadline = ctx_deadline(ctx, tp.transport_rounds_share)
         alpha = tp.smoothing if centre is not None and short else 0.0
         at = smoothed(centre, duals_r, alpha)
-        pr = price(inst, cands, pool, at, None, per_unit=tp.transport_price_per_unit,
+        t_price = ctx.elapsed()
+        pr = price(inst, cands, pool, at, None, per_unit=per_unit,
                    deadline=deadline)
         if alpha > 0 and not len(pr.add_unit):  # mis-priced: the flow's own prices
             if pr.lagrangian_bound >= lag:
                 lag, duals, pricing, centre = pr.lagrangian_bound, at, pr, at
             at = duals_r
-            pr = price(inst, cands, pool, at, None, per_unit=tp.transport_price_per_unit,
+            pr = price(inst, cands, pool, at, None, per_unit=per_unit,
                        deadline=deadline)
+        pass_s = ctx.elapsed() - t_price  # about what one bound pass of lifting costs
         if pr.lagrangian_bound >= lag:
             lag, duals, pricing, centre = pr.lagrangian_bound, at, pr, at
-        if short and tr.value - lag > max(1.0, 1e-4 * abs(tr.value)) and tp.lift_evaluations:
-            lag, duals, pricing, centre = lift(ctx, cands, pool, at, pr, lag, duals,
-                                               pricing, centre)
         lp_x = tr.x
         ctx.say(f"transport round {rounds}: flow £{tr.value:,.2f}, bound over all pairs "
                 f"£{pr.lagrangian_bound:,.2f} (best £{lag:,.2f}), {len(pr.add_unit):,} "
                 f"pairs priced in ({ctx.elapsed():.1f}s)")
         converged = tr.value - lag <= max(1.0, 1e-4 * abs(tr.value))
+        lifting = short and not converged and tp.lift_evaluations > 0
         round_s = ctx.elapsed() - t_round  # the next round is not started late
+        lift_s = 2 * tp.lift_evaluations * pass_s if lifting else 0.0
         if (len(pr.add_unit) == 0 or converged
-                or ctx.elapsed() + round_s > tp.transport_rounds_share * opts.time_limit
+                or ctx.elapsed() + round_s + lift_s
+                > tp.transport_rounds_share * opts.time_limit
                 or rounds >= opts.max_pricing_rounds * 4):
+            if lifting:  # the last prices, short of the LP: the bound a floor recovers
+                lag, duals, pricing, centre = lift(ctx, cands, pool, at, pr, lag, duals,
+                                                   pricing, centre)
             break
         cands = merge(cands, pr)
         lp_x = None
@@ -136,10 +148,12 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
 def lift(ctx: SolveContext, cands: Candidates, pool: PairPool | None, at: Duals,
          pr: Pricing, lag: float, duals: Duals, pricing: Pricing | None,
          centre: Duals | None) -> tuple[float, Duals, Pricing | None, Duals | None]:
-    """The lifted bound (`pricing.lifted`) of this round's prices, kept (with its
-    pricing, and as the smoothing's centre) when it beats the best so far; the pairs
-    to add stay this round's."""
-    lag_l, duals_l = lifted(ctx.inst, cands, pool, at, ctx.tuning.lift_evaluations)
+    """The lifted bound (`pricing.lifted`) of this round's prices, or of no prices (a
+    common floor alone: a flow far from the LP prices some beds far too high), kept
+    (with its pricing, and as the smoothing's centre) when it beats the best so far; the
+    pairs to add stay this round's."""
+    lag_l, duals_l = max((lifted(ctx.inst, cands, pool, base, ctx.tuning.lift_evaluations)
+                          for base in (at, Duals.zero(ctx.inst))), key=lambda t: t[0])
     if lag_l <= lag:
         return lag, duals, pricing, centre
     m_l = price(ctx.inst, cands, pool, duals_l, None, per_unit=0, grow=False)
@@ -147,6 +161,12 @@ def lift(ctx: SolveContext, cands: Candidates, pool: PairPool | None, at: Duals,
     return lag_l, duals_l, Pricing(m_l.lagrangian_bound, m_l.min_dropped_rc,
                                    m_l.best_option, pr.add_unit, pr.add_placement,
                                    pr.add_objective, pr.add_use), duals_l
+
+
+def no_pairs(inst: Instance) -> Pricing:
+    """A pricing pass that found nothing (no bound, no pair to add)."""
+    z = np.zeros(0, dtype=np.int64)
+    return Pricing(-np.inf, np.inf, inst.unit_unplaced.astype(float), z, z, np.zeros(0), z)
 
 
 def whole_space(cands: Candidates) -> Candidates:
