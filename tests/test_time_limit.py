@@ -112,9 +112,13 @@ def test_plan_capacity_keeps_its_time_limit(tmp_path: Path, limit: float) -> Non
         assert (out / name).is_file(), name
     plan = json.loads((out / "plan.json").read_text())
     solved = plan["n_scenarios"]
+    report = (out / "report.md").read_text()
+    if plan.get("status") == "time_limit":  # the watchdog wrote: no scenario in time
+        assert solved == 0 and "0 of 200" in report
+        return
     assert 1 <= solved < 200  # 200 scenarios take minutes
-    assert f"{solved} demand scenarios" in (out / "report.md").read_text()
-    assert "of 200 asked" in (out / "report.md").read_text()
+    assert f"{solved} demand scenarios" in report
+    assert "of 200 asked" in report
 
 
 # ----------------------------------------------------------------------- the clock itself
