@@ -448,7 +448,8 @@ class Authority:
     Cumberland and Westmorland and Furness).
 
     County (CTY) centroids are the area-weighted mean of their districts' centroids: GEO's own
-    county centroids are wrong by up to 190 km (Lancashire) - see `optimiser.generation.world.load_world`."""
+    county centroids are wrong by up to 190 km (Lancashire) - see
+    `optimiser.generation.world.load_world`."""
 
     code: str  # GSS code
     name: str
