@@ -9,10 +9,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimiser.atomic import atomic_folder
 from optimiser.categories import PLACEMENT_TYPES
 from optimiser.safe_text import safe_frame
 
 from .tables import PLACED_AS_OF, instance_stats
+
+# Every file an instance folder may hold: an earlier instance's are replaced, not mixed in.
+INSTANCE_FILES = ("children.csv", "placements.csv", "exclusions.csv", "adjoining.csv",
+                  "policy.toml", "README.md")
 
 # The spec's policy defaults (instance-format.md), written into every instance.
 POLICY_TOML = """\
@@ -38,14 +43,16 @@ min_move_km = 10.0
 
 def write_instance(out: str | Path, tables: dict[str, pd.DataFrame],
                    meta: dict[str, Any] | None = None) -> Path:
-    """Write an instance folder: the three CSVs, policy.toml and a README."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in _csv_frames(tables).items():
-        frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
-    (folder / "policy.toml").write_text(POLICY_TOML, encoding="utf-8")
-    (folder / "README.md").write_text(_readme(tables, meta or {}), encoding="utf-8")
-    return folder
+    """Write an instance folder, all or nothing: the CSVs, policy.toml and a README
+    (a failure part-way leaves the folder as it was)."""
+    frames = _csv_frames(tables)
+    readme = _readme(tables, meta or {})
+    with atomic_folder(out, stale=INSTANCE_FILES) as tmp:
+        for name, frame in frames.items():
+            frame.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
+        (tmp / "policy.toml").write_text(POLICY_TOML, encoding="utf-8")
+        (tmp / "README.md").write_text(readme, encoding="utf-8")
+    return Path(out)
 
 
 def _fmt(values: pd.Series, spec: str) -> pd.Series:
