@@ -107,8 +107,10 @@ class CoalitionCosts:
         self._cover: dict[int, bool] = {0: True}
 
     def ensure(self, masks: Iterable[int]) -> None:
+        # the largest first: with one core a task and no stealing between workers, a
+        # large coalition started last would keep one worker busy while the other idles
         todo = sorted({int(m) for m in masks if m and m not in self.solved},
-                      key=lambda m: (bin(m).count("1"), m))
+                      key=lambda m: (-bin(m).count("1"), m))
         if not todo:
             return
         out = self.mapper(METHODS[self.method], [(self.split, m, self.options_for(m))
