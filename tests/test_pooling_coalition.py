@@ -36,7 +36,7 @@ def test_best_known_cost_is_the_cheaper_of_solve_and_unions(tmp_path: Path) -> N
     calls: list[list[int]] = []
     cc = CoalitionCosts(split, SolveOptions(), _fake(raw, calls))
     cc.ensure(range(1, 8))
-    assert calls == [[1, 2, 4, 3, 5, 6, 7]]  # one batch, smallest coalitions first
+    assert calls == [[7, 3, 5, 6, 1, 2, 4]]  # one batch, the largest coalitions first
     assert cc.cost(3) == 25.0 and cc.parts(3) == (3,)  # its own solve is best
     # raw 70 for all three is dearer than {1,2} (25) + {3} (30) = 55
     assert cc.cost(7) == 55.0 and sorted(cc.parts(7)) == [3, 4]
