@@ -250,14 +250,16 @@ class SpatialPool:
             a[order]
 
     def grow(self, pi: np.ndarray, threshold: np.ndarray, *, max_cells: int | None = None,
-             deadline: float | None = None) -> int:
+             deadline: float | None = None, only: np.ndarray | None = None) -> int:
         """Evaluate every block whose bound is below the unit's `threshold` (up to
         `max_cells` per unit, the lowest bounds first), then set `floor_lb` under `pi`.
         Returns how many blocks were evaluated. Past `deadline` nothing more is
-        evaluated, and `floor_lb` stays a valid floor."""
+        evaluated, and `floor_lb` stays a valid floor. With `only` (a mask of units),
+        only those units are looked at, and only their `floor_lb` is set."""
         floor = self.cells.floor(self.inst, pi)
         n_new = 0
-        for batch in unit_batches(self.inst, self.unit_order):
+        order = self.unit_order if only is None else self.unit_order[only[self.unit_order]]
+        for batch in unit_batches(self.inst, order):
             lb = self.lower_bounds(batch, floor)
             open_ = ~self.done[batch] & np.isfinite(lb)
             if deadline is None or time.perf_counter() < deadline:

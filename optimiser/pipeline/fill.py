@@ -13,6 +13,8 @@ its objective (split penalty included) is lower.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..candidates import Candidates, PairPool
@@ -67,15 +69,17 @@ def greedy_fill(inst: Instance, free: np.ndarray, u: np.ndarray, p: np.ndarray,
 
 
 def grow_towards_room(inst: Instance, space: SpatialPool, waiting: np.ndarray,
-                      free: np.ndarray) -> None:
-    """Evaluate, for each waiting unit, the cells with room nearest by the spatial bound
-    (a full placement priced out of the cell's floor). The pool's floor under the
-    column-generation prices is put back: it is what the bound reads."""
+                      free: np.ndarray, cells: int, deadline: float | None) -> int:
+    """Evaluate, for each waiting unit, the `cells` cells with room nearest by the
+    spatial bound (a full placement priced out of the cell's floor). The pool's floor
+    under the column-generation prices is put back: it is what the bound reads. Returns
+    how many blocks were evaluated."""
     floor_lb = space.floor_lb.copy()
     pi = np.where(free > 0, 0.0, FULL)
     threshold = np.where(waiting, inst.unit_unplaced.astype(float), -np.inf)
-    space.grow(pi, threshold, max_cells=FILL_CELLS)
+    n = space.grow(pi, threshold, max_cells=cells, deadline=deadline, only=waiting)
     space.floor_lb = floor_lb
+    return n
 
 
 def with_pairs(cands: Candidates, best: np.ndarray, n_placements: int, u: np.ndarray,
@@ -101,18 +105,10 @@ def with_pairs(cands: Candidates, best: np.ndarray, n_placements: int, u: np.nda
     return out, moved, np.searchsorted(keys, key_new)
 
 
-def fill(inst: Instance, cands: Candidates, best: np.ndarray,
-         pool: PairPool | None) -> tuple[Candidates, np.ndarray, int]:
-    """The plan `best` (indices into `cands`) with unplaced units put in free beds.
-    Returns the candidates with the pairs used added, the plan on them, and how many
-    units were placed (0: `cands` and `best` as given)."""
-    source: PairPool | SpatialPool | None = pool if pool is not None else cands.space
-    if source is None or not len(cands):
-        return cands, best, 0
-    free = beds_free(inst, cands, best)
-    placed = best >= 0
-    if cands.space is not None and pool is None:
-        grow_towards_room(inst, cands.space, ~placed, free)
+def fill_passes(inst: Instance, source: PairPool | SpatialPool, free: np.ndarray,
+                placed: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+    """Greedy passes over the pairs with room of `source` until one places nothing:
+    the pairs taken (`free` and `placed` updated)."""
     parts: list[tuple[np.ndarray, ...]] = []
     for _ in range(FILL_PASSES):
         u, p, o, a = pairs_with_room(inst, source, ~placed, free, FILL_PER_UNIT)
@@ -122,6 +118,34 @@ def fill(inst: Instance, cands: Candidates, best: np.ndarray,
         if not len(taken):
             break
         parts.append((u[taken], p[taken], o[taken], a[taken]))
+    return parts
+
+
+def fill(inst: Instance, cands: Candidates, best: np.ndarray, pool: PairPool | None,
+         deadline: float | None = None) -> tuple[Candidates, np.ndarray, int]:
+    """The plan `best` (indices into `cands`) with unplaced units put in free beds.
+    On the spatial route, rounds of opening cells with room (twice as many a round) and
+    filling, until a round places nobody or `deadline` (time.perf_counter()) passes.
+    Returns the candidates with the pairs used added, the plan on them, and how many
+    units were placed (0: `cands` and `best` as given)."""
+    source: PairPool | SpatialPool | None = pool if pool is not None else cands.space
+    if source is None or not len(cands):
+        return cands, best, 0
+    free = beds_free(inst, cands, best)
+    placed = best >= 0
+    parts = fill_passes(inst, source, free, placed)
+    space = cands.space if pool is None else None
+    cells = FILL_CELLS
+    while space is not None and (deadline is None or time.perf_counter() < deadline):
+        waiting = ~placed & (inst.unit_unplaced > 0)
+        if not waiting.any() or not grow_towards_room(inst, space, waiting, free, cells,
+                                                      deadline):
+            break
+        more = fill_passes(inst, space, free, placed)
+        if not more:
+            break
+        parts += more
+        cells *= 2
     if not parts:
         return cands, best, 0
     u, p, o, a = (np.concatenate(x) for x in zip(*parts, strict=True))

@@ -79,7 +79,9 @@ def filled(ctx: SolveContext, relax: Relaxation, cands: Candidates, best: np.nda
     if not flow_roundable(ctx.inst, ctx.forced, ctx.max_moves):
         return cands, best, best_obj
     t = time.perf_counter()
-    cands, best, n = fill(ctx.inst, cands, best, ctx.pool)
+    # most of what is left: on a national register the fill is worth more than the search
+    cands, best, n = fill(ctx.inst, cands, best, ctx.pool,
+                          time.perf_counter() + 0.75 * ctx.left())
     ctx.timings["greedy"] = ctx.timings.get("greedy", 0.0) + time.perf_counter() - t
     if not n:
         return cands, best, best_obj
