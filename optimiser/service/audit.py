@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from .db import audit_events, lock_register, register_meta
+from .db import audit_events, audit_head, register_meta, set_audit_head
 
 GENESIS = "0" * 64
 
@@ -43,9 +43,8 @@ def append(conn: Connection, user: str, action: str, subject: str,
 
     The caller holds the register lock (`db.write`), so the head read here is the head.
     """
-    head = lock_register(conn)
-    seq = int(head["audit_seq"]) + 1
-    prev = str(head["audit_hash"])
+    last, prev = audit_head(conn)
+    seq = last + 1
     at = now_iso()
     text = canonical(detail)
     digest = event_hash(seq, at, user, action, subject, json.loads(text), prev)
@@ -54,6 +53,7 @@ def append(conn: Connection, user: str, action: str, subject: str,
         prev_hash=prev, hash=digest))
     conn.execute(register_meta.update().where(register_meta.c.id == 1).values(
         audit_seq=seq, audit_hash=digest))
+    set_audit_head(conn, seq, digest)
     return seq
 
 

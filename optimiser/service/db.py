@@ -307,6 +307,21 @@ def _no_gate() -> Iterator[None]:
     yield
 
 
+_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads that need not see one snapshot together (a version, a
+    referral, a token). On PostgreSQL each statement commits on its own, saving the
+    BEGIN and ROLLBACK round trips a transaction costs; SQLite reads as `connect()`."""
+    if engine.dialect.name != "postgresql":
+        return engine.connect()
+    reader = _readers.get(engine)
+    if reader is None:
+        reader = _readers[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return reader.connect()
+
+
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """One write transaction, holding the register lock (see the module docstring)."""
@@ -380,11 +395,13 @@ class GroupCommit:
         try:
             with write(engine) as conn:
                 for job in group:
+                    head = conn.info.get(HEAD)
                     try:
                         with conn.begin_nested():
                             job.result = job.fn(conn)
                     except Exception as e:  # this job's savepoint is rolled back alone
                         job.error = e
+                        conn.info[HEAD] = head  # and the chain's head with it
         except Exception as e:  # nothing of the group was committed: each job says so
             for job in group:
                 if job.error is None:
@@ -406,10 +423,34 @@ def commit_job(engine: Engine, fn: Callable[[Connection], T]) -> T:
     return group.run(engine, fn)
 
 
+HEAD = "placement_audit_head"  # conn.info: (transaction, seq, hash) of the audit chain
+
+
 def lock_register(conn: Connection) -> dict[str, Any]:
-    row = conn.execute(
-        select(register_meta).where(register_meta.c.id == 1).with_for_update()).mappings().one()
-    return dict(row)
+    """Lock the register's one `register_meta` row for this transaction; its values.
+
+    The audit chain's head read here is kept with the transaction (`audit_head`), so the
+    events appended under this lock need not read it again.
+    """
+    row = dict(conn.execute(
+        select(register_meta).where(register_meta.c.id == 1).with_for_update()).mappings().one())
+    set_audit_head(conn, int(row["audit_seq"]), str(row["audit_hash"]))
+    return row
+
+
+def audit_head(conn: Connection) -> tuple[int, str]:
+    """The audit chain's head (seq, hash) in this transaction, locking the register first
+    if this transaction has not. Kept against the transaction object itself, so a head
+    can never outlive the transaction it was read in."""
+    got = conn.info.get(HEAD)
+    if got is None or got[0] is not conn.get_transaction():
+        lock_register(conn)
+        got = conn.info[HEAD]
+    return int(got[1]), str(got[2])
+
+
+def set_audit_head(conn: Connection, seq: int, digest: str) -> None:
+    conn.info[HEAD] = (conn.get_transaction(), seq, digest)
 
 
 CHANGES_KEPT = 10_000  # versions of the change log kept; a worker further behind rebuilds

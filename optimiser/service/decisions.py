@@ -26,6 +26,7 @@ from .db import (
     commit_job,
     decisions,
     placements,
+    reading,
     referrals,
     register_version,
 )
@@ -83,7 +84,7 @@ def warm_for(engine: Engine, cache: MatcherCache, rid: str) -> tuple[Warm, Subje
     """The warm matcher of the register as it is now, and whom referral `rid` is for:
     one read (the register's version, and the referral unless this process knows it)."""
     subject = cache.subjects.get(rid)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         if subject is None:
             ref = get_referral(conn, rid)
             subject = cache.subjects.put(rid, (ref.child_id, ref.sibling_group))

@@ -24,7 +24,7 @@ from optimiser import Instance
 from optimiser.categories import HOLD_REASONS
 from optimiser.match import Matcher, MatchResult
 
-from .db import changes_between, children, register_meta, register_version
+from .db import changes_between, children, reading, register_meta, register_version
 from .register import build_instance
 
 APPROVAL_KEY = "approval"  # who must approve a ranked placement (reg. 11), null: nobody
@@ -156,7 +156,7 @@ class MatcherCache:
         """The warm matcher of the register's current version (`version`: that version,
         just read by the caller)."""
         if version is None:
-            with self.engine.connect() as conn:
+            with reading(self.engine) as conn:
                 version = register_version(conn)
         warm = self._warm
         if warm is not None and warm.version == version:

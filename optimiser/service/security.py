@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, select
 
 from .audit import now_iso
-from .db import begin_write, login_failures, sessions, users
+from .db import begin_write, login_failures, reading, sessions, users
 
 ROLES = ("officer", "manager", "commissioner", "admin")
 
@@ -135,7 +135,7 @@ def lookup(engine: Engine, token: str, kind: str) -> Session | None:
 def lookup_until(engine: Engine, token: str, kind: str) -> tuple[Session, float] | None:
     """`lookup`, with the time (seconds since the epoch) the session expires."""
     digest = token_digest(token)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             select(sessions, users.c.username, users.c.role)
             .join(users, users.c.id == sessions.c.user_id)
