@@ -53,6 +53,7 @@ PER_CELL = 48  # placements per cell (about): fewer cells cost less per bound pa
 MASK_CELLS = 250_000_000  # units x cells of the evaluated mask at most (one byte each)
 LB_ELEMENTS = 4_000_000  # children x cells per bound block (memory ~ 100 MB)
 SUB_UNITS = 96  # units evaluated together (neighbours in the batch order)
+LB_CACHE_ELEMENTS = 100_000_000  # units x cells of distance bounds kept (8 bytes each)
 SLACK_KM = 1e-6  # float slack on distances (block_km is within 4e-9 km per km)
 
 
@@ -187,19 +188,33 @@ class SpatialPool:
         self.n_feasible = np.zeros(u.n, dtype=np.int64)
         self.evaluated = 0.0  # pairs evaluated so far
         self.home = unit_vectors(inst.home_lat, inst.home_lon)
+        self._distance_lb: np.ndarray | None = None  # (units, cells), once first needed
 
     # --- bounds ------------------------------------------------------------------------
     def lower_bounds(self, batch: np.ndarray, floor: np.ndarray) -> np.ndarray:
         """LB(u, c) for the units of `batch` against every cell (inf: every member's
         distance limit rules the cell out, and no member lives there now)."""
+        units = self.inst.units
+        if self._distance_lb is None and units.n * self.cells.n <= LB_CACHE_ELEMENTS:
+            # the distance part does not depend on the prices: worked out once, every
+            # later pass (pricing, lifting, filling) is an addition
+            self._distance_lb = np.concatenate(
+                [self.distance_bounds(b) for b in unit_batches(self.inst,
+                                                               np.arange(units.n))])
+        dist = (self._distance_lb[batch] if self._distance_lb is not None
+                else self.distance_bounds(batch))
+        with np.errstate(invalid="ignore"):  # inf floor: a cell without a bed
+            return dist + units.size[batch][:, None] * floor[None, :]
+
+    def distance_bounds(self, batch: np.ndarray) -> np.ndarray:
+        """per_km x the members' distances to each cell less its radius (inf: every
+        member's distance limit rules the cell out, and no member lives there now)."""
         inst, units, cells = self.inst, self.inst.units, self.cells
         rows = np.concatenate([units.members(u) for u in batch])
         gap = np.maximum(chord_km(self.home[rows], cells.centre) - cells.radius[None, :], 0.0)
         too_far = gap > inst.max_distance_km[rows][:, None]
         offsets = np.concatenate([[0], np.cumsum(units.size[batch])[:-1]])
         lb = inst.policy.weights.per_km * np.add.reduceat(gap, offsets, axis=0)
-        with np.errstate(invalid="ignore"):  # inf floor: a cell without a bed
-            lb += units.size[batch][:, None] * floor[None, :]
         # the current placement is exempt from the rules: its cell stays open
         far = np.logical_or.reduceat(too_far, offsets, axis=0)
         cur = inst.current[rows]
