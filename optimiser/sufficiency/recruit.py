@@ -200,26 +200,29 @@ def saving_bounds(lp: Relaxation, pred: np.ndarray, current: Outcome) -> np.ndar
 
 def greedy_plan(screen: Screen, base: Outcome, folder: str, budget: int,
                 options: SolveOptions, mapper: Mapper, tries: int = 3,
-                known: dict[int, Outcome] | None = None) -> list[Step]:
+                known: dict[int, Outcome] | None = None,
+                first: Relaxation | None = None) -> list[Step]:
     """Recruit one profile at a time: the `tries` best predicted given what is already
     recruited, each verified with the plan so far, the best verified kept; stop when none
-    of them saves anything. `known`: outcomes of single profiles already solved.
+    of them saves anything. `known`: outcomes of single profiles already solved; `first`:
+    the relaxation with none recruited, when already solved.
 
     A prediction is an upper bound, loose where the duals are not unique (a bed already
     recruited may carry any price in a range), so several are verified per step."""
     with LpServer() as server:
-        return _greedy(screen, base, folder, budget, options, mapper, tries, known, server)
+        return _greedy(screen, base, folder, budget, options, mapper, tries, known, server,
+                       first)
 
 
 def _greedy(screen: Screen, base: Outcome, folder: str, budget: int, options: SolveOptions,
             mapper: Mapper, tries: int, known: dict[int, Outcome] | None,
-            server: LpServer) -> list[Step]:
+            server: LpServer, first: Relaxation | None) -> list[Step]:
     plan: list[int] = []
     steps: list[Step] = []
     current = base
     last: np.ndarray | None = None
     for step in range(1, budget + 1):
-        lp = screen.relax(plan, server, last)
+        lp = first if step == 1 and first is not None else screen.relax(plan, server, last)
         last = lp.pairs
         pred = screen.predict(lp, skip=plan)
         top = [int(i) for i in np.argsort(-pred, kind="stable")[:tries] if pred[i] > 0]

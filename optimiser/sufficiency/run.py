@@ -145,7 +145,7 @@ def analyse(folder: str | Path, settings: Settings = Settings(), mapper: Mapper 
     index = {p: i for i, p in enumerate(profiles)}
     known = {index[r.profile]: r.outcome for r in recs}
     plan = greedy_plan(screen, base, folder, settings.budget, settings.resolve_options(),
-                       mapper, settings.tries, known)
+                       mapper, settings.tries, known, lp)
     clock["plan"] = time.perf_counter() - t
     say(f"greedy plan: {len(plan)} recruits, verified saving "
         f"£{sum(s.verified for s in plan):,.2f}/week")
