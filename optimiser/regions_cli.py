@@ -95,6 +95,10 @@ def summary_text(members: list[Any], tables: dict[str, Any], out: str) -> str:
     lines += [f"  {m.code} {m.name}: {int(kids.get(m.code, 0)):,} children, "
               f"{int(rows.get(m.code, 0)):,} placements lie in it or are its own"
               for m in members]
+    outside = len(tables["placements"]) - int(sum(rows.get(m.code, 0) for m in members))
+    if outside:
+        lines.append(f"  {outside:,} placements lie outside these authorities (the market's "
+                     "beds over the border)")
     lines.append(f"written to {out}/ (for placement pool, solve --pool, check)")
     return "\n".join(lines)
 
