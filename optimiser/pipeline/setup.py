@@ -106,8 +106,9 @@ def fast_path(ctx: SolveContext, cands: Candidates) -> Result | FlowRace | None:
     """The whole solve as one min-cost flow over every pair, when the model is a
     transportation problem (flow.py) and the backend leaves the choice to the engine:
     its Result when the flow is expected to be short (it runs here), else the flow
-    started in a worker beside the general route (`FlowRace`); None otherwise, or when
-    the flow fails (costs beyond its range: never a crash)."""
+    started in a worker beside the general route (`FlowRace`) when it is expected to end
+    in the time left; None otherwise (the general route alone), or when the flow fails
+    (costs beyond its range: never a crash)."""
     opts = ctx.opts
     if opts.backend not in BACKENDS:
         raise ValueError(f"unknown backend {opts.backend!r}; one of {', '.join(BACKENDS)}")
@@ -119,6 +120,11 @@ def fast_path(ctx: SolveContext, cands: Candidates) -> Result | FlowRace | None:
     start = greedy(ctx.inst, cands)  # offered first, for a caller whose time runs out
     ctx.timings["greedy"] = ctx.elapsed() - t
     ctx.publish(cands, start)
+    expected, left = flow.flow_seconds(len(ctx.pool)), ctx.time_limit - ctx.elapsed()
+    if expected > left:  # the general route alone: a worker would only slow it
+        ctx.say(f"min-cost flow over {len(ctx.pool):,} pairs would take about "
+                f"{expected:.0f}s, more than is left: the general route")
+        return None
     if not flow_inline(ctx, len(ctx.pool)):
         return FlowRace(ctx, cands, start)
     try:
