@@ -70,15 +70,18 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
     best bound so far and the flow's (Wentges); a round whose smoothed prices find no
     pair prices at the flow's own. Stops when the flow's value and the best bound meet
     (the LP optimum over every pair is reached), or when another round would end past
-    `transport_rounds_share` of the limit; stopped short of the LP with supply short, the
+    `transport_rounds_share` of the limit (`spatial_rounds_share` on the spatial route,
+    where filling the free beds needs the time more); stopped short of the LP with supply short, the
     last prices lifted to a common floor on every bed give the bound. Returns (cands,
     bound, its duals, its pricing, the last flow's x on cands, rounds).
     """
     inst, opts, tp = ctx.inst, ctx.opts, ctx.tuning
+    share = tp.transport_rounds_share
     if cands.space is not None:
         # the flow takes every evaluated pair at once (far more than a start set per
         # unit): pricing then only looks beyond them
         cands = whole_space(cands)
+        share = tp.spatial_rounds_share
     lag, duals, pricing = -np.inf, Duals.zero(inst), None
     centre: Duals | None = None  # the prices of the best bound so far
     # smoothing and lifting are for short supply: with beds to spare the flow's own
@@ -109,7 +112,7 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
             return cands, lag, duals if pricing is not None else duals_r, pricing, tr.x, 0
         rounds += 1
         duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
-        deadline = ctx_deadline(ctx, tp.transport_rounds_share)
+        deadline = ctx_deadline(ctx, share)
         alpha = tp.smoothing if centre is not None and short else 0.0
         at = smoothed(centre, duals_r, alpha)
         t_price = ctx.elapsed()
@@ -134,7 +137,7 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
         lift_s = 2 * tp.lift_evaluations * pass_s if lifting else 0.0
         if (len(pr.add_unit) == 0 or converged
                 or ctx.elapsed() + round_s + lift_s
-                > tp.transport_rounds_share * opts.time_limit
+                > share * opts.time_limit
                 or rounds >= opts.max_pricing_rounds * 4):
             if lifting:  # the last prices, short of the LP: the bound a floor recovers
                 lag, duals, pricing, centre = lift(ctx, cands, pool, at, pr, lag, duals,
