@@ -26,6 +26,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from .candidates import Candidates, PairPool
+from .forked import call_by
 from .instance import Instance
 from .pipeline.plans import beds_left, greedy, objective_of, split_penalty, unit_placement
 from .pipeline.pricing import best_per_unit
@@ -38,12 +39,13 @@ BACKEND_NAME = "min_cost_flow"
 
 FLOW_COST_RANGE = 2.0 ** 60  # |cost| x (nodes + 1) kept below this (OR-Tools' int64)
 # seconds per arc x log2(arcs) of OR-Tools' cost-scaling flow with the tie-breaking costs
-# on two cores, between a quiet and a busy machine: it decides whether the flow runs here
-# (where nothing can stop it once started: it holds the interpreter) or in a worker
+# on two cores, between a quiet and a busy machine: the flow cannot be interrupted once
+# started (it holds the interpreter), and too cautious a figure would send an instance
+# the flow proves in time to the general route
 FLOW_SECONDS_PER_ARC_LOG = 6e-8
 # a flow expected to take more than this share of the time left, or more than these
-# seconds, runs in a worker process beside the general route (pipeline/race.py): an
-# inline flow cannot be stopped, and forking costs a few hundredths of a second
+# seconds, runs in a worker process killed at the deadline: an inline flow cannot be
+# stopped, and forking costs a few hundredths of a second, nothing beside a long flow
 FLOW_INLINE_SHARE = 0.25
 FLOW_INLINE_SECONDS = 1.0
 
@@ -134,23 +136,18 @@ def flow_choice(inst: Instance, cands: Candidates) -> tuple[np.ndarray, int]:
 
 def solve_flow(inst: Instance, cands: Candidates, pool: PairPool, seed: int,
                timings: dict[str, float], t_start: float,
-               start: np.ndarray | None = None) -> Result:
-    """The whole solve on the fast path: returns a Result (status optimal). `start`: the
-    greedy plan on `cands`, when the caller has it (its objective is reported)."""
+               deadline: float | None = None, start: np.ndarray | None = None) -> Result:
+    """The whole solve on the fast path: returns a Result (status optimal). With
+    `deadline` (a `time.perf_counter()` value) the flow runs in a worker process, and
+    `forked.TooLate` is raised when it has not answered by then. `start`: the greedy
+    plan on `cands`, when the caller has it (its objective is reported)."""
     t = time.perf_counter()
     full = pool_candidates(inst, pool, cands.n_feasible, cands.stats)
     timings["build"] = time.perf_counter() - t
     t = time.perf_counter()
-    chosen, pence = flow_choice(inst, full)
+    chosen, pence = (flow_choice(inst, full) if deadline is None
+                     else call_by(deadline, flow_choice, inst, full))
     timings["solve"] = time.perf_counter() - t
-    return flow_result(inst, cands, full, chosen, pence, seed, timings, t_start, start)
-
-
-def flow_result(inst: Instance, cands: Candidates, full: Candidates, chosen: np.ndarray,
-                pence: int, seed: int, timings: dict[str, float], t_start: float,
-                start: np.ndarray | None = None) -> Result:
-    """The Result of the flow's choice `chosen` (per unit, an index into `full`, the
-    whole pool) and its value `pence` (`flow_choice`): status optimal."""
     if start is None:
         t = time.perf_counter()
         start = greedy(inst, cands)
@@ -370,7 +367,7 @@ def _sink_distances(tails: np.ndarray, heads: np.ndarray, costs: np.ndarray,
     return dist
 
 
-__all__ = ["BACKEND_NAME", "MONEY_SCALE", "flow_blocker", "flow_choice", "flow_result",
-           "flow_seconds", "plan_pence",
+__all__ = ["BACKEND_NAME", "MONEY_SCALE", "flow_blocker", "flow_choice", "flow_seconds",
+           "plan_pence",
            "pool_candidates", "solve_flow", "Transport",
            "transport_relaxation", "transport_rounding"]

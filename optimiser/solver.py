@@ -17,11 +17,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from . import flow
+from .candidates import Candidates
 from .instance import Instance
 from .pipeline import colgen, cutproof, finish, fixing, hints, proof, search, setup
 from .pipeline.context import SolveContext
 from .pipeline.plans import admissible
-from .pipeline.race import answered, first
 from .pipeline.types import BACKENDS, BestPlan, Plan, Result, SolveOptions
 from .status import Status
 from .statusquo import plan_result
@@ -45,15 +46,12 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         cands = setup.candidates(ctx)
         if ctx.stats.get("candidates_cut_short"):
             return setup.cut_short(ctx, cands)
-        fast = setup.fast_path(ctx, cands)
-        if isinstance(fast, Result):
+        fast = setup.fast_path(ctx, cands) if flow_in_time(ctx, cands) else None
+        if fast is not None:
             return fast
-        race = fast  # a long flow in a worker beside the general route, or None
         setup.choose_backend(ctx, cands)
         setup.reallocation(ctx, cands)
         relax = colgen.column_generation(ctx, cands)
-        if (won := answered(ctx, race)) is not None:
-            return won
         cutproof.start_root_cuts(ctx, relax)
         inc = hints.hints(ctx, relax)
         if ctx.out_of_time():  # the incumbent and the bound so far, as they stand
@@ -61,15 +59,31 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
             ctx.drop_root_cuts()
             late = search.Outcome(relax.cands, inc.best, inc.best_obj,
                                   max(relax.lag, relax.lag0), False)
-            return first(ctx, race, finish.finish(ctx, relax, inc, late))
-        if (won := answered(ctx, race)) is not None:
-            return won
+            return finish.finish(ctx, relax, inc, late)
         fixed = fixing.reduced_cost_fixing(ctx, relax, inc)
         out = search.search(ctx, relax, inc, fixed)
         if admissible(ctx.inst, out.model, out.best, ctx.forced, ctx.max_moves):
             ctx.publish(out.model, out.best, out.bound)
         out = proof.proof(ctx, relax, fixed, out)
-        return first(ctx, race, finish.finish(ctx, relax, inc, out))
+        return finish.finish(ctx, relax, inc, out)
+
+
+def flow_in_time(ctx: SolveContext, cands: Candidates) -> bool:
+    """Whether the fast path's flow is expected to end in the time left (the general
+    route, which keeps its clock, takes over when not: a flow stopped at the limit leaves
+    only the greedy plan)."""
+    if ctx.pool is None:
+        return True  # no fast path without every pair
+    opts = ctx.opts
+    if not (opts.fast_path and opts.backend in ("auto", "cpsat")
+            and flow.flow_blocker(ctx.inst) is None):
+        return True  # no fast path here: nothing to time
+    expected = flow.flow_seconds(len(ctx.pool))
+    if expected > ctx.time_limit - ctx.elapsed():
+        ctx.say(f"min-cost flow over {len(ctx.pool):,} pairs would take about "
+                f"{expected:.0f}s, more than is left: the general route")
+        return False
+    return True
 
 
 def stderr_progress(msg: str) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import flow
 from ..candidates import Candidates, build_candidates
-from ..forked import can_fork
+from ..forked import Forked, TooLate, can_fork
 from ..spatial import spatial_applies
 from ..status import Status
 from ..statusquo import occupied, spec_objective, status_quo_assignment
@@ -19,12 +19,12 @@ from .plans import (
     forced_units,
     greedy,
     moves_of,
+    objective_of,
     stability_of,
     status_quo,
     subset,
     unit_placement,
 )
-from .race import FlowRace
 from .types import BACKENDS, Plan, Result
 
 log = logging.getLogger(__name__)
@@ -102,13 +102,10 @@ def stopped_result(ctx: SolveContext, cands: Candidates, plan: np.ndarray, objec
                   timings=ctx.timings, stats=stats, instance=ctx.inst, candidates=cands)
 
 
-def fast_path(ctx: SolveContext, cands: Candidates) -> Result | FlowRace | None:
+def fast_path(ctx: SolveContext, cands: Candidates) -> Result | None:
     """The whole solve as one min-cost flow over every pair, when the model is a
-    transportation problem (flow.py) and the backend leaves the choice to the engine:
-    its Result when the flow is expected to be short (it runs here), else the flow
-    started in a worker beside the general route (`FlowRace`) when it is expected to end
-    in the time left; None otherwise (the general route alone), or when the flow fails
-    (costs beyond its range: never a crash)."""
+    transportation problem (flow.py) and the backend leaves the choice to the engine;
+    None otherwise, or when the flow fails (costs beyond its range: never a crash)."""
     opts = ctx.opts
     if opts.backend not in BACKENDS:
         raise ValueError(f"unknown backend {opts.backend!r}; one of {', '.join(BACKENDS)}")
@@ -120,28 +117,58 @@ def fast_path(ctx: SolveContext, cands: Candidates) -> Result | FlowRace | None:
     start = greedy(ctx.inst, cands)  # offered first, for a caller whose time runs out
     ctx.timings["greedy"] = ctx.elapsed() - t
     ctx.publish(cands, start)
-    expected, left = flow.flow_seconds(len(ctx.pool)), ctx.time_limit - ctx.elapsed()
-    if expected > left:  # the general route alone: a worker would only slow it
-        ctx.say(f"min-cost flow over {len(ctx.pool):,} pairs would take about "
-                f"{expected:.0f}s, more than is left: the general route")
-        return None
-    if not flow_inline(ctx, len(ctx.pool)):
-        return FlowRace(ctx, cands, start)
+    deadline = flow_deadline(ctx, len(ctx.pool))
+    # the fall-back, should the flow over every pair not answer in time: the same flow
+    # over the kept pairs (each unit's cheapest, a small share of the arcs), in a worker
+    # of its own (under load even it may take seconds, and nothing could stop it here)
+    kept = None if deadline is None else Forked(flow.flow_choice, ctx.inst, cands)
     try:
         return flow.solve_flow(ctx.inst, cands, ctx.pool, opts.seed, ctx.timings, ctx.t_start,
-                               start=start)
+                               deadline=deadline, start=start)
+    except TooLate:
+        assert kept is not None
+        return flow_stopped(ctx, cands, start, kept)
     except RuntimeError as exc:
         log.warning("min-cost flow fast path failed (%s): the general route", exc)
         return None
+    finally:
+        if kept is not None:
+            kept.cancel()
 
 
-def flow_inline(ctx: SolveContext, arcs: int) -> bool:
-    """Whether the flow over `arcs` pairs runs here, where nothing can stop it: when it
-    is expected to take a small share of the time left (forking costs a little), or the
-    platform cannot fork; else it runs in a worker beside the general route."""
+def flow_deadline(ctx: SolveContext, arcs: int) -> float | None:
+    """When the flow over `arcs` pairs must have answered (a `time.perf_counter()` value:
+    the end of the time limit), for a flow run in a worker process that can be stopped;
+    None to run it here, where nothing can stop it: when it is expected to take a small
+    share of the time left (forking costs a little), or the platform cannot fork."""
     left = ctx.time_limit - ctx.elapsed()
     inline = min(flow.FLOW_INLINE_SHARE * left, flow.FLOW_INLINE_SECONDS)
-    return flow.flow_seconds(arcs) <= inline or not can_fork()
+    if flow.flow_seconds(arcs) <= inline or not can_fork():
+        return None
+    return ctx.t_start + ctx.time_limit
+
+
+def flow_stopped(ctx: SolveContext, cands: Candidates, start: np.ndarray,
+                 kept: Forked[tuple[np.ndarray, int]]) -> Result:
+    """The flow's worker was stopped at the time limit: the optimum over the kept pairs
+    when its worker has answered, else the greedy plan `start` (every pair may be taken:
+    no run rule holds on the fast path), with the zero-price Lagrangian bound over every
+    pair, as a solve stopped by its time limit."""
+    inst = ctx.inst
+    try:
+        chosen, kind = kept.result(time.perf_counter())[0], "flow over the kept pairs"
+    except (TooLate, RuntimeError):
+        chosen, kind = start, "greedy"
+    if objective_of(inst, cands, chosen) > objective_of(inst, cands, start):
+        chosen, kind = start, "greedy"
+    ctx.say(f"the min-cost flow did not end by the time limit: stopped; the {kind} plan")
+    plan = unit_placement(cands, chosen)[inst.units.unit_of]
+    objective = spec_objective(inst, plan)
+    bound = float(cands.stats.get("lagrangian_zero_bound", -np.inf))
+    bound = min(bound, objective) if np.isfinite(bound) else 0.0  # no term is negative
+    if ctx.best_plan is not None:
+        ctx.best_plan.offer(Plan(plan, objective, bound))
+    return stopped_result(ctx, cands, plan, objective, bound, f"{kind} (flow stopped)")
 
 
 def choose_backend(ctx: SolveContext, cands: Candidates) -> None:
