@@ -87,8 +87,11 @@ def test_pool_by_bracket_is_efficient_and_within_its_ranges(tmp_path: Path) -> N
     assert (res.share_lo <= sh.share + 1e-6).all() and (sh.share <= res.share_hi + 1e-6).all()
     for m, s in res.costs.solved.items():
         assert s.bound <= s.objective + 1e-9
-        assert (s.status == "optimal") == (s.objective - s.bound <= 1e-9 * abs(s.objective))
+        gap = (s.objective - s.bound) / abs(s.objective)
+        assert gap <= 1e-6 if s.status == "optimal" else gap > 1e-9
         assert bracket_coalition(res.split, m, OPTS).objective == pytest.approx(s.objective)
+    # at this size a gap left by the bracket is closed by the engine's solve
+    assert all(s.status == "optimal" for s in res.costs.solved.values())
 
 
 def _parser() -> argparse.ArgumentParser:

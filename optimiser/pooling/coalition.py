@@ -57,10 +57,16 @@ def solve_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
                   float(res.runtime), a.astype(np.int64))
 
 
+SOLVE_CHILDREN = 1000  # a coalition this small, left with a gap, is also solved outright
+
+
 def bracket_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
     """Price coalition `mask` by the fast bracket (`optimiser.pooling.quick`): a rounded
     plan and a lower bound over every pair, the pricing kept within the options' time
-    limit; by the engine's solve where the bracket does not apply (re-allocation facts).
+    limit. Where the bracket leaves a gap above the options' `relative_gap` on a
+    coalition of at most `SOLVE_CHILDREN` children, the engine's solve (which proves such
+    a one optimal in a second or two) is run as well, and the better plan and bound kept;
+    by the engine's solve alone where the bracket does not apply (re-allocation facts).
     A task, as `solve_coalition`."""
     t0 = time.perf_counter()
     sub, kids, places = coalition_instance(split, mask)
@@ -69,11 +75,22 @@ def bracket_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
     pairs = quick.pair_cache(split).pairs(mask, sub, kids, places)
     plan, upper, lower, _ = quick.bracket(sub, time_limit=options.time_limit - (
         time.perf_counter() - t0), pairs=pairs)
-    seconds = time.perf_counter() - t0
-    a = np.where(plan >= 0, places[np.maximum(plan, 0)], -1)
-    proven = upper - lower <= quick.PROVEN_GAP * max(abs(upper), 1.0)
-    return Solved(mask, upper, lower, "optimal" if proven else "feasible", seconds,
-                  a.astype(np.int64))
+    a = np.where(plan >= 0, places[np.maximum(plan, 0)], -1).astype(np.int64)
+    out = Solved(mask, upper, lower, _status(upper, lower), 0.0, a)
+    if upper - lower > options.relative_gap * max(abs(upper), 1.0) \
+            and sub.n_children <= SOLVE_CHILDREN:
+        s = solve_coalition(split, mask, options)
+        best = s if s.objective < out.objective else out
+        bound = max(s.bound, out.bound)
+        status = "optimal" if s.status == "optimal" else _status(best.objective, bound)
+        out = Solved(mask, best.objective, min(bound, best.objective), status, 0.0,
+                     best.assignment)
+    return replace(out, seconds=time.perf_counter() - t0)
+
+
+def _status(upper: float, lower: float) -> str:
+    return "optimal" if upper - lower <= quick.PROVEN_GAP * max(abs(upper), 1.0) \
+        else "feasible"
 
 
 METHODS = {"solve": solve_coalition, "bracket": bracket_coalition}
