@@ -53,7 +53,7 @@ def _load() -> str:
 
 def run(children: int, workers: int, samples: int, time_limit: float, time_scale: float,
         seed: int, method: str = "solve", precision: float | None = None,
-        budget: float | None = None) -> dict[str, Any]:
+        budget: float | None = None, gap: float = 0.0) -> dict[str, Any]:
     folder = WORK / f"region-gm-{children}"
     if not (folder / "children.csv").is_file():
         build_region(folder, REGION, children=children, seed=seed)
@@ -62,7 +62,7 @@ def run(children: int, workers: int, samples: int, time_limit: float, time_scale
     t0 = time.perf_counter()
     res = run_pool(folder, out, time_limit=time_limit, samples=samples or None, seed=0,
                    workers=workers, max_time_scale=time_scale, progress=True,
-                   method=method, precision=precision, budget=budget)
+                   method=method, precision=precision, budget=budget, gap=gap)
     wall = time.perf_counter() - t0
     sh, costs = res.shares, res.costs
     statuses = [s.status for s in costs.solved.values()]
@@ -71,7 +71,7 @@ def run(children: int, workers: int, samples: int, time_limit: float, time_scale
     return {
         "children": children, "authorities": len(res.split.names), "workers": workers,
         "method": method, "samples": sh.samples, "exact": sh.exact,
-        "precision": precision, "budget": budget, "time_limit": time_limit,
+        "precision": precision, "budget": budget, "gap": gap, "time_limit": time_limit,
         "time_scale": time_scale, "wall_seconds": round(wall, 1),
         "within_target": wall <= TARGET_SECONDS,
         "coalitions_solved": len(costs.solved),
@@ -116,11 +116,13 @@ def main() -> None:
                     help="stop sampling once every standard error is this share of the gain")
     ap.add_argument("--budget", type=float, default=None,
                     help="seconds for the run: no batch of orders started past it")
+    ap.add_argument("--gap", type=float, default=0.0,
+                    help="relative gap at which a coalition counts as priced (0: prove)")
     args = ap.parse_args()
     rows = []
     for w in args.workers:
         row = run(args.children, w, args.samples, args.time_limit, args.time_scale, args.seed,
-                  args.method, args.precision, args.budget)
+                  args.method, args.precision, args.budget, args.gap)
         print(json.dumps(row, indent=2), flush=True)
         rows.append(row)
     old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
