@@ -65,15 +65,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"loaded {inst.n_children:,} children, {inst.n_placements:,} placements "
                   f"from {args.instance} ({t_load:.1f}s)", file=sys.stderr, flush=True)
-        if guard.out_of_time(writing):  # no solve can start: the status quo, now
-            guard.claim()  # (the watchdog would only do the same, beside this thread)
-            guard.loaded(inst, writing)
-            if not args.quiet:
-                print(NO_TIME_LEFT, file=sys.stderr)
-            result = guard.best_so_far()
-        else:
-            guard.loaded(inst, writing)
+        result = guard.too_late(inst, writing)
+        if result is None:
             result = guard.final(_solve(args, inst, deadline, writing, guard))
+        elif not args.quiet:
+            print(NO_TIME_LEFT, file=sys.stderr)
         t = time.perf_counter()
         report = make_report(result, deadline=deadline.at() - writing)
         report.summary["timings_seconds"]["load"] = round(t_load, 3)
@@ -266,17 +262,13 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
             guard.claim()
             print(f"error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        if guard.out_of_time(writing):  # the start-up and the reading took the limit
-            guard.claim()  # the status quo, written now by this thread
-            guard.loaded(run, writing)
-            if not args.quiet:
-                print(NO_TIME_LEFT, file=sys.stderr)
-            result = guard.best_so_far()
-        else:
-            guard.loaded(run, writing)
+        result = guard.too_late(run, writing)
+        if result is None:
             result = guard.final(reallocate(inst, opts,
                                             progress=None if args.quiet else stderr_progress,
                                             best=guard.best, run=run))
+        elif not args.quiet:
+            print(NO_TIME_LEFT, file=sys.stderr)
         report, tables = make_plan(result, deadline=deadline.at() - writing)
         guard.claim()
         write_output(report, args.out, extra=tables)

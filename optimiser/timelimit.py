@@ -76,10 +76,15 @@ class LastResort:
                        gap=(sq.objective - bound) / max(abs(sq.objective), 1.0),
                        stats={**result.stats, "plan": "status quo"})
 
-    def out_of_time(self, writing: float) -> bool:
-        """Whether the start-up and the reading have left less than `writing` seconds:
-        no solve can start, the status quo is the answer."""
-        return self.deadline.remaining() < writing
+    def too_late(self, inst: Instance, writing: float) -> Result | None:
+        """`loaded`, and when the start-up and the reading have left less than `writing`
+        seconds (no solve can start), the status quo to write now, the writing claimed
+        (the watchdog would only do the same beside this thread); else None."""
+        late = self.deadline.remaining() < writing
+        if late:
+            self.claim()
+        self.loaded(inst, writing)
+        return self.best_so_far() if late else None
 
     def best_so_far(self) -> Result:
         """The best admissible plan offered so far, else the status quo, as a solve
