@@ -125,6 +125,9 @@ def test_killed_in_the_middle_of_decisions(tmp_path: Path) -> None:
         audited = [e for e in events(conn) if e["action"] == "decision.accept"
                    and e["detail"]["outcome"] == "placed"]  # not those awaiting approval
     assert placed, "no decision survived"
+    # every accept answered "placed" before the kill was durable when answered
+    answered = {d.split(":")[0] for d in list(done) if d.endswith(":200")}
+    assert answered and answered <= set(placed), sorted(answered - set(placed))
     from_audit = {c: e["detail"]["placement_id"] for e in audited
                   for c in e["detail"]["children"]}
     assert from_audit == placed, {c: (from_audit.get(c), placed.get(c))

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from .db import audit_events, audit_head, register_meta, set_audit_head
+from .db import audit_events, audit_head, move_audit_head, register_meta
 
 GENESIS = "0" * 64
 
@@ -51,9 +51,7 @@ def append(conn: Connection, user: str, action: str, subject: str,
     conn.execute(audit_events.insert().values(
         seq=seq, at=at, user=user, action=action, subject=subject, detail=text,
         prev_hash=prev, hash=digest))
-    conn.execute(register_meta.update().where(register_meta.c.id == 1).values(
-        audit_seq=seq, audit_hash=digest))
-    set_audit_head(conn, seq, digest)
+    move_audit_head(conn, seq, digest)
     return seq
 
 

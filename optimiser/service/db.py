@@ -324,10 +324,18 @@ def reading(engine: Engine) -> Connection:
 
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
-    """One write transaction, holding the register lock (see the module docstring)."""
+    """One write transaction, holding the register lock (see the module docstring).
+
+    The audit chain's head moves in the transaction as events are appended and is written
+    to `register_meta` once, before the commit (one statement, not one per event)."""
     with begin_write(engine) as conn:
         lock_register(conn)
+        conn.info[DEFERRED] = conn.get_transaction()
         yield conn
+        got = conn.info.get(HEAD)
+        if got is not None and got[0] is conn.get_transaction() and got[3]:
+            conn.execute(register_meta.update().where(register_meta.c.id == 1).values(
+                audit_seq=got[1], audit_hash=got[2]))
 
 
 T = TypeVar("T")
@@ -423,18 +431,23 @@ def commit_job(engine: Engine, fn: Callable[[Connection], T]) -> T:
     return group.run(engine, fn)
 
 
-HEAD = "placement_audit_head"  # conn.info: (transaction, seq, hash) of the audit chain
+HEAD = "placement_audit_head"  # conn.info: (transaction, seq, hash, moved) of the chain
+DEFERRED = "placement_head_deferred"  # conn.info: the `write` transaction that stores it
 
 
 def lock_register(conn: Connection) -> dict[str, Any]:
     """Lock the register's one `register_meta` row for this transaction; its values.
 
     The audit chain's head read here is kept with the transaction (`audit_head`), so the
-    events appended under this lock need not read it again.
+    events appended under this lock need not read it again (and a head this transaction
+    has moved already is kept, not read back).
     """
     row = dict(conn.execute(
         select(register_meta).where(register_meta.c.id == 1).with_for_update()).mappings().one())
-    set_audit_head(conn, int(row["audit_seq"]), str(row["audit_hash"]))
+    got = conn.info.get(HEAD)
+    if got is None or got[0] is not conn.get_transaction():
+        conn.info[HEAD] = (conn.get_transaction(), int(row["audit_seq"]),
+                           str(row["audit_hash"]), False)
     return row
 
 
@@ -449,8 +462,12 @@ def audit_head(conn: Connection) -> tuple[int, str]:
     return int(got[1]), str(got[2])
 
 
-def set_audit_head(conn: Connection, seq: int, digest: str) -> None:
-    conn.info[HEAD] = (conn.get_transaction(), seq, digest)
+def move_audit_head(conn: Connection, seq: int, digest: str) -> None:
+    """The chain's new head after an event: stored now, or by `write` before it commits."""
+    if conn.info.get(DEFERRED) is not conn.get_transaction():
+        conn.execute(register_meta.update().where(register_meta.c.id == 1).values(
+            audit_seq=seq, audit_hash=digest))
+    conn.info[HEAD] = (conn.get_transaction(), seq, digest, True)
 
 
 CHANGES_KEPT = 10_000  # versions of the change log kept; a worker further behind rebuilds
