@@ -38,10 +38,6 @@ class Forked(Generic[T]):
         self.proc.start()
         send.close()
 
-    def ready(self) -> bool:
-        """Whether the child has answered (or ended): `result` would not wait."""
-        return self.recv.poll(0)
-
     def result(self, deadline: float) -> T:
         """The answer if it comes by `deadline` (a `time.perf_counter()` value), else
         `TooLate`; an exception in the child is raised here as a RuntimeError naming it.
