@@ -20,7 +20,7 @@ from collections.abc import Callable
 from . import flow
 from .candidates import Candidates
 from .instance import Instance
-from .pipeline import colgen, cutproof, finish, fixing, hints, proof, search, setup
+from .pipeline import colgen, cutproof, finish, fixing, hints, proof, search, setup, stopped
 from .pipeline.context import SolveContext
 from .pipeline.plans import admissible
 from .pipeline.types import BACKENDS, BestPlan, Plan, Result, SolveOptions
@@ -45,7 +45,7 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
     with SolveContext(inst, opts, progress, best_plan=best) as ctx:
         cands = setup.candidates(ctx)
         if ctx.stats.get("candidates_cut_short"):
-            return setup.cut_short(ctx, cands)
+            return stopped.cut_short(ctx, cands)
         fast = setup.fast_path(ctx, cands) if flow_in_time(ctx, cands) else None
         if fast is not None:
             return fast

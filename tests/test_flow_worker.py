@@ -16,7 +16,7 @@ from optimiser.candidates import build_candidates
 from optimiser.checker import check
 from optimiser.forked import Forked, TooLate, call_by
 from optimiser.generate import generate
-from optimiser.pipeline import setup
+from optimiser.pipeline import setup, stopped
 from optimiser.pipeline.context import SolveContext
 from optimiser.pipeline.plans import greedy, objective_of
 from optimiser.pipeline.types import BestPlan, SolveOptions
@@ -113,7 +113,7 @@ def test_a_stopped_flow_falls_back_on_the_flow_over_the_kept_pairs(big: Path,
     assert kept.recv.poll(300)  # answered
     start = greedy(inst, cands)
     with SolveContext(inst, SolveOptions(time_limit=30.0)) as ctx:
-        r = setup.flow_stopped(ctx, cands, start, kept)
+        r = stopped.flow_stopped(ctx, cands, start, kept)
     assert r.status == Status.TIME_LIMIT
     assert r.stats["plan"] == "flow over the kept pairs (flow stopped)"
     best, _ = flow.flow_choice(inst, cands)

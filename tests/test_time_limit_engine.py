@@ -16,7 +16,7 @@ from optimiser import write_solution
 from optimiser.candidates import build_candidates
 from optimiser.checker import check
 from optimiser.params import SolverParams
-from optimiser.pipeline import setup
+from optimiser.pipeline import stopped
 from optimiser.pipeline.context import SolveContext
 from optimiser.pipeline.types import BestPlan, SolveOptions
 from optimiser.reader import load_instance
@@ -58,9 +58,9 @@ def test_units_reached_are_placed_and_the_rest_stay(tmp_path: Path) -> None:
                   objective=full.objective[half], use=full.use[half],
                   n_feasible=np.where(np.arange(inst.units.n) < inst.units.n // 2,
                                       full.n_feasible, np.maximum(full.n_feasible, 1)))
-    assert setup.unreached(cut).any() and not setup.unreached(full).any()
+    assert stopped.unreached(cut).any() and not stopped.unreached(full).any()
     with SolveContext(inst, SolveOptions(time_limit=10.0)) as ctx:
-        r = setup.cut_short(ctx, cut)
+        r = stopped.cut_short(ctx, cut)
     assert r.status == Status.TIME_LIMIT
     moved = (inst.current >= 0) & (r.assignment != inst.current)
     assert not moved.any()
