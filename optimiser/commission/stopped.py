@@ -23,7 +23,7 @@ from ..deadline import Deadline, grace
 from ..watchdog import Watchdog
 
 # seconds the fallback keeps for itself before limit + grace (the report and the JSON)
-FALLBACK_SECONDS = 0.6
+FALLBACK_SECONDS = 1.0
 OUTPUTS = ("plan.json", "report.md", "cost_curve.png")
 NO_FIGURE = ("The time limit came before the figure was drawn: cost_curve.png is blank. "
              "Run again with a longer --time-limit for the cost curve.")
