@@ -89,6 +89,7 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
     short = int(inst.capacity.sum()) < inst.n_children
     lp_x: np.ndarray | None = None
     rounds = 0
+    bound_s: float | None = None  # seconds of one bound pass (for the lift's time)
     # many pairs a round converge in few rounds; a national register's flow stays small
     per_unit = max(tp.transport_price_per_unit,
                    min(tp.transport_round_pairs, tp.transport_round_total // max(inst.units.n, 1)))
@@ -115,7 +116,6 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
         deadline = ctx_deadline(ctx, share)
         alpha = tp.smoothing if centre is not None and short else 0.0
         at = smoothed(centre, duals_r, alpha)
-        t_price = ctx.elapsed()
         pr = price(inst, cands, pool, at, None, per_unit=per_unit,
                    deadline=deadline)
         if alpha > 0 and not len(pr.add_unit):  # mis-priced: the flow's own prices
@@ -124,7 +124,10 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
             at = duals_r
             pr = price(inst, cands, pool, at, None, per_unit=per_unit,
                        deadline=deadline)
-        pass_s = ctx.elapsed() - t_price  # about what one bound pass of lifting costs
+        if short and bound_s is None:  # what one bound pass of lifting costs, once
+            t_bound = ctx.elapsed()
+            price(inst, cands, pool, at, None, per_unit=0, grow=False)
+            bound_s = ctx.elapsed() - t_bound
         if pr.lagrangian_bound >= lag:
             lag, duals, pricing, centre = pr.lagrangian_bound, at, pr, at
         lp_x = tr.x
@@ -134,7 +137,7 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
         converged = tr.value - lag <= max(1.0, 1e-4 * abs(tr.value))
         lifting = short and not converged and tp.lift_evaluations > 0
         round_s = ctx.elapsed() - t_round  # the next round is not started late
-        lift_s = 2 * tp.lift_evaluations * pass_s if lifting else 0.0
+        lift_s = 2 * tp.lift_evaluations * (bound_s or 0.0) if lifting else 0.0
         if (len(pr.add_unit) == 0 or converged
                 or ctx.elapsed() + round_s + lift_s
                 > share * opts.time_limit
