@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from optimiser.instance import InstanceError, Problem
-from optimiser.safe_text import restore
+from optimiser.safe_text import QUOTE, restore
 
 from .collect import Collector
 from .policy import policy_from_sheet, read_toml
@@ -117,7 +117,11 @@ def _frame(records: list[list[str]], file: str, out: Collector) -> pd.DataFrame 
     frame = pd.DataFrame(data, columns=cols, index=index, dtype=object)
     for c in cols:  # whitespace around values is an export artefact, never meaningful;
         # a leading ' before a formula start is the format's neutralisation, not the value
-        frame[c] = frame[c].map(restore).str.strip()
+        col = frame[c]
+        quoted = col.str.startswith(QUOTE)
+        if quoted.any():  # only a quoted cell can hold the format's neutralisation
+            col = col.where(~quoted, col[quoted].map(restore))
+        frame[c] = col.str.strip()
     return frame
 
 
