@@ -494,6 +494,9 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     from .pooling.cli import add_parser as add_pool_parser  # `placement pool`
 
     add_pool_parser(sub)
+    from .regions_cli import add_parser as add_region_parser  # `placement region`
+
+    add_region_parser(sub)
     return ap
 
 
