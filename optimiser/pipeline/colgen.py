@@ -100,11 +100,13 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
         except RuntimeError as exc:  # cannot happen with integer costs; never crash on it
             log.warning("transportation relaxation failed (%s): zero-dual bound", exc)
             break
-        if rounds == 0 and t_round > tp.no_lp_share * opts.time_limit:
+        cheap = short and pool is not None and t_round < share * opts.time_limit
+        if rounds == 0 and t_round > tp.no_lp_share * opts.time_limit and not cheap:
             # the candidate pass took half the time (a slow machine): no pricing pass,
             # so no bound from these prices; the flow over the kept pairs still gives
             # the rounding its start, and on short supply a held pool's few bound passes
-            # give the lifted bound
+            # give the lifted bound (a held pool's rounds, cheap, run on short supply
+            # while the rounds' share lasts: the zero-dual bound says little there)
             ctx.say("no time left for pricing: flow rounding and the lifted bound")
             duals_r = Duals(tr.pi, np.zeros(inst.n_placements))
             if short and pool is not None and tp.lift_evaluations:
@@ -137,7 +139,7 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
         converged = tr.value - lag <= max(1.0, 1e-4 * abs(tr.value))
         lifting = short and not converged and tp.lift_evaluations > 0
         round_s = ctx.elapsed() - t_round  # the next round is not started late
-        lift_s = 2 * tp.lift_evaluations * (bound_s or 0.0) if lifting else 0.0
+        lift_s = tp.lift_evaluations * (bound_s or 0.0) if lifting else 0.0
         if (len(pr.add_unit) == 0 or converged
                 or ctx.elapsed() + round_s + lift_s
                 > share * opts.time_limit
