@@ -118,3 +118,57 @@ def test_a_job_alone_that_fails_writes_nothing(engine: Any) -> None:
         assert [r.subject for r in conn.execute(
             select(audit_events).where(audit_events.c.seq > before))] == ["job:ok"]
     assert audit.verify(engine).ok
+
+
+class Interrupted(BaseException):
+    """Not an Exception: what a worker being stopped raises in the middle of a group."""
+
+
+def test_a_group_interrupted_answers_none_of_its_jobs_as_done(engine: Any) -> None:
+    first_in, release = threading.Event(), threading.Event()
+
+    def slow(conn: Connection) -> str:
+        audit.append(conn, "tester", "test.slow", "job:slow", {})
+        first_in.set()
+        release.wait(10)
+        return "slow"
+
+    def job(n: int) -> Any:
+        def run(conn: Connection) -> int:
+            audit.append(conn, "tester", "test.job", f"job:{n}", {"n": n})
+            if n == 1:
+                raise Interrupted()
+            return n
+        return run
+
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(audit_events)).scalar_one()
+    results: dict[str, Any] = {}
+    calling = threading.Semaphore(0)
+
+    def call(name: str, fn: Any) -> None:
+        calling.release()
+        try:
+            results[name] = commit_job(engine, fn)
+        except Interrupted as e:
+            results[name] = e
+
+    leader = threading.Thread(target=call, args=("slow", slow))
+    leader.start()
+    assert first_in.wait(10)
+    others = [threading.Thread(target=call, args=(str(n), job(n))) for n in range(3)]
+    for t in others:
+        t.start()
+    for _ in range(4):
+        assert calling.acquire(timeout=10)
+    time.sleep(0.5)  # queued behind the leader: the three form the next group
+    release.set()
+    for t in [leader, *others]:
+        t.join(30)
+    assert results["slow"] == "slow"
+    assert all(isinstance(results[str(n)], Interrupted) for n in range(3)), results
+    with engine.connect() as conn:
+        subjects = [r.subject for r in conn.execute(
+            select(audit_events).where(audit_events.c.seq > before))]
+    assert subjects == ["job:slow"]
+    assert audit.verify(engine).ok

@@ -382,6 +382,11 @@ class GroupCommit:
             group, self.queue = self.queue, []
         try:
             self.commit(engine, group)
+        except BaseException as e:  # interrupted: the group is not known to be committed
+            for j in group:
+                if j.error is None:
+                    j.error, j.result = e, None
+            raise
         finally:
             with self.cond:
                 for j in group:
