@@ -89,7 +89,6 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
     short = int(inst.capacity.sum()) < inst.n_children
     lp_x: np.ndarray | None = None
     rounds = 0
-    bound_s: float | None = None  # seconds of one bound pass (for the lift's time)
     # many pairs a round converge in few rounds; a national register's flow stays small
     per_unit = max(tp.transport_price_per_unit,
                    min(tp.transport_round_pairs, tp.transport_round_total // max(inst.units.n, 1)))
@@ -126,10 +125,6 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
             at = duals_r
             pr = price(inst, cands, pool, at, None, per_unit=per_unit,
                        deadline=deadline)
-        if short and bound_s is None:  # what one bound pass of lifting costs, once
-            t_bound = ctx.elapsed()
-            price(inst, cands, pool, at, None, per_unit=0, grow=False)
-            bound_s = ctx.elapsed() - t_bound
         if pr.lagrangian_bound >= lag:
             lag, duals, pricing, centre = pr.lagrangian_bound, at, pr, at
         lp_x = tr.x
@@ -138,11 +133,11 @@ def transport_rounds(ctx: SolveContext, cands: Candidates, pool: PairPool | None
                 f"pairs priced in ({ctx.elapsed():.1f}s)")
         converged = tr.value - lag <= max(1.0, 1e-4 * abs(tr.value))
         lifting = short and not converged and tp.lift_evaluations > 0
-        round_s = ctx.elapsed() - t_round  # the next round is not started late
-        lift_s = tp.lift_evaluations * (bound_s or 0.0) if lifting else 0.0
+        # the next round is not started late (a lift, a few bound passes, may end past
+        # the share: another round is worth more than the time kept for it)
+        round_s = ctx.elapsed() - t_round
         if (len(pr.add_unit) == 0 or converged
-                or ctx.elapsed() + round_s + lift_s
-                > share * opts.time_limit
+                or ctx.elapsed() + round_s > share * opts.time_limit
                 or rounds >= opts.max_pricing_rounds * 4):
             if lifting:  # the last prices, short of the LP: the bound a floor recovers
                 lag, duals, pricing, centre = lift(ctx, cands, pool, at, pr, lag, duals,
