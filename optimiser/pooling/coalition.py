@@ -79,7 +79,7 @@ def bracket_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
     out = Solved(mask, upper, lower, _status(upper, lower), 0.0, a)
     if upper - lower > options.relative_gap * max(abs(upper), 1.0) \
             and sub.n_children <= SOLVE_CHILDREN:
-        s = solve_coalition(split, mask, options)
+        s = solve_coalition(split, mask, replace(options, start=plan))  # from its plan
         best = s if s.objective < out.objective else out
         bound = max(s.bound, out.bound)
         status = "optimal" if s.status == "optimal" else _status(best.objective, bound)
