@@ -57,7 +57,7 @@ class SolverParams:
     # pass's time (what a pass costs) passes this share
     register_pricing_share: float = 0.8
     # transportation rounds are not started if they would end past this share
-    transport_rounds_share: float = 0.7
+    transport_rounds_share: float = 0.75
     # the same on the spatial route (a national register), where the fill of free beds
     # after the rounding needs a good share of the time
     spatial_rounds_share: float = 0.5
@@ -89,7 +89,7 @@ class SolverParams:
     # flow rounding of the kept pairs: re-solves for this share of the limit
     flow_hint_share: float = 0.1
     # transport route: the flow rounding's re-solves end by this elapsed share
-    transport_hint_share: float = 0.75
+    transport_hint_share: float = 0.8
     # no LP in time: the flow rounding alone, re-solving until this elapsed share
     flow_only_share: float = 0.85
 
