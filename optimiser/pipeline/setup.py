@@ -14,6 +14,7 @@ from .context import SolveContext
 from .plans import forced_units, greedy, moves_of, status_quo
 from .stopped import flow_stopped, unreached
 from .types import BACKENDS, Result
+from .warm import with_start_pairs
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ def candidates(ctx: SolveContext) -> Candidates:
     ctx.timings["candidates"] = ctx.elapsed() - t
     if time.perf_counter() > deadline and unreached(cands).any():
         ctx.stats["candidates_cut_short"] = 1.0
+    if ctx.opts.start is not None and ctx.pool is not None:
+        # a warm start's pairs may lie beyond each unit's cheapest: kept, so it is a plan
+        cands = with_start_pairs(ctx.inst, cands, ctx.pool, ctx.opts.start)
     return cands
 
 
