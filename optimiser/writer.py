@@ -21,7 +21,7 @@ from .explain import review_list, unplaced_reasons
 from .instance import Instance
 from .objective import pair_distances
 from .safe_text import safe_frame
-from .solver import Result
+from .pipeline.types import Result
 
 SPEC_VERSION = 1
 TWENTY_MILES_KM = 20 * KM_PER_MILE
