@@ -20,8 +20,8 @@ from .categories import FAMILY_TYPES, KM_PER_MILE, PLACEMENT_TYPES
 from .explain import review_list, unplaced_reasons
 from .instance import Instance
 from .objective import pair_distances
-from .safe_text import safe_frame
 from .pipeline.types import Result
+from .safe_text import safe_frame
 
 SPEC_VERSION = 1
 TWENTY_MILES_KM = 20 * KM_PER_MILE
