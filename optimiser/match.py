@@ -227,22 +227,23 @@ class MatchResult:
             return json.dumps([r.to_dict() for r in self._ruled_out], ensure_ascii=False,
                               separators=(",", ":"))
         mt = self._matcher
-        cols, first, detail, mask, decoded = mt._ruled_out_columns(self, self._ruled_out_cols())
+        cols, first, detail, mask, decoded = mt._ruled_out_arrays(self, self._ruled_out_cols())
         names = [r.value for r in self._state["order"]]
         # the text around the placement and the detail: one piece per rule and per set of
-        # rules broken, so the whole list is one join of pieces (in C) rather than formatted
-        rule = [f',"rule":{json.dumps(n)},"detail":' for n in names]
-        tail = {x: f',"rules":{json.dumps(list(r), separators=(",", ":"))}}}'
-                for x, r in decoded.items()}
-        head = mt.entry_heads
-        parts = [""] * (4 * len(cols))
-        parts[0::4] = [head[p] for p in cols]
-        parts[1::4] = [rule[f] for f in first]
-        parts[2::4] = map(json.encoder.encode_basestring, detail)
-        parts[3::4] = [tail[x] for x in mask]
-        if parts:
-            parts[0] = parts[0].removeprefix(",")
-        return "[" + "".join(parts) + "]"
+        # rules broken, gathered by numpy (no Python loop over placements), so the whole
+        # list is one join of pieces (in C) rather than formatted
+        rule = np.array([f',"rule":{json.dumps(n)},"detail":' for n in names], dtype=object)
+        codes, inv = np.unique(mask, return_inverse=True)
+        tail = np.array([f',"rules":{json.dumps(list(decoded[x]), separators=(",", ":"))}}}'
+                         for x in codes.tolist()], dtype=object)
+        parts = np.empty((len(cols), 4), dtype=object)
+        parts[:, 0] = mt.entry_head_array[cols]
+        parts[:, 1] = rule[first]
+        parts[:, 2] = list(map(json.encoder.encode_basestring, detail.tolist()))
+        parts[:, 3] = tail[inv.ravel()]
+        if len(cols):
+            parts[0, 0] = parts[0, 0].removeprefix(",")
+        return "[" + "".join(parts.ravel().tolist()) + "]"
 
     def to_dict(self, *, ruled_out: bool = True) -> dict[str, Any]:
         """The whole answer (`ruled_out=False`: its ruled-out list left empty, for a caller
@@ -312,6 +313,13 @@ class Matcher:
         """Per placement, the start of its ruled-out entry as JSON text, after the comma
         that follows the entry before (the ruled-out list names every placement)."""
         return [',{"placement_id":' + json.dumps(p, ensure_ascii=False) for p in self.pid]
+
+    @cached_property
+    def entry_head_array(self) -> np.ndarray:
+        """`entry_heads` as an object array, to gather by placement with numpy."""
+        heads = np.empty(len(self.pid), dtype=object)
+        heads[:] = self.entry_heads
+        return heads
 
     # ---------------------------------------------------------------- referrals
     def referral(self, child_id: str | None = None, group: str | None = None) -> Referral:
@@ -588,6 +596,12 @@ class Matcher:
             list[int], list[int], list[str], list[int], dict[int, tuple[str, ...]]]:
         """Per placement: its index, its first rule (index into the rule order), the detail
         and the code of every rule it breaks; and each code's rules by name."""
+        at, first, detail, mask, decoded = self._ruled_out_arrays(res, cols)
+        return at.tolist(), first.tolist(), detail.tolist(), mask.tolist(), decoded
+
+    def _ruled_out_arrays(self, res: MatchResult, cols: np.ndarray) -> tuple[
+            np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, tuple[str, ...]]]:
+        """`_ruled_out_columns` as numpy arrays (the details an object array)."""
         order = res._state["order"]
         first = res._first[cols]
         names = [r.value for r in order]
@@ -602,7 +616,7 @@ class Matcher:
             said = self._details(res, order[i], cols[at])
             assert len(said) == len(at)
             detail[at] = said
-        return cols.tolist(), first.tolist(), detail.tolist(), mask.tolist(), decoded
+        return cols, first, detail, mask, decoded
 
     # ---------------------------------------------------------------- details
     def _details(self, res: MatchResult, rule: Rule, cols: np.ndarray) -> list[str]:
