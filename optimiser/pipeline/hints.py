@@ -174,9 +174,12 @@ def roundings(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray,
             ctx.say(f"flow rounding £{objective_of(inst, cands, plan):,.2f}/week")
     if relax.transport:
         # its re-solves stop by `transport_hint_share`: the search needs the rest
+        # on a national register one rounding pass: filling the free beds afterwards
+        # (fill.py) places far more per second than further re-solves of the flow
         plan = flow_hint(inst, cands,
                          time.perf_counter() + ctx.share(tp.transport_hint_share)
-                         - ctx.elapsed(), lp_x, relax.duals.pi)
+                         - ctx.elapsed(), lp_x, relax.duals.pi,
+                         rounds=1 if cands.space is not None else 8)
         if plan is not None:
             found.append(plan)
     elif ctx.highs_route and relax.pricing is not None:
@@ -255,8 +258,8 @@ def highs_dive(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray,
 
 
 def flow_hint(inst: Instance, cands: Candidates, deadline: float,
-              x: np.ndarray | None = None, pi: np.ndarray | None = None
-              ) -> np.ndarray | None:
+              x: np.ndarray | None = None, pi: np.ndarray | None = None,
+              rounds: int = 8) -> np.ndarray | None:
     """The flow rounding of `cands` (`flow.transport_rounding`) from the relaxation's `x`
     and prices `pi`, or from one flow over `cands` when not given; None when the flow
     fails (a hint less, never a crash, as in `transport_rounds`)."""
@@ -264,7 +267,7 @@ def flow_hint(inst: Instance, cands: Candidates, deadline: float,
         if x is None or pi is None:
             tr = flow.transport_relaxation(inst, cands)
             x, pi = tr.x, tr.pi
-        return flow.transport_rounding(inst, cands, x, pi, deadline=deadline)
+        return flow.transport_rounding(inst, cands, x, pi, rounds=rounds, deadline=deadline)
     except RuntimeError as exc:
         log.warning("flow rounding failed (%s)", exc)
         return None
