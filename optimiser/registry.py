@@ -378,14 +378,42 @@ def _distance_detail(b: Breach) -> list[str]:
     over = [f" km over the {x:g} km limit" for x in lim]
     out = np.full(len(b.who), "", dtype=object)
     for w, at in _by_pattern(b):
-        km = b.km[w][:, at].tolist()
-        said = [[f"{b.ids[i]}: {d:.1f} km from home, {d - lim[i]:.1f}{over[i]}" for d in row]
-                for i, row in zip(w, km, strict=True)]
+        said = [distance_words(b.ids[i], b.km[i, at], lim[i], over[i]) for i in w]
         if len(said) == 1:
             out[at] = said[0]
         elif said:
-            out[at] = list(map("; ".join, zip(*said, strict=True)))
+            out[at] = list(map("; ".join, zip(*(x.tolist() for x in said), strict=True)))
     return list(out.tolist())
+
+
+def distance_words(who: str, km: np.ndarray, lim: float, over: str) -> np.ndarray:
+    """`f"{who}: {d:.1f} km from home, {d - lim:.1f}{over}"` at each distance `d`, as an
+    object array: said once per distinct pair of roundings (a national register has tens
+    of thousands of placements, but a few thousand tenths of a km)."""
+    km = np.asarray(km, dtype=np.float64)
+    d, d_unsure = _tenths(km)
+    o, o_unsure = _tenths(km - lim)
+    uniq, inv = np.unique(d << 31 | o, return_inverse=True)
+    words = np.empty(len(uniq), dtype=object)
+    words[:] = [f"{who}: {a // 10}.{a % 10} km from home, {c // 10}.{c % 10}{over}"
+                for a, c in zip((uniq >> 31).tolist(), (uniq & 0x7FFFFFFF).tolist(),
+                                strict=True)]
+    out = words[inv.ravel()]
+    bad = np.flatnonzero(d_unsure | o_unsure)
+    for j, x in zip(bad.tolist(), km[bad].tolist(), strict=True):
+        out[j] = f"{who}: {x:.1f} km from home, {x - lim:.1f}{over}"
+    return out
+
+
+def _tenths(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`x` in whole tenths, rounded as `f"{x:.1f}"` rounds; and where that cannot be told
+    this way (near a half tenth, where the rounding of the exact binary value decides;
+    negative, huge or not finite), for the caller to format those one by one."""
+    t = x * 10.0
+    with np.errstate(invalid="ignore"):
+        unsure = ~((t >= 0.0) & (t < 1e9)) | (np.abs(t - np.floor(t) - 0.5) < 1e-6)
+        n = np.where(unsure, 0.0, np.floor(t + 0.5))
+    return n.astype(np.int64), unsure
 
 
 @dataclass(frozen=True)
