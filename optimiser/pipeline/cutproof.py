@@ -79,7 +79,8 @@ def cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairPo
                cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
                deadline: float, say: Callable[[str], None],
               harvest: RootCuts, min_final: float, tuning: SolverParams,
-              server: LpServer | None = None, seeds: int = 1) -> CutProof | None:
+              server: LpServer | None = None, seeds: int = 1,
+              gap: float = 0.0) -> CutProof | None:
     """HiGHS's root cuts (`harvest`: the pairs and cliques it was started on, and the
     running solve), certified, priced over every pair, then reduced-cost fixing and
     HiGHS on what is left (optimiser/cutpool.py). None when HiGHS returned no cut, the
@@ -90,7 +91,7 @@ def cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairPo
     if bound is None:
         return None
     return cut_search(inst, bound, model, pool, cliques, best, best_obj, deadline, say,
-                       min_final, tuning, seeds)
+                       min_final, tuning, seeds, gap)
 
 
 def cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.ndarray,
@@ -154,7 +155,7 @@ def cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.nda
 def cut_search(inst: Instance, bound: CutBound, model: Candidates, pool: PairPool,
                 cliques: np.ndarray, best: np.ndarray, best_obj: float, deadline: float,
                 say: Callable[[str], None], min_final: float, tuning: SolverParams,
-                seeds: int = 1) -> CutProof:
+                seeds: int = 1, gap: float = 0.0) -> CutProof:
     """Reduced-cost fixing against the cut bound, then HiGHS with the cuts on the pairs
     left (see `cut_proof`)."""
     cuts, cc, lag_c, duals_c, rounds = (bound.cuts, bound.cands, bound.lag, bound.duals,
@@ -191,6 +192,6 @@ def cut_search(inst: Instance, bound: CutBound, model: Candidates, pool: PairPoo
         + f" (gap £{slack:,.2f})")
     chosen, optimal, mip_bound = race_milp(inst, final, deadline - time.perf_counter(), seeds,
                                            cliques=cliques, hint=hint,
-                                           extra=(cuts.over(inst, final), cuts.rhs))
+                                           extra=(cuts.over(inst, final), cuts.rhs), gap=gap)
     return CutProof(final, chosen, optimal, mip_bound, lag_c, min_excluded, hint,
                      best_obj, len(cuts), rounds, complete)

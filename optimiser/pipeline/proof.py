@@ -48,7 +48,8 @@ def proof(ctx: SolveContext, relax: Relaxation, fixed: Fixed, out: Outcome) -> O
     # HiGHS checks its clock between LP solves: a large root LP overruns a little
     chosen, optimal, bound = solve_milp(ctx.inst, full, tp.proof_share * left, ctx.forced,
                                         ctx.max_moves, cliques=relax.cliques,
-                                        hint=best if ctx.opts.hint else None)
+                                        hint=best if ctx.opts.hint else None,
+                                        gap=ctx.opts.relative_gap)
     if chosen is not None:
         obj = objective_of(ctx.inst, full, chosen)
         if obj < best_obj - 1e-9:

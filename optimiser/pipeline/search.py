@@ -115,7 +115,8 @@ def highs_search(ctx: SolveContext, relax: Relaxation, inc: Incumbent, fixed: Fi
         # least as many pairs as the plain bound)
         cut = cut_search(ctx.inst, inc.early, fixed.model, pool, relax.cliques, fixed.best,
                          fixed.best_obj, time.perf_counter() + left, ctx.say,
-                         min_final=ctx.min_final(), tuning=tp, seeds=ctx.race_seeds())
+                         min_final=ctx.min_final(), tuning=tp, seeds=ctx.race_seeds(),
+                         gap=ctx.opts.relative_gap)
     elif cut_wanted and pool is not None and (harvest := ctx.take_root_cuts()) is not None:
         # fixing kept more pairs than a search proves in the time: certified root cuts
         # make a bound over every pair that fixes nearly all of them. The whole time
@@ -125,7 +126,7 @@ def highs_search(ctx: SolveContext, relax: Relaxation, inc: Incumbent, fixed: Fi
                         fixed.best_obj, relax.lag, time.perf_counter() + left, ctx.say,
                         harvest,
                         min_final=ctx.min_final(), tuning=tp, server=ctx.server,
-                        seeds=ctx.race_seeds())
+                        seeds=ctx.race_seeds(), gap=ctx.opts.relative_gap)
     if cut is not None:
         ctx.stats.update(cut_proof_cuts=float(cut.cuts),
                          cut_proof_during_dive=float(inc.early is not None),
@@ -138,7 +139,8 @@ def highs_search(ctx: SolveContext, relax: Relaxation, inc: Incumbent, fixed: Fi
     # the time a cut proof that came to nothing took is gone
     chosen, optimal, bound = race_milp(
         ctx.inst, start.model, tp.search_share * ctx.left(), ctx.race_seeds(), ctx.forced,
-        ctx.max_moves, cliques=relax.cliques, hint=start.best if ctx.opts.hint else None)
+        ctx.max_moves, cliques=relax.cliques, hint=start.best if ctx.opts.hint else None,
+        gap=ctx.opts.relative_gap)
     return Searched(start.model, start.best, start.best_obj, chosen, optimal, bound,
                     start.fix_lag, start.min_excluded, start.complete)
 
@@ -159,7 +161,8 @@ def wider_dive(ctx: SolveContext, relax: Relaxation, fixed: Fixed, start: Search
         sub = subset(model, wide)
         ctx.say(f"wider dive: {len(sub):,} of {len(model):,} pairs")
         mip, done, _ = solve_milp(inst, sub, tp.wide_dive_share * left, ctx.forced,
-                                  ctx.max_moves, cliques=relax.cliques)
+                                  ctx.max_moves, cliques=relax.cliques,
+                                  gap=ctx.opts.relative_gap)
         if mip is not None:
             index = np.flatnonzero(wide)
             cand = np.where(mip >= 0, index[np.maximum(mip, 0)], -1)
