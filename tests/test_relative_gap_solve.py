@@ -15,11 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = json.loads((ROOT / "instances" / "golden.json").read_text())
 
 
+@pytest.mark.parametrize("backend", ["highs", "cpsat"])
 @pytest.mark.parametrize("gap", [0.0, 0.05])
-def test_a_solve_within_a_gap_is_honest(gap: float) -> None:
+def test_a_solve_within_a_gap_is_honest(gap: float, backend: str) -> None:
     inst = load_instance(ROOT / "instances" / "demo")
     best = GOLDEN["demo"]["objective"]
-    res = solve(inst, SolveOptions(time_limit=60.0, backend="highs", fast_path=False,
+    res = solve(inst, SolveOptions(time_limit=60.0, backend=backend, fast_path=False,
                                    relative_gap=gap, workers=1))
     assert res.bound <= best + 0.01 <= res.objective + 0.02
     assert (res.objective - res.bound) <= gap * abs(res.objective) + 0.01

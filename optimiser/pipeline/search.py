@@ -212,5 +212,10 @@ def cpsat_search(ctx: SolveContext, start: Searched) -> Searched:
         sel = np.flatnonzero(vals)
         chosen[model.unit[sel]] = sel
         bound = solver.best_objective_bound / MONEY_SCALE + offset
-    return Searched(model, start.best, start.best_obj, chosen, status == cp_model.OPTIMAL,
+    # CP-SAT stopped by `relative_gap_limit` says OPTIMAL: proven only where its bound
+    # leaves no plan a unit of its integer objective cheaper
+    proven = status == cp_model.OPTIMAL and (
+        not opts.relative_gap
+        or solver.objective_value - solver.best_objective_bound < 1.0)
+    return Searched(model, start.best, start.best_obj, chosen, proven,
                     bound, start.fix_lag, start.min_excluded, start.complete)
