@@ -43,11 +43,6 @@ FLOW_COST_RANGE = 2.0 ** 60  # |cost| x (nodes + 1) kept below this (OR-Tools' i
 # started (it holds the interpreter), and too cautious a figure would send an instance
 # the flow proves in time to the general route
 FLOW_SECONDS_PER_ARC_LOG = 6e-8
-# a flow expected to take more than this share of the time left, or more than these
-# seconds, runs in a worker process killed at the deadline: an inline flow cannot be
-# stopped, and forking costs a few hundredths of a second, nothing beside a long flow
-FLOW_INLINE_SHARE = 0.25
-FLOW_INLINE_SECONDS = 1.0
 
 
 def flow_seconds(arcs: int) -> float:

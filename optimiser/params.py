@@ -86,6 +86,11 @@ class SolverParams:
     # CP-SAT route's LP dive: min(cpsat_dive_seconds, cpsat_dive_share x limit)
     cpsat_dive_seconds: float = 5.0
     cpsat_dive_share: float = 0.15
+    # the fast path's flow, expected to take more than this share of the time left or
+    # more than these seconds, runs in a worker process stopped at the deadline: an
+    # inline flow cannot be stopped, and forking costs a few hundredths of a second
+    flow_inline_share: float = 0.25
+    flow_inline_seconds: float = 1.0
     # flow rounding of the kept pairs: re-solves for this share of the limit
     flow_hint_share: float = 0.1
     # transport route: the flow rounding's re-solves end by this elapsed share

@@ -87,7 +87,7 @@ def flow_deadline(ctx: SolveContext, arcs: int) -> float | None:
     None to run it here, where nothing can stop it: when it is expected to take a small
     share of the time left (forking costs a little), or the platform cannot fork."""
     left = ctx.time_limit - ctx.elapsed()
-    inline = min(flow.FLOW_INLINE_SHARE * left, flow.FLOW_INLINE_SECONDS)
+    inline = min(ctx.tuning.flow_inline_share * left, ctx.tuning.flow_inline_seconds)
     if flow.flow_seconds(arcs) <= inline or not can_fork():
         return None
     return ctx.t_start + ctx.time_limit
