@@ -638,8 +638,13 @@ class Matcher:
         else:
             who, pattern = _members_each(rows)
         words = RULES[rule].detail
-        if words is None:  # a rule without words of its own for a match: its sentence
-            return [f"{RULES[rule].text} ({', '.join(ids[i] for i in w)})" for w in who]
+        if words is None:  # a rule without words of its own for a match: its sentence,
+            # said once per set of members (equal codes, equal sets)
+            _, at, inv = np.unique(pattern, return_index=True, return_inverse=True)
+            said = np.empty(len(at), dtype=object)
+            said[:] = [f"{RULES[rule].text} ({', '.join(ids[i] for i in who[j])})"
+                       for j in at.tolist()]
+            return list(said[inv.ravel()].tolist())
         return words(Breach(inst=inst, members=mem, ids=ids, cols=cols, who=who,
                             pattern=pattern, km=res._pb.distance[:, cols],
                             exclusion_reason=self.excl_reason))

@@ -289,8 +289,9 @@ def _once_per_key(b: Breach, key: np.ndarray, say: Callable[[list[int], int], st
     out = np.full(len(b.who), "", dtype=object)
     for w, at in _by_pattern(b):
         _, first, inv = np.unique(key[at], return_index=True, return_inverse=True)
-        words = [say(w, j) for j in at[first].tolist()]
-        out[at] = [words[x] for x in inv.ravel().tolist()]
+        words = np.empty(len(first), dtype=object)
+        words[:] = [say(w, j) for j in at[first].tolist()]
+        out[at] = words[inv.ravel()]
     return list(out.tolist())
 
 
