@@ -232,15 +232,19 @@ class MatchResult:
         # the text around the placement and the detail: one piece per rule and per set of
         # rules broken, gathered by numpy (no Python loop over placements), so the whole
         # list is one join of pieces (in C) rather than formatted
-        rule = np.array([f',"rule":{json.dumps(n)},"detail":' for n in names], dtype=object)
-        codes, inv = np.unique(mask, return_inverse=True)
-        tail = np.array([f',"rules":{json.dumps(list(decoded[x]), separators=(",", ":"))}}}'
+        plain = _plain_json(detail.tolist())  # then the quotes go into the pieces around
+        quote = '"' if plain else ""
+        rule = np.array([f',"rule":{json.dumps(n)},"detail":{quote}' for n in names],
+                        dtype=object)
+        codes = np.array(sorted(decoded), dtype=np.int64)
+        tail = np.array([f'{quote},"rules":{json.dumps(list(decoded[x]), separators=(",", ":"))}}}'
                          for x in codes.tolist()], dtype=object)
         parts = np.empty((len(cols), 4), dtype=object)
         parts[:, 0] = mt.entry_head_array[cols]
         parts[:, 1] = rule[first]
-        parts[:, 2] = list(map(json.encoder.encode_basestring, detail.tolist()))
-        parts[:, 3] = tail[inv.ravel()]
+        parts[:, 2] = detail if plain else list(
+            map(json.encoder.encode_basestring, detail.tolist()))
+        parts[:, 3] = tail[np.searchsorted(codes, mask)]
         if len(cols):
             parts[0, 0] = parts[0, 0].removeprefix(",")
         return "[" + "".join(parts.ravel().tolist()) + "]"
@@ -609,7 +613,7 @@ class Matcher:
         mask = (res._fails[:, cols].astype(np.int64)
                 << np.arange(len(order), dtype=np.int64)[:, None]).sum(axis=0)
         decoded = {int(x): tuple(n for i, n in enumerate(names) if int(x) >> i & 1)
-                   for x in np.unique(mask).tolist()}
+                   for x in _distinct(mask).tolist()}
         detail = np.full(len(cols), "", dtype=object)
         for i in np.unique(first).tolist():
             at = np.flatnonzero(first == i)
@@ -668,6 +672,23 @@ class Matcher:
             return [f"{', '.join(solo)} must live alone, so the sibling group cannot be placed "
                     f"together anywhere"] * len(cols)
         return ["a child who must live alone already lives there"] * len(cols)
+
+
+def _plain_json(words: list[str]) -> bool:
+    """Whether every one of `words` is its own JSON string body (ASCII, no quote, no
+    backslash, no control character), checked on them all at once."""
+    text = "".join(words)
+    if not text.isascii() or '"' in text or "\\" in text:
+        return False
+    return not text or int(np.frombuffer(text.encode("ascii"), np.uint8).min()) >= 0x20
+
+
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of small non-negative integer codes, ascending (a count, not a
+    sort)."""
+    if len(codes) == 0 or int(codes.min()) < 0 or int(codes.max()) > 1 << 22:
+        return np.unique(codes)
+    return np.flatnonzero(np.bincount(codes))
 
 
 def _members_each(rows: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
