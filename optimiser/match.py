@@ -201,7 +201,8 @@ class MatchResult:
     def _ruled_out_cols(self) -> np.ndarray:
         cols = np.flatnonzero(self._first >= 0)  # ascending: ties stay in placement order
         cols = cols[np.argsort(self._state["score"][cols], kind="stable")]
-        return cols[np.argsort(self._first[cols], kind="stable")]
+        # a small integer key: the stable sort is then a radix sort
+        return cols[np.argsort(self._first[cols].astype(np.int16), kind="stable")]
 
     def _ruled_out_dicts(self) -> list[dict[str, Any]]:
         """`ruled_out` as JSON, without building the entries (a national register has
@@ -610,8 +611,8 @@ class Matcher:
         first = res._first[cols]
         names = [r.value for r in order]
         # every rule broken, as a bit mask per placement: few distinct masks, so decode once
-        mask = (res._fails[:, cols].astype(np.int64)
-                << np.arange(len(order), dtype=np.int64)[:, None]).sum(axis=0)
+        packed = np.packbits(res._fails[:, cols], axis=0, bitorder="little").astype(np.int64)
+        mask = (packed << 8 * np.arange(len(packed), dtype=np.int64)[:, None]).sum(axis=0)
         decoded = {int(x): tuple(n for i, n in enumerate(names) if int(x) >> i & 1)
                    for x in _distinct(mask).tolist()}
         detail = np.full(len(cols), "", dtype=object)
