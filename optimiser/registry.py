@@ -288,11 +288,27 @@ def _once_per_key(b: Breach, key: np.ndarray, say: Callable[[list[int], int], st
     and `key` (an integer per placement that, with the members, fixes the words)."""
     out = np.full(len(b.who), "", dtype=object)
     for w, at in _by_pattern(b):
-        _, first, inv = np.unique(key[at], return_index=True, return_inverse=True)
+        first, inv = _first_and_code(key[at])
         words = np.empty(len(first), dtype=object)
         words[:] = [say(w, j) for j in at[first].tolist()]
         out[at] = words[inv.ravel()]
     return list(out.tolist())
+
+
+def _first_and_code(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct key, ascending, a position where it occurs (the key fixes the words, so
+    any one will do); and per position, the index of its key among them (`np.unique`'s
+    index and inverse; a count rather than a sort when the keys are small integers)."""
+    if len(key) == 0 or int(key.min()) < 0 or int(key.max()) > 1 << 20:
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        return first, inv.ravel()
+    seen = np.bincount(key)
+    distinct = np.flatnonzero(seen)
+    code = np.zeros(len(seen), dtype=np.int64)
+    code[distinct] = np.arange(len(distinct))
+    where = np.empty(len(seen), dtype=np.int64)
+    where[key] = np.arange(len(key))
+    return where[distinct], code[key]
 
 
 def _ages_said(b: Breach, w: list[int]) -> str:
@@ -308,7 +324,9 @@ def _supported_detail(b: Breach) -> list[str]:
 def _age_detail(b: Breach) -> list[str]:
     lo, hi = b.inst.age_min[b.cols].astype(np.int64), b.inst.age_max[b.cols].astype(np.int64)
     los, his = lo.tolist(), hi.tolist()
-    return _once_per_key(b, lo << 32 | (hi & 0xFFFFFFFF), lambda w, j: (
+    # one small integer per (youngest, oldest) pair: equal pairs, equal keys
+    key = (lo - lo.min()) * (hi.max() - hi.min() + 1) + (hi - hi.min()) if len(lo) else lo
+    return _once_per_key(b, key, lambda w, j: (
         f"accepts ages {los[j]}-{his[j]} ({_ages_said(b, w)})"))
 
 
