@@ -5,8 +5,9 @@ public names other code imports from it."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from layout_helpers import imports, long_functions, part_graph, reaches_itself
 
 import optimiser.generate as entry
 from optimiser.generation import files, placements, tables, world
@@ -18,52 +19,17 @@ SCREEN = 50  # lines a function may take
 
 
 def _imports(path: Path) -> list[tuple[str, str]]:
-    """(module, name) of every `from X import name` in the file; relative ones resolved
-    against optimiser.generation."""
-    out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            mod = node.module or ""
-            if node.level == 1:
-                mod = f"optimiser.generation.{mod}" if mod else "optimiser.generation"
-            out.extend((mod, alias.name) for alias in node.names)
-    return out
-
-
-def _part_graph() -> dict[str, set[str]]:
-    graph = {}
-    for f in PARTS.glob("*.py"):
-        deps = {mod.rsplit(".", 1)[-1] for mod, _ in _imports(f)
-                if mod.startswith("optimiser.generation.")}
-        graph[f.stem] = deps
-    return graph
-
-
-def _cycle(graph: dict[str, set[str]]) -> list[str]:
-    """Modules that reach themselves."""
-    found = []
-    for start in graph:
-        seen: set[str] = set()
-        todo = list(graph[start])
-        while todo:
-            m = todo.pop()
-            if m == start:
-                found.append(start)
-                break
-            if m not in seen:
-                seen.add(m)
-                todo.extend(graph.get(m, ()))
-    return sorted(found)
+    return imports(path, "optimiser.generation")
 
 
 def test_no_import_cycle_between_the_parts() -> None:
-    graph = _part_graph()
+    graph = part_graph(PARTS, "optimiser.generation")
     assert {"world", "children", "placements", "snapshot", "tables", "files"} <= set(graph)
-    assert _cycle(graph) == []
+    assert reaches_itself(graph) == []
 
 
 def test_the_cycle_search_can_fail() -> None:
-    assert _cycle({"a": {"b"}, "b": {"a"}, "c": set()}) == ["a", "b"]
+    assert reaches_itself({"a": {"b"}, "b": {"a"}, "c": set()}) == ["a", "b"]
 
 
 def test_parts_do_not_import_the_entry_module() -> None:
@@ -81,14 +47,7 @@ def test_no_private_name_crosses_modules() -> None:
 
 
 def test_every_function_fits_on_a_screen() -> None:
-    long = {}
-    for f in [*PARTS.glob("*.py"), ENTRY]:
-        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                lines = (node.end_lineno or node.lineno) - node.lineno + 1
-                if lines > SCREEN:
-                    long[f"{f.name}:{node.name}"] = lines
-    assert long == {}
+    assert long_functions([*PARTS.glob("*.py"), ENTRY], SCREEN) == {}
 
 
 def test_the_entry_keeps_the_public_names() -> None:

@@ -5,11 +5,11 @@ other code imports from it (commissioning, the 903 import, the service)."""
 
 from __future__ import annotations
 
-import ast
 import logging
 from pathlib import Path
 
 import pytest
+from layout_helpers import imports, long_functions, part_graph, reaches_itself
 
 import optimiser.reader as entry
 from optimiser.reading import cells, collect, columns, raw
@@ -21,41 +21,14 @@ SCREEN = 50  # lines a function may take
 
 
 def _imports(path: Path) -> list[tuple[str, str]]:
-    """(module, name) of every `from X import name`; relative ones resolved against the
-    file's package."""
-    package = "optimiser.reading" if path.parent == PARTS else "optimiser"
-    out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            mod = node.module or ""
-            if node.level == 1:
-                mod = f"{package}.{mod}" if mod else package
-            out.extend((mod, alias.name) for alias in node.names)
-    return out
-
-
-def _reaches_itself(graph: dict[str, set[str]]) -> list[str]:
-    found = []
-    for start in graph:
-        seen: set[str] = set()
-        todo = list(graph[start])
-        while todo:
-            m = todo.pop()
-            if m == start:
-                found.append(start)
-                break
-            if m not in seen:
-                seen.add(m)
-                todo.extend(graph.get(m, ()))
-    return sorted(found)
+    return imports(path, "optimiser.reading" if path.parent == PARTS else "optimiser")
 
 
 def test_no_import_cycle_between_the_parts() -> None:
-    graph = {f.stem: {mod.rsplit(".", 1)[-1] for mod, _ in _imports(f)
-                      if mod.startswith("optimiser.reading.")} for f in PARTS.glob("*.py")}
+    graph = part_graph(PARTS, "optimiser.reading")
     assert {"raw", "policy", "columns", "cells", "tables", "checks", "collect"} <= set(graph)
-    assert _reaches_itself(graph) == []
-    assert _reaches_itself({"a": {"b"}, "b": {"a"}}) == ["a", "b"]  # the search can fail
+    assert reaches_itself(graph) == []
+    assert reaches_itself({"a": {"b"}, "b": {"a"}}) == ["a", "b"]  # the search can fail
 
 
 def test_parts_do_not_import_the_entry_module() -> None:
@@ -72,14 +45,7 @@ def test_no_private_name_crosses_modules() -> None:
 
 
 def test_every_function_fits_on_a_screen() -> None:
-    long = {}
-    for f in [*PARTS.glob("*.py"), ENTRY]:
-        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                lines = (node.end_lineno or node.lineno) - node.lineno + 1
-                if lines > SCREEN:
-                    long[f"{f.name}:{node.name}"] = lines
-    assert long == {}
+    assert long_functions([*PARTS.glob("*.py"), ENTRY], SCREEN) == {}
 
 
 def test_the_entry_keeps_the_public_names() -> None:
