@@ -17,9 +17,18 @@ GRACE_SECONDS = 2.0  # the promise: done by limit + max(GRACE_SECONDS, GRACE_SHA
 GRACE_SHARE = 0.05
 
 
+# a process that slept longer than this before the command began (and longer than it
+# ran) was another program until it exec'd the command: `bash -c "install && placement
+# solve ..."` runs the last command in the shell's own process, which the OS dates from
+# the shell's start
+SLEPT_BEFORE_SECONDS = 1.0
+
+
 def process_age() -> float | None:
-    """Seconds since this process started, from the OS (Linux: /proc/self/stat against the
-    boot-time clock, to the kernel's tick); None where the OS does not say."""
+    """Seconds since this command started, from the OS (Linux: /proc/self/stat against the
+    boot-time clock, to the kernel's tick); None where the OS does not say. Where the
+    process slept before (it exec'd the command after waiting on others), its time on
+    and waiting for a CPU (/proc/self/schedstat) instead."""
     try:
         with open("/proc/self/stat", "rb") as f:
             stat = f.read()
@@ -29,7 +38,22 @@ def process_age() -> float | None:
         age = now - ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, AttributeError):
         return None
-    return age if 0.0 <= age < 86_400.0 else None
+    if not 0.0 <= age < 86_400.0:
+        return None
+    active = active_seconds()
+    if active is not None and age - active > max(SLEPT_BEFORE_SECONDS, active):
+        return active
+    return age
+
+
+def active_seconds() -> float | None:
+    """Seconds this process has run on a CPU or waited for one (None: not known)."""
+    try:
+        with open("/proc/self/schedstat", "rb") as f:
+            run, wait = f.read().split()[:2]
+        return (int(run) + int(wait)) / 1e9
+    except (OSError, ValueError):
+        return None
 
 
 def process_started() -> float:
