@@ -12,20 +12,19 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from types import TracebackType
 
 from .deadline import Deadline, grace
 from .instance import Instance
 from .pipeline.types import BestPlan, Plan, Result
 from .status import Status
 from .statusquo import keeps_run_rules, plan_result, status_quo_plan
-from .watchdog import Watchdog
+from .watchdog import Guarded, Watchdog
 
 # seconds the fallback needs at least, besides writing the files
 FALLBACK_SECONDS = 0.2
 
 
-class LastResort:
+class LastResort(Guarded):
     """The watchdog of one command: `write` is how the command writes a `Result`. Not
     `armed`, no watchdog runs (the process is not the command's to end)."""
 
@@ -39,15 +38,6 @@ class LastResort:
         self.best = BestPlan()
         self.grace = grace(deadline.limit or 0.0)
         self.watchdog = Watchdog(deadline.at() + self.grace - FALLBACK_SECONDS, self.fallback)
-
-    def __enter__(self) -> LastResort:
-        if self.armed:
-            self.watchdog.__enter__()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.watchdog.__exit__(kind, exc, tb)
 
     def loaded(self, inst: Instance, writing: float) -> None:
         """The instance is read; writing its plan takes about `writing` seconds (more on

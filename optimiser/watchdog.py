@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +117,23 @@ def stop_children() -> None:
     for pid in children(os.getpid()):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+
+
+G = TypeVar("G", bound="Guarded")
+
+
+class Guarded:
+    """A command's guard over a `with` block: its `watchdog` runs inside it when `armed`
+    (not armed: none runs, the process is not the command's to end)."""
+
+    armed: bool
+    watchdog: Watchdog
+
+    def __enter__(self: G) -> G:
+        if self.armed:
+            self.watchdog.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.watchdog.__exit__(kind, exc, tb)

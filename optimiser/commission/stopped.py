@@ -15,12 +15,11 @@ import struct
 import sys
 import zlib
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from ..atomic import atomic_folder
 from ..deadline import Deadline, grace
-from ..watchdog import Watchdog
+from ..watchdog import Guarded, Watchdog
 
 # seconds the fallback keeps for itself before limit + grace (the report and the JSON)
 FALLBACK_SECONDS = 1.0
@@ -62,7 +61,7 @@ def write_unplanned(out: str | Path, instance: str, data: Any, asked: int,
         (tmp / "cost_curve.png").write_bytes(blank_png())
 
 
-class CapacityGuard:
+class CapacityGuard(Guarded):
     """The watchdog of one plan-capacity command (not `armed`: none runs, the process is
     not the command's to end)."""
 
@@ -75,15 +74,6 @@ class CapacityGuard:
         self.armed = armed and deadline.limit is not None
         at = deadline.at() + grace(deadline.limit or 0.0) - FALLBACK_SECONDS
         self.watchdog = Watchdog(at, self.fallback)
-
-    def __enter__(self) -> CapacityGuard:
-        if self.armed:
-            self.watchdog.__enter__()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.watchdog.__exit__(kind, exc, tb)
 
     def loaded(self, data: Any) -> None:
         self.data = data
