@@ -5,10 +5,12 @@ Import this only after `pytest.importorskip` of the service's dependencies.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,22 @@ def password(role: str) -> str:
 def demo_files(folder: Path = DEMO) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in sorted(folder.iterdir())
             if f.name.endswith((".csv", ".toml"))}
+
+
+def demo_workbook(rows: int, cell: Callable[[str], str] = str) -> bytes:
+    """The demo's children and placements sheets (header and `rows - 1` rows) as an .xlsx
+    file, each cell's text passed through `cell`."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name in ("children", "placements"):
+        ws = wb.create_sheet(name)
+        for line in demo_files()[f"{name}.csv"].decode().splitlines()[:rows]:
+            ws.append([cell(c) for c in line.split(",")])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 def seed(engine: Any, folder: Path = DEMO) -> None:

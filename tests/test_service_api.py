@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from service_helpers import (  # noqa: E402
     Setup,
     database_url,
     demo_files,
+    demo_workbook,
     make_setup,
     open_referral,
     password,
@@ -240,17 +240,9 @@ def test_import_replaces_the_register_and_keeps_decisions(s: Setup) -> None:
 
 
 def test_import_of_a_workbook(s: Setup) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name in ("children", "placements"):
-        ws = wb.create_sheet(name)
-        for line in demo_files()[f"{name}.csv"].decode().splitlines()[:40]:
-            ws.append(line.split(","))
-    buf = io.BytesIO()
-    wb.save(buf)
+    pytest.importorskip("openpyxl")
     r = s.post("/api/v1/register/import", "admin",
-               files={"workbook": ("register.xlsx", buf.getvalue())})
+               files={"workbook": ("register.xlsx", demo_workbook(40))})
     assert r.status_code == 200, r.text
     assert r.json() == {"children": 39, "placements": 39}
     assert s.get("/api/v1/children/C00039", "officer").json()["age"]

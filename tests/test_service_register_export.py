@@ -14,7 +14,13 @@ import pytest
 for _dep in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "multipart", "httpx"):
     pytest.importorskip(_dep)
 
-from service_helpers import Setup, database_url, demo_files, make_setup  # noqa: E402
+from service_helpers import (  # noqa: E402
+    Setup,
+    database_url,
+    demo_files,
+    demo_workbook,
+    make_setup,
+)
 
 from optimiser import load_instance  # noqa: E402
 from optimiser.safe_text import FORMULA_STARTS  # noqa: E402
@@ -91,17 +97,10 @@ def test_a_csv_import_keeps_the_ids_and_the_export_is_safe(s: Setup, tmp_path: P
 
 def test_a_workbook_import_keeps_the_ids_and_the_export_is_safe(s: Setup,
                                                                tmp_path: Path) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name in ("children", "placements"):
-        ws = wb.create_sheet(name)
-        for line in demo_files()[f"{name}.csv"].decode().splitlines()[:40]:
-            ws.append([ODD_ID if c == "P00002" else c for c in line.split(",")])
-    buf = io.BytesIO()
-    wb.save(buf)
+    pytest.importorskip("openpyxl")
+    book = demo_workbook(40, lambda c: ODD_ID if c == "P00002" else c)
     r = s.post("/api/v1/register/import", "admin",
-               files={"workbook": ("register.xlsx", buf.getvalue())})
+               files={"workbook": ("register.xlsx", book)})
     assert r.status_code == 200, r.text
     assert s.get(f"/api/v1/placements/{ODD_ID}", "officer").json()["placement_id"] == ODD_ID
     folder = exported(s, tmp_path / "out")
