@@ -44,16 +44,45 @@ def commits_of(engine: Any) -> list[int]:
     return seen
 
 
-def test_waiting_jobs_share_a_commit_and_a_failure_is_theirs_alone(engine: Any) -> None:
-    first_in = threading.Event()
-    release = threading.Event()
+def behind_a_slow_job(engine: Any, jobs: list[Any],
+                      caught: type[BaseException]) -> dict[str, Any]:
+    """Each job's answer (or the `caught` it raised), keyed by its index as text ("slow"
+    for the leader): the jobs are queued while a slow one holds the group open, so they
+    form the next group together."""
+    first_in, release = threading.Event(), threading.Event()
 
-    def slow(conn: Connection) -> str:  # holds the group open while the others queue
+    def slow(conn: Connection) -> str:
         audit.append(conn, "tester", "test.slow", "job:slow", {})
         first_in.set()
         release.wait(10)
         return "slow"
 
+    results: dict[str, Any] = {}
+    calling = threading.Semaphore(0)
+
+    def call(name: str, fn: Any) -> None:
+        calling.release()
+        try:
+            results[name] = commit_job(engine, fn)
+        except caught as e:
+            results[name] = e
+
+    leader = threading.Thread(target=call, args=("slow", slow))
+    leader.start()
+    assert first_in.wait(10)
+    others = [threading.Thread(target=call, args=(str(n), fn)) for n, fn in enumerate(jobs)]
+    for t in others:
+        t.start()
+    for _ in range(len(jobs) + 1):
+        assert calling.acquire(timeout=10)
+    time.sleep(0.5)  # each is in the queue behind the leader by now
+    release.set()
+    for t in [leader, *others]:
+        t.join(30)
+    return results
+
+
+def test_waiting_jobs_share_a_commit_and_a_failure_is_theirs_alone(engine: Any) -> None:
     def job(n: int) -> Any:
         def run(conn: Connection) -> int:
             audit.append(conn, "tester", "test.job", f"job:{n}", {"n": n})
@@ -65,28 +94,7 @@ def test_waiting_jobs_share_a_commit_and_a_failure_is_theirs_alone(engine: Any) 
     with engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(audit_events)).scalar_one()
     commits = commits_of(engine)
-    results: dict[str, Any] = {}
-    calling = threading.Semaphore(0)
-
-    def call(name: str, fn: Any) -> None:
-        calling.release()
-        try:
-            results[name] = commit_job(engine, fn)
-        except Conflict as e:
-            results[name] = e
-
-    leader = threading.Thread(target=call, args=("slow", slow))
-    leader.start()
-    assert first_in.wait(10)
-    others = [threading.Thread(target=call, args=(str(n), job(n))) for n in range(JOBS)]
-    for t in others:
-        t.start()
-    for _ in range(JOBS + 1):
-        assert calling.acquire(timeout=10)
-    time.sleep(0.5)  # each is in the queue behind the leader by now
-    release.set()
-    for t in [leader, *others]:
-        t.join(30)
+    results = behind_a_slow_job(engine, [job(n) for n in range(JOBS)], Conflict)
 
     assert results["slow"] == "slow"
     for n in range(JOBS):
@@ -125,14 +133,6 @@ class Interrupted(BaseException):
 
 
 def test_a_group_interrupted_answers_none_of_its_jobs_as_done(engine: Any) -> None:
-    first_in, release = threading.Event(), threading.Event()
-
-    def slow(conn: Connection) -> str:
-        audit.append(conn, "tester", "test.slow", "job:slow", {})
-        first_in.set()
-        release.wait(10)
-        return "slow"
-
     def job(n: int) -> Any:
         def run(conn: Connection) -> int:
             audit.append(conn, "tester", "test.job", f"job:{n}", {"n": n})
@@ -143,28 +143,7 @@ def test_a_group_interrupted_answers_none_of_its_jobs_as_done(engine: Any) -> No
 
     with engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(audit_events)).scalar_one()
-    results: dict[str, Any] = {}
-    calling = threading.Semaphore(0)
-
-    def call(name: str, fn: Any) -> None:
-        calling.release()
-        try:
-            results[name] = commit_job(engine, fn)
-        except Interrupted as e:
-            results[name] = e
-
-    leader = threading.Thread(target=call, args=("slow", slow))
-    leader.start()
-    assert first_in.wait(10)
-    others = [threading.Thread(target=call, args=(str(n), job(n))) for n in range(3)]
-    for t in others:
-        t.start()
-    for _ in range(4):
-        assert calling.acquire(timeout=10)
-    time.sleep(0.5)  # queued behind the leader: the three form the next group
-    release.set()
-    for t in [leader, *others]:
-        t.join(30)
+    results = behind_a_slow_job(engine, [job(n) for n in range(3)], Interrupted)
     assert results["slow"] == "slow"
     assert all(isinstance(results[str(n)], Interrupted) for n in range(3)), results
     with engine.connect() as conn:
