@@ -47,12 +47,7 @@ def parse_ints(df: pd.DataFrame, col: str, file: str, out: Collector, *, default
     huge = good & (np.abs(np.where(good, num, 0)) > _INT_LIMIT)
     out.rows(file, df, huge, col, lambda v: f"{v} is too large")
     good &= ~huge
-    if lo is not None or hi is not None:
-        low = lo if lo is not None else -np.inf
-        high = hi if hi is not None else np.inf
-        outside = good & ((num < low) | (num > high))
-        bound = _bound(lo, hi)
-        out.rows(file, df, outside, col, lambda v: f"{v} is out of range ({bound})")
+    check_range(df, col, file, out, good, num, lo, hi)
     fill = default if default is not None else 0
     return np.where(good, np.where(good, num, 0), fill).astype(np.int64)
 
@@ -70,13 +65,20 @@ def parse_floats(df: pd.DataFrame, col: str, file: str, out: Collector, *, requi
     out.rows(file, df, bad, col, lambda v: f"{v!r} is not a number")
     ok = ~bad & ~empty
     vals = np.where(ok, num, default)
-    if lo is not None or hi is not None:
-        low = lo if lo is not None else -np.inf
-        high = hi if hi is not None else np.inf
-        outside = ok & ((vals < low) | (vals > high))
-        bound = _bound(lo, hi)
-        out.rows(file, df, outside, col, lambda v: f"{v} is out of range ({bound})")
+    check_range(df, col, file, out, ok, vals, lo, hi)
     return vals
+
+
+def check_range(df: pd.DataFrame, col: str, file: str, out: Collector, valid: np.ndarray,
+                values: np.ndarray, lo: float | None, hi: float | None) -> None:
+    """Every `valid` cell of `col` whose value lies outside [lo, hi], named (no bound: none)."""
+    if lo is None and hi is None:
+        return
+    low = lo if lo is not None else -np.inf
+    high = hi if hi is not None else np.inf
+    outside = valid & ((values < low) | (values > high))
+    bound = _bound(lo, hi)
+    out.rows(file, df, outside, col, lambda v: f"{v} is out of range ({bound})")
 
 
 def parse_choice(df: pd.DataFrame, col: str, file: str, out: Collector,
