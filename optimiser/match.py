@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import json.encoder
-import multiprocessing as mp
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from .approval import APPROVER, AREA, approval
 from .candidates import PairBlock, evaluate_block
 from .categories import DEFAULT_TYPES, GENDERS, PLACEMENT_TYPES, RATINGS, Approval, Rating
 from .cohort import CohortImpact, CohortModel, CohortStopped, build_in_child, unpriced
+from .forked import can_fork
 from .instance import Instance
 from .registry import NEVER_WAIVED, RULES, TRIAGE, WAIVABLE, Breach, Waived
 from .rules import Rule
@@ -478,7 +478,7 @@ class Matcher:
         """The cohort model, or None when it could not be built by `deadline`."""
         if self._cohort is None:
             try:
-                if deadline is not None and "fork" in mp.get_all_start_methods():
+                if deadline is not None and can_fork():
                     self._cohort = build_in_child(self.inst, self.cohort_budget, deadline)
                 else:
                     self._cohort = CohortModel(self.inst, budget=self.cohort_budget,
