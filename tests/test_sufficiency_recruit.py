@@ -13,12 +13,29 @@ from scipy.optimize import linprog
 from optimiser.candidates import build_candidates
 from optimiser.solver import SolveOptions, solve
 from optimiser.sufficiency.extend import Extender, Profile
-from optimiser.sufficiency.recruit import Screen, greedy_plan, outcome, recommend
-from optimiser.sufficiency.run import in_process
+from optimiser.sufficiency.recruit import (
+    EngineVerifier,
+    Screen,
+    Verifier,
+    greedy_plan,
+    outcome,
+    recommend,
+)
+from optimiser.sufficiency.resolve import Resolver, applies
 from tests.builders import write_instance
 from tests.reference_model import solve_reference
 
 OPTS = SolveOptions(time_limit=20, workers=1)
+ROUTES = ("incremental", "engine")
+
+
+def verifier_for(route: str, folder: Path, screen: Screen) -> Verifier:
+    """The re-solves by `route`: the incremental search (which must apply to these
+    plain instances) or the whole engine."""
+    if route == "engine":
+        return EngineVerifier(str(folder), screen.profiles, OPTS)
+    assert applies(screen.inst)
+    return Resolver(screen, OPTS.time_limit)
 
 
 def with_profiles(src: Path, dst: Path, profiles: list[Profile]) -> Path:
@@ -134,7 +151,8 @@ def test_predicted_bounds_the_lp_saving(seed: int, tmp_path: Path) -> None:
         assert pred[i] >= base - after - 1e-6
 
 
-def test_verified_saving_is_the_resolve(tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", ROUTES)
+def test_verified_saving_is_the_resolve(route: str, tmp_path: Path) -> None:
     folder = random_instance(tmp_path / "r", 7)
     rng = np.random.default_rng(7)
     profiles = [profile(lat=52.0 + float(rng.uniform(-0.2, 0.2)),
@@ -142,7 +160,7 @@ def test_verified_saving_is_the_resolve(tmp_path: Path) -> None:
                         weekly_cost=float(rng.integers(300, 900))) for _ in range(4)]
     screen = screen_of(folder, profiles)
     base = outcome(solve(Extender(folder).instance(()), OPTS))
-    recs = recommend(screen, screen.relax([]), base, str(folder), 4, OPTS, in_process)
+    recs, _ = recommend(screen, screen.relax([]), base, 4, verifier_for(route, folder, screen))
     assert recs
     for i, r in enumerate(recs):
         exact = reference_saving(folder, tmp_path, [], [r.profile], f"v{i}")
@@ -150,13 +168,14 @@ def test_verified_saving_is_the_resolve(tmp_path: Path) -> None:
     assert [r.verified for r in recs] == sorted((r.verified for r in recs), reverse=True)
 
 
-def test_greedy_steps_each_verified(slack: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", ROUTES)
+def test_greedy_steps_each_verified(route: str, slack: Path, tmp_path: Path) -> None:
     profiles = [profile(beds=1), profile(beds=1, needs_supported="disability",
                                          weekly_cost=900.0),
                 profile(lat=52.02, beds=1, weekly_cost=650.0)]
     screen = screen_of(slack, profiles)
     base = outcome(solve(Extender(slack).instance(()), OPTS))
-    steps = greedy_plan(screen, base, str(slack), 3, OPTS, in_process, tries=2)
+    steps = greedy_plan(screen, base, 3, verifier_for(route, slack, screen), tries=2)
     assert len(steps) >= 2
     done: list[Profile] = []
     for s in steps:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optimiser.solver import SolveOptions, solve
+from optimiser.solver import solve
 from optimiser.sufficiency.extend import Extender, Profile
 from optimiser.sufficiency.recruit import (
     Outcome,
@@ -20,13 +20,15 @@ from optimiser.sufficiency.recruit import (
     outcome,
     saving_bounds,
 )
-from optimiser.sufficiency.run import in_process, plan_table, recruit_table
+from optimiser.sufficiency.run import plan_table, recruit_table
 from tests.test_sufficiency_recruit import (
     OPTS,
+    ROUTES,
     profile,
     random_instance,
     reference_saving,
     screen_of,
+    verifier_for,
 )
 
 
@@ -51,15 +53,16 @@ def test_the_saving_bound_holds(seed: int, tmp_path: Path) -> None:
         assert exact <= bound[i] + 1e-6
 
 
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("seed", [4, 6])
-def test_each_step_is_the_best_of_its_tries(seed: int, tmp_path: Path) -> None:
+def test_each_step_is_the_best_of_its_tries(seed: int, route: str, tmp_path: Path) -> None:
     """Pruned or not, a step's recruit saves the most of the tries (by the independent
     model), and its saving is the exact one."""
     folder = random_instance(tmp_path / "r", seed)
     profiles = profiles_for(seed, 4)
     screen = screen_of(folder, profiles)
     base = outcome(solve(Extender(folder).instance(()), OPTS))
-    steps = greedy_plan(screen, base, str(folder), 2, OPTS, in_process, tries=4)
+    steps = greedy_plan(screen, base, 2, verifier_for(route, folder, screen), tries=4)
     done: list[Profile] = []
     for s in steps:
         rest = [p for p in profiles if p not in done]
@@ -84,7 +87,7 @@ def test_a_saving_not_proven_is_labelled_a_lower_bound() -> None:
 def test_a_saving_under_a_relative_gap_is_never_exact() -> None:
     proven = Outcome(100.0, "optimal", 3, 100.0)
     stopped = Outcome(100.0, "time_limit", 3, 100.0)
-    assert exact(proven, proven, SolveOptions())
-    assert not exact(proven, stopped, SolveOptions())
-    assert not exact(stopped, proven, SolveOptions())
-    assert not exact(proven, proven, SolveOptions(relative_gap=1e-4))
+    assert exact(proven, proven, 0.0)
+    assert not exact(proven, stopped, 0.0)
+    assert not exact(stopped, proven, 0.0)
+    assert not exact(proven, proven, 1e-4)

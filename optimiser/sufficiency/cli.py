@@ -22,7 +22,8 @@ def cmd_sufficiency(args: argparse.Namespace) -> int:
     settings = Settings(recommendations=args.recommendations, budget=args.budget,
                         tries=args.tries, max_profiles=args.max_profiles,
                         time_limit=args.time_limit, resolve_time_limit=args.resolve_time_limit,
-                        relative_gap=args.relative_gap, seed=args.seed, workers=args.workers)
+                        relative_gap=args.relative_gap, seed=args.seed, workers=args.workers,
+                        full_resolves=args.full_resolves)
     try:
         if args.scenarios:
             from .scenarios import analyse_with_scenarios
@@ -72,6 +73,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--relative-gap", type=float, default=0.0,
                    help="relative gap at which those solves may stop (default 0: savings "
                    "proven exact where the solves end in time)")
+    p.add_argument("--full-resolves", action="store_true",
+                   help="solve each re-solve with the whole engine, even where the "
+                   "incremental search from the plan before applies (slower)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="the engine's workers per solve")
     p.add_argument("--scenarios", type=_positive, default=0,

@@ -8,11 +8,14 @@ fractional knapsack). That is the predicted saving: an upper bound on the relaxa
 saving, and exact when the old duals stay optimal (as where the relaxation is integral
 and the beds the profile frees are not contested).
 
-Verification. The engine solves the instance again with the profile added (extend.py),
-warm-started from the allocation before (the profile's placement is appended, so it stays
-a plan); the verified saving is the difference of the two objectives: exact when both
-solves are proven optimal, else a lower bound (the allocation found with the profile is
-at least that much cheaper). Every step of the greedy plan is verified the same way.
+Verification. The instance is solved again with the profile added, from the allocation
+before (which stays a plan: the profile only adds beds); the verified saving is the
+difference of the two objectives: exact when both solves are proven optimal, else a
+lower bound (the allocation found with the profile is at least that much cheaper).
+Every step of the greedy plan is verified the same way. A `Verifier` re-solves: on the
+plain model, the incremental search of resolve.py (the screen's pool and prices reused,
+only what the recruit changes searched again); otherwise, or when asked, the whole
+engine on the instance read again with the profiles added (`EngineVerifier`).
 
 Pruning a step's tries. The same argument bounds the whole problem: with the duals of
 the relaxation before, the Lagrangian bound with profile q added (q's beds kept as a
@@ -25,8 +28,9 @@ is not solved.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -49,6 +53,8 @@ class Outcome:
     total_weekly_cost: float
     # per child, placement index (-1 unplaced): the next solve's warm start
     assignment: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # what no plan of the same instance costs less than (-inf: none known)
+    bound: float = field(default=-np.inf, compare=False)
 
     @property
     def proven(self) -> bool:
@@ -61,22 +67,22 @@ def outcome(result: Result) -> Outcome:
     return Outcome(objective=float(result.objective), status=str(Status(result.status).value),
                    placed=int(placed.sum()),
                    total_weekly_cost=float(inst.weekly_cost[a[placed]].sum()),
-                   assignment=np.asarray(a, dtype=np.int64))
+                   assignment=np.asarray(a, dtype=np.int64), bound=float(result.bound))
 
 
 def resolve(folder: str, profiles: tuple[Profile, ...], options: SolveOptions,
             start: np.ndarray | None = None) -> Outcome:
-    """Solve the instance of `folder` with `profiles` added (a task a worker can run),
-    from `start` (an allocation of the instance with fewer of the profiles: theirs come
-    first and in order, so its indices stay valid)."""
+    """Solve the instance of `folder` with `profiles` added, by the whole engine, from
+    `start` (an allocation of the instance with fewer of the profiles: theirs come first
+    and in order, so its indices stay valid)."""
     return outcome(solve(Extender(folder).instance(profiles), replace(options, start=start)))
 
 
-def exact(before: Outcome, after: Outcome, options: SolveOptions) -> bool:
-    """Whether the saving from `before` to `after` (solved with `options`) is exact: both
-    proven optimal, with no relative gap allowed (a solver stopped by one may still say
-    optimal); else it is a lower bound of the saving against the allocation `before`."""
-    return before.proven and after.proven and options.relative_gap <= 0
+def exact(before: Outcome, after: Outcome, gap: float = 0.0) -> bool:
+    """Whether the saving from `before` to `after` is exact: both proven optimal, with no
+    relative gap allowed (`gap`: a solver stopped by one may still say optimal); else it
+    is a lower bound of the saving against the allocation `before`."""
+    return before.proven and after.proven and gap <= 0
 
 
 def saving_words(is_exact: bool) -> str:
@@ -149,11 +155,40 @@ class Screen:
         return pred
 
 
-Mapper = Callable[[Callable[..., Outcome], list[tuple]], list[Outcome]]
 SAVING_EPS = 0.005  # half a penny: below it a recruit saves nothing
 # what the relaxation's tolerances may hide, in pounds and as a share of the objective
 BOUND_SLACK = 10.0
 BOUND_SLACK_SHARE = 1e-6
+
+
+class Verifier(Protocol):
+    """What verifies a recruit: a re-solve with it added, from the plan before."""
+
+    gap: float  # the relative gap re-solves may stop at (0: none)
+
+    def add(self, on: Sequence[int], q: int, current: Outcome, lp: Relaxation) -> Outcome:
+        """The plan with profile `q` recruited besides the profiles `on` (indices into
+        the screen's), from `current`, a plan with `on`; `lp`: the relaxation with `on`."""
+
+    def settle(self, on: Sequence[int], chosen: Outcome, lp: Relaxation) -> Outcome:
+        """The plan `chosen` with the profiles `on`, improved or bounded with `lp`, the
+        relaxation with them."""
+
+
+class EngineVerifier:
+    """Each re-solve by the whole engine on the instance read again with the profiles
+    added in the order recruited (so the plan before stays a warm start)."""
+
+    def __init__(self, folder: str, profiles: Sequence[Profile], options: SolveOptions):
+        self.folder, self.profiles, self.options = folder, tuple(profiles), options
+        self.gap = options.relative_gap
+
+    def add(self, on: Sequence[int], q: int, current: Outcome, lp: Relaxation) -> Outcome:
+        chosen = tuple(self.profiles[j] for j in [*on, q])
+        return resolve(self.folder, chosen, self.options, current.assignment)
+
+    def settle(self, on: Sequence[int], chosen: Outcome, lp: Relaxation) -> Outcome:
+        return chosen
 
 
 @dataclass(frozen=True)
@@ -177,17 +212,17 @@ class Step:
     exact: bool = False  # the verified saving is exact (else a lower bound)
 
 
-def recommend(screen: Screen, lp: Relaxation, base: Outcome, folder: str, k: int,
-              options: SolveOptions, mapper: Mapper) -> list[Recommendation]:
-    """The `k` profiles of highest predicted saving, each verified alone (warm-started
-    from the allocation `base`); best first."""
+def recommend(screen: Screen, lp: Relaxation, base: Outcome, k: int, verifier: Verifier
+              ) -> tuple[list[Recommendation], dict[int, Outcome]]:
+    """The `k` profiles of highest predicted saving, each verified alone from the
+    allocation `base`, best first; and their outcomes by profile index."""
     pred = screen.predict(lp)
     top = [int(i) for i in np.argsort(-pred, kind="stable")[:k] if pred[i] > 0]
-    outs = mapper(resolve, [(folder, (screen.profiles[i],), options, base.assignment)
-                            for i in top])
-    recs = [Recommendation(screen.profiles[i], float(pred[i]), base.objective - o.objective,
-                           o, exact(base, o, options)) for i, o in zip(top, outs, strict=True)]
-    return sorted(recs, key=lambda r: (-r.verified, -r.predicted))
+    outs = {i: verifier.add((), i, base, lp) for i in top}
+    recs = [Recommendation(screen.profiles[i], float(pred[i]),
+                           base.objective - outs[i].objective, outs[i],
+                           exact(base, outs[i], verifier.gap)) for i in top]
+    return sorted(recs, key=lambda r: (-r.verified, -r.predicted)), outs
 
 
 def saving_bounds(lp: Relaxation, pred: np.ndarray, current: Outcome) -> np.ndarray:
@@ -198,63 +233,53 @@ def saving_bounds(lp: Relaxation, pred: np.ndarray, current: Outcome) -> np.ndar
     return pred + max(current.objective - lp.value, 0.0) + slack
 
 
-def greedy_plan(screen: Screen, base: Outcome, folder: str, budget: int,
-                options: SolveOptions, mapper: Mapper, tries: int = 3,
-                known: dict[int, Outcome] | None = None,
+def greedy_plan(screen: Screen, base: Outcome, budget: int, verifier: Verifier,
+                tries: int = 3, known: dict[int, Outcome] | None = None,
                 first: Relaxation | None = None) -> list[Step]:
     """Recruit one profile at a time: the `tries` best predicted given what is already
-    recruited, each verified with the plan so far, the best verified kept; stop when none
-    of them saves anything. `known`: outcomes of single profiles already solved; `first`:
-    the relaxation with none recruited, when already solved.
+    recruited, each verified with the plan so far, the best verified kept (and settled
+    with the relaxation that recruits it, the next step's); stop when none of them saves
+    anything. `known`: outcomes of single profiles verified from `base`; `first`: the
+    relaxation with none recruited, when already solved.
 
     A prediction is an upper bound, loose where the duals are not unique (a bed already
     recruited may carry any price in a range), so several are verified per step."""
     with LpServer() as server:
-        return _greedy(screen, base, folder, budget, options, mapper, tries, known, server,
-                       first)
-
-
-def _greedy(screen: Screen, base: Outcome, folder: str, budget: int, options: SolveOptions,
-            mapper: Mapper, tries: int, known: dict[int, Outcome] | None,
-            server: LpServer, first: Relaxation | None) -> list[Step]:
-    plan: list[int] = []
-    steps: list[Step] = []
-    current = base
-    last: np.ndarray | None = None
-    for step in range(1, budget + 1):
-        lp = first if step == 1 and first is not None else screen.relax(plan, server, last)
-        last = lp.pairs
-        pred = screen.predict(lp, skip=plan)
-        top = [int(i) for i in np.argsort(-pred, kind="stable")[:tries] if pred[i] > 0]
-        if not top:
-            break
-        outs = {i: o for i, o in (known or {}).items() if step == 1 and i in top}
-        outs.update(try_profiles(screen, plan, [i for i in top if i not in outs], current,
-                                 saving_bounds(lp, pred, current), outs, folder, options,
-                                 mapper))
-        best = min(outs, key=lambda i: (outs[i].objective, i))
-        saving = current.objective - outs[best].objective
-        if saving <= SAVING_EPS:
-            break
-        plan.append(best)
-        steps.append(Step(step, screen.profiles[best], float(pred[best]), saving, outs[best],
-                          exact(current, outs[best], options)))
-        current = outs[best]
+        lp = first if first is not None else screen.relax([], server)
+        plan: list[int] = []
+        steps: list[Step] = []
+        current = base
+        for step in range(1, budget + 1):
+            pred = screen.predict(lp, skip=plan)
+            top = [int(i) for i in np.argsort(-pred, kind="stable")[:tries] if pred[i] > 0]
+            if not top:
+                break
+            outs = {i: o for i, o in (known or {}).items() if step == 1 and i in top}
+            outs.update(try_profiles(plan, [i for i in top if i not in outs], current,
+                                     saving_bounds(lp, pred, current), outs, lp, verifier))
+            best = min(outs, key=lambda i: (outs[i].objective, i))
+            if current.objective - outs[best].objective <= SAVING_EPS:
+                break
+            plan.append(best)
+            lp = screen.relax(plan, server, lp.pairs)
+            chosen = verifier.settle(plan, outs[best], lp)
+            steps.append(Step(step, screen.profiles[best], float(pred[best]),
+                              current.objective - chosen.objective, chosen,
+                              exact(current, chosen, verifier.gap)))
+            current = chosen
     return steps
 
 
-def try_profiles(screen: Screen, plan: list[int], todo: list[int], current: Outcome,
-                 bound: np.ndarray, solved: dict[int, Outcome], folder: str,
-                 options: SolveOptions, mapper: Mapper) -> dict[int, Outcome]:
-    """Each profile of `todo` (best predicted first) added to the plan and solved from the
-    plan's allocation, unless its saving bound shows it cannot beat the best saving
+def try_profiles(plan: list[int], todo: list[int], current: Outcome, bound: np.ndarray,
+                 solved: dict[int, Outcome], lp: Relaxation, verifier: Verifier
+                 ) -> dict[int, Outcome]:
+    """Each profile of `todo` (best predicted first) added to the plan and verified from
+    the plan's allocation, unless its saving bound shows it cannot beat the best saving
     verified so far in this step (`solved` holds those already known)."""
     out: dict[int, Outcome] = {}
     for i in todo:
         found = [current.objective - o.objective for o in (*solved.values(), *out.values())]
         if found and bound[i] < max(found):
             continue
-        args = (folder, tuple(screen.profiles[j] for j in plan + [i]), options,
-                current.assignment)
-        out[i] = mapper(resolve, [args])[0]
+        out[i] = verifier.add(plan, i, current, lp)
     return out

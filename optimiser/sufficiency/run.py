@@ -33,16 +33,18 @@ from .areas import Districts, child_areas, placement_areas
 from .extend import Extender, Profile
 from .profiles import candidate_profiles
 from .recruit import (
-    Mapper,
+    EngineVerifier,
     Outcome,
     Recommendation,
     Screen,
     Step,
+    Verifier,
     greedy_plan,
     outcome,
     recommend,
     saving_words,
 )
+from .resolve import Resolver, applies
 from .value import Relaxation, bed_prices, bed_values
 
 RECRUIT_COLUMNS = ("type", "authority", "lat", "lon", "age_min", "age_max", "genders",
@@ -66,6 +68,8 @@ class Settings:
     relative_gap: float = 0.0
     seed: int = 0
     workers: int = 0  # the engine's, per solve
+    # every re-solve by the whole engine, even where the incremental search applies
+    full_resolves: bool = False
 
     def options(self) -> SolveOptions:
         return SolveOptions(time_limit=self.time_limit, seed=self.seed, workers=self.workers)
@@ -94,14 +98,18 @@ class Analysis:
     n_profiles: int
     scenarios: pd.DataFrame | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    resolves: str = "engine"  # how re-solves were made: "incremental" or "engine"
     settings: Settings = field(default_factory=Settings)
 
 
-def in_process(fn: Callable[..., Outcome], args: list[tuple]) -> list[Outcome]:
-    return [fn(*a) for a in args]
+def verifier(folder: str, screen: Screen, settings: Settings) -> Verifier:
+    """The incremental re-solves where they apply (resolve.py), else the engine's."""
+    if settings.full_resolves or not applies(screen.inst):
+        return EngineVerifier(folder, screen.profiles, settings.resolve_options())
+    return Resolver(screen, settings.resolve_time_limit, settings.relative_gap)
 
 
-def analyse(folder: str | Path, settings: Settings = Settings(), mapper: Mapper = in_process,
+def analyse(folder: str | Path, settings: Settings = Settings(),
             say: Callable[[str], None] = lambda s: None,
             districts: Districts | None = None) -> Analysis:
     """Run the analysis on the instance folder `folder`."""
@@ -137,20 +145,18 @@ def analyse(folder: str | Path, settings: Settings = Settings(), mapper: Mapper 
                        minlength=inst.n_placements)
     beds = bed_values(inst, bed_prices(inst, result.capacity_prices, lp), p_area, used)
     t = time.perf_counter()
-    recs = recommend(screen, lp, base, folder, settings.recommendations,
-                     settings.resolve_options(), mapper)
+    check = verifier(folder, screen, settings)
+    recs, known = recommend(screen, lp, base, settings.recommendations, check)
     clock["recommend"] = time.perf_counter() - t
     say(f"recommendations: {len(recs)} verified")
     t = time.perf_counter()
-    index = {p: i for i, p in enumerate(profiles)}
-    known = {index[r.profile]: r.outcome for r in recs}
-    plan = greedy_plan(screen, base, folder, settings.budget, settings.resolve_options(),
-                       mapper, settings.tries, known, lp)
+    plan = greedy_plan(screen, base, settings.budget, check, settings.tries, known, lp)
     clock["plan"] = time.perf_counter() - t
     say(f"greedy plan: {len(plan)} recruits, verified saving "
         f"£{sum(s.verified for s in plan):,.2f}/week")
     return Analysis(folder, result, base, frame, totals(frame), breakdowns(frame), lp, beds,
-                    p_area, recs, plan, len(profiles), seconds=clock, settings=settings)
+                    p_area, recs, plan, len(profiles), seconds=clock, settings=settings,
+                    resolves="incremental" if isinstance(check, Resolver) else "engine")
 
 
 def allocation_pairs(inst: Instance, pool: Candidates, assignment: np.ndarray) -> np.ndarray:
@@ -214,6 +220,7 @@ def summary(a: Analysis) -> dict[str, Any]:
         "plan_verified_saving": round(sum(s.verified for s in a.plan), 2),
         "plan_proven": all(s.exact for s in a.plan),
         "resolve_time_limit": a.settings.resolve_time_limit,
+        "resolves": a.resolves,
         "relative_gap": a.settings.relative_gap,
         "seconds": {k: round(v, 3) for k, v in a.seconds.items()},
     }

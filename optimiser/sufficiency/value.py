@@ -44,6 +44,7 @@ class Relaxation:
     integral: bool  # the LP optimum found is a 0/1 allocation
     rounds: int
     pairs: np.ndarray | None = None  # the pool's pairs in the last restricted LP (mask)
+    values: np.ndarray | None = None  # per pool pair, its value in the LP optimum
 
 
 def cheapest(pool: Candidates, n_units: int, k: int,
@@ -124,7 +125,9 @@ def relax(inst: Instance, pool: Candidates, capacity: np.ndarray | None = None,
             neg = ok & ~sel & (reduced < -TOL * np.maximum(1.0, np.abs(pool.objective)))
             if not neg.any():
                 integral = bool(np.all((x < TOL) | (x > 1 - TOL)))
-                return Relaxation(value, y, pi, integral, rounds, sel)
+                values = np.zeros(len(pool))
+                values[np.flatnonzero(sel)] = x
+                return Relaxation(value, y, pi, integral, rounds, sel, values)
             sel[cheapest(pool, inst.units.n, ADD_PER_UNIT, reduced, neg)] = True
     finally:
         if own:
