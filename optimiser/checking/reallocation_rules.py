@@ -73,8 +73,8 @@ def pinned(inst: SpecInstance, eff: pd.DataFrame, violations: list[Violation]) -
         )
 
 
-def _home_breaks_a_rule(inst: SpecInstance, moved: pd.DataFrame) -> tuple[pd.DataFrame,
-                                                                         pd.Series]:
+def _home_breaks_a_rule(inst: SpecInstance,
+                        moved: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Each moved child at its current placement, and whether that now breaks a pair rule."""
     home_eff = pd.DataFrame({"placement_id": moved["current_placement"], "given_cost": "",
                              "given_km": "", "present": True}, index=moved.index)

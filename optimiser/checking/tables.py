@@ -74,12 +74,7 @@ def prepare_children(raw: pd.DataFrame) -> pd.DataFrame:
     check_enum(out["faith_match"], FAITH_MATCH, "children.faith_match")
     out["solo"] = bool_column(ch["solo"], "children.solo").to_numpy()
     # re-allocation: a pinned child never leaves its current placement
-    pin = ch["pinned"].str.lower()
-    bad_pin = ~pin.isin(["", "true", "false", "yes", "no", "1", "0"])
-    if bad_pin.any():
-        bad = sorted(set(ch["pinned"][bad_pin]))[:5]
-        raise ValueError(f"children.pinned: not true/false: {bad}")
-    out["pinned"] = pin.isin(["true", "yes", "1"]).to_numpy()
+    out["pinned"] = bool_column(ch["pinned"], "children.pinned").to_numpy()
     out["authority"] = ch["authority"].map(area).to_numpy()
     for col in ("sibling_group", "needs", "current_placement"):
         out[col] = ch[col].to_numpy()
