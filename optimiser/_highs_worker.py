@@ -31,6 +31,9 @@ def main(src: str, dst: str) -> int:
         return 3
     d = np.load(src)
     opts = json.loads(str(d["options"]))
+    if opts.get("nice") and hasattr(os, "nice"):
+        # a run that only uses a core nobody else wants (a dive beside the root cuts)
+        os.nice(int(opts["nice"]))
     n, m = len(d["c"]), len(d["row_lo"])
     h = highspy.Highs()
     h.setOptionValue("output_flag", bool(opts.get("disp", False)))

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
@@ -74,6 +75,59 @@ class Cuts:
         row = np.repeat(np.arange(len(self.rhs)), np.diff(self.start))
         return sparse.csr_matrix((self.value[hit], (row[hit], pos[hit])),
                                  shape=(len(self.rhs), len(cands)))
+
+
+@dataclass(frozen=True)
+class CarriedCuts:
+    """Certified cuts of one solve, named by child and placement id (a pair's unit by a
+    child of it), for a later solve of a like instance (`SolveOptions.start_cuts`), such
+    as the same authority with a placement appended. There every cut is certified again
+    on that instance's own rows (`certify`): a cut of another instance is never trusted,
+    only its support and coefficients are reused."""
+
+    start: np.ndarray
+    child: np.ndarray  # per entry, a child id of the pair's unit (str)
+    placement: np.ndarray  # per entry, the placement id (str)
+    value: np.ndarray
+    rhs: np.ndarray  # as certified there (the claim a certificate checks first)
+
+    def __len__(self) -> int:
+        return len(self.rhs)
+
+
+def carry(inst: Instance, cuts: Cuts) -> CarriedCuts:
+    """`cuts` (over pair keys of `inst`) named by child and placement id."""
+    m = inst.n_placements
+    first = inst.units.order[inst.units.start[:-1]]  # a child of each unit
+    return CarriedCuts(cuts.start.copy(), inst.child_ids[first[cuts.key // m]],
+                       inst.placement_ids[cuts.key % m], cuts.value.copy(), cuts.rhs.copy())
+
+
+def carried(inst: Instance, cuts: CarriedCuts, keys: np.ndarray) -> Cuts:
+    """The carried cuts over the pairs of `inst` with sorted keys `keys`: entries whose
+    child, placement or pair `inst` lacks are dropped (a packing row with fewer terms is
+    still one), then rows left empty. Not certified: `certify` gives each its right-hand
+    side on `inst`."""
+    m = inst.n_placements
+    child = pd.Index(inst.child_ids).get_indexer(cuts.child)
+    place = pd.Index(inst.placement_ids).get_indexer(cuts.placement)
+    key = np.where((child >= 0) & (place >= 0),
+                   inst.units.unit_of[np.maximum(child, 0)] * m + place, -1)
+    pos = np.minimum(np.searchsorted(keys, key), max(len(keys) - 1, 0))
+    ok = (key >= 0) & (keys[pos] == key) if len(keys) else np.zeros(len(key), dtype=bool)
+    row_all = np.repeat(np.arange(len(cuts)), np.diff(cuts.start))
+    # a row naming one pair twice (units regrouped) is dropped: its certificate would
+    # count the pair as two
+    seen, times = np.unique(np.column_stack([row_all[ok], key[ok]]), axis=0,
+                            return_counts=True)
+    ok &= ~np.isin(row_all, seen[times > 1, 0])
+    row = row_all[ok]
+    count = np.bincount(row, minlength=len(cuts))
+    rows = np.flatnonzero(count)
+    start = np.concatenate([[0], np.cumsum(count[rows])]).astype(np.int64)
+    order = np.argsort(row, kind="stable")  # entries stay grouped by row
+    return Cuts(start, key[ok][order], cuts.value[ok][order].astype(float),
+                cuts.rhs[rows].astype(float))
 
 
 def applies(inst: Instance, forced: np.ndarray | None, max_moves: int | None) -> bool:

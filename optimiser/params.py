@@ -81,8 +81,18 @@ class SolverParams:
     dive_pairs_per_unit: int = 6
     # HiGHS dive's time, as a share of the limit
     dive_share: float = 0.4
-    # the dive runs at least this share before a ready cut bound may stop it
-    dive_min_share: float = 0.2
+    # the dive runs at least this share before a ready cut bound may stop it (none: the
+    # cut search fixes against a target, so it needs no better incumbent than the dive's
+    # so far, and the time is the last MIP's)
+    dive_min_share: float = 0.0
+    # a warm start within this relative gap of the LP bound is the incumbent without the
+    # LP's roundings (the flow rounding and the dive land about 0.2% above on an
+    # authority, a warm start from the optimum before one placement was appended a few
+    # thousandths of a percent)
+    warm_gap: float = 1e-4
+    # the dive beside the root cuts runs at this niceness: on a busy machine the root
+    # cuts (the proof's path) and this process come first, on an idle one it has a core
+    dive_nice: int = 10
     # CP-SAT route's LP dive: min(cpsat_dive_seconds, cpsat_dive_share x limit)
     cpsat_dive_seconds: float = 5.0
     cpsat_dive_share: float = 0.15
@@ -125,6 +135,11 @@ class SolverParams:
     # more pairs left by the cut bound than max(fixing_factor x search model, this): the
     # last MIP searches, it does not prove
     cut_proof_pairs: int = 200_000
+    # the cut search fixes against the incumbent, or, when that keeps more than this many
+    # pairs, against the least gap that keeps about this many: the pairs left out then
+    # have a reduced cost above it, and its optimum is proven when within it (else the
+    # search is repeated against the plan it found)
+    cut_target_pairs: int = 20_000
     # pricing rounds with the certified cuts, at most
     cut_rounds: int = 6
     # the cut rounds leave this share of what time is left for the last MIP

@@ -52,8 +52,8 @@ def solve(inst: Instance, options: SolveOptions | None = None, *,
         setup.choose_backend(ctx, cands)
         setup.reallocation(ctx, cands)
         relax = colgen.column_generation(ctx, cands)
-        cutproof.start_root_cuts(ctx, relax)
-        inc = hints.hints(ctx, relax)
+        carried = cutproof.start_root_cuts(ctx, relax)
+        inc = hints.hints(ctx, relax, carried)
         if ctx.out_of_time():  # the incumbent and the bound so far, as they stand
             ctx.say("no time left for fixing and the search: the incumbent")
             ctx.drop_root_cuts()

@@ -13,6 +13,7 @@ from types import TracebackType
 import numpy as np
 
 from ..candidates import Candidates, PairPool
+from ..cutpool import Cuts
 from ..highs import Pending
 from ..instance import Instance
 from ..lpserver import LpServer
@@ -57,6 +58,7 @@ class SolveContext:
     max_moves: int | None = None
     server: LpServer | None = None
     root_cuts: RootCuts | None = None  # running, not yet read
+    cuts: Cuts | None = None  # the cut proof's certified cuts (carried in the result)
     best_plan: BestPlan | None = None  # where the best plan so far is offered to the caller
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 

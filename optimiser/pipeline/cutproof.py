@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..candidates import Candidates, PairPool
-from ..cutpool import Cuts, certify, harvest_cuts, harvest_start
+from ..cutpool import CarriedCuts, Cuts, carried, certify, harvest_cuts, harvest_start
 from ..cutpool import applies as cut_proof_applies
 from ..instance import Instance
 from ..lpserver import LpServer
@@ -24,15 +24,17 @@ from .colgen import Relaxation
 from .context import RootCuts, SolveContext
 from .highs_model import race_milp
 from .lp import Duals, lp_duals
-from .plans import subset, unit_placement, with_musts
-from .pricing import dive_pairs, line_search, merge, price, reduced_costs
+from .plans import admissible, greedy, objective_of, subset, unit_placement, with_musts
+from .pricing import Pricing, dive_pairs, line_search, merge, price, reduced_costs
 
 
-def start_root_cuts(ctx: SolveContext, relax: Relaxation) -> None:
+def start_root_cuts(ctx: SolveContext, relax: Relaxation) -> CutBound | None:
     """Start HiGHS's root on each unit's best pairs by reduced cost, where fixing may
     keep too many pairs for the search (a large pool, HiGHS's route, packing rows only)
     and the root can end by `harvest_share` of the limit. It runs while the hints are
-    found; `ctx.root_cuts` holds it until read."""
+    found; `ctx.root_cuts` holds it until read. With cuts carried from an earlier solve
+    (`SolveOptions.start_cuts`), they are certified on this instance instead, and their
+    bound returned now when it is above the LP's (the root is then not started)."""
     inst, tp, pool = ctx.inst, ctx.tuning, ctx.pool
     wanted = (ctx.opts.backend == "highs" and pool is not None
               and len(pool) > tp.fixing_pairs and ctx.opts.hint and tp.cut_proof
@@ -40,7 +42,12 @@ def start_root_cuts(ctx: SolveContext, relax: Relaxation) -> None:
     if not (wanted and np.isfinite(relax.lag) and not relax.transport
             and ctx.elapsed() + tp.harvest_vs_lp * ctx.timings["lp"]
             < ctx.share(tp.harvest_share)):
-        return
+        return None
+    assert pool is not None
+    if ctx.opts.start_cuts is not None:
+        bound = carried_bound(ctx, relax, pool, ctx.opts.start_cuts)
+        if bound is not None:
+            return bound
     cands = relax.cands
     h_cands = (cands if relax.pricing is None else subset(cands, dive_pairs(
         inst, cands, relax.duals, relax.pricing.best_option, relax.lp_x,
@@ -49,6 +56,35 @@ def start_root_cuts(ctx: SolveContext, relax: Relaxation) -> None:
         inst, h_cands, max(ctx.share(tp.harvest_share) - ctx.elapsed(), 0.1), relax.cliques))
     ctx.root_cuts = RootCuts(h_cands, relax.cliques, pending)
     ctx.say(f"root cuts: HiGHS started on {len(h_cands):,} of the column-generation pairs")
+    return None
+
+
+def carried_bound(ctx: SolveContext, relax: Relaxation, pool: PairPool,
+                  start_cuts: CarriedCuts) -> CutBound | None:
+    """The cut bound of the cuts an earlier solve carried over, each certified again on
+    this instance's rows over its own pairs (none of its right-hand sides is trusted);
+    None when none is left or the bound is not above the LP's."""
+    inst = ctx.inst
+    m = inst.n_placements
+    pool_keys = pool.unit.astype(np.int64) * m + pool.placement
+    cuts = carried(inst, start_cuts, pool_keys)
+    if not len(cuts):
+        return None
+    # the pairs the certificates need: the column-generation pairs and the cuts' own
+    cands = relax.cands
+    have = cands.unit * m + cands.placement
+    extra = np.setdiff1d(cuts.key, have)
+    at = np.searchsorted(pool_keys, extra)
+    pairs = merge(cands, Pricing(relax.lag, np.inf, np.zeros(0), pool.unit[at].astype(np.int64),
+                                 pool.placement[at].astype(np.int64), pool.objective[at],
+                                 pool.use[at].astype(np.int64)))
+    ctx.say(f"cut proof: {len(cuts)} cuts carried from the warm start")
+    bound = certified_bound(inst, pairs, pool, relax.cliques, relax.lag,
+                            ctx.t_start + ctx.time_limit - ctx.margin(), ctx.say, pairs, cuts,
+                            "carried", ctx.min_final(), ctx.server, ctx.tuning)
+    if bound is None:
+        ctx.say("cut proof: the carried cuts do not raise the bound: HiGHS's root instead")
+    return bound
 
 
 @dataclass(frozen=True)
@@ -61,9 +97,12 @@ class CutProof:
     min_excluded: float  # least reduced cost of a pair left out of `model`
     hint: np.ndarray  # the incumbent as indices into `model`
     best_obj: float  # its objective
-    cuts: int
+    cuts: Cuts  # certified
     rounds: int
     complete: bool  # `model` holds every pair the bound leaves in play (else a search)
+
+
+SOURCES = {"root": "HiGHS's root cuts", "carried": "carried from the warm start"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +112,9 @@ class CutBound:
     lag: float  # the Lagrangian bound with the cuts, over every pair
     duals: Duals  # its duals
     rounds: int
-
+    source: str  # "root": HiGHS's root cuts; "carried": a warm start's
+    plan: np.ndarray  # per unit, its placement in the LP with the cuts rounded
+    plan_obj: float  # that plan's objective (inf: none)
 
 def cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairPool,
                cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
@@ -107,17 +148,31 @@ def cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.nda
         f"({ran}read {time.perf_counter() - pending.started:.1f}s after it started)")
     if cuts is None or time.perf_counter() > deadline:
         return None
+    return certified_bound(inst, cands, pool, cliques, lag, deadline, say, h_cands, cuts,
+                           "root", min_final, server, tuning, h_cliques)
+
+
+def certified_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.ndarray,
+                    lag: float, deadline: float, say: Callable[[str], None],
+                    cert_cands: Candidates, cuts: Cuts, source: str, min_final: float,
+                    server: LpServer | None, tuning: SolverParams,
+                    cert_cliques: np.ndarray | None = None) -> CutBound | None:
+    """`cuts` over `cert_cands` (which holds their pairs) certified on its rows (with
+    `cert_cliques`, else `cliques`), then priced over every pair with them: the cut
+    bound, or None when none is certified or the bound is not above `lag`."""
     raw = cuts.rhs
     n_raw = len(cuts)
     # the certificates end in time for the last MIP (a cut whose LP does not round to
     # its claim gets a MIP of its own)
-    cuts = certify(inst, h_cands, cuts, h_cliques, deadline=deadline - min_final)
-    say(f"cut proof: {len(cuts)} of HiGHS's {n_raw} root cuts certified, "
-        f"{int((cuts.rhs <= raw[: len(cuts)] + 1e-9).sum())} as HiGHS had them")
+    cuts = certify(inst, cert_cands, cuts, cliques if cert_cliques is None else cert_cliques,
+                   deadline=deadline - min_final)
+    say(f"cut proof: {len(cuts)} of {n_raw} cuts ({SOURCES[source]}) certified, "
+        f"{int((cuts.rhs <= raw[: len(cuts)] + 1e-9).sum())} at the right-hand side claimed")
     if not len(cuts):
         return None
     cc = cands
     lag_c, duals_c = -np.inf, None
+    x_last: tuple[Candidates, np.ndarray] | None = None
     rounds = 0
     # rounds while they leave half the time for the last MIP: each round tightens the
     # bound, so fewer pairs go to that MIP
@@ -125,12 +180,13 @@ def cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.nda
     while rounds < tuning.cut_rounds:
         t_round = time.perf_counter()
         rounds += 1
-        duals_r, lp_val, _ = lp_duals(inst, cc, cliques=cliques,
-                                      time_limit=deadline - time.perf_counter(),
-                                      extra=(cuts.over(inst, cc), cuts.rhs),
-                                      server=server, extra_tag=1)
+        duals_r, lp_val, x_r = lp_duals(inst, cc, cliques=cliques,
+                                        time_limit=deadline - time.perf_counter(),
+                                        extra=(cuts.over(inst, cc), cuts.rhs),
+                                        server=server, extra_tag=1)
         if not np.isfinite(lp_val):
             break
+        x_last = (cc, x_r)
         pr = price(inst, cc, pool, duals_r, None, per_unit=tuning.transport_price_per_unit)
         lag_r = pr.lagrangian_bound
         if duals_c is not None:
@@ -147,9 +203,19 @@ def cut_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: np.nda
                 or 2 * time.perf_counter() - t_round > half):
             break
         cc = merge(cc, pr)
-    if duals_c is None or lag_c <= lag:
+    if duals_c is None or lag_c <= lag or x_last is None:
         return None
-    return CutBound(cuts, cc, lag_c, duals_c, rounds)
+    return CutBound(cuts, cc, lag_c, duals_c, rounds, source, *lp_rounded(inst, *x_last))
+
+
+def lp_rounded(inst: Instance, cands: Candidates, x: np.ndarray) -> tuple[np.ndarray, float]:
+    """The LP with the cuts, rounded greedily (its pairs first): a plan per unit (its
+    placement, -1 unplaced) and its objective. That LP is nearly integral, so the plan
+    is near the optimum whatever the dive found."""
+    chosen = greedy(inst, cands, x)
+    if not admissible(inst, cands, chosen, None, None):
+        return np.full(inst.units.n, -1, dtype=np.int64), np.inf
+    return unit_placement(cands, chosen), objective_of(inst, cands, chosen)
 
 
 def cut_search(inst: Instance, bound: CutBound, model: Candidates, pool: PairPool,
@@ -157,41 +223,99 @@ def cut_search(inst: Instance, bound: CutBound, model: Candidates, pool: PairPoo
                 say: Callable[[str], None], min_final: float, tuning: SolverParams,
                 seeds: int = 1, gap: float = 0.0) -> CutProof:
     """Reduced-cost fixing against the cut bound, then HiGHS with the cuts on the pairs
-    left (see `cut_proof`)."""
+    left (see `cut_proof`). When the incumbent is far from the bound, fixing is against
+    a target gap that keeps `cut_target_pairs`: every pair left out costs more than the
+    target over the bound, so the model's optimum is proven when it is within it, and
+    when it is not, fixing against that optimum (a plan) is repeated."""
     cuts, cc, lag_c, duals_c, rounds = (bound.cuts, bound.cands, bound.lag, bound.duals,
                                         bound.rounds)
     if deadline - time.perf_counter() < min_final:
         # no time for the last MIP: the bound over all pairs is what this gives
         return CutProof(model, None, False, -np.inf, lag_c, 0.0, best, best_obj,
-                         len(cuts), rounds, False)
-    # reduced-cost fixing against the cut bound: only pairs within the gap stay
-    ex = price(inst, cc, pool, duals_c, best_obj, per_unit=None)
+                         cuts, rounds, False)
     place = unit_placement(model, best)
-    key = cc.unit * inst.n_placements + cc.placement
-    placed = np.flatnonzero(place >= 0)
-    inc = np.searchsorted(key, placed * inst.n_placements + place[placed])
-    slack = best_obj - lag_c
-    tol = 1e-6 * max(1.0, abs(best_obj))
-    red = reduced_costs(inst, cc, duals_c, ex.best_option)
-    keep = with_musts(inst, cc, red <= slack + tol, inc, None)
-    # pool pairs `price` did not add have lag_c + reduced cost >= the incumbent
-    min_excluded = min(float(red[~keep].min()) if (~keep).any() else np.inf, slack - tol)
-    final = merge(subset(cc, keep), ex)
-    complete = len(final) <= max(tuning.fixing_factor * len(model), tuning.cut_proof_pairs)
+    if bound.plan_obj < best_obj - 1e-9:
+        place, best_obj = bound.plan, bound.plan_obj
+        say(f"cut proof: the LP with the cuts rounded to £{best_obj:,.2f}/week")
+    # every pool pair `price` does not add has lag_c + reduced cost >= the incumbent
+    ex = price(inst, cc, pool, duals_c, best_obj, per_unit=None)
+    pairs = merge(cc, ex)
+    red = reduced_costs(inst, pairs, duals_c, ex.best_option)
+    fx = CutFixing(inst, pairs, red, best_obj - lag_c, 1e-6 * max(1.0, abs(best_obj)))
+    target = fx.target(tuning.cut_target_pairs)
+    final, min_excluded, hint = fx.model(target, place)
+    limit = max(tuning.fixing_factor * len(model), tuning.cut_proof_pairs)
+    complete = len(final) <= limit
     if not complete:
         # the bound is still far (cuts weaker than usual, or one round only): too many
         # pairs for a proof in the time; search the search model's pairs it keeps, the
         # bound over all pairs stands as it is
         mkey = np.sort(model.unit * inst.n_placements + model.placement)
-        final = subset(cc, with_musts(inst, cc, keep & np.isin(key, mkey), inc, None))
-    fkey = final.unit * inst.n_placements + final.placement
-    hint = np.full(inst.units.n, -1, dtype=np.int64)
-    hint[placed] = np.searchsorted(fkey, placed * inst.n_placements + place[placed])
+        final, min_excluded, hint = fx.model(target, place, within=mkey)
     say(f"cut proof: bound £{lag_c:,.2f} over all pairs; {len(final):,} pairs "
         + ("can still matter" if complete else "searched, of the more that could matter")
-        + f" (gap £{slack:,.2f})")
+        + f" (gap £{fx.slack:,.2f}"
+        + (f"; fixed at a reduced cost of £{target:,.2f})" if target < fx.slack else ")"))
     chosen, optimal, mip_bound = race_milp(inst, final, deadline - time.perf_counter(), seeds,
                                            cliques=cliques, hint=hint,
                                            extra=(cuts.over(inst, final), cuts.rhs), gap=gap)
+    while complete and optimal and chosen is not None and target < fx.slack:
+        # the target's model: proven if its optimum is within what the pairs left out
+        # cost at least; else that optimum is a plan, and fixing against it keeps more
+        z = objective_of(inst, final, chosen)
+        if lag_c + min_excluded >= z - fx.tol or deadline - time.perf_counter() < min_final:
+            break
+        fx = CutFixing(inst, pairs, red, z - lag_c, fx.tol)
+        wider = fx.model(fx.slack + fx.tol, unit_placement(final, chosen))
+        if len(wider[0]) > limit:
+            break
+        say(f"cut proof: the target's optimum £{z:,.2f} is above what it proves; "
+            f"{len(wider[0]):,} pairs within its gap £{fx.slack:,.2f}")
+        target, best_obj = fx.slack + fx.tol, z
+        final, min_excluded, hint = wider
+        chosen, optimal, mip_bound = race_milp(
+            inst, final, deadline - time.perf_counter(), seeds, cliques=cliques, hint=hint,
+            extra=(cuts.over(inst, final), cuts.rhs), gap=gap)
     return CutProof(final, chosen, optimal, mip_bound, lag_c, min_excluded, hint,
-                     best_obj, len(cuts), rounds, complete)
+                     best_obj, cuts, rounds, complete)
+
+
+@dataclass(frozen=True)
+class CutFixing:
+    """Reduced-cost fixing of `pairs` (reduced costs `red` under the cut bound's duals)
+    against a gap: `slack` is the incumbent's over the bound, and every pool pair not in
+    `pairs` has a reduced cost of at least `slack - tol`."""
+
+    inst: Instance
+    pairs: Candidates
+    red: np.ndarray
+    slack: float
+    tol: float
+
+    def target(self, most: int) -> float:
+        """The gap to fix against: the incumbent's, or the least that keeps about `most`
+        pairs when the incumbent's keeps more."""
+        if most <= 0 or int((self.red <= self.slack + self.tol).sum()) <= most:
+            return self.slack + self.tol
+        return min(float(np.partition(self.red, most - 1)[most - 1]), self.slack + self.tol)
+
+    def model(self, target: float, place: np.ndarray, within: np.ndarray | None = None
+              ) -> tuple[Candidates, float, np.ndarray]:
+        """The pairs of reduced cost at most `target` (and the plan `place`'s, per unit;
+        with `within`, sorted pair keys, only those among them), the least reduced cost
+        left out, and the plan as indices into the pairs kept."""
+        inst, pairs, red = self.inst, self.pairs, self.red
+        m = inst.n_placements
+        key = pairs.unit * m + pairs.placement
+        placed = np.flatnonzero(place >= 0)
+        at = np.searchsorted(key, placed * m + place[placed])
+        keep = red <= target
+        if within is not None:
+            keep &= np.isin(key, within)
+        keep = with_musts(inst, pairs, keep, at, None)
+        left_out = float(red[~keep].min()) if (~keep).any() else np.inf
+        final = subset(pairs, keep)
+        fkey = key[keep]
+        hint = np.full(inst.units.n, -1, dtype=np.int64)
+        hint[placed] = np.searchsorted(fkey, placed * m + place[placed])
+        return final, min(left_out, self.slack - self.tol), hint

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cutpool import carry
 from ..status import Status
 from .colgen import Relaxation
 from .context import SolveContext
@@ -55,7 +56,8 @@ def finish(ctx: SolveContext, relax: Relaxation, inc: Incumbent, out: Outcome) -
                   runtime=runtime, seed=opts.seed, assignment=assignment,
                   greedy_objective=greedy_obj, timings=ctx.timings, stats=stats,
                   instance=inst, candidates=out.model,
-                  capacity_prices=capacity_prices(relax))
+                  capacity_prices=capacity_prices(relax),
+                  cuts=None if ctx.cuts is None else carry(inst, ctx.cuts))
 
 
 def capacity_prices(relax: Relaxation) -> np.ndarray | None:

@@ -67,6 +67,10 @@ def reduced_cost_fixing(ctx: SolveContext, relax: Relaxation, inc: Incumbent) ->
         # a register too large to hold: another pass over every pair would cost as much
         # as the candidate pass, and could not complete the proof; the bound is lag
         return Fixed(cands, cands, best, False, np.inf, None, np.inf, None, best_obj)
+    if inc.early is not None:
+        # the cut bound is ready: the cut search fixes against it, far nearer the optimum
+        # than this bound, so no pass over every pair here
+        return Fixed(cands, cands, best, False, np.inf, None, np.inf, None, best_obj)
     if relax.pricing is not None and np.isfinite(relax.lag):
         return fix(ctx, relax, inc)
     return Fixed(cands, cands, best, True, np.inf, None, np.inf, None, best_obj)

@@ -163,17 +163,21 @@ def race_milp(inst: Instance, cands: Candidates, time_limit: float, seeds: int,
 
 def start_milp(inst: Instance, cands: Candidates, time_limit: float,
                forced: np.ndarray | None, max_moves: int | None, cliques: np.ndarray,
-               hint: np.ndarray | None = None, gap: float = 0.0) -> Pending | None:
+               hint: np.ndarray | None = None, gap: float = 0.0, nice: int = 0
+               ) -> Pending | None:
     """`solve_milp` started in HiGHS's process and not waited for (None: no model to
     solve); read it with `milp_answer(inst, cands, pending.result())`, which is None
     when highspy could not run it. Why: this process can work on the cut proof's bound
     while the dive searches, and stop the dive when that bound is ready. `hint`: as
-    `solve_milp`'s; read it with `milp_answer(..., gap)`."""
+    `solve_milp`'s; read it with `milp_answer(..., gap)`. `nice`: the process's
+    niceness (it yields its core to the engine's other processes)."""
 
     k = len(cands)
     if k == 0:
         return None
     c, a_ub, b_ub, lb, x0 = milp_arrays(inst, cands, forced, max_moves, None, None, cliques,
                                          hint, None)
-    return milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k),
-                      milp_options(time_limit, gap=gap), hint=x0)
+    opts = milp_options(time_limit, gap=gap)
+    if nice:
+        opts["nice"] = nice
+    return milp_start(c, a_ub, -np.inf, b_ub, lb, np.ones(k), np.ones(k), opts, hint=x0)

@@ -52,8 +52,10 @@ class Incumbent:
     early: CutBound | None  # the cut proof's bound, when found during the dive
 
 
-def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
-    """The best admissible plan of the greedy start and the LP's roundings."""
+def hints(ctx: SolveContext, relax: Relaxation, carried: CutBound | None = None
+          ) -> Incumbent:
+    """The best admissible plan of the greedy start and the LP's roundings. With the
+    cut bound of carried cuts (`carried`), no dive: the cut search finds the plan."""
     inst, tp = ctx.inst, ctx.tuning
     cands, lp_x = relax.cands, relax.lp_x
     forced, max_moves = ctx.forced, ctx.max_moves
@@ -72,16 +74,22 @@ def hints(ctx: SolveContext, relax: Relaxation) -> Incumbent:
     if ok(start):  # never an inadmissible plan (none kept, say, when no pair is)
         ctx.publish(cands, start, max(relax.lag, relax.lag0))
     warm = warm_start(ctx, relax)
+    near = False
     if warm is not None:
         w_obj = objective_of(inst, cands, warm)
         ctx.say(f"warm start £{w_obj:,.2f}/week")
         if w_obj < best_obj:
             best, best_obj = warm, w_obj
-    early: CutBound | None = None
+        near = w_obj - max(relax.lag, relax.lag0) <= tp.warm_gap * max(1.0, abs(w_obj))
+    early = carried
     if lp_x is not None and ctx.out_of_time():
         ctx.say("no time left for the roundings: the greedy start")
+    elif lp_x is not None and near:
+        # the LP's roundings land further from the bound than this start already is
+        ctx.say("warm start near the LP bound: no roundings")
     elif lp_x is not None:
-        found, early = roundings(ctx, relax, lp_x, warm)
+        found, found_early = roundings(ctx, relax, lp_x, warm, dive=carried is None)
+        early = found_early if carried is None else carried
         for rounded in found:
             r_obj = objective_of(inst, cands, rounded)
             if r_obj < best_obj and ok(rounded):
@@ -155,11 +163,11 @@ def keeps_rows(ctx: SolveContext, relax: Relaxation, chosen: np.ndarray) -> bool
 
 
 def roundings(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray,
-              warm: np.ndarray | None = None
+              warm: np.ndarray | None = None, dive: bool = True
               ) -> tuple[list[np.ndarray], CutBound | None]:
     """Plans rounded from the LP's solution `lp_x` (not yet checked for admissibility),
     and the cut bound when it was found during HiGHS's dive (which starts from `warm`,
-    a plan over the kept pairs, when given)."""
+    a plan over the kept pairs, when given; no dive on HiGHS's route without `dive`)."""
     inst, tp = ctx.inst, ctx.tuning
     cands = relax.cands
     first = forced_pairs(inst, cands, ctx.forced)
@@ -183,9 +191,10 @@ def roundings(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray,
         if plan is not None:
             found.append(plan)
     elif ctx.highs_route and relax.pricing is not None:
-        plan, early = highs_dive(ctx, relax, lp_x, warm)
-        if plan is not None:
-            found.append(plan)
+        if dive:
+            plan, early = highs_dive(ctx, relax, lp_x, warm)
+            if plan is not None:
+                found.append(plan)
     else:
         found.append(lp_dive(inst, cands, lp_x, ctx.opts,
                              min(tp.cpsat_dive_seconds, ctx.share(tp.cpsat_dive_share)),
@@ -217,7 +226,8 @@ def highs_dive(ctx: SolveContext, relax: Relaxation, lp_x: np.ndarray,
     # HiGHS finds this model's optimum late, so the dive gets a good share of the limit
     dive_limit = min(ctx.share(tp.dive_share), ctx.time_limit - ctx.elapsed())
     gap = ctx.opts.relative_gap  # a dive near enough may stop sooner
-    running = (start_milp(inst, sub, dive_limit, forced, max_moves, relax.cliques, hint, gap)
+    running = (start_milp(inst, sub, dive_limit, forced, max_moves, relax.cliques, hint, gap,
+                          nice=tp.dive_nice)
                if ctx.root_cuts is not None and pool is not None else None)
     early: CutBound | None = None
     mip = None

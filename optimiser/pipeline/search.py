@@ -128,8 +128,12 @@ def highs_search(ctx: SolveContext, relax: Relaxation, inc: Incumbent, fixed: Fi
                         min_final=ctx.min_final(), tuning=tp, server=ctx.server,
                         seeds=ctx.race_seeds(), gap=ctx.opts.relative_gap)
     if cut is not None:
-        ctx.stats.update(cut_proof_cuts=float(cut.cuts),
-                         cut_proof_during_dive=float(inc.early is not None),
+        ctx.cuts = cut.cuts
+        ctx.stats.update(cut_proof_cuts=float(len(cut.cuts)),
+                         cut_proof_during_dive=float(inc.early is not None
+                                                     and inc.early.source == "root"),
+                         cut_proof_carried=float(inc.early is not None
+                                                 and inc.early.source == "carried"),
                          cut_proof_complete=float(cut.complete),
                          cut_proof_rounds=float(cut.rounds),
                          cut_proof_bound=float(cut.lag),

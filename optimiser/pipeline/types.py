@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..candidates import Candidates
+from ..cutpool import CarriedCuts
 from ..instance import Instance
 from ..params import SolverParams
 from ..status import Status
@@ -47,6 +48,10 @@ class SolveOptions:
     # the same instance before a placement was appended. Offered as the first incumbent
     # when the model admits it (ignored otherwise); it changes the time, never the optimum
     start: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # with a warm start, the certified cuts of the solve it came from (`Result.cuts`):
+    # certified again here and priced in place of HiGHS's root cuts (the proof's slowest
+    # step on an authority); it changes the time, never the optimum
+    start_cuts: CarriedCuts | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,9 @@ class Result:
     # there would save the relaxation); None when no LP ran (the flow's fast path, or no
     # time for one)
     capacity_prices: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # the cut proof's certified cuts, for a later solve of a like instance
+    # (`SolveOptions.start_cuts`); None where the cut proof did not run
+    cuts: CarriedCuts | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
