@@ -14,7 +14,7 @@ One :class:`RuleDef` per rule, in the order reports list broken rules (the order
   placement at all; which rule names a ruled-out placement in a match).
 
 The candidate pass, explanations, ``match``, the re-allocation rules and the generator all
-read from here. The independent checker (``optimiser/checker.py``) does not: it re-derives
+read from here. The independent checker (``optimiser/checking/``) does not: it re-derives
 every rule from the spec on its own, and ``tests/rule_cases.py`` runs both on one table of
 cases.
 """
