@@ -29,6 +29,7 @@ is not solved.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -174,6 +175,11 @@ class Verifier(Protocol):
         """The plan `chosen` with the profiles `on`, improved or bounded with `lp`, the
         relaxation with them."""
 
+    def bounds(self, on: Sequence[int], current: Outcome, lp: Relaxation,
+               pred: np.ndarray) -> np.ndarray:
+        """Per profile, an upper bound of what adding it to `on` saves against the plan
+        `current` (`pred`: the predicted savings at `lp`'s prices)."""
+
 
 class EngineVerifier:
     """Each re-solve by the whole engine on the instance read again with the profiles
@@ -189,6 +195,10 @@ class EngineVerifier:
 
     def settle(self, on: Sequence[int], chosen: Outcome, lp: Relaxation) -> Outcome:
         return chosen
+
+    def bounds(self, on: Sequence[int], current: Outcome, lp: Relaxation,
+               pred: np.ndarray) -> np.ndarray:
+        return saving_bounds(lp, pred, current)
 
 
 @dataclass(frozen=True)
@@ -235,17 +245,19 @@ def saving_bounds(lp: Relaxation, pred: np.ndarray, current: Outcome) -> np.ndar
 
 def greedy_plan(screen: Screen, base: Outcome, budget: int, verifier: Verifier,
                 tries: int = 3, known: dict[int, Outcome] | None = None,
-                first: Relaxation | None = None) -> list[Step]:
+                first: Relaxation | None = None, server: LpServer | None = None
+                ) -> list[Step]:
     """Recruit one profile at a time: the `tries` best predicted given what is already
     recruited, each verified with the plan so far, the best verified kept (and settled
     with the relaxation that recruits it, the next step's); stop when none of them saves
     anything. `known`: outcomes of single profiles verified from `base`; `first`: the
-    relaxation with none recruited, when already solved.
+    relaxation with none recruited, when already solved (on `server`, kept warm from one
+    relaxation to the next, when given).
 
     A prediction is an upper bound, loose where the duals are not unique (a bed already
     recruited may carry any price in a range), so several are verified per step."""
-    with LpServer() as server:
-        lp = first if first is not None else screen.relax([], server)
+    with LpServer() if server is None else nullcontext(server) as lps:
+        lp = first if first is not None else screen.relax([], lps)
         plan: list[int] = []
         steps: list[Step] = []
         current = base
@@ -256,12 +268,13 @@ def greedy_plan(screen: Screen, base: Outcome, budget: int, verifier: Verifier,
                 break
             outs = {i: o for i, o in (known or {}).items() if step == 1 and i in top}
             outs.update(try_profiles(plan, [i for i in top if i not in outs], current,
-                                     saving_bounds(lp, pred, current), outs, lp, verifier))
+                                     verifier.bounds(plan, current, lp, pred), outs, lp,
+                                     verifier))
             best = min(outs, key=lambda i: (outs[i].objective, i))
             if current.objective - outs[best].objective <= SAVING_EPS:
                 break
             plan.append(best)
-            lp = screen.relax(plan, server, lp.pairs)
+            lp = screen.relax(plan, lps, lp.pairs)
             chosen = verifier.settle(plan, outs[best], lp)
             steps.append(Step(step, screen.profiles[best], float(pred[best]),
                               current.objective - chosen.objective, chosen,

@@ -43,12 +43,19 @@ from ..instance import Instance
 from ..pipeline.highs_model import solve_milp
 from ..pipeline.plans import objective_of
 from ..status import Status
-from .recruit import Outcome, Screen, subset
+from .recruit import (
+    BOUND_SLACK,
+    BOUND_SLACK_SHARE,
+    Outcome,
+    Screen,
+    saving_bounds,
+    subset,
+)
 from .value import TOL, Relaxation
 
-FREE_PAIRS = 30  # pairs of lowest reduced cost open to each unit set free
-RECRUIT_UNITS = 8  # units that gain most at the recruit set free, per bed
-FILLERS = 6  # units set free per bed left, those of lowest reduced cost there
+FREE_PAIRS = 12  # pairs of lowest reduced cost open to each unit set free
+RECRUIT_UNITS = 4  # units that gain most at the recruit set free, per bed
+FILLERS = 3  # units set free per bed left, those of lowest reduced cost there
 RELAXED_TRIES = False
 ROUNDS = 4  # neighbourhood searches at most per re-solve
 PROOF_PAIRS = 20_000  # the largest model over every pair that could matter, to prove
@@ -96,16 +103,26 @@ def best_price(gain: np.ndarray, use: np.ndarray, beds: int) -> float:
 
 
 class Resolver:
-    """Re-solves on the screen's model (see module), each HiGHS run within `limit` s."""
+    """Re-solves on the screen's model (see module), each HiGHS run within `limit` s;
+    `proof_pairs`: the largest model of every pair that could matter HiGHS is asked to
+    prove (0: a plan is proven only where it meets its bound)."""
 
-    def __init__(self, screen: Screen, limit: float, gap: float = 0.0) -> None:
+    def __init__(self, screen: Screen, limit: float, gap: float = 0.0,
+                 proof_pairs: int = PROOF_PAIRS) -> None:
         self.screen, self.limit, self.gap = screen, limit, gap
+        self.proof_pairs = proof_pairs
         pool, inst = screen.pool, screen.inst
         self.m = inst.n_placements
         self.key = pool.unit.astype(np.int64) * self.m + pool.placement
         if np.any(np.diff(self.key) < 0):
             raise ValueError("the pool's pairs are not sorted by unit and placement")
         self.capacity = screen.capacity().astype(float)
+        mine = np.flatnonzero(pool.placement >= screen.n_base)
+        order = mine[np.argsort(pool.placement[mine], kind="stable")]
+        cut = np.searchsorted(pool.placement[order],
+                              screen.n_base + np.arange(len(screen.profiles) + 1))
+        self.at = [order[a:b] for a, b in zip(cut[:-1], cut[1:], strict=True)]  # per profile
+        self.removal = np.array([self.best_filling(q) for q in range(len(screen.profiles))])
 
     # ------------------------------------------------------------------ prices
 
@@ -136,20 +153,33 @@ class Resolver:
     def with_recruit(self, on: Sequence[int], p: Prices, q: int) -> Prices:
         """`p` with profile `q` opened, its beds at the price that bounds best."""
         pool, scr = self.screen.pool, self.screen
-        at = np.flatnonzero(pool.placement == scr.n_base + q)
+        at = self.at[q]
         gain = p.floor[pool.unit[at]] - pool.objective[at]
         pi = p.pi.copy()
         pi[scr.n_base + q] = best_price(gain, pool.use[at], scr.profiles[q].beds)
         return self.prices([*on, q], pi, p.values)
 
+    def best_filling(self, q: int) -> float:
+        """The most profile `q`'s beds gain filled with units at their unplaced penalty."""
+        pool, inst = self.screen.pool, self.screen.inst
+        at = self.at[q]
+        value = inst.unit_unplaced[pool.unit[at]] - pool.objective[at]
+        return knapsack(value, pool.use[at], int(self.screen.profiles[q].beds))
+
     def removal_bound(self, before: float, q: int) -> float:
         """The bound with `q` from the bound `before` without it, by removal (module)."""
-        pool, inst, scr = self.screen.pool, self.screen.inst, self.screen
-        if not np.isfinite(before):
-            return -np.inf
-        at = np.flatnonzero(pool.placement == scr.n_base + q)
-        value = inst.unit_unplaced[pool.unit[at]] - pool.objective[at]
-        return before - knapsack(value, pool.use[at], int(scr.profiles[q].beds))
+        return before - self.removal[q] if np.isfinite(before) else -np.inf
+
+    def bounds(self, on: Sequence[int], current: Outcome, lp: Relaxation,
+               pred: np.ndarray) -> np.ndarray:
+        """Per profile, an upper bound of what adding it saves against `current`: the
+        relaxation's (recruit.saving_bounds) or, where lower, the plan's distance from
+        its bound plus the profile's best filling (by removal)."""
+        by_lp = saving_bounds(lp, pred, current)
+        if not np.isfinite(current.bound):
+            return by_lp
+        slack = BOUND_SLACK + BOUND_SLACK_SHARE * abs(current.objective)
+        return np.minimum(by_lp, current.objective - current.bound + self.removal + slack)
 
     # ------------------------------------------------------------------ plans
 
@@ -241,7 +271,7 @@ class Resolver:
     def recruits(self, p: Prices, q: int) -> np.ndarray:
         """Units that gain most by moving to profile `q` at the prices `p` (without it)."""
         pool, scr = self.screen.pool, self.screen
-        at = np.flatnonzero(pool.placement == scr.n_base + q)
+        at = self.at[q]
         gain = (p.floor[pool.unit[at]] - pool.objective[at]) / pool.use[at]
         top = at[np.argsort(-gain, kind="stable")[: RECRUIT_UNITS * scr.profiles[q].beds]]
         free = np.zeros(len(p.floor), dtype=bool)
@@ -273,7 +303,7 @@ class Resolver:
         if gap <= PROVEN_EPS:
             return pair, True
         matter = p.open & (self.reduced(p) <= gap + GAP_MARGIN)
-        if matter.sum() > PROOF_PAIRS:
+        if matter.sum() > self.proof_pairs:
             return pair, False
         matter[pair[pair >= 0]] = True
         idx = np.flatnonzero(matter)

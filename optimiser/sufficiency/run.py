@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..candidates import Candidates, build_candidates
 from ..instance import Instance
+from ..lpserver import LpServer
 from ..safe_text import safe_frame
 from ..solver import Result, SolveOptions, solve
 from ..writer import make_report
@@ -119,12 +120,39 @@ def analyse(folder: str | Path, settings: Settings = Settings(),
     extender = Extender(folder)
     inst = extender.instance(())
     result = solve(inst, settings.options())
-    base = outcome(result)
     clock["solve"] = time.perf_counter() - t
     say(f"allocation: {result.status}, £{result.objective:,.2f}/week, "
         f"{result.placed} placed, {result.unplaced} unplaced")
     districts = districts or Districts()
     frame = child_frame(inst, result.assignment, child_areas(inst, districts))
+    with LpServer() as server:  # one warm LP from the screen to the plan's last step
+        r = recruitment(folder, extender, result, frame, settings, server, say, clock)
+    p_area = placement_areas(inst, districts)
+    used = np.bincount(result.assignment[result.assignment >= 0],
+                       minlength=inst.n_placements)
+    beds = bed_values(inst, bed_prices(inst, result.capacity_prices, r.lp), p_area, used)
+    return Analysis(folder, result, outcome(result), frame, totals(frame), breakdowns(frame),
+                    r.lp, beds, p_area, r.recommendations, r.plan, r.n_profiles,
+                    seconds=clock, settings=settings, resolves=r.resolves)
+
+
+@dataclass(frozen=True)
+class Recruitment:
+    """The recruitment part of the analysis."""
+
+    lp: Relaxation  # with no profile recruited
+    recommendations: list[Recommendation]
+    plan: list[Step]
+    n_profiles: int
+    resolves: str  # "incremental" or "engine"
+
+
+def recruitment(folder: str, extender: Extender, result: Result, frame: pd.DataFrame,
+                settings: Settings, server: LpServer, say: Callable[[str], None],
+                clock: dict[str, float]) -> Recruitment:
+    """Profiles drawn from the demand met badly, screened by the relaxation, the best
+    verified one by one, and the greedy plan (the bed values left to the caller)."""
+    inst, base = result.instance, outcome(result)
     t = time.perf_counter()
     units = inst.units
     unit_far = np.zeros(units.n, dtype=bool)
@@ -136,27 +164,23 @@ def analyse(folder: str | Path, settings: Settings = Settings(),
     pool, _ = build_candidates(aug, limit=None)
     screen = Screen(aug, pool, inst.n_placements, tuple(profiles),
                     allocation_pairs(aug, pool, result.assignment))
-    lp = screen.relax([])
+    lp = screen.relax([], server)
     clock["screen"] = time.perf_counter() - t
     say(f"relaxation: £{lp.value:,.2f}/week over {len(pool):,} pairs "
         f"({len(profiles)} candidate profiles)")
-    p_area = placement_areas(inst, districts)
-    used = np.bincount(result.assignment[result.assignment >= 0],
-                       minlength=inst.n_placements)
-    beds = bed_values(inst, bed_prices(inst, result.capacity_prices, lp), p_area, used)
     t = time.perf_counter()
     check = verifier(folder, screen, settings)
     recs, known = recommend(screen, lp, base, settings.recommendations, check)
     clock["recommend"] = time.perf_counter() - t
     say(f"recommendations: {len(recs)} verified")
     t = time.perf_counter()
-    plan = greedy_plan(screen, base, settings.budget, check, settings.tries, known, lp)
+    plan = greedy_plan(screen, base, settings.budget, check, settings.tries, known, lp,
+                       server)
     clock["plan"] = time.perf_counter() - t
     say(f"greedy plan: {len(plan)} recruits, verified saving "
         f"£{sum(s.verified for s in plan):,.2f}/week")
-    return Analysis(folder, result, base, frame, totals(frame), breakdowns(frame), lp, beds,
-                    p_area, recs, plan, len(profiles), seconds=clock, settings=settings,
-                    resolves="incremental" if isinstance(check, Resolver) else "engine")
+    return Recruitment(lp, recs, plan, len(profiles),
+                       "incremental" if isinstance(check, Resolver) else "engine")
 
 
 def allocation_pairs(inst: Instance, pool: Candidates, assignment: np.ndarray) -> np.ndarray:
