@@ -23,7 +23,7 @@ from .interest import in_child_interest, reservation_allowed
 from .objective import PairTerms, haversine_km, pair_distances, pair_terms
 from .registry import FIT_RULES, PAIR_CHECKS, Fit, Pairs
 from .rules import Rule
-from .spatial import MASK_CELLS, CellIndex, SpatialPool
+from .spatial import MASK_CELLS, CellIndex, FitTable, SpatialPool
 
 __all__ = [
     "BlockPlan", "Candidates", "PairBlock", "PairPool", "UnitBlock", "block_km",
@@ -94,14 +94,9 @@ def fit_inputs(inst: Instance, rows: np.ndarray, cols: np.ndarray) -> Fit:
 
 
 
-def _profile_rules(inst: Instance, rows: np.ndarray, cols: np.ndarray,
-                   ) -> tuple[list[tuple[Rule, np.ndarray]], np.ndarray]:
-    """The fit rules (they see a child only through its age, gender, care-plan types,
-    required faith and needs), evaluated once per distinct profile in the block.
-
-    Returns the masks (profiles x cols) and each row's profile: children who share a
-    profile share these rules, so a block of hundreds of children needs far fewer rows.
-    """
+def _profiles(inst: Instance, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct fit profiles of children `rows` (age, gender, care-plan types,
+    required faith, needs): one representative row each, and each row's profile."""
     key = np.column_stack([
         inst.age[rows].astype(np.int64), inst.gender[rows].astype(np.int64),
         inst.types_allowed[rows].astype(np.int64),
@@ -110,14 +105,53 @@ def _profile_rules(inst: Instance, rows: np.ndarray, cols: np.ndarray,
         inst.needs[rows].view(np.int64),
     ])
     _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    rep = rows[first]
+    return rows[first], inv.ravel()
+
+
+def _profile_rules(inst: Instance, rows: np.ndarray, cols: np.ndarray,
+                   ) -> tuple[list[tuple[Rule, np.ndarray]], np.ndarray]:
+    """The fit rules (they see a child only through its age, gender, care-plan types,
+    required faith and needs), evaluated once per distinct profile in the block.
+
+    Returns the masks (profiles x cols) and each row's profile: children who share a
+    profile share these rules, so a block of hundreds of children needs far fewer rows.
+    """
+    rep, inv = _profiles(inst, rows)
     x = fit_inputs(inst, rep, cols)
     shape = (len(rep), len(cols))
     masks = []
     for d in FIT_RULES:
         assert d.fit is not None
         masks.append((d.rule, np.broadcast_to(d.fit(x), shape)))
-    return masks, inv.ravel()
+    return masks, inv
+
+
+FIT_PROFILES = 64  # profiles per step when the fit table is built (memory ~ 50 MB)
+
+
+def fit_table(inst: Instance, cells: CellIndex) -> FitTable:
+    """Per child profile and unit size, the placements (in cell order) that pass every
+    fit rule for the profile and have the beds (spatial.FitTable)."""
+    units = inst.units
+    rep, prof = _profiles(inst, np.arange(inst.n_children))
+    size = units.size[units.unit_of].astype(np.int64)
+    wide = int(size.max()) + 1 if len(size) else 1
+    keys, row = np.unique(prof * wide + size, return_inverse=True)
+    row_prof, row_size = keys // wide, keys % wide
+    cols = cells.order
+    beds = inst.capacity[cols]
+    fits = np.zeros((len(keys), len(cols)), dtype=bool)
+    for lo in range(0, len(rep), FIT_PROFILES):
+        x = fit_inputs(inst, rep[lo:lo + FIT_PROFILES], cols)
+        bad = np.zeros((min(FIT_PROFILES, len(rep) - lo), len(cols)), dtype=bool)
+        for d in FIT_RULES:
+            assert d.fit is not None
+            bad |= d.fit(x)
+        at = np.flatnonzero((row_prof >= lo) & (row_prof < lo + FIT_PROFILES))
+        fits[at] = ~bad[row_prof[at] - lo] & (beds[None, :] >= row_size[at][:, None])
+    placed_now = np.zeros(units.n, dtype=bool)
+    placed_now[units.unit_of[inst.current >= 0]] = True
+    return FitTable(row.ravel(), fits, placed_now)
 
 
 def evaluate_block(inst: Instance, rows: np.ndarray, cols: np.ndarray, *,
@@ -560,7 +594,7 @@ def spatial_candidates(inst: Instance, limit: int, deadline: float | None = None
     t0 = time.perf_counter()
     units = inst.units
     cells = CellIndex.build(inst, max_cells=max(1, MASK_CELLS // max(units.n, 1)))
-    space = SpatialPool(inst, cells, unit_block)
+    space = SpatialPool(inst, cells, unit_block, fit_table(inst, cells))
     space.start(limit, deadline)
     u = space.unit.astype(np.int64)
     p = space.placement.astype(np.int64)

@@ -247,7 +247,7 @@ def transport_relaxation(inst: Instance, cands: Candidates,
     if status != mcf.OPTIMAL:  # cannot happen: leaving everyone unplaced is feasible
         raise RuntimeError(f"min-cost flow ended with status {status}")
     flows = np.asarray(mcf.flows(arcs))
-    dist = _sink_distances(tails, heads, costs, caps, flows, sink + 1, sink)
+    dist = sink_distances(tails, heads, costs, caps, flows, sink + 1, sink)
     pi = np.maximum(dist[n_u: n_u + n_p], 0) / MONEY_SCALE
     x[useful] = flows[: len(u)] / np.maximum(size[u], 1)
     return Transport(pi, mcf.optimal_cost() / MONEY_SCALE, x)
@@ -324,7 +324,7 @@ def reflow_singles(inst: Instance, cands: Candidates, plan: np.ndarray) -> np.nd
     return out if objective_of(inst, cands, out) <= objective_of(inst, cands, plan) else plan
 
 
-def _sink_distances(tails: np.ndarray, heads: np.ndarray, costs: np.ndarray,
+def sink_distances(tails: np.ndarray, heads: np.ndarray, costs: np.ndarray,
                     caps: np.ndarray, flows: np.ndarray, n_nodes: int, sink: int
                     ) -> np.ndarray:
     """Shortest distance from every node to `sink` in the residual network of an optimal

@@ -47,7 +47,7 @@ class Block(Protocol):
 
 Evaluator = Callable[[Instance, np.ndarray, np.ndarray], Block]
 
-__all__ = ["CellIndex", "SpatialPool", "spatial_applies"]
+__all__ = ["CellIndex", "FitTable", "Floors", "SpatialPool", "spatial_applies"]
 
 PER_CELL = 48  # placements per cell (about): fewer cells cost less per bound pass
 MASK_CELLS = 250_000_000  # units x cells of the evaluated mask at most (one byte each)
@@ -55,6 +55,7 @@ LB_ELEMENTS = 4_000_000  # children x cells per bound block (memory ~ 100 MB)
 SUB_UNITS = 96  # units evaluated together (neighbours in the batch order)
 LB_CACHE_ELEMENTS = 100_000_000  # units x cells of distance bounds kept (8 bytes each)
 SLACK_KM = 1e-6  # float slack on distances (block_km is within 4e-9 km per km)
+FIT_ROWS = 64  # fit rows per step when the floors by fit are worked out (memory ~ 25 MB)
 
 
 def spatial_applies(inst: Instance) -> bool:
@@ -139,6 +140,31 @@ class CellIndex:
         return np.concatenate([self.order[self.start[c]:self.start[c + 1]] for c in cells])
 
 
+@dataclass(frozen=True)
+class FitTable:
+    """Which placements a child's fit profile allows, with the beds its unit needs.
+
+    The fit rules see a child only through its age, gender, care-plan types, required
+    faith and needs (`candidates._profile_rules`); a row is one such profile together
+    with the size of the child's unit, and allows the placements that pass every fit
+    rule for the profile and have at least that many beds. A feasible pair's placement
+    is allowed by every member's row, except a member's current placement (exempt from
+    the rules): a unit with a member placed now is `plain` (its floor is the cell's)."""
+
+    row: np.ndarray  # (children,) the child's row
+    fits: np.ndarray  # (rows, placements) bool, placements in cell order (CellIndex.order)
+    plain: np.ndarray  # (units,) bool
+
+
+@dataclass(frozen=True)
+class Floors:
+    """Per bed, under some prices: each cell's floor (`CellIndex.floor`), and each fit
+    row's floor over the placements of the cell it allows (inf: none), or None."""
+
+    cell: np.ndarray  # (cells,)
+    rows: np.ndarray | None  # (fit rows, cells)
+
+
 def _member_km(v: np.ndarray, centre: np.ndarray, cell_of: np.ndarray) -> np.ndarray:
     dot = np.einsum("ij,ij->i", v, centre[cell_of])
     return (2 * EARTH_RADIUS_KM) * np.arcsin(np.sqrt(np.clip(0.5 - 0.5 * dot, 0.0, 1.0)))
@@ -167,10 +193,12 @@ class SpatialPool:
     under the last prices, of every pair of u in a cell not evaluated (inf: none left).
     """
 
-    def __init__(self, inst: Instance, cells: CellIndex, evaluator: Evaluator):
+    def __init__(self, inst: Instance, cells: CellIndex, evaluator: Evaluator,
+                 fits: FitTable | None = None):
         self.inst = inst
         self.cells = cells
         self.evaluator = evaluator
+        self.fits = fits
         self._parts: list[tuple[np.ndarray, ...]] = []
         u = inst.units
         self.done = np.zeros((u.n, cells.n), dtype=bool)
@@ -191,9 +219,50 @@ class SpatialPool:
         self._distance_lb: np.ndarray | None = None  # (units, cells), once first needed
 
     # --- bounds ------------------------------------------------------------------------
-    def lower_bounds(self, batch: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    def floors(self, pi: np.ndarray) -> Floors:
+        """The floors per bed under prices `pi`: each cell's, and each fit row's over
+        the placements it allows (a unit's pair is at a placement every member's row
+        allows, so the highest of its members' floors is below the pair's charge)."""
+        cell = self.cells.floor(self.inst, pi)
+        if self.fits is None:
+            return Floors(cell, None)
+        inst, cells = self.inst, self.cells
+        q = np.where(pi >= 0, pi, inst.capacity * pi)
+        val = np.where(inst.capacity > 0, inst.policy.weights.cost * inst.weekly_cost + q,
+                       np.inf)[cells.order]
+        fits = self.fits.fits
+        rows = np.empty((len(fits), cells.n))
+        for i in range(0, len(fits), FIT_ROWS):
+            block = np.where(fits[i:i + FIT_ROWS], val[None, :], np.inf)
+            rows[i:i + FIT_ROWS] = np.minimum.reduceat(block, cells.start[:-1], axis=1)
+        return Floors(cell, rows)
+
+    def bed_floor(self, batch: np.ndarray, floor: Floors) -> np.ndarray:
+        """Per unit of `batch` and cell, the floor per bed of the unit's pairs there: the
+        highest of its members' fit rows' floors (the cell's for a `plain` unit)."""
+        units = self.inst.units
+        if self.fits is None or floor.rows is None:
+            return np.broadcast_to(floor.cell[None, :], (len(batch), self.cells.n))
+        sizes = units.size[batch]
+        rows = np.concatenate([units.members(u) for u in batch])
+        per_child = floor.rows[self.fits.row[rows]]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        out = per_child[offsets]
+        multi = np.flatnonzero(sizes > 1)
+        if len(multi):  # only the groups' rows through reduceat (see candidates._per_unit)
+            idx = np.concatenate([np.arange(offsets[i], offsets[i] + sizes[i])
+                                  for i in multi])
+            out[multi] = np.maximum.reduceat(per_child[idx], np.concatenate(
+                [[0], np.cumsum(sizes[multi])[:-1]]), axis=0)
+        plain = self.fits.plain[batch]
+        if plain.any():
+            out[plain] = floor.cell[None, :]
+        return out
+
+    def lower_bounds(self, batch: np.ndarray, floor: Floors) -> np.ndarray:
         """LB(u, c) for the units of `batch` against every cell (inf: every member's
-        distance limit rules the cell out, and no member lives there now)."""
+        distance limit rules the cell out, and no member lives there now, or no
+        placement of the cell passes the fit rules of every member)."""
         units = self.inst.units
         if self._distance_lb is None and units.n * self.cells.n <= LB_CACHE_ELEMENTS:
             # the distance part does not depend on the prices: worked out once, every
@@ -204,7 +273,7 @@ class SpatialPool:
         dist = (self._distance_lb[batch] if self._distance_lb is not None
                 else self.distance_bounds(batch))
         with np.errstate(invalid="ignore"):  # inf floor: a cell without a bed
-            return dist + units.size[batch][:, None] * floor[None, :]
+            return dist + units.size[batch][:, None] * self.bed_floor(batch, floor)
 
     def distance_bounds(self, batch: np.ndarray) -> np.ndarray:
         """per_km x the members' distances to each cell less its radius (inf: every
@@ -271,7 +340,7 @@ class SpatialPool:
         Returns how many blocks were evaluated. Past `deadline` nothing more is
         evaluated, and `floor_lb` stays a valid floor. With `only` (a mask of units),
         only those units are looked at, and only their `floor_lb` is set."""
-        floor = self.cells.floor(self.inst, pi)
+        floor = self.floors(pi)
         n_new = 0
         order = self.unit_order if only is None else self.unit_order[only[self.unit_order]]
         for batch in unit_batches(self.inst, order):
@@ -296,7 +365,7 @@ class SpatialPool:
         feasible pairs there."""
         self._parts = []
         cells = self.cells
-        floor = cells.floor(self.inst, np.zeros(self.inst.n_placements))
+        floor = self.floors(np.zeros(self.inst.n_placements))
         counts = np.diff(cells.start)
         target = 4 * max(limit, 1)
         for rnd in range(4):

@@ -3,7 +3,7 @@
 A fill must keep every capacity, place a unit only on one of its feasible pairs with its
 exact objective, never make a plan worse, and leave no unplaced unit that has a feasible
 pair at a placement with the beds it needs (a greedy fill is maximal). The same on the
-spatial route, where the pairs come from cells opened towards the room.
+spatial route, where the pairs at placements with room are evaluated directly.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def test_a_plan_with_no_room_left_is_returned_as_given(tmp_path: Path) -> None:
     assert n == 0 and again is cands and best2 is best
 
 
-def test_fill_on_the_spatial_route_opens_cells_with_room(tmp_path: Path) -> None:
+def test_fill_on_the_spatial_route_reaches_every_placement_with_room(tmp_path: Path) -> None:
     inst = _tight(tmp_path, 6, authority="England")
     full, pool = build_candidates(inst, limit=None)
     assert pool is not None
@@ -92,7 +92,7 @@ def test_fill_on_the_spatial_route_opens_cells_with_room(tmp_path: Path) -> None
     cands, best, n = fill(inst, spatial, empty, None)
     assert n > 0
     _check_plan(inst, cands, best, full)
-    assert _room_left(inst, cands, best, full) == 0  # every cell with room was reachable
+    assert _room_left(inst, cands, best, full) == 0  # every placement with room was seen
     assert np.array_equal(spatial.space.floor_lb, floor)  # the bound's floor untouched
 
 

@@ -18,6 +18,7 @@ from .. import flow
 from ..candidates import Candidates, PairPool
 from ..instance import Instance
 from ..params import SolverParams
+from .classprices import class_bound
 from .context import SolveContext
 from .lp import Duals, lp_duals
 from .pricing import Pricing, lifted, line_search, merge, price
@@ -152,11 +153,18 @@ def lift(ctx: SolveContext, cands: Candidates, pool: PairPool | None, at: Duals,
          pr: Pricing, lag: float, duals: Duals, pricing: Pricing | None,
          centre: Duals | None) -> tuple[float, Duals, Pricing | None, Duals | None]:
     """The lifted bound (`pricing.lifted`) of this round's prices, or of no prices (a
-    common floor alone: a flow far from the LP prices some beds far too high), kept
+    common floor alone: a flow far from the LP prices some beds far too high), or on the
+    spatial route the bound at prices by type of placement (`classprices`), kept
     (with its pricing, and as the smoothing's centre) when it beats the best so far; the
     pairs to add stay this round's."""
-    lag_l, duals_l = max((lifted(ctx.inst, cands, pool, base, ctx.tuning.lift_evaluations)
-                          for base in (at, Duals.zero(ctx.inst))), key=lambda t: t[0])
+    if cands.space is not None:
+        # a national register: prices by type of placement (the beds no waiting child
+        # can take priced apart), which a common floor cannot see
+        lag_l, duals_l = class_bound(ctx.inst, cands, pool)
+    else:
+        lag_l, duals_l = max((lifted(ctx.inst, cands, pool, base,
+                                     ctx.tuning.lift_evaluations)
+                              for base in (at, Duals.zero(ctx.inst))), key=lambda t: t[0])
     if lag_l <= lag:
         return lag, duals, pricing, centre
     m_l = price(ctx.inst, cands, pool, duals_l, None, per_unit=0, grow=False)

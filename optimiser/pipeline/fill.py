@@ -3,9 +3,10 @@
 On short supply at regional and national scale the flow rounding works on each unit's
 few best pairs by reduced cost, and those are the contested beds near home: the plan
 leaves children unplaced while beds further away, which no kept pair reaches, stay
-empty. Here every unplaced unit looks at the pairs of the whole pool (or of the spatial
-search, grown towards the cells with room) whose placement still has the beds it needs,
-and the units are placed greedily, largest saving per bed first. Each placement is a
+empty. Here every unplaced unit looks at the pairs of the whole pool (on the spatial
+route, every pair of the unplaced units with the placements that have room, evaluated
+directly: few placements have room) whose placement still has the beds it needs, and
+the units are placed greedily, largest saving per bed first. Each placement is a
 pair of the model with its exact objective and the capacity rows kept, so the plan stays
 admissible on a route with no other rows (`colgen.flow_roundable`); it is kept only when
 its objective (split penalty included) is lower.
@@ -25,8 +26,7 @@ from .pricing import best_per_unit
 
 FILL_PER_UNIT = 8  # pairs per unplaced unit a fill pass looks at (re-chosen each pass)
 FILL_PASSES = 4  # passes: a unit whose pairs were all taken looks again at what is left
-FILL_CELLS = 4  # cells with room a unit's spatial search may open (lowest bound first)
-FULL = 1e12  # the price of a full placement in the search for cells with room
+ROOM_ELEMENTS = 3_000_000  # unit x placement pairs evaluated at once at the beds left
 
 
 def beds_free(inst: Instance, cands: Candidates, best: np.ndarray) -> np.ndarray:
@@ -68,18 +68,36 @@ def greedy_fill(inst: Instance, free: np.ndarray, u: np.ndarray, p: np.ndarray,
     return np.asarray(taken, dtype=np.int64)
 
 
-def grow_towards_room(inst: Instance, space: SpatialPool, waiting: np.ndarray,
-                      free: np.ndarray, cells: int, deadline: float | None) -> int:
-    """Evaluate, for each waiting unit, the `cells` cells with room nearest by the
-    spatial bound (a full placement priced out of the cell's floor). The pool's floor
-    under the column-generation prices is put back: it is what the bound reads. Returns
-    how many blocks were evaluated."""
-    floor_lb = space.floor_lb.copy()
-    pi = np.where(free > 0, 0.0, FULL)
-    threshold = np.where(waiting, inst.unit_unplaced.astype(float), -np.inf)
-    n = space.grow(pi, threshold, max_cells=cells, deadline=deadline, only=waiting)
-    space.floor_lb = floor_lb
-    return n
+def pairs_at_room(inst: Instance, space: SpatialPool, waiting: np.ndarray,
+                  free: np.ndarray, deadline: float | None) -> tuple[np.ndarray, ...]:
+    """Every feasible pair of the waiting units with the placements that have room, each
+    with the beds its unit needs there and an objective below leaving it unplaced,
+    evaluated directly (not by cells: the placements with room are few, and a cell with
+    room may have none its units fit). Past `deadline` the units not reached are left
+    out. Returns (unit, placement, objective, use)."""
+    cols = np.flatnonzero(free > 0)
+    todo = np.flatnonzero(waiting)
+    z = np.zeros(0, dtype=np.int64)
+    parts: list[tuple[np.ndarray, ...]] = [(z, z, np.zeros(0), z)]
+    if not len(cols):
+        return parts[0]
+    sizes = inst.units.size
+    step = max(1, ROOM_ELEMENTS // len(cols))
+    i = 0
+    while i < len(todo):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        # about `step` children a block (sibling groups are evaluated member by member)
+        j = i + max(1, int(np.searchsorted(np.cumsum(sizes[todo[i:i + step]]), step)))
+        ub = space.evaluator(inst, todo[i:j], cols)
+        ok = (ub.feasible & (ub.use <= free[cols][None, :])
+              & (ub.objective < inst.unit_unplaced[ub.units][:, None]))
+        r, c = np.nonzero(ok)
+        parts.append((ub.units[r].astype(np.int64), ub.cols[c].astype(np.int64),
+                      ub.objective[r, c], ub.use[r, c].astype(np.int64)))
+        i = j
+    u, p, o, a = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return u, p, o, a
 
 
 def with_pairs(cands: Candidates, best: np.ndarray, n_placements: int, u: np.ndarray,
@@ -124,8 +142,9 @@ def fill_passes(inst: Instance, source: PairPool | SpatialPool, free: np.ndarray
 def fill(inst: Instance, cands: Candidates, best: np.ndarray, pool: PairPool | None,
          deadline: float | None = None) -> tuple[Candidates, np.ndarray, int]:
     """The plan `best` (indices into `cands`) with unplaced units put in free beds.
-    On the spatial route, rounds of opening cells with room (twice as many a round) and
-    filling, until a round places nobody or `deadline` (time.perf_counter()) passes.
+    On the spatial route, after the evaluated pairs, every pair of the units still
+    waiting with the placements that still have room (`pairs_at_room`, until `deadline`,
+    a time.perf_counter() value), taken greedily in one pass: maximal over every pair.
     Returns the candidates with the pairs used added, the plan on them, and how many
     units were placed (0: `cands` and `best` as given)."""
     source: PairPool | SpatialPool | None = pool if pool is not None else cands.space
@@ -135,17 +154,12 @@ def fill(inst: Instance, cands: Candidates, best: np.ndarray, pool: PairPool | N
     placed = best >= 0
     parts = fill_passes(inst, source, free, placed)
     space = cands.space if pool is None else None
-    cells = FILL_CELLS
-    while space is not None and (deadline is None or time.perf_counter() < deadline):
+    if space is not None:
         waiting = ~placed & (inst.unit_unplaced > 0)
-        if not waiting.any() or not grow_towards_room(inst, space, waiting, free, cells,
-                                                      deadline):
-            break
-        more = fill_passes(inst, space, free, placed)
-        if not more:
-            break
-        parts += more
-        cells *= 2
+        u, p, o, a = pairs_at_room(inst, space, waiting, free, deadline)
+        taken = greedy_fill(inst, free, u, p, o, a, placed)
+        if len(taken):
+            parts.append((u[taken], p[taken], o[taken], a[taken]))
     if not parts:
         return cands, best, 0
     u, p, o, a = (np.concatenate(x) for x in zip(*parts, strict=True))
