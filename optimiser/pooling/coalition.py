@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..solver import SolveOptions, solve
-from . import quick
+from . import lp, quick
 from .split import Split, coalition_instance
 
 Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
@@ -45,6 +45,9 @@ class Solved:
     status: str
     seconds: float
     assignment: np.ndarray  # per child of the instance in S (index order): placement or -1
+    # the bracket's pairs held at the end (`optimiser.pooling.lp`), to warm-start a
+    # coalition that contains this one (None: not priced by the bracket)
+    held: np.ndarray | None = None
 
 
 def solve_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
@@ -60,32 +63,45 @@ def solve_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
 SOLVE_CHILDREN = 1000  # a coalition this small, left with a gap, is also solved outright
 
 
-def bracket_coalition(split: Split, mask: int, options: SolveOptions) -> Solved:
-    """Price coalition `mask` by the fast bracket (`optimiser.pooling.quick`): a rounded
-    plan and a lower bound over every pair, the pricing kept within the options' time
-    limit. Where the bracket leaves a gap above the options' `relative_gap` on a
-    coalition of at most `SOLVE_CHILDREN` children, the engine's solve (which proves such
-    a one optimal in a second or two) is run as well, and the better plan and bound kept;
-    by the engine's solve alone where the bracket does not apply (re-allocation facts).
-    A task, as `solve_coalition`."""
+def bracket_coalition(split: Split, mask: int, options: SolveOptions,
+                      warm: np.ndarray | None = None) -> Solved:
+    """Price coalition `mask` by the fast bracket: the transportation relaxation over the
+    region's pairs, its Lagrangian bound and its rounding (`optimiser.pooling.lp`;
+    `warm`: pairs a sub-coalition held). Where the bracket leaves a gap above the
+    options' `relative_gap` on a coalition of at most `SOLVE_CHILDREN` children, the
+    engine's solve (which proves such a one optimal in a second or two) is run as well,
+    and the better plan and bound kept; by the engine's solve alone where the bracket
+    does not apply (re-allocation facts). A task, as `solve_coalition`."""
     t0 = time.perf_counter()
     sub, kids, places = coalition_instance(split, mask)
     if not quick.applies(sub):
         return solve_coalition(split, mask, options)
-    pairs = quick.pair_cache(split).pairs(mask, sub, kids, places)
-    plan, upper, lower, _ = quick.bracket(sub, time_limit=options.time_limit - (
-        time.perf_counter() - t0), pairs=pairs)
-    a = np.where(plan >= 0, places[np.maximum(plan, 0)], -1).astype(np.int64)
-    out = Solved(mask, upper, lower, _status(upper, lower), 0.0, a)
-    if upper - lower > options.relative_gap * max(abs(upper), 1.0) \
+    priced = lp.price_coalition(split, mask, warm)
+    out = Solved(mask, priced.upper, priced.lower, _status(priced.upper, priced.lower), 0.0,
+                 priced.plan, priced.held)
+    if out.objective - out.bound > options.relative_gap * max(abs(out.objective), 1.0) \
             and sub.n_children <= SOLVE_CHILDREN:
-        s = solve_coalition(split, mask, replace(options, start=plan))  # from its plan
+        start = np.where(priced.plan >= 0, np.searchsorted(places, priced.plan), -1)
+        s = solve_coalition(split, mask, replace(options, start=start))  # from its plan
         best = s if s.objective < out.objective else out
         bound = max(s.bound, out.bound)
         status = "optimal" if s.status == "optimal" else _status(best.objective, bound)
         out = Solved(mask, best.objective, min(bound, best.objective), status, 0.0,
-                     best.assignment)
+                     best.assignment, priced.held)
     return replace(out, seconds=time.perf_counter() - t0)
+
+
+def bracket_chain(split: Split, masks: Sequence[int], options: SolveOptions,
+                  warm: np.ndarray | None = None) -> list[Solved]:
+    """Price `masks` in turn, each containing the last, by the bracket, each warm-started
+    from the pairs the last one held (the first from `warm`): the prefixes of an order of
+    joining cost little more than its largest. A task, as `bracket_coalition`."""
+    out: list[Solved] = []
+    for m in masks:
+        s = bracket_coalition(split, m, options, warm)
+        warm = s.held
+        out.append(s)
+    return out
 
 
 def _status(upper: float, lower: float) -> str:
@@ -136,6 +152,37 @@ class CoalitionCosts:
             self.solved[s.mask] = s
         self._best = {0: (0.0, ())}  # new solves can improve any union
         self._cover = {0: True}
+
+    def ensure_chains(self, chains: Iterable[Sequence[int]]) -> None:
+        """Price the coalitions of `chains` not yet known, one task per chain (each
+        coalition containing the one before it), each warm-started from the one before
+        (the first from the largest known coalition inside it): bigger tasks than one
+        coalition each, and fewer pricing passes. By `ensure` when not the bracket."""
+        chains = [list(c) for c in chains]
+        if self.method != "bracket":
+            self.ensure(m for c in chains for m in c)
+            return
+        seen = set(self.solved)
+        tasks = []
+        for chain in chains:
+            todo = [int(m) for m in chain if m and m not in seen]
+            seen.update(todo)
+            if todo:
+                tasks.append((self.split, tuple(todo), self.options, self.warm(todo[0])))
+        tasks.sort(key=lambda t: -sum(bin(m).count("1") for m in t[1]))  # longest first
+        for out in self.mapper(bracket_chain, tasks):
+            for s in out:
+                self.solved[s.mask] = s
+        self._best = {0: (0.0, ())}
+        self._cover = {0: True}
+
+    def warm(self, mask: int) -> np.ndarray | None:
+        """The pairs the largest solved coalition inside `mask` held, if any."""
+        inside = [t for t, s in self.solved.items()
+                  if t & ~mask == 0 and s.held is not None]
+        if not inside:
+            return None
+        return self.solved[max(inside, key=lambda t: bin(t).count("1"))].held
 
     def options_for(self, mask: int) -> SolveOptions:
         """The solve options of coalition `mask`: the time limit grows with its children,

@@ -19,8 +19,9 @@ from .shapley import (
     EXACT_MAX,
     Check,
     Shares,
+    lattice_chains,
     shapley_exact,
-    shapley_sampled,
+    shapley_stratified,
     share_range,
     stand_alone_check,
 )
@@ -72,11 +73,13 @@ def pool(inst: Instance, options: SolveOptions | None = None, *, samples: int | 
     costs.ensure([*singles, split.grand])  # alone and pooled first: the headline
     t_main = time.perf_counter() - t0
     if samples is None and n <= EXACT_MAX:
-        shares = shapley_exact(n, costs.cost, costs.ensure)
+        shares = shapley_exact(n, costs.cost, lambda masks: costs.ensure_chains(
+            lattice_chains(masks)))
     else:
         gain = sum(costs.cost(m) for m in singles) - costs.cost(split.grand)
-        shares = shapley_sampled(
+        shares = shapley_stratified(
             n, costs.cost, samples or DEFAULT_SAMPLES, seed, costs.ensure,
+            costs.ensure_chains,
             tolerance=None if precision is None else precision * max(abs(gain), 1e-6),
             deadline=None if budget is None else t0 + budget, batch=2)
     known = list(costs.solved)
