@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optimiser.solver import solve
+from optimiser import write_solution
+from optimiser.checker import check
+from optimiser.solver import Plan, plan_result, solve
 from optimiser.sufficiency.extend import Extender, Profile
 from optimiser.sufficiency.recruit import EngineVerifier, Outcome, exact, outcome
 from optimiser.sufficiency.resolve import Resolver, applies, best_price, knapsack
-from optimiser.sufficiency.run import Settings, verifier
+from optimiser.sufficiency.run import Settings, improved, verifier
 from tests.builders import write_instance
 from tests.reference_model import solve_reference
 from tests.test_sufficiency_recruit import (
@@ -166,3 +168,22 @@ def test_the_engine_re_solves_where_the_route_does_not_apply(tmp_path: Path) -> 
     assert isinstance(verifier(str(folder), plain, Settings()), Resolver)
     assert isinstance(verifier(str(folder), plain, Settings(full_resolves=True)),
                       EngineVerifier)
+
+
+def test_an_improved_allocation_is_what_the_checker_finds(tmp_path: Path) -> None:
+    """The allocation searched again at the screen's prices (from nobody placed) is a
+    better plan, and the result written with it is what the independent checker finds."""
+    folder = random_instance(tmp_path / "r", 9)
+    screen = screen_of(folder, profiles_for(9, 1))
+    inst = Extender(folder).instance(())
+    nobody = plan_result(inst, Plan(np.full(inst.n_children, -1, dtype=np.int64),
+                                    float(inst.unit_unplaced.sum()), -np.inf), 0.0)
+    better = Resolver(screen, OPTS.time_limit).settle((), outcome(nobody), screen.relax([]))
+    assert better.objective < nobody.objective
+    assert better.objective == pytest.approx(optimum(folder, tmp_path, [], "b"), rel=1e-9,
+                                             abs=1e-6)
+    result = improved(nobody, better)
+    write_solution(result, tmp_path / "out")
+    report = check(folder, tmp_path / "out")
+    assert report.ok, [str(v) for v in report.violations]
+    assert report.objective == pytest.approx(result.objective, rel=1e-9, abs=1e-6)
