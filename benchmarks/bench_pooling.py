@@ -38,7 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from optimiser.pooling import run_pool  # noqa: E402  (the repository first)
+from optimiser import checker  # noqa: E402  (the repository first)
+from optimiser.pooling import run_pool  # noqa: E402
 from optimiser.regions import build_region  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work"
@@ -64,6 +65,8 @@ def run(children: int, workers: int, samples: int, time_limit: float, time_scale
                    workers=workers, max_time_scale=time_scale, progress=True,
                    method=method, precision=precision, budget=budget, gap=gap)
     wall = time.perf_counter() - t0
+    after = _load()
+    rep = checker.check(folder, out)  # the written pooled plan, checked independently
     sh, costs = res.shares, res.costs
     statuses = [s.status for s in costs.solved.values()]
     gaps = [(s.objective - s.bound) / max(abs(s.objective), 1.0) for s in costs.solved.values()]
@@ -87,9 +90,18 @@ def run(children: int, workers: int, samples: int, time_limit: float, time_scale
         "largest_stderr_of_gain": round(float(sh.stderr.max()) / max(abs(sh.gain), 1.0), 6),
         "share_range": None if lo is None or hi is None else [
             [round(float(a), 2), round(float(b), 2)] for a, b in zip(lo, hi, strict=True)],
+        "pooled_upper_lower": [round(costs.cost(res.split.grand), 2),
+                               round(costs.lower(res.split.grand), 2)],
+        "alone_lower": round(float(sum(costs.lower(1 << i)
+                                       for i in range(res.split.n_players))), 2),
+        "checker": {"ok": rep.ok, "objective": round(rep.objective, 2),
+                    "unplaced": rep.unplaced,
+                    "equals_pooled": abs(rep.objective - sh.pooled) <= 1e-6 * abs(rep.objective)},
+        "largest_share_range_of_gain": None if lo is None or hi is None else round(
+            float((hi - lo).max()) / max(abs(sh.gain), 1.0), 6),
         "stand_alone_check": {"individual": res.check.individual_ok,
                               "core": res.check.core_ok, "tested": res.check.tested},
-        "timings_seconds": res.timings, "load_before": before, "load_after": _load(),
+        "timings_seconds": res.timings, "load_before": before, "load_after": after,
         "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv), "commit": _commit(),
     }

@@ -21,6 +21,7 @@ from .shapley import (
     Shares,
     lattice_chains,
     shapley_exact,
+    shapley_sampled,
     shapley_stratified,
     share_range,
     stand_alone_check,
@@ -28,6 +29,9 @@ from .shapley import (
 from .split import Split, split_instance
 
 DEFAULT_SAMPLES = 200  # orders drawn above EXACT_MAX authorities when not told
+# the n coalitions of all but one, warm-started from the region's pairs, on two workers:
+# about this fraction of the region's own pricing time each (an estimate for the budget)
+LAST_STRATUM_COST = 0.3
 
 
 @dataclass
@@ -77,11 +81,19 @@ def pool(inst: Instance, options: SolveOptions | None = None, *, samples: int | 
             lattice_chains(masks)))
     else:
         gain = sum(costs.cost(m) for m in singles) - costs.cost(split.grand)
-        shares = shapley_stratified(
-            n, costs.cost, samples or DEFAULT_SAMPLES, seed, costs.ensure,
-            costs.ensure_chains,
-            tolerance=None if precision is None else precision * max(abs(gain), 1e-6),
-            deadline=None if budget is None else t0 + budget, batch=2)
+        deadline = None if budget is None else t0 + budget
+        tolerance = None if precision is None else precision * max(abs(gain), 1e-6)
+        # the stratified estimator first prices the n coalitions of all but one, each
+        # nearly as large as the region: when the budget cannot cover them, plain orders
+        last = LAST_STRATUM_COST * n * costs.solved[split.grand].seconds
+        if n >= 3 and (deadline is None or time.perf_counter() + last <= deadline):
+            shares = shapley_stratified(n, costs.cost, samples or DEFAULT_SAMPLES, seed,
+                                        costs.ensure, costs.ensure_chains,
+                                        tolerance=tolerance, deadline=deadline, batch=2)
+        else:
+            shares = shapley_sampled(n, costs.cost, samples or DEFAULT_SAMPLES, seed,
+                                     costs.ensure, tolerance=tolerance, deadline=deadline,
+                                     batch=2, chains=costs.ensure_chains)
     known = list(costs.solved)
     tol = 1e-6
     if not shares.exact:  # an estimate: allow four standard errors per member

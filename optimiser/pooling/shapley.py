@@ -32,6 +32,7 @@ EXACT_MAX = 10
 MIN_ORDERS = 10  # before a standard error is trusted to stop sampling (five pairs)
 CostFn = Callable[[int], float]
 Prefetch = Callable[[Iterable[int]], None]
+Chains = Callable[[list[list[int]]], None]
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,16 @@ def sampling_error(marg: np.ndarray) -> np.ndarray:
 
 def shapley_sampled(n: int, cost: CostFn, samples: int, seed: int = 0,
                     prefetch: Prefetch | None = None, *, tolerance: float | None = None,
-                    deadline: float | None = None, batch: int = 4) -> Shares:
+                    deadline: float | None = None, batch: int = 4,
+                    chains: Chains | None = None) -> Shares:
     """The Shapley value estimated over up to `samples` random orders (module doc).
 
     Without `tolerance` and `deadline` every order's coalitions are fetched in one batch.
     With them, orders are drawn `batch` at a time (antithetic pairs), and drawing stops
     once every player's standard error is at most `tolerance` (pounds a week; after
     `MIN_ORDERS` at least), or when another batch, as long as the last, would end past
-    `deadline` (a `time.perf_counter()` value)."""
+    `deadline` (a `time.perf_counter()` value). `chains`: fetches each order's prefixes
+    as one chain (else `prefetch` fetches them as one set)."""
     if samples < 1:
         raise ValueError("need at least one sampled order")
     full = (1 << n) - 1
@@ -153,7 +156,9 @@ def shapley_sampled(n: int, cost: CostFn, samples: int, seed: int = 0,
                 break
             t0 = time.perf_counter()
             take = min(samples, used + step)
-            if prefetch is not None:
+            if chains is not None:
+                chains([chain(p) for p in perms[used:take]])
+            elif prefetch is not None:
                 prefetch(prefixes(perms[used:take]) | ends)
             used, last = take, time.perf_counter() - t0
             err = sampling_error(marginals(perms[:used], cost))
@@ -165,9 +170,6 @@ def shapley_sampled(n: int, cost: CostFn, samples: int, seed: int = 0,
     alone = np.array([cost(1 << i) for i in range(n)])
     pooled = cost(full)
     return Shares(alone, alone - x, x, sampling_error(marg), False, used, pooled, perms)
-
-
-Chains = Callable[[list[list[int]]], None]
 
 
 def chain(order: np.ndarray) -> list[int]:
