@@ -221,7 +221,10 @@ class Resolver:
         idx = np.flatnonzero(keep)
         cands = subset(pool, keep)
         hint = np.where(pair >= 0, np.searchsorted(idx, pair), -1)
-        chosen, _, _ = solve_milp(inst, cands, self.limit, hint=hint, gap=self.gap)
+        # a small model: SciPy's HiGHS in this process, no worker to start (the plan is
+        # kept where it finds none better)
+        chosen, _, _ = solve_milp(inst, cands, self.limit, hint=hint, route="scipy",
+                                  gap=self.gap)
         if chosen is None:
             return pair
         found = np.where(chosen >= 0, idx[np.maximum(chosen, 0)], -1)

@@ -129,7 +129,6 @@ def analyse(folder: str | Path, settings: Settings = Settings(),
     with LpServer() as server:  # one warm LP from the screen to the plan's last step
         r = recruitment(folder, extender, result, frame, settings, server, say, clock)
     if r.base.objective < result.objective:
-        say(f"allocation improved from the screen: £{r.base.objective:,.2f}/week")
         result = improved(result, r.base)
         frame = child_frame(inst, result.assignment, child_areas(inst, districts))
     p_area = placement_areas(inst, districts)
@@ -177,6 +176,8 @@ def recruitment(folder: str, extender: Extender, result: Result, frame: pd.DataF
     # the allocation searched again at the screen's prices first, so that no saving
     # verified from it is in part the allocation's own improvement
     base = check.settle((), base, lp)
+    if base.objective < result.objective:
+        say(f"allocation improved at the screen's prices: £{base.objective:,.2f}/week")
     clock["screen"] = time.perf_counter() - t
     t = time.perf_counter()
     recs, known = recommend(screen, lp, base, settings.recommendations, check)
