@@ -240,12 +240,19 @@ class SpatialPool:
     def bed_floor(self, batch: np.ndarray, floor: Floors) -> np.ndarray:
         """Per unit of `batch` and cell, the floor per bed of the unit's pairs there: the
         highest of its members' fit rows' floors (the cell's for a `plain` unit)."""
-        units = self.inst.units
         if self.fits is None or floor.rows is None:
             return np.broadcast_to(floor.cell[None, :], (len(batch), self.cells.n))
+        return self._members_max(batch, floor.rows, floor.cell)
+
+    def _members_max(self, batch: np.ndarray, rows_floor: np.ndarray,
+                     plain_floor: np.ndarray) -> np.ndarray:
+        """Per unit of `batch`, the highest of its members' rows of `rows_floor` (fit
+        rows x columns); `plain_floor` (columns) for a `plain` unit."""
+        assert self.fits is not None
+        units = self.inst.units
         sizes = units.size[batch]
         rows = np.concatenate([units.members(u) for u in batch])
-        per_child = floor.rows[self.fits.row[rows]]
+        per_child = rows_floor[self.fits.row[rows]]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         out = per_child[offsets]
         multi = np.flatnonzero(sizes > 1)
@@ -256,7 +263,7 @@ class SpatialPool:
                 [[0], np.cumsum(sizes[multi])[:-1]]), axis=0)
         plain = self.fits.plain[batch]
         if plain.any():
-            out[plain] = floor.cell[None, :]
+            out[plain] = plain_floor[None, :]
         return out
 
     def lower_bounds(self, batch: np.ndarray, floor: Floors) -> np.ndarray:

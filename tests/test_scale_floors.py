@@ -12,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-
 import pandas as pd
+import pytest
 
 from optimiser.candidates import build_candidates
 from optimiser.generate import generate

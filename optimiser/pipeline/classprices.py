@@ -30,14 +30,17 @@ OFF = 1e9
 
 
 def placement_classes(inst: Instance) -> np.ndarray:
-    """Each placement's class: its type (codes made consecutive)."""
+    """Each placement's class: its type (codes made consecutive). Types split by beds
+    (sibling groups use only the larger homes) raised England's bound by 2% for three
+    times the passes."""
     return np.unique(inst.ptype, return_inverse=True)[1].ravel()
 
 
 def class_minima(inst: Instance, cands: Candidates, pool: PairPool | None,
                  classes: np.ndarray) -> np.ndarray:
     """(units, classes): each unit's cheapest option in each class, capped at leaving it
-    unplaced, by one bound pass per class with every other class priced out."""
+    unplaced, by one bound pass per class with every other class priced out (on the
+    spatial route, floors where the search has not looked: nothing is evaluated)."""
     k = int(classes.max()) + 1 if len(classes) else 0
     out = np.empty((inst.units.n, k))
     zero = np.zeros(inst.n_placements)
