@@ -139,7 +139,7 @@ class SolverParams:
     # pairs, against the least gap that keeps about this many: the pairs left out then
     # have a reduced cost above it, and its optimum is proven when within it (else the
     # search is repeated against the plan it found)
-    cut_target_pairs: int = 20_000
+    cut_target_pairs: int = 10_000
     # pricing rounds with the certified cuts, at most
     cut_rounds: int = 6
     # the cut rounds leave this share of what time is left for the last MIP

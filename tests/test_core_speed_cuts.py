@@ -55,15 +55,13 @@ def with_placement(folder: Path, to: Path) -> Path:
 def test_fixing_against_a_target_gap_proves_the_optimum(
         authority: Path, plain: float, target: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the incumbent far from the cut bound (the greedy start alone: the LP's
-    roundings, and the rounding of the LP with the cuts, held back), the cut search
-    fixes against the least gap that keeps `target` pairs. Its optimum is proven only
-    where no pair left out can beat it; with one pair it cannot be, and fixing is
-    repeated against the plan it found. Either way: the plain optimum, proven, checked."""
-    from optimiser.pipeline import cutproof, hints
+    roundings held back), the cut search fixes against the least gap that keeps
+    `target` pairs. Its optimum is proven only where no pair left out can beat it; with
+    one pair it cannot be, and fixing is repeated against the plan it found. Either way:
+    the plain optimum, proven, checked."""
+    from optimiser.pipeline import hints
 
     monkeypatch.setattr(hints, "roundings", lambda *a, **k: ([], None))
-    monkeypatch.setattr(cutproof, "lp_rounded",
-                        lambda inst, *a: (np.full(inst.units.n, -1), np.inf))
     said: list[str] = []
     res, _, _ = solve_and_check(authority, tuning=replace(FORCED, cut_target_pairs=target),
                                 progress=said.append, **OPTS)
@@ -118,22 +116,6 @@ def test_a_warm_start_with_carried_cuts_proves_the_new_optimum(
     assert warm.stats["cut_proof_carried"] == 1.0
     assert cold.status == warm.status == "optimal"
     assert round(warm.objective, 2) == round(cold.objective, 2)
-
-
-def test_the_lp_with_the_cuts_rounded_is_the_incumbent(authority: Path, plain: float,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """The LP with the certified cuts is nearly integral: rounded greedily it is the
-    incumbent the cut search fixes against when the hints found none as good (here the
-    greedy start alone). The plain optimum, proven, checked."""
-    from optimiser.pipeline import hints
-
-    monkeypatch.setattr(hints, "roundings", lambda *a, **k: ([], None))
-    said: list[str] = []
-    res, _, _ = solve_and_check(authority, tuning=FORCED, progress=said.append, **OPTS)
-    rounded = [s for s in said if s.startswith("cut proof: the LP with the cuts rounded")]
-    assert len(rounded) == 1
-    assert res.status == "optimal"
-    assert res.objective == pytest.approx(plain, abs=0.005)
 
 
 def test_carried_cuts_are_certified_again_not_trusted(authority: Path, plain: float) -> None:

@@ -24,7 +24,7 @@ from .colgen import Relaxation
 from .context import RootCuts, SolveContext
 from .highs_model import race_milp
 from .lp import Duals, lp_duals
-from .plans import admissible, greedy, objective_of, subset, unit_placement, with_musts
+from .plans import objective_of, subset, unit_placement, with_musts
 from .pricing import Pricing, dive_pairs, line_search, merge, price, reduced_costs
 
 
@@ -113,8 +113,7 @@ class CutBound:
     duals: Duals  # its duals
     rounds: int
     source: str  # "root": HiGHS's root cuts; "carried": a warm start's
-    plan: np.ndarray  # per unit, its placement in the LP with the cuts rounded
-    plan_obj: float  # that plan's objective (inf: none)
+
 
 def cut_proof(inst: Instance, cands: Candidates, model: Candidates, pool: PairPool,
                cliques: np.ndarray, best: np.ndarray, best_obj: float, lag: float,
@@ -172,7 +171,6 @@ def certified_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: 
         return None
     cc = cands
     lag_c, duals_c = -np.inf, None
-    x_last: tuple[Candidates, np.ndarray] | None = None
     rounds = 0
     # rounds while they leave half the time for the last MIP: each round tightens the
     # bound, so fewer pairs go to that MIP
@@ -180,13 +178,12 @@ def certified_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: 
     while rounds < tuning.cut_rounds:
         t_round = time.perf_counter()
         rounds += 1
-        duals_r, lp_val, x_r = lp_duals(inst, cc, cliques=cliques,
-                                        time_limit=deadline - time.perf_counter(),
-                                        extra=(cuts.over(inst, cc), cuts.rhs),
-                                        server=server, extra_tag=1)
+        duals_r, lp_val, _ = lp_duals(inst, cc, cliques=cliques,
+                                      time_limit=deadline - time.perf_counter(),
+                                      extra=(cuts.over(inst, cc), cuts.rhs),
+                                      server=server, extra_tag=1)
         if not np.isfinite(lp_val):
             break
-        x_last = (cc, x_r)
         pr = price(inst, cc, pool, duals_r, None, per_unit=tuning.transport_price_per_unit)
         lag_r = pr.lagrangian_bound
         if duals_c is not None:
@@ -203,19 +200,9 @@ def certified_bound(inst: Instance, cands: Candidates, pool: PairPool, cliques: 
                 or 2 * time.perf_counter() - t_round > half):
             break
         cc = merge(cc, pr)
-    if duals_c is None or lag_c <= lag or x_last is None:
+    if duals_c is None or lag_c <= lag:
         return None
-    return CutBound(cuts, cc, lag_c, duals_c, rounds, source, *lp_rounded(inst, *x_last))
-
-
-def lp_rounded(inst: Instance, cands: Candidates, x: np.ndarray) -> tuple[np.ndarray, float]:
-    """The LP with the cuts, rounded greedily (its pairs first): a plan per unit (its
-    placement, -1 unplaced) and its objective. That LP is nearly integral, so the plan
-    is near the optimum whatever the dive found."""
-    chosen = greedy(inst, cands, x)
-    if not admissible(inst, cands, chosen, None, None):
-        return np.full(inst.units.n, -1, dtype=np.int64), np.inf
-    return unit_placement(cands, chosen), objective_of(inst, cands, chosen)
+    return CutBound(cuts, cc, lag_c, duals_c, rounds, source)
 
 
 def cut_search(inst: Instance, bound: CutBound, model: Candidates, pool: PairPool,
@@ -234,9 +221,6 @@ def cut_search(inst: Instance, bound: CutBound, model: Candidates, pool: PairPoo
         return CutProof(model, None, False, -np.inf, lag_c, 0.0, best, best_obj,
                          cuts, rounds, False)
     place = unit_placement(model, best)
-    if bound.plan_obj < best_obj - 1e-9:
-        place, best_obj = bound.plan, bound.plan_obj
-        say(f"cut proof: the LP with the cuts rounded to £{best_obj:,.2f}/week")
     # every pool pair `price` does not add has lag_c + reduced cost >= the incumbent
     ex = price(inst, cc, pool, duals_c, best_obj, per_unit=None)
     pairs = merge(cc, ex)
@@ -302,8 +286,9 @@ class CutFixing:
     def model(self, target: float, place: np.ndarray, within: np.ndarray | None = None
               ) -> tuple[Candidates, float, np.ndarray]:
         """The pairs of reduced cost at most `target` (and the plan `place`'s, per unit;
-        with `within`, sorted pair keys, only those among them), the least reduced cost
-        left out, and the plan as indices into the pairs kept."""
+        with `within`, sorted pair keys, only those among them), what a pair left out
+        costs over the bound at least (less the proof's tolerance), and the plan as
+        indices into the pairs kept."""
         inst, pairs, red = self.inst, self.pairs, self.red
         m = inst.n_placements
         key = pairs.unit * m + pairs.placement
@@ -313,7 +298,9 @@ class CutFixing:
         if within is not None:
             keep &= np.isin(key, within)
         keep = with_musts(inst, pairs, keep, at, None)
-        left_out = float(red[~keep].min()) if (~keep).any() else np.inf
+        # less the tolerance a proof allows (`search.outcome`): a pair left out just
+        # above a target must not pass for one above the plan
+        left_out = float(red[~keep].min()) - self.tol if (~keep).any() else np.inf
         final = subset(pairs, keep)
         fkey = key[keep]
         hint = np.full(inst.units.n, -1, dtype=np.int64)
