@@ -67,9 +67,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--time-limit", type=float, default=60.0,
                    help="seconds for the first solve (default 60)")
     p.add_argument("--resolve-time-limit", type=float, default=30.0,
-                   help="seconds for each solve with profiles added, warm-started from the "
-                   "allocation before; one stopped by it gives a lower bound of its saving "
-                   "(default 30)")
+                   help="seconds for each search of a re-solve with profiles added (each "
+                   "whole re-solve with --full-resolves), from the allocation before; a "
+                   "saving not proven is a lower bound (default 30)")
     p.add_argument("--relative-gap", type=float, default=0.0,
                    help="relative gap at which those solves may stop (default 0: savings "
                    "proven exact where the solves end in time)")

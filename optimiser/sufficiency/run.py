@@ -63,8 +63,8 @@ class Settings:
     tries: int = 3  # profiles verified per greedy step
     max_profiles: int = 300  # candidate profiles screened
     time_limit: float = 60.0  # the first solve's
-    # each solve again with profiles added (warm-started from the allocation before, it
-    # has a good plan at once: a limit reached leaves a saving's lower bound)
+    # each search of a re-solve with profiles added (each whole engine solve with
+    # `full_resolves`), from the allocation before: a saving not proven is a lower bound
     resolve_time_limit: float = 30.0
     # the relative gap those solves may stop at (0: proven optimal, the savings exact)
     relative_gap: float = 0.0
