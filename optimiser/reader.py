@@ -13,6 +13,9 @@ table's arrays), `checks` (rules across rows and tables) and `collect` (the prob
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,8 @@ from .ofsted import read_ofsted
 from .reader11 import Format11, read_format11
 from .reading.cells import (
     MAX_POUNDS,
+    by_value,
+    lower_cells,
     parse_choice,
     parse_floats,
     parse_ids,
@@ -74,7 +79,27 @@ def load_instance(path: str | Path, *, policy: Policy | None = None,
     its keys win, the instance's other keys stay. `ofsted` (Ofsted's provider-level
     list) gives the rating of every placement whose `urn` it holds.
     """
-    path = Path(path)
+    with collector_paused():
+        return _load(Path(path), policy, policy_file, ofsted)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused: a load makes hundreds of thousands of
+    rows and cells that all live until it ends, which the collector would only walk
+    over, again and again, finding nothing to free."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(path: Path, policy: Policy | None, policy_file: str | Path | None,
+          ofsted: str | Path | None) -> Instance:
+    """`load_instance` of an existing or missing `path`."""
     out = Collector()
     if not path.exists():
         raise InstanceError([Problem(str(path), None, None, "no such folder or file")])
@@ -156,7 +181,7 @@ def _child_fields(ch: pd.DataFrame, kids: ChildColumns, vocab: Vocabulary) -> di
         "home_lat": kids.home_lat,
         "home_lon": kids.home_lon,
         "sibling_group": ch["sibling_group"].to_numpy(dtype=object),
-        "faith": kids.faith.map(lambda f: fidx.get(f, -1)).to_numpy().astype(np.int32),
+        "faith": by_value(kids.faith, lambda f: fidx.get(f, -1), np.int32),
         "faith_match": kids.faith_match.astype(np.int8),
         "needs": _bitset(vocab.child_needs, vocab.tag_index, vocab.words),
         "types_allowed": kids.types,
@@ -173,7 +198,7 @@ def _placement_fields(pl: pd.DataFrame, plc: PlacementColumns,
                       vocab: Vocabulary) -> dict[str, Any]:
     """The Instance's fields about placements, in the dtypes it keeps."""
     fidx = vocab.faith_index
-    pfaith_s = pl["faith"].str.lower()
+    pfaith_s = lower_cells(pl["faith"])
     return {
         "placement_ids": plc.ids,
         "provider": pl["provider"].to_numpy(dtype=object),
@@ -182,7 +207,7 @@ def _placement_fields(pl: pd.DataFrame, plc: PlacementColumns,
         "age_min": plc.age_min.astype(np.int16),
         "age_max": plc.age_max.astype(np.int16),
         "genders_allowed": plc.genders,
-        "pfaith": pfaith_s.map(lambda f: fidx.get(f, -1)).to_numpy().astype(np.int32),
+        "pfaith": by_value(pfaith_s, lambda f: fidx.get(f, -1), np.int32),
         "needs_supported": _bitset(vocab.placement_needs, vocab.tag_index, vocab.words),
         "rating": plc.rating.astype(np.int8),
         "lat": plc.lat,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,13 +32,36 @@ def _bound(lo: float | None, hi: float | None) -> str:
     return f"{num(lo)}..{num(hi)}" if lo is not None and hi is not None else f"{lo} or more"
 
 
+def empty_cells(s: pd.Series) -> np.ndarray:
+    """Which cells are empty (every cell is text: the reader's frames hold strings)."""
+    return np.asarray(s.to_numpy(dtype=object) == "", dtype=bool)
+
+
+def by_value(s: pd.Series, f: Callable[[str], Any], dtype: Any) -> np.ndarray:
+    """`f` of every cell, computed once per distinct value (a column repeats a few
+    codes thousands of times)."""
+    values = s.tolist()
+    of = {v: f(v) for v in set(values)}
+    return np.array([of[v] for v in values], dtype=dtype)
+
+
+def lower_cells(s: pd.Series) -> pd.Series:
+    """The cells lower-cased, as a column of the same frame."""
+    return pd.Series(by_value(s, str.lower, object), index=s.index, name=s.name, dtype=object)
+
+
+def _numbers(s: pd.Series, empty: np.ndarray) -> np.ndarray:
+    """The cells as numbers (NaN where empty or not a number)."""
+    return pd.to_numeric(s.where(~empty), errors="coerce").to_numpy(dtype=float)
+
+
 def parse_ints(df: pd.DataFrame, col: str, file: str, out: Collector, *, default: int | None,
                lo: int | None = None, hi: int | None = None,
                what: str = "a whole number") -> np.ndarray:
     """Whole numbers; `12.0` (Excel) is accepted, `8.5` and `ten` are not."""
     s = df[col]
-    empty = (s == "").to_numpy()
-    num = pd.to_numeric(s.where(~empty), errors="coerce").to_numpy(dtype=float)
+    empty = empty_cells(s)
+    num = _numbers(s, empty)
     finite = np.isfinite(num)
     bad_num = ~empty & (~finite | (np.where(finite, num, 0) % 1 != 0))
     if default is None:
@@ -57,8 +81,8 @@ def parse_floats(df: pd.DataFrame, col: str, file: str, out: Collector, *, requi
                  default: float = np.nan) -> np.ndarray:
     """Decimal numbers; an empty cell takes `default` unless the column is required."""
     s = df[col]
-    empty = (s == "").to_numpy()
-    num = pd.to_numeric(s.where(~empty), errors="coerce").to_numpy(dtype=float)
+    empty = empty_cells(s)
+    num = _numbers(s, empty)
     bad = ~empty & ~np.isfinite(num)
     if required:
         out.rows(file, df, empty, col, lambda v: "is required but empty")
@@ -85,24 +109,27 @@ def parse_choice(df: pd.DataFrame, col: str, file: str, out: Collector,
                  options: tuple[str, ...], *, default: str | None,
                  upper: bool = False) -> np.ndarray:
     """A code from a fixed vocabulary, matched case-insensitively (`Good` is `good`)."""
-    s = df[col].str.upper() if upper else df[col].str.lower()
-    empty = (s == "").to_numpy()
+    norm = str.upper if upper else str.lower
+    code_of = {o: i for i, o in enumerate(options)}
+    fill = default or options[0]  # an empty cell's code (reported when required)
+    empty = empty_cells(df[col])
     if default is None:
         out.rows(file, df, empty, col, lambda v: "is required but empty")
-    s = s.where(~empty, default or options[0])
-    bad = ~s.isin(options).to_numpy()
+    codes = by_value(df[col], lambda v: code_of.get(norm(v) or fill, -1), np.int64)
+    bad = codes < 0
     out.rows(file, df, bad, col, lambda v: f"{v!r} is not one of {', '.join(options)}")
-    codes = pd.Categorical(s.where(~bad, options[0]), categories=list(options)).codes
-    return codes.astype(np.int64)
+    codes[bad] = 0
+    return codes
+
+
+_TRUTH = {"true": 1, "1": 1, "yes": 1, "false": 0, "0": 0, "no": 0, "": 0}
 
 
 def parse_bools(df: pd.DataFrame, col: str, file: str, out: Collector) -> np.ndarray:
     """true/false (also yes/no, 1/0, any case); empty is false."""
-    s = df[col].str.lower()
-    truthy = s.isin(["true", "1", "yes"]).to_numpy()
-    falsy = s.isin(["false", "0", "no", ""]).to_numpy()
-    out.rows(file, df, ~(truthy | falsy), col, lambda v: f"{v!r} is not true or false")
-    return truthy
+    truth = by_value(df[col], lambda v: _TRUTH.get(v.lower(), -1), np.int8)
+    out.rows(file, df, truth < 0, col, lambda v: f"{v!r} is not true or false")
+    return truth == 1
 
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00:00(?:\.0+)?)?$")
@@ -159,7 +186,14 @@ def parse_hold_reasons(df: pd.DataFrame, col: str, file: str, out: Collector) ->
 
 def split_lists(s: pd.Series) -> list[list[str]]:
     """Each cell's `;`-separated entries, trimmed; an empty cell is an empty list."""
-    return [[t.strip() for t in v.split(";") if t.strip()] if v else [] for v in s.tolist()]
+    values = s.tolist()
+    of = {v: _entries(v) for v in set(values)}
+    return [list(of[v]) for v in values]
+
+
+def _entries(cell: str) -> list[str]:
+    """A cell's `;`-separated entries, trimmed (none when empty)."""
+    return [t.strip() for t in cell.split(";") if t.strip()] if cell else []
 
 
 def parse_list_choice(df: pd.DataFrame, col: str, file: str, out: Collector,
@@ -167,26 +201,32 @@ def parse_list_choice(df: pd.DataFrame, col: str, file: str, out: Collector,
                       norm: Callable[[str], str]) -> list[list[str]]:
     """A `;`-separated list of codes; each unknown entry is named as the analyst wrote it."""
     allowed = set(options)
+    values = df[col].tolist()
+    parsed = {v: _entries(v) for v in set(values)}  # each distinct cell once
+    known = {v: ([norm(t) for t in items], [t for t in items if norm(t) not in allowed])
+             for v, items in parsed.items()}
     lists: list[list[str]] = []
-    for i, items in enumerate(split_lists(df[col])):
-        bad = [t for t in items if norm(t) not in allowed]
+    for i, v in enumerate(values):
+        normed, bad = known[v]
         if bad:
             names = ", ".join(repr(t) for t in bad)
             verb = f"is not a {what}" if len(bad) == 1 else f"are not {what}s"
             out.add(file, int(df.index[i]), col,
                     f"{names} {verb} (allowed: {', '.join(options)}; separate entries with ;)")
-        lists.append([norm(t) for t in items])
+        lists.append(list(normed))
     return lists
 
 
 def parse_ids(df: pd.DataFrame, col: str, file: str, out: Collector) -> np.ndarray:
     """Ids are kept as text exactly (after trimming): `007` and `NA` are ids, not numbers."""
     s = df[col]
-    out.rows(file, df, (s == "").to_numpy(), col, lambda v: "is required but empty")
-    dup = (s.duplicated(keep="first") & (s != "")).to_numpy()
+    empty = empty_cells(s)
+    out.rows(file, df, empty, col, lambda v: "is required but empty")
+    dup = s.duplicated(keep="first").to_numpy() & ~empty
     first_row: dict[str, int] = {}
-    for r, v in zip(df.index.tolist(), s.tolist(), strict=True):
-        first_row.setdefault(v, int(r))
+    if dup.any():  # where each duplicated id was first used
+        for r, v in zip(df.index.tolist(), s.tolist(), strict=True):
+            first_row.setdefault(v, int(r))
     out.rows(file, df, dup, col, lambda v: f"duplicate id {v!r} (already used at row "
              f"{first_row[v]})")
     return s.to_numpy(dtype=object)
@@ -196,10 +236,10 @@ def lookup_ids(df: pd.DataFrame, col: str, file: str, out: Collector, index: dic
                what: str, where: str, *, optional: bool) -> np.ndarray:
     """Resolve ids against another table; an id not found there is an error."""
     s = df[col]
-    codes = s.map(index)
-    empty = (s == "").to_numpy()
+    codes = np.array([index.get(v, -1) for v in s.tolist()], dtype=np.int64)
+    empty = empty_cells(s)
     if not optional:
         out.rows(file, df, empty, col, lambda v: "is required but empty")
-    unknown = ~empty & codes.isna().to_numpy()
+    unknown = ~empty & (codes < 0)  # positions are 0 or more
     out.rows(file, df, unknown, col, lambda v: f"unknown {what} {v!r} (not in {where})")
-    return codes.fillna(-1).to_numpy().astype(np.int64)
+    return codes

@@ -10,6 +10,7 @@ import pandas as pd
 from optimiser.categories import ALL_RATINGS, FaithMatch
 from optimiser.instance import Policy
 
+from .cells import empty_cells
 from .collect import Collector
 
 
@@ -26,9 +27,10 @@ def check_age_order(pl: pd.DataFrame, pf: str, out: Collector, amin: np.ndarray,
 def check_faith_given(ch: pd.DataFrame, cf: str, out: Collector, fm: np.ndarray,
                       cfaith: pd.Series) -> None:
     """A child whose faith must (or should) be matched has a faith."""
-    out.rows(cf, ch, (fm == FaithMatch.REQUIRED) & (cfaith == "").to_numpy(), "faith",
+    none = empty_cells(cfaith)
+    out.rows(cf, ch, (fm == FaithMatch.REQUIRED) & none, "faith",
              lambda v: "is empty, but faith_match is required: give the child's faith")
-    out.rows(cf, ch, (fm == FaithMatch.PREFERRED) & (cfaith == "").to_numpy(), "faith",
+    out.rows(cf, ch, (fm == FaithMatch.PREFERRED) & none, "faith",
              lambda v: "is empty, but faith_match is preferred: give the child's faith "
                        "or set faith_match to none")
 

@@ -114,15 +114,21 @@ def _frame(records: list[list[str]], file: str, out: Collector) -> pd.DataFrame 
     cols = [header[j] for j in keep]
     if not data:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    frame = pd.DataFrame(data, columns=cols, index=index, dtype=object)
-    for c in cols:  # whitespace around values is an export artefact, never meaningful;
-        # a leading ' before a formula start is the format's neutralisation, not the value
-        col = frame[c]
-        quoted = col.str.startswith(QUOTE)
-        if quoted.any():  # only a quoted cell can hold the format's neutralisation
-            col = col.where(~quoted, col[quoted].map(restore))
-        frame[c] = col.str.strip()
-    return frame
+    # column by column, each cell once: the frame is built from finished columns
+    values = {c: _cells(column) for c, column in zip(cols, zip(*data, strict=True),
+                                                      strict=True)}
+    return pd.DataFrame(values, index=index, dtype=object)
+
+
+def _cells(column: tuple[str, ...]) -> list[str]:
+    """A column's cells as read: whitespace around a value is an export artefact, never
+    meaningful; a leading ' before a formula start is the format's neutralisation, not
+    the value."""
+    # one search over the joined column tells whether any cell starts with the quote
+    # (a cell holding the separator can only make it look, never hide one)
+    if "\n" + QUOTE in "\n" + "\n".join(column):
+        return [restore(v).strip() if v.startswith(QUOTE) else v.strip() for v in column]
+    return list(map(str.strip, column))
 
 
 def read_csv_table(f: Path, file: str, out: Collector) -> pd.DataFrame | None:

@@ -20,7 +20,9 @@ from optimiser.instance import Policy
 
 from .cells import (
     MAX_POUNDS,
+    empty_cells,
     lookup_ids,
+    lower_cells,
     parse_bools,
     parse_choice,
     parse_dates,
@@ -107,7 +109,7 @@ def read_placements(pl: pd.DataFrame, pf: str, out: Collector) -> PlacementColum
     """The placements' columns, every bad cell reported."""
     pids = parse_ids(pl, "placement_id", pf, out)
     pindex = {p: i for i, p in enumerate(pids) if p != ""}
-    out.rows(pf, pl, (pl["provider"] == "").to_numpy(), "provider",
+    out.rows(pf, pl, empty_cells(pl["provider"]), "provider",
              lambda v: "is required but empty")
     ptype = parse_choice(pl, "type", pf, out, PLACEMENT_TYPES, default=None)
     vac = parse_ints(pl, "vacancies", pf, out, default=None, lo=0, what="a whole number of beds")
@@ -152,7 +154,7 @@ def read_children(ch: pd.DataFrame, cf: str, pf: str, out: Collector,
     hlat = parse_floats(ch, "home_lat", cf, out, required=True, lo=-90, hi=90, default=0.0)
     hlon = parse_floats(ch, "home_lon", cf, out, required=True, lo=-180, hi=180, default=0.0)
     fm = parse_choice(ch, "faith_match", cf, out, FAITH_MATCH, default="none")
-    cfaith_s = ch["faith"].str.lower()
+    cfaith_s = lower_cells(ch["faith"])
     check_faith_given(ch, cf, out, fm, cfaith_s)
     types_l = parse_list_choice(ch, "placement_types", cf, out, PLACEMENT_TYPES,
                                 "placement type", str.lower)
@@ -175,8 +177,8 @@ def read_children(ch: pd.DataFrame, cf: str, pf: str, out: Collector,
 def vocabulary(frames: Frames, cf: str, out: Collector, cfaith: pd.Series) -> Vocabulary:
     """The faiths and needs tags of both sides (a needs tag in another case warned)."""
     ch, pl = frames.children, frames.placements
-    pfaith_s = pl["faith"].str.lower()
-    faiths = tuple(sorted(set(cfaith[cfaith != ""]) | set(pfaith_s[pfaith_s != ""])))
+    pfaith_s = lower_cells(pl["faith"])
+    faiths = tuple(sorted((set(cfaith.tolist()) | set(pfaith_s.tolist())) - {""}))
     fidx = {f: i for i, f in enumerate(faiths)}
     cneeds = split_lists(ch["needs"])
     pneeds = split_lists(pl["needs_supported"])
