@@ -29,8 +29,8 @@ from .shapley import (
 from .split import Split, split_instance
 
 DEFAULT_SAMPLES = 200  # orders drawn above EXACT_MAX authorities when not told
-# the n coalitions of all but one, warm-started from the region's pairs, on two workers:
-# about this fraction of the region's own pricing time each (an estimate for the budget)
+# a coalition of all but one, warm-started from the region's pairs: about this fraction
+# of the region's own pricing time (an estimate, to decide within a budget)
 LAST_STRATUM_COST = 0.3
 
 
@@ -85,7 +85,8 @@ def pool(inst: Instance, options: SolveOptions | None = None, *, samples: int | 
         tolerance = None if precision is None else precision * max(abs(gain), 1e-6)
         # the stratified estimator first prices the n coalitions of all but one, each
         # nearly as large as the region: when the budget cannot cover them, plain orders
-        last = LAST_STRATUM_COST * n * costs.solved[split.grand].seconds
+        workers = getattr(mapper, "n_workers", lambda: 1)() or 1
+        last = LAST_STRATUM_COST * n * costs.solved[split.grand].seconds / min(workers, n)
         if n >= 3 and (deadline is None or time.perf_counter() + last <= deadline):
             shares = shapley_stratified(n, costs.cost, samples or DEFAULT_SAMPLES, seed,
                                         costs.ensure, costs.ensure_chains,
