@@ -4,15 +4,18 @@ The screen's augmented instance (every candidate profile a placement, every feas
 in its pool) is the model of every re-solve: recruiting a profile opens its pairs and
 its beds, and nothing else changes. So a re-solve starts from the plan before, which
 stays a plan, and searches a neighbourhood of it with HiGHS on the engine's restricted
-model (`solve_milp`, started from that plan): every unit keeps its place except
+model (`solve_milp`): every unit keeps its place except
 
-- those the relaxation places otherwise than the plan (or fractionally),
-- those that gain by moving to the recruit at the relaxation's prices, and
+- those that gain most by moving to the recruit at the relaxation's prices, and
 - those that could take a bed they leave (the pairs of lowest reduced cost there);
 
 each unit set free may take its pairs of lowest reduced cost. Rounds repeat while the
-plan improves. A re-solve never returns a plan worse than the one before: its saving is
-a saving, and at least as much as claimed.
+plan improves. The plan a step of the greedy plan keeps is searched again (`settle`)
+with the relaxation that recruits it (the next step's), the units it places otherwise
+than the plan, or fractionally, set free too; so is the first allocation, before any
+saving is verified from it. A re-solve never returns a plan worse than the one before,
+so its saving is never negative; not proven, it is a lower bound (the plan found with
+the recruit is at least that much cheaper).
 
 Its bound (what no plan with the recruit can beat):
 
@@ -56,7 +59,6 @@ from .value import TOL, Relaxation
 FREE_PAIRS = 12  # pairs of lowest reduced cost open to each unit set free
 RECRUIT_UNITS = 4  # units that gain most at the recruit set free, per bed
 FILLERS = 3  # units set free per bed left, those of lowest reduced cost there
-RELAXED_TRIES = False
 ROUNDS = 4  # neighbourhood searches at most per re-solve
 PROOF_PAIRS = 20_000  # the largest model over every pair that could matter, to prove
 PROVEN_EPS = 0.005  # half a penny: a plan this close to its bound is optimal
@@ -327,7 +329,7 @@ class Resolver:
         `on`); `lp`: the relaxation with `on`."""
         step = self.of(on, lp)
         p = self.with_recruit(on, step, q)
-        pair = self.improve(p, self.pairs_of(current), self.recruits(step, q), RELAXED_TRIES)
+        pair = self.improve(p, self.pairs_of(current), self.recruits(step, q), False)
         pair, proven = self.prove(p, pair)
         bound = max(p.bound, self.removal_bound(current.bound, q))
         return self.outcome(pair, bound, proven)
