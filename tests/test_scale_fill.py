@@ -112,3 +112,26 @@ def test_tight_solve_on_the_transport_route_is_checked_and_bounded(
     assert result.bound <= optimum.objective + tol
     assert result.objective >= optimum.objective - tol
     assert result.objective <= 1.05 * optimum.objective
+
+
+def test_moving_single_children_to_room_keeps_every_rule_and_never_worsens(
+        tmp_path: Path) -> None:
+    """A plan of the greedy on each unit's two cheapest pairs: the spatial fill with the
+    single children re-placed by one flow (`moved_to_room`) keeps every rule, leaves no
+    room a waiting unit could take, and here is better than the fill alone."""
+    from optimiser.pipeline.fill import moved_to_room
+    from optimiser.pipeline.plans import greedy
+
+    inst = _tight(tmp_path, 8, authority="England")
+    full, pool = build_candidates(inst, limit=None)
+    assert pool is not None
+    spatial, _ = build_candidates(inst, limit=2, spatial=True)
+    assert spatial.space is not None
+    start = greedy(inst, spatial)
+    cands, best, _ = fill(inst, spatial, start, None)
+    _check_plan(inst, cands, best, full)
+    assert _room_left(inst, cands, best, full) == 0
+    again, plan = moved_to_room(inst, cands, best, spatial.space, None)
+    _check_plan(inst, again, plan, full)
+    assert _room_left(inst, again, plan, full) == 0
+    assert objective_of(inst, again, plan) < objective_of(inst, cands, best)

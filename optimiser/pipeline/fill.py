@@ -19,6 +19,8 @@ import time
 import numpy as np
 
 from ..candidates import Candidates, PairPool
+from ..flow import reflow_singles
+from ..forked import TooLate, call_by, can_fork
 from ..instance import Instance
 from ..spatial import SpatialPool
 from .plans import objective_of
@@ -144,9 +146,9 @@ def fill(inst: Instance, cands: Candidates, best: np.ndarray, pool: PairPool | N
     """The plan `best` (indices into `cands`) with unplaced units put in free beds.
     On the spatial route, after the evaluated pairs, every pair of the units still
     waiting with the placements that still have room (`pairs_at_room`, until `deadline`,
-    a time.perf_counter() value), taken greedily in one pass: maximal over every pair.
-    Returns the candidates with the pairs used added, the plan on them, and how many
-    units were placed (0: `cands` and `best` as given)."""
+    a time.perf_counter() value), taken greedily in one pass: maximal over every pair;
+    then `moved_to_room`. Returns the candidates with the pairs used added, the plan on
+    them, and how many more units are placed (0: `cands` and `best` as given)."""
     source: PairPool | SpatialPool | None = pool if pool is not None else cands.space
     if source is None or not len(cands):
         return cands, best, 0
@@ -155,16 +157,55 @@ def fill(inst: Instance, cands: Candidates, best: np.ndarray, pool: PairPool | N
     parts = fill_passes(inst, source, free, placed)
     space = cands.space if pool is None else None
     if space is not None:
-        waiting = ~placed & (inst.unit_unplaced > 0)
-        u, p, o, a = pairs_at_room(inst, space, waiting, free, deadline)
-        taken = greedy_fill(inst, free, u, p, o, a, placed)
-        if len(taken):
-            parts.append((u[taken], p[taken], o[taken], a[taken]))
-    if not parts:
+        parts += room_fill(inst, space, free, placed, deadline)
+    out, moved = cands, best
+    if parts:
+        u, p, o, a = (np.concatenate(x) for x in zip(*parts, strict=True))
+        out, moved, at = with_pairs(cands, best, inst.n_placements, u, p, o, a)
+        moved[u] = at
+    if space is not None and (deadline is None or time.perf_counter() < deadline):
+        out, moved = moved_to_room(inst, out, moved, space, deadline)
+    if out is cands or objective_of(inst, out, moved) >= objective_of(inst, cands, best):
         return cands, best, 0
-    u, p, o, a = (np.concatenate(x) for x in zip(*parts, strict=True))
-    out, moved, at = with_pairs(cands, best, inst.n_placements, u, p, o, a)
-    moved[u] = at
-    if objective_of(inst, out, moved) >= objective_of(inst, cands, best):
-        return cands, best, 0
-    return out, moved, len(u)
+    return out, moved, int((moved >= 0).sum() - (best >= 0).sum())
+
+
+def room_fill(inst: Instance, space: SpatialPool, free: np.ndarray, placed: np.ndarray,
+              deadline: float | None) -> list[tuple[np.ndarray, ...]]:
+    """The waiting units placed greedily on their pairs at the placements with room
+    (`free` and `placed` updated): the pairs taken, as one part."""
+    waiting = ~placed & (inst.unit_unplaced > 0)
+    u, p, o, a = pairs_at_room(inst, space, waiting, free, deadline)
+    taken = greedy_fill(inst, free, u, p, o, a, placed)
+    return [(u[taken], p[taken], o[taken], a[taken])] if len(taken) else []
+
+
+def moved_to_room(inst: Instance, cands: Candidates, best: np.ndarray, space: SpatialPool,
+                  deadline: float | None) -> tuple[Candidates, np.ndarray]:
+    """A placed single child may move to a bed no waiting unit can take and give its own
+    to one that can: the pairs of every unit at the placements with room join the
+    candidates, the single children are re-placed by one exact flow with the groups
+    where they are (`flow.reflow_singles`), and the waiting units fill the room that
+    leaves. Returns the candidates and the plan (as given when nothing is better, or
+    when the flow has not answered by `deadline`)."""
+    free = beds_free(inst, cands, best)
+    every = inst.unit_unplaced > 0
+    u, p, o, a = pairs_at_room(inst, space, every, free, deadline)
+    if not len(u):
+        return cands, best
+    wider, plan, _ = with_pairs(cands, best, inst.n_placements, u, p, o, a)
+    try:  # one flow, which nothing could stop in this process: by the deadline or not
+        plan = (reflow_singles(inst, wider, plan) if deadline is None or not can_fork()
+                else call_by(deadline, reflow_singles, inst, wider, plan))
+    except TooLate:
+        return cands, best
+    free = beds_free(inst, wider, plan)
+    placed = plan >= 0
+    parts = room_fill(inst, space, free, placed, deadline)
+    if parts:
+        u, p, o, a = parts[0]
+        wider, plan, at = with_pairs(wider, plan, inst.n_placements, u, p, o, a)
+        plan[u] = at
+    if objective_of(inst, wider, plan) >= objective_of(inst, cands, best):
+        return cands, best
+    return wider, plan
