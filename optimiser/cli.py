@@ -1,6 +1,8 @@
 """The `placement` command: a thin layer over the Python API.
 
-Exit codes: 0 success, 1 a check failed, 2 bad input (nothing written).
+Exit codes: 0 success, 1 a check failed, 2 bad input (nothing written), 4 `match`
+stopped by its time limit (a partial answer, marked incomplete, printed:
+`optimiser/match_stopped.py`).
 """
 
 from __future__ import annotations
@@ -188,10 +190,13 @@ MATCH_RESERVE = 0.3  # seconds kept back for ranking the referral itself and pri
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    """Rank placements for one referral (a child or a sibling group); exit 2 if unknown."""
+    """Rank placements for one referral (a child or a sibling group); exit 2 if unknown.
+    With a time limit, a watchdog prints what there is, marked incomplete, and exits 4
+    if the answer is not printed by the limit and its grace (the match module is imported
+    under its guard: on a busy machine its import alone takes a while)."""
     import json
 
-    from .match import Matcher, UnknownReferral
+    from .match_stopped import MatchGuard
 
     if args.top is not None and args.top < 1:
         print("error: --top must be at least 1", file=sys.stderr)
@@ -200,18 +205,29 @@ def cmd_match(args: argparse.Namespace) -> int:
         print("error: --time-limit must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
     deadline = _deadline(args)
-    inst = _load(args.instance, quiet=True, ofsted=args.ofsted)
-    matcher = Matcher(inst)
-    # the ranking without the cohort and the printing keep back a moment of their own
-    left = None if args.time_limit is None else max(
-        deadline.remaining() - MATCH_RESERVE - 20e-6 * inst.n_placements, 0.0)
-    try:
-        res = matcher.rank(args.child, group=args.group, top=args.top, cohort=args.cohort,
-                           no_approval=args.no_approval, time_limit=left)
-    except UnknownReferral as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(json.dumps(res.to_dict(), indent=1) if args.json else res.text())
+    armed = getattr(args, "own_process", False)  # the process is the command's to end
+    with MatchGuard(deadline, args.json, armed=armed) as guard:
+        from .match import Matcher, UnknownReferral
+
+        inst = _load(args.instance, quiet=True, ofsted=args.ofsted)
+        guard.placements = inst.n_placements
+        matcher = Matcher(inst)
+        # the ranking without the cohort and the printing keep back a moment of their own
+        left = None if args.time_limit is None else max(
+            deadline.remaining() - MATCH_RESERVE - 20e-6 * inst.n_placements, 0.0)
+        try:
+            guard.referral = matcher.referral(args.child, args.group)
+            res = matcher.rank(args.child, group=args.group, top=args.top,
+                               cohort=args.cohort, no_approval=args.no_approval,
+                               time_limit=left)
+        except UnknownReferral as e:
+            guard.claim()
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        guard.result = res
+        answer = json.dumps(res.to_dict(), indent=1) if args.json else res.text()
+        guard.claim()
+        print(answer)
     return EXIT_OK
 
 
@@ -227,7 +243,6 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
         tonight,
         write_plan,
     )
-    from .solver import stderr_progress
     from .timelimit import LastResort
     from .writer import write_output, write_seconds
 
@@ -264,6 +279,8 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
         result = guard.too_late(run, writing)
         if result is None:
+            from .solver import stderr_progress  # the solver's import: only to use it
+
             result = guard.final(reallocate(inst, opts,
                                             progress=None if args.quiet else stderr_progress,
                                             best=guard.best, run=run))
