@@ -42,7 +42,6 @@ ADD_PAIRS = 40  # the pairs a unit gains at most per pricing pass
 ROUNDS = 20  # pricing passes at most
 KEEP_PAIRS = 10  # held pairs a unit keeps from one pass to the next (besides those used)
 LP_GAP = 1e-4  # relative: the relaxation counts as solved when its bound is this close
-ROUND_PAIRS = 20  # the rounding's candidates: each unit's best pairs held at some pass
 
 
 @dataclass(frozen=True)
@@ -241,13 +240,9 @@ def _round(split: Split, sub: Instance, kids: np.ndarray, places: np.ndarray,
     new_p = np.full(inst.n_placements, -1, dtype=np.int64)
     new_p[places] = np.arange(len(places))
     first = inst.units.order[inst.units.start[:-1]]
-    # the rounding's candidates: the pairs of the last flow and each unit's
-    # `ROUND_PAIRS` best by reduced cost of those held at some pass (as good a plan as
-    # from all of them, in a fraction of the time)
-    ev = rel.ever
-    red = rp.objective[ev] + rp.use[ev] * rel.transport.pi[rp.placement[ev]]
-    h = np.union1d(ev[best_per_unit(rp.unit[ev].astype(np.int64), red, ROUND_PAIRS)],
-                   rel.held)
+    # the rounding's candidates: every pair held at some pass (on the region, half the
+    # gap of each unit's best 40 by reduced cost, for half as long again)
+    h = rel.ever
     x = np.zeros(len(h))
     x[np.searchsorted(h, rel.held)] = rel.transport.x
     u = sub.units.unit_of[new_c[first[rp.unit[h]]]]
