@@ -105,6 +105,9 @@ def run_one(size: str, config: str, work: Path, seed: int, workers: int,
         "voids": rl["voids"],
         "timings": {k: round(v, 2) for k, v in res.timings.items()},
         "pairs_in_model": res.stats.get("pairs_in_model"),
+        # the LP stage: its method, rounds and the Lagrangian bound over every pair
+        "lp_method": res.stats.get("lp_method"), "lp_rounds": res.stats.get("lp_rounds"),
+        "lagrangian_bound": res.stats.get("lagrangian_bound"),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         # the machine may be shared: CPU seconds of this process and the load around it
         "cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime

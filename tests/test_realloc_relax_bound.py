@@ -65,7 +65,7 @@ def full_lp(ctx: SolveContext, cands: Candidates) -> float:
 def bound_at(ctx: SolveContext, cands: Candidates, f: moves_relax.MovesFlow) -> float:
     """The Lagrangian bound over every pair at a flow's prices and moves price."""
     inst = ctx.inst
-    duals = Duals(f.pi, np.zeros(inst.n_placements), f.lam)
+    duals = Duals(f.pi, f.rho, f.lam)
     return price(inst, cands, ctx.pool, duals, None, per_unit=0, max_moves=ctx.max_moves,
                  forced=ctx.forced).lagrangian_bound
 
@@ -117,15 +117,20 @@ def test_every_moves_price_gives_a_valid_bound(tmp_path: Path, seed: int) -> Non
         lp = full_lp(ctx, cands)
         _, kept_lp, _ = lp_duals(inst, cands, ctx.max_moves, ctx.forced)
         top = moves_relax.moves_ceiling(inst, cands)
+        assert ctx.pool is not None
+        gain = moves_relax.resident_gain(inst, ctx.pool, ctx.forced)
         values = []
         for lam in (0.0, 0.01 * top, 0.1 * top, 0.3 * top, top, 3 * top):
-            f = moves_relax.moves_flow(inst, cands, lam, ctx.forced, ctx.max_moves)
+            for g in (None, gain):  # the departure rows priced or not
+                f = moves_relax.moves_flow(inst, cands, lam, ctx.forced, ctx.max_moves, g)
+                assert (f.rho >= 0).all() and (f.rho > 0).any() == (g is not None and lam > 0)
+                assert f.value <= kept_lp + 1e-6 * abs(kept_lp) + 1.0
+                assert bound_at(ctx, cands, f) <= lp + 1e-6 * abs(lp)
             values.append(f.value)
-            assert f.value <= kept_lp + 1e-6 * abs(kept_lp) + 1.0
-            assert bound_at(ctx, cands, f) <= lp + 1e-6 * abs(lp)
         # the search finds a price at least as good as those tried at its ends
         best, feasible = moves_relax.search_price(inst, cands, ctx.forced, ctx.max_moves,
-                                                  0.0, top, moves_relax.PRICE_SEARCH_FIRST)
+                                                  0.0, top, moves_relax.PRICE_SEARCH_FIRST,
+                                                  gain)
         assert best.value >= max(values[0], values[-2]) - 1e-9 * abs(best.value)
         # the blended solution keeps the moves limit
         x = moves_relax.blended_x(best, feasible, ctx.max_moves)

@@ -29,13 +29,14 @@ from .context import SolveContext
 from .lp import Duals, lp_duals
 from .plans import forced_pairs, subset
 from .pricing import Pricing, dive_pairs, line_search, merge, price
-from .rows import NO_CLIQUES, clique_cuts
+from .rows import NO_CLIQUES, clique_cuts, departure_coef
 
 log = logging.getLogger(__name__)
 
 # the flows price the departure rows (`departure_prices`): without them the flows'
 # bound stays far below the LP (a sibling group split over single vacancies)
 PRICE_DEPARTURES = True
+RHO_WHERE_BROKEN = True
 RHO_MARGIN = 1e-3  # of the moves price, kept below what makes residents indifferent
 # held pools above this many pairs take the moves route (`use_moves_flow`)
 MOVES_FLOW_PAIRS = 2_000_000
@@ -51,8 +52,8 @@ MOVES_FLOW_ROUNDS = 3
 MOVES_FLOW_SHARE = 0.35
 # the simplex rounds after the flows: none started past MOVES_NO_LP_SHARE of the
 # limit, none after the first past MOVES_LP_SHARE; pairs priced in per unit a round
-MOVES_LP_SHARE = 0.45
-MOVES_NO_LP_SHARE = 0.55
+MOVES_LP_SHARE = 0.55
+MOVES_NO_LP_SHARE = 0.6
 MOVES_LP_PRICE_PER_UNIT = 60
 # the simplex LP starts from each unit's this many best pairs by reduced cost (with the
 # flows' support and every stay pair)
@@ -151,6 +152,13 @@ def resident_gain(inst: Instance, pool: PairPool, forced: np.ndarray) -> np.ndar
     np.maximum.at(gain, cp[whole], np.nan_to_num(unit_gain[cu[whole]], nan=np.inf))
     gain[cp[~whole]] = np.inf
     return gain
+
+
+def departures_broken(inst: Instance, cands: Candidates, x: np.ndarray) -> np.ndarray:
+    """Per placement: the departure row is broken by `x` on `cands`."""
+    g = departure_coef(inst, cands.unit, cands.placement, cands.use)
+    lhs = np.bincount(cands.placement, weights=g * x, minlength=inst.n_placements)
+    return lhs > inst.residents + 1e-6
 
 
 def departure_prices(inst: Instance, gain: np.ndarray, lam: float) -> np.ndarray:
@@ -330,10 +338,20 @@ def flow_rounds(ctx: SolveContext, cands: Candidates, forced: np.ndarray
     rounds = 0
     deadline = time.perf_counter() + ctx.share(MOVES_FLOW_SHARE) - ctx.elapsed()
     gain = resident_gain(inst, pool, forced) if pool is not None and PRICE_DEPARTURES else None
+    # departures are priced only where a flow broke them: elsewhere a price would only
+    # make the residents cheap to displace (through the capacity rows)
+    broken = np.zeros(inst.n_placements, dtype=bool) if RHO_WHERE_BROKEN else inst.residents > 0
     while len(cands):
         t_round = ctx.elapsed()
+        if t_round > ctx.share(tp.no_lp_share):
+            # the candidate pass took half the time (a slow machine): no relaxation; the
+            # hints and the zero-dual bound keep to the limit
+            ctx.say("no time left for the flows: greedy start and the zero-dual bound")
+            break
         rounds += 1
-        best, feasible = search_price(inst, cands, forced, n_moves, lo, hi, steps, gain)
+        where = None if gain is None else np.where(broken, gain, np.inf)
+        best, feasible = search_price(inst, cands, forced, n_moves, lo, hi, steps, where)
+        broken |= departures_broken(inst, cands, best.x)
         at = Duals(best.pi, best.rho, best.lam)
         pr = price(inst, cands, pool, at, None, per_unit=per_unit, max_moves=n_moves,
                    forced=forced, deadline=deadline)
