@@ -86,10 +86,9 @@ class SolverParams:
     # so far, and the time is the last MIP's)
     dive_min_share: float = 0.0
     # a warm start within this relative gap of the LP bound is the incumbent without the
-    # LP's roundings (the flow rounding and the dive land about 0.2% above on an
-    # authority, a warm start from the optimum before one placement was appended a few
-    # thousandths of a percent)
-    warm_gap: float = 1e-4
+    # LP's roundings (the flow rounding lands about 0.2% above on an authority; the
+    # optimum before one placement was appended, about 0.01%)
+    warm_gap: float = 1e-3
     # the dive beside the root cuts runs at this niceness: on a busy machine the root
     # cuts (the proof's path) and this process come first, on an idle one it has a core
     dive_nice: int = 10

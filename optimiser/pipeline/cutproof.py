@@ -45,7 +45,9 @@ def start_root_cuts(ctx: SolveContext, relax: Relaxation) -> CutBound | None:
         return None
     assert pool is not None
     if ctx.opts.start_cuts is not None:
+        t = time.perf_counter()
         bound = carried_bound(ctx, relax, pool, ctx.opts.start_cuts)
+        ctx.timings["lp"] += time.perf_counter() - t  # pricing, as the LP stage's
         if bound is not None:
             return bound
     cands = relax.cands
@@ -225,9 +227,9 @@ def cut_search(inst: Instance, bound: CutBound, model: Candidates, pool: PairPoo
     ex = price(inst, cc, pool, duals_c, best_obj, per_unit=None)
     pairs = merge(cc, ex)
     red = reduced_costs(inst, pairs, duals_c, ex.best_option)
-    fx = CutFixing(inst, pairs, red, best_obj - lag_c, 1e-6 * max(1.0, abs(best_obj)))
+    fx = CutFixing(inst, pairs, red, best_obj - lag_c, proof_tol(best_obj))
     target = fx.target(tuning.cut_target_pairs)
-    final, min_excluded, hint = fx.model(target, place)
+    final, left_out, hint = fx.model(target, place)
     limit = max(tuning.fixing_factor * len(model), tuning.cut_proof_pairs)
     complete = len(final) <= limit
     if not complete:
@@ -235,33 +237,43 @@ def cut_search(inst: Instance, bound: CutBound, model: Candidates, pool: PairPoo
         # pairs for a proof in the time; search the search model's pairs it keeps, the
         # bound over all pairs stands as it is
         mkey = np.sort(model.unit * inst.n_placements + model.placement)
-        final, min_excluded, hint = fx.model(target, place, within=mkey)
+        final, left_out, hint = fx.model(target, place, within=mkey)
     say(f"cut proof: bound £{lag_c:,.2f} over all pairs; {len(final):,} pairs "
         + ("can still matter" if complete else "searched, of the more that could matter")
         + f" (gap £{fx.slack:,.2f}"
         + (f"; fixed at a reduced cost of £{target:,.2f})" if target < fx.slack else ")"))
-    chosen, optimal, mip_bound = race_milp(inst, final, deadline - time.perf_counter(), seeds,
-                                           cliques=cliques, hint=hint,
-                                           extra=(cuts.over(inst, final), cuts.rhs), gap=gap)
-    while complete and optimal and chosen is not None and target < fx.slack:
+
+    def last_mip(final: Candidates, hint: np.ndarray) -> tuple[np.ndarray | None, bool, float]:
+        return race_milp(inst, final, deadline - time.perf_counter(), seeds, cliques=cliques,
+                         hint=hint, extra=(cuts.over(inst, final), cuts.rhs), gap=gap)
+
+    chosen, optimal, mip_bound = last_mip(final, hint)
+    while True:
+        z = objective_of(inst, final, chosen) if chosen is not None else np.inf
+        min_excluded = fx.excluded(left_out, min(z, best_obj))
         # the target's model: proven if its optimum is within what the pairs left out
         # cost at least; else that optimum is a plan, and fixing against it keeps more
-        z = objective_of(inst, final, chosen)
-        if lag_c + min_excluded >= z - fx.tol or deadline - time.perf_counter() < min_final:
+        if (not (complete and optimal and chosen is not None and target < fx.slack)
+                or lag_c + min_excluded >= z - proof_tol(z)
+                or deadline - time.perf_counter() < min_final):
             break
-        fx = CutFixing(inst, pairs, red, z - lag_c, fx.tol)
-        wider = fx.model(fx.slack + fx.tol, unit_placement(final, chosen))
+        assert chosen is not None
+        wider_fx = CutFixing(inst, pairs, red, z - lag_c, fx.tol)
+        wider = wider_fx.model(wider_fx.slack + fx.tol, unit_placement(final, chosen))
         if len(wider[0]) > limit:
             break
         say(f"cut proof: the target's optimum £{z:,.2f} is above what it proves; "
-            f"{len(wider[0]):,} pairs within its gap £{fx.slack:,.2f}")
-        target, best_obj = fx.slack + fx.tol, z
-        final, min_excluded, hint = wider
-        chosen, optimal, mip_bound = race_milp(
-            inst, final, deadline - time.perf_counter(), seeds, cliques=cliques, hint=hint,
-            extra=(cuts.over(inst, final), cuts.rhs), gap=gap)
+            f"{len(wider[0]):,} pairs within its gap £{wider_fx.slack:,.2f}")
+        fx, target, best_obj = wider_fx, wider_fx.slack + fx.tol, z
+        final, left_out, hint = wider
+        chosen, optimal, mip_bound = last_mip(final, hint)
     return CutProof(final, chosen, optimal, mip_bound, lag_c, min_excluded, hint,
                      best_obj, cuts, rounds, complete)
+
+
+def proof_tol(objective: float) -> float:
+    """The tolerance `search.outcome` allows a proof at a plan of this objective."""
+    return 1e-6 * max(1.0, abs(objective))
 
 
 @dataclass(frozen=True)
@@ -286,9 +298,8 @@ class CutFixing:
     def model(self, target: float, place: np.ndarray, within: np.ndarray | None = None
               ) -> tuple[Candidates, float, np.ndarray]:
         """The pairs of reduced cost at most `target` (and the plan `place`'s, per unit;
-        with `within`, sorted pair keys, only those among them), what a pair left out
-        costs over the bound at least (less the proof's tolerance), and the plan as
-        indices into the pairs kept."""
+        with `within`, sorted pair keys, only those among them), the least reduced cost
+        left out, and the plan as indices into the pairs kept."""
         inst, pairs, red = self.inst, self.pairs, self.red
         m = inst.n_placements
         key = pairs.unit * m + pairs.placement
@@ -298,11 +309,17 @@ class CutFixing:
         if within is not None:
             keep &= np.isin(key, within)
         keep = with_musts(inst, pairs, keep, at, None)
-        # less the tolerance a proof allows (`search.outcome`): a pair left out just
-        # above a target must not pass for one above the plan
-        left_out = float(red[~keep].min()) - self.tol if (~keep).any() else np.inf
+        left_out = float(red[~keep].min()) if (~keep).any() else np.inf
         final = subset(pairs, keep)
         fkey = key[keep]
         hint = np.full(inst.units.n, -1, dtype=np.int64)
         hint[placed] = np.searchsorted(fkey, placed * m + place[placed])
-        return final, min(left_out, self.slack - self.tol), hint
+        return final, left_out, hint
+
+    def excluded(self, left_out: float, best: float) -> float:
+        """What any plan using a pair left out costs over the bound at least, as
+        `search.outcome` reads it at a plan of objective `best`: the least reduced cost
+        left out (`left_out`) less the tolerance it allows there, so that a pair just
+        above a target never passes for one above the plan; and the pool's pairs never
+        priced in, at least the gap less the tolerance of `price`."""
+        return min(left_out - proof_tol(best), self.slack - self.tol)
