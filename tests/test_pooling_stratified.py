@@ -158,3 +158,14 @@ def test_pool_by_bracket_sampled_is_efficient_with_the_last_stratum(tmp_path: Pa
     assert all(full & ~(1 << i) in res.costs.solved for i in range(4))
     assert res.share_lo is not None and res.share_hi is not None
     assert (res.share_lo <= sh.share + 1e-6).all() and (sh.share <= res.share_hi + 1e-6).all()
+
+
+def test_pool_without_budget_for_the_last_stratum_samples_plain_orders(
+        tmp_path: Path) -> None:
+    inst = small_region(tmp_path / "r", 4, 36, children=60, beds_per_child=0.5)
+    res = pool(inst, OPTS, method="bracket", samples=4, budget=1e-3)
+    sh = res.shares
+    assert sh.forms is None and sh.samples == 2  # one antithetic pair, always drawn
+    assert sh.allocated.sum() == pytest.approx(sh.pooled, rel=1e-9)
+    full = res.split.grand
+    assert not all(full & ~(1 << i) in res.costs.solved for i in range(4))

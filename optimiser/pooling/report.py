@@ -157,6 +157,7 @@ def figures(result: Pooling, table: pd.DataFrame) -> dict[str, Any]:
         "alone_total": float(sh.alone.sum()), "pooled": sh.pooled, "gain": sh.gain,
         "pooled_proven_optimal": result.costs.proven(result.split.grand),
         "shapley": {"exact": sh.exact, "samples": sh.samples,
+                    "stratified": sh.forms is not None,
                     "coalitions_solved": len(result.costs.solved),
                     "coalitions_proven_optimal": proven,
                     "largest_coalition_gap": worst_gap,
@@ -176,7 +177,11 @@ def figures(result: Pooling, table: pd.DataFrame) -> dict[str, Any]:
 def markdown(result: Pooling, table: pd.DataFrame, instance: str) -> str:
     sh, chk = result.shares, result.check
     how = "exact (every coalition solved)" if sh.exact else (
-        f"estimated from {sh.samples} random orders of joining (± one standard error shown)")
+        f"estimated from {sh.samples} random orders of joining (± one standard error shown)"
+        if sh.forms is None else
+        f"stratified by the position of joining: first (alone) and last (after everyone "
+        f"else) exactly, the positions between from {sh.samples} random orders (± one "
+        f"standard error shown)")
     lines = [f"# What pooling gains: {instance}", "",
              f"{len(result.split.names)} authorities. The cost of a group of authorities is "
              "the weekly objective of the placement rules (pounds a week: placement cost, "
