@@ -130,3 +130,20 @@ def test_carried_cuts_are_certified_again_not_trusted(authority: Path, plain: fl
     assert res.status == "optimal"
     assert res.objective == pytest.approx(plain, abs=0.005)
     assert res.stats["cut_proof_bound"] <= plain + 1e-6
+
+
+def test_a_warm_start_near_the_lp_bound_skips_the_roundings(authority: Path,
+                                                          plain: float) -> None:
+    """A warm start at the optimum is within `warm_gap` of the LP bound: no LP rounding
+    (flow rounding, dive) can beat it, so none runs; the optimum is the same, proven.
+    With `warm_gap` 0 the roundings run as without a start."""
+    inst = load_instance(authority)
+    base = solve(inst, SolveOptions(**OPTS))  # type: ignore[arg-type]
+    for gap, skipped in ((1e-3, True), (0.0, False)):
+        said: list[str] = []
+        res = solve(inst, SolveOptions(start=base.assignment,
+                                       tuning=SolverParams(warm_gap=gap), **OPTS),  # type: ignore[arg-type]
+                    progress=said.append)
+        assert ("warm start near the LP bound: no roundings" in said) == skipped
+        assert res.status == "optimal"
+        assert res.objective == pytest.approx(plain, abs=0.005)
