@@ -8,18 +8,18 @@ stopped by its time limit (a partial answer, marked incomplete, printed:
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
 import time
 from typing import TYPE_CHECKING
 
-from .instance import Instance, InstanceError
-
 if TYPE_CHECKING:
     import pandas as pd
 
     from .deadline import Deadline
+    from .instance import Instance
     from .solver import Result
     from .timelimit import LastResort
 
@@ -27,10 +27,14 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _load(path: str, quiet: bool = False, policy: str | None = None,
-          ofsted: str | None = None) -> Instance:
+          ofsted: str | None = None, own_process: bool = False) -> Instance:
+    """The instance, read: a program run's start-up is then over, and Python's cyclic
+    garbage collector, which `main` paused for it, runs again."""
     from .reader import load_instance
 
     inst = load_instance(path, policy_file=policy, ofsted=ofsted)
+    if own_process:
+        gc.enable()
     if not quiet:
         for w in inst.warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -50,6 +54,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.pool:
         from .pooling.cli import solve_pool
 
+        if getattr(args, "own_process", False):
+            gc.enable()  # paused by `main`: the pool reads its instance its own way
         return solve_pool(args)
     deadline = _deadline(args)
 
@@ -61,7 +67,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     armed = getattr(args, "own_process", False)  # the process is the command's to end
     with LastResort(deadline, write_late, args.seed, armed=armed) as guard:
         t0 = time.perf_counter()
-        inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
+        inst = _load(args.instance, args.quiet, args.policy, args.ofsted,
+                     getattr(args, "own_process", False))
         t_load = time.perf_counter() - t0
         writing = write_seconds(inst)
         if not args.quiet:
@@ -209,7 +216,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     with MatchGuard(deadline, args.json, armed=armed) as guard:
         from .match import Matcher, UnknownReferral
 
-        inst = _load(args.instance, quiet=True, ofsted=args.ofsted)
+        inst = _load(args.instance, quiet=True, ofsted=args.ofsted,
+                     own_process=getattr(args, "own_process", False))
         guard.placements = inst.n_placements
         matcher = Matcher(inst)
         # the ranking without the cohort and the printing keep back a moment of their own
@@ -263,7 +271,8 @@ def cmd_reallocate(args: argparse.Namespace) -> int:
 
     armed = getattr(args, "own_process", False)  # the process is the command's to end
     with LastResort(deadline, write_late, args.seed, armed=armed) as guard:
-        inst = _load(args.instance, args.quiet, args.policy, args.ofsted)
+        inst = _load(args.instance, args.quiet, args.policy, args.ofsted,
+                     getattr(args, "own_process", False))
         writing = 2 * write_seconds(inst)  # the moves, voids and chains besides the report
         opts = ReallocOptions(
             max_moves=args.max_moves, min_saving=args.min_saving, date=day,
@@ -518,6 +527,11 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
 
 
 TIMED = ("solve", "reallocate", "match", "plan-capacity")  # commands with a time limit
+# the commands that read their instance first (`_load`): in a program run their start-up,
+# the imports and the reading, makes hundreds of thousands of objects that all stay, so
+# Python's cyclic garbage collector is paused until the instance is read: it would only
+# walk over them, again and again, finding nothing to free
+READ_FIRST = ("solve", "reallocate", "match")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -528,6 +542,20 @@ def main(argv: list[str] | None = None) -> int:
 
     started = process_started() if argv is None else time.perf_counter()
     words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
+    paused = argv is None and bool(words) and words[0] in READ_FIRST
+    if paused:
+        gc.disable()  # until the instance is read (`_load`), or the command ends
+    try:
+        return _run(argv, started, words)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _run(argv: list[str] | None, started: float, words: list[str]) -> int:
+    """`main`'s command, parsed and run."""
+    from .instance import InstanceError
+
     args = build_parser(full=not words or words[0] not in CORE_COMMANDS).parse_args(argv)
     args.started, args.own_process = started, argv is None
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
