@@ -170,15 +170,17 @@ def recruitment(folder: str, extender: Extender, result: Result, frame: pd.DataF
     screen = Screen(aug, pool, inst.n_placements, tuple(profiles),
                     allocation_pairs(aug, pool, result.assignment))
     lp = screen.relax([], server)
+    clock["screen"] = time.perf_counter() - t
     say(f"relaxation: £{lp.value:,.2f}/week over {len(pool):,} pairs "
         f"({len(profiles)} candidate profiles)")
     check = verifier(folder, screen, settings)
     # the allocation searched again at the screen's prices first, so that no saving
     # verified from it is in part the allocation's own improvement
+    t = time.perf_counter()
     base = check.settle((), base, lp)
+    clock["settle"] = time.perf_counter() - t
     if base.objective < result.objective:
         say(f"allocation improved at the screen's prices: £{base.objective:,.2f}/week")
-    clock["screen"] = time.perf_counter() - t
     t = time.perf_counter()
     recs, known = recommend(screen, lp, base, settings.recommendations, check)
     clock["recommend"] = time.perf_counter() - t
