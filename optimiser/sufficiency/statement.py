@@ -160,7 +160,8 @@ def paragraphs(a: Analysis) -> list[str]:
             out.append("Some of these solves stopped before proving the best allocation "
                        "(plan.csv, columns verified_is and status): their savings are "
                        "lower bounds, those of the allocations found, and may grow when "
-                       "solved longer (--time-limit, --resolve-time-limit).")
+                       "solved longer (--time-limit for the first solve; --full-resolves "
+                       "with a longer --resolve-time-limit for each step).")
         first = a.plan[0]
         out.append(f"First: {first.profile.describe()}, at about "
                    f"{money(first.profile.weekly_cost)} a week a child.")
