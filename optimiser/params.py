@@ -86,12 +86,15 @@ class SolverParams:
     # so far, and the time is the last MIP's)
     dive_min_share: float = 0.0
     # a warm start within this relative gap of the LP bound is the incumbent without the
-    # LP's roundings (the flow rounding lands about 0.2% above on an authority; the
-    # optimum before one placement was appended, about 0.01%)
-    warm_gap: float = 1e-3
-    # the dive beside the root cuts runs at this niceness: on a busy machine the root
-    # cuts (the proof's path) and this process come first, on an idle one it has a core
-    dive_nice: int = 10
+    # LP's roundings (the flow rounding lands about 0.2% above on an authority, the LP a
+    # few thousandths of a percent below the optimum). Not wider: a start one placement
+    # old can be 0.01% above the new optimum, and the dive from it then finds a better
+    # plan for a run that ends before its proof
+    warm_gap: float = 1e-4
+    # the dive beside the root cuts runs at this niceness (0: as the others). Niced, the
+    # root cuts (the proof's path) come first on a busy machine, but the dive then finds
+    # little, and it is the plan of a run that ends before its proof
+    dive_nice: int = 0
     # CP-SAT route's LP dive: min(cpsat_dive_seconds, cpsat_dive_share x limit)
     cpsat_dive_seconds: float = 5.0
     cpsat_dive_share: float = 0.15
