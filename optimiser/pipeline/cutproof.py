@@ -40,16 +40,19 @@ def start_root_cuts(ctx: SolveContext, relax: Relaxation) -> CutBound | None:
               and len(pool) > tp.fixing_pairs and ctx.opts.hint and tp.cut_proof
               and cut_proof_applies(inst, ctx.forced, ctx.max_moves))
     if not (wanted and np.isfinite(relax.lag) and not relax.transport
-            and ctx.elapsed() + tp.harvest_vs_lp * ctx.timings["lp"]
-            < ctx.share(tp.harvest_share)):
+            and ctx.elapsed() < ctx.share(tp.harvest_share)):
         return None
     assert pool is not None
     if ctx.opts.start_cuts is not None:
+        # certifying and pricing carried cuts takes a few LP rounds, not a root node
         t = time.perf_counter()
         bound = carried_bound(ctx, relax, pool, ctx.opts.start_cuts)
         ctx.timings["lp"] += time.perf_counter() - t  # pricing, as the LP stage's
         if bound is not None:
             return bound
+    if (ctx.elapsed() + tp.harvest_vs_lp * ctx.timings["lp"]
+            >= ctx.share(tp.harvest_share)):
+        return None
     cands = relax.cands
     h_cands = (cands if relax.pricing is None else subset(cands, dive_pairs(
         inst, cands, relax.duals, relax.pricing.best_option, relax.lp_x,
