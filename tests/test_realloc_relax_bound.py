@@ -23,7 +23,7 @@ from optimiser.generate import generate
 from optimiser.instance import Instance
 from optimiser.pipeline import moves_relax, setup
 from optimiser.pipeline.context import SolveContext
-from optimiser.pipeline.lp import Duals, lp_duals
+from optimiser.pipeline.lp import lp_duals
 from optimiser.pipeline.pricing import price
 from optimiser.pipeline.types import SolveOptions
 from optimiser.reallocate import ReallocOptions, tonight
@@ -64,10 +64,9 @@ def full_lp(ctx: SolveContext, cands: Candidates) -> float:
 
 def bound_at(ctx: SolveContext, cands: Candidates, f: moves_relax.MovesFlow) -> float:
     """The Lagrangian bound over every pair at a flow's prices and moves price."""
-    inst = ctx.inst
-    duals = Duals(f.pi, f.rho, f.lam)
-    return price(inst, cands, ctx.pool, duals, None, per_unit=0, max_moves=ctx.max_moves,
-                 forced=ctx.forced).lagrangian_bound
+    assert f.duals.mu == f.lam and np.array_equal(f.duals.pi, f.pi)
+    return price(ctx.inst, cands, ctx.pool, f.duals, None, per_unit=0,
+                 max_moves=ctx.max_moves, forced=ctx.forced).lagrangian_bound
 
 
 def moves_bind(inst: Instance, cands: Candidates, ctx: SolveContext) -> bool:
@@ -115,7 +114,7 @@ def test_every_moves_price_gives_a_valid_bound(tmp_path: Path, seed: int) -> Non
         assert ctx.max_moves is not None
         assert moves_bind(inst, cands, ctx)
         lp = full_lp(ctx, cands)
-        _, kept_lp, _ = lp_duals(inst, cands, ctx.max_moves, ctx.forced)
+        kept_duals, kept_lp, _ = lp_duals(inst, cands, ctx.max_moves, ctx.forced)
         top = moves_relax.moves_ceiling(inst, cands)
         assert ctx.pool is not None
         gain = moves_relax.resident_gain(inst, ctx.pool, ctx.forced)
@@ -127,6 +126,11 @@ def test_every_moves_price_gives_a_valid_bound(tmp_path: Path, seed: int) -> Non
                 assert f.value <= kept_lp + 1e-6 * abs(kept_lp) + 1.0
                 assert bound_at(ctx, cands, f) <= lp + 1e-6 * abs(lp)
             values.append(f.value)
+            # the LP's other multipliers (departures, cuts) with the flow's capacity prices
+            f = moves_relax.moves_flow(inst, cands, lam, ctx.forced, ctx.max_moves,
+                                       template=kept_duals)
+            assert f.value <= kept_lp + 1e-6 * abs(kept_lp) + 1.0
+            assert bound_at(ctx, cands, f) <= lp + 1e-6 * abs(lp)
         # the search finds a price at least as good as those tried at its ends
         best, feasible = moves_relax.search_price(inst, cands, ctx.forced, ctx.max_moves,
                                                   0.0, top, moves_relax.PRICE_SEARCH_FIRST,

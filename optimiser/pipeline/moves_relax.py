@@ -43,13 +43,13 @@ MOVES_FLOW_PAIRS = 2_000_000
 # flows per search of the moves price in the first round, and in later rounds (warm
 # from the last round's price, the search starts from the bracket WARM_BRACKET x it);
 # a search ends when its bracket is this narrow (relative): the LP's value is flat there
-PRICE_SEARCH_FIRST = 7
-PRICE_SEARCH_WARM = 6
+PRICE_SEARCH_FIRST = 4
+PRICE_SEARCH_WARM = 5
 WARM_BRACKET = (0.7, 1.4)
 PRICE_TOLERANCE = 5e-3
 # flow rounds: at most this many, none ending past this share of the time limit
 MOVES_FLOW_ROUNDS = 3
-MOVES_FLOW_SHARE = 0.35
+MOVES_FLOW_SHARE = 0.4
 # the simplex rounds after the flows: none started past MOVES_NO_LP_SHARE of the
 # limit, none after the first past MOVES_LP_SHARE; pairs priced in per unit a round
 MOVES_LP_SHARE = 0.55
@@ -70,6 +70,7 @@ class MovesFlow:
     value: float  # the restricted LP with the moves row relaxed at `lam`, in £
     moves: float  # the moves row's left-hand side at the flow's solution
     x: np.ndarray  # per kept pair, its share
+    duals: Duals  # every multiplier: the flow's capacity prices, `lam`, the rows' prices
 
 
 def must_place(inst: Instance, forced: np.ndarray) -> np.ndarray:
@@ -81,7 +82,8 @@ def must_place(inst: Instance, forced: np.ndarray) -> np.ndarray:
 
 
 def moves_flow(inst: Instance, cands: Candidates, lam: float, forced: np.ndarray,
-               max_moves: int, gain: np.ndarray | None = None) -> MovesFlow:
+               max_moves: int, gain: np.ndarray | None = None,
+               template: Duals | None = None) -> MovesFlow:
     """The restricted LP at moves price `lam`, as one min-cost flow over `cands`.
 
     Pinned units take their pair and its beds before the flow. A unit that must be placed
@@ -90,12 +92,17 @@ def moves_flow(inst: Instance, cands: Candidates, lam: float, forced: np.ndarray
     `lam * placed` is taken out of its options (pair `c + lam * moves - lam * placed`,
     unplaced `U`), which leaves the flow's solution as it is. With `gain`
     (`resident_gain`), the departure rows are priced too (`departure_prices`), each pair
-    paying `rho_p` times its departure coefficient."""
+    paying `rho_p` times its departure coefficient. With `template` (an LP's multipliers),
+    every relaxed row but capacity is priced as there (departures, cuts), and the flow
+    gives the capacity prices that go with them over all of `cands`."""
     units = inst.units
-    rho = (np.zeros(inst.n_placements) if gain is None
-           else departure_prices(inst, gain, lam))
-    charge = Duals(np.zeros(inst.n_placements), rho, lam).pair_price(
-        inst, cands.unit, cands.placement, cands.use)
+    zero = np.zeros(inst.n_placements)
+    if template is not None:
+        rows = replace(template, pi=zero, mu=lam)
+    else:
+        rows = Duals(zero, zero if gain is None else departure_prices(inst, gain, lam), lam)
+    rho = rows.rho
+    charge = rows.pair_price(inst, cands.unit, cands.placement, cands.use)
     must = must_place(inst, forced) & ~forced
     pin = forced_pairs(inst, cands, forced)
     active = ~forced
@@ -115,7 +122,7 @@ def moves_flow(inst: Instance, cands: Candidates, lam: float, forced: np.ndarray
                   + moved[pin].sum())
     value = (tr.value + big * float(must.sum()) + lam * float(placed[active].sum())
              + float((cands.objective + charge)[pin].sum()) - lam * max_moves
-             - float((rho * inst.residents).sum()))
+             - float((rho * inst.residents).sum()) - rows.gamma_rhs)
     x = tr.x.copy()
     x[pin] = 1.0
     # a placement the flow cannot reach (its beds all pinned) has an unbounded distance
@@ -125,7 +132,7 @@ def moves_flow(inst: Instance, cands: Candidates, lam: float, forced: np.ndarray
     pi = np.where(cap > 0, np.minimum(tr.pi, moves_ceiling(inst, cands) + lam), 0.0)
     log.debug("flow at %.2f over %d pairs: %.2fs, moves %.1f", lam, len(cands),
               time.perf_counter() - t0, moves)
-    return MovesFlow(lam, pi, rho, value, moves, x)
+    return MovesFlow(lam, pi, rho, value, moves, x, replace(rows, pi=pi))
 
 
 def resident_gain(inst: Instance, pool: PairPool, forced: np.ndarray) -> np.ndarray:
@@ -255,10 +262,29 @@ def moves_rounds(ctx: SolveContext, cands: Candidates
     start = subset(cands, keep)
     ctx.say(f"moves route: the LP with every row from {len(start):,} pairs")
     best = Bound(lag, duals, pricing)
-    s_cands, best, s_x, s_rounds, cliques = lp_rounds(ctx, start, forced, best)
+    s_cands, best, s_x, s_rounds, cliques = lp_rounds(ctx, start, cands, forced, best)
     if s_x is None and not np.isfinite(best.lag):
         return cands, lag, duals, pricing, lp_x, rounds, NO_CLIQUES
     return s_cands, best.lag, best.duals, best.pricing, s_x, rounds + s_rounds, cliques
+
+
+def repriced(ctx: SolveContext, wide: Candidates, forced: np.ndarray, duals: Duals,
+             best: Bound) -> Bound:
+    """The LP's multipliers with the capacity prices of one flow over `wide` (the flows'
+    pairs and all priced in since) under the LP's other multipliers: a restricted LP's
+    capacity duals over-price the beds its few pairs compete for; the flow's see every
+    pair kept. The better of this bound and `best`."""
+    assert ctx.max_moves is not None
+    f = moves_flow(ctx.inst, wide, duals.mu, forced, ctx.max_moves, template=duals)
+    m = price(ctx.inst, wide, ctx.pool, f.duals, None, per_unit=0,
+              max_moves=ctx.max_moves, forced=forced)
+    ctx.say(f"moves route: the LP's multipliers with a flow's capacity prices: bound "
+            f"£{m.lagrangian_bound:,.2f}")
+    if m.lagrangian_bound <= best.lag or best.pricing is None:
+        return best
+    return Bound(m.lagrangian_bound, f.duals, replace(
+        m, add_unit=best.pricing.add_unit, add_placement=best.pricing.add_placement,
+        add_objective=best.pricing.add_objective, add_use=best.pricing.add_use))
 
 
 @dataclass(frozen=True)
@@ -270,8 +296,8 @@ class Bound:
     pricing: Pricing | None
 
 
-def lp_rounds(ctx: SolveContext, cands: Candidates, forced: np.ndarray, best: Bound
-              ) -> tuple[Candidates, Bound, np.ndarray | None, int, np.ndarray]:
+def lp_rounds(ctx: SolveContext, cands: Candidates, wide: Candidates, forced: np.ndarray,
+              best: Bound) -> tuple[Candidates, Bound, np.ndarray | None, int, np.ndarray]:
     """Simplex rounds (the LP with every row over `cands`, a pricing pass over the pool),
     each with a line search from the best multipliers so far (the flows' at first: a
     restricted LP's duals over-price the beds its few pairs compete for). Stops when the
@@ -305,6 +331,9 @@ def lp_rounds(ctx: SolveContext, cands: Candidates, forced: np.ndarray, best: Bo
                                      add_objective=pr.add_objective, add_use=pr.add_use))
         if pr.lagrangian_bound >= best.lag:
             best = Bound(pr.lagrangian_bound, duals_r, pr)
+        wide = merge(wide, pr)
+        if lp_val - best.lag > 1e-4 * abs(lp_val) and ctx.elapsed() < ctx.share(MOVES_LP_SHARE):
+            best = repriced(ctx, wide, forced, duals_r, best)
         lp_x = x_r
         ctx.say(f"moves route LP round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
                 f"£{pr.lagrangian_bound:,.2f} (line search £{lag_t:,.2f}, best "
@@ -352,7 +381,7 @@ def flow_rounds(ctx: SolveContext, cands: Candidates, forced: np.ndarray
         where = None if gain is None else np.where(broken, gain, np.inf)
         best, feasible = search_price(inst, cands, forced, n_moves, lo, hi, steps, where)
         broken |= departures_broken(inst, cands, best.x)
-        at = Duals(best.pi, best.rho, best.lam)
+        at = best.duals
         pr = price(inst, cands, pool, at, None, per_unit=per_unit, max_moves=n_moves,
                    forced=forced, deadline=deadline)
         if pr.lagrangian_bound >= lag:
