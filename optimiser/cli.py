@@ -437,7 +437,9 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
                     help="rank by the whole waiting list's optimum (what the bed costs others)")
     mt.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                     help="end within this many seconds of starting (with --cohort, the "
-                         "cohort's prices are then those found in time; default: no limit)")
+                         "cohort's prices are then those found in time; an answer not "
+                         "printed by the limit plus max(2 s, 5%%) is printed as it stands, "
+                         "marked incomplete, exit 4; default: no limit)")
     mt.add_argument("--no-approval", action="store_true",
                     help="only placements that need no reg. 11 approval (in area, or no "
                          "authority given)")
