@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from .categories import EARTH_RADIUS_KM, FaithMatch, Rating
 from .instance import Instance
@@ -282,6 +281,8 @@ class BlockPlan:
     def __init__(self, inst: Instance):
         self.inst = inst
         units = inst.units
+        from scipy.spatial import cKDTree
+
         self.tree = cKDTree(_unit_vectors(inst.lat, inst.lon)) if inst.n_placements else None
         self.cap = inst.capacity
         child_maxd = inst.max_distance_km

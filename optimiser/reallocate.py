@@ -28,9 +28,10 @@ from .explain import feasible_placements, void_reason, void_reasons
 from .instance import PREVIOUS_UNKNOWN, Instance
 from .interest import MOVE_REASON_WORDS, move_reasons
 from .objective import faith_mismatched, pair_distances, pair_terms
+from .pipeline.types import BestPlan, Result, SolveOptions
 from .rules import Rule
 from .safe_text import restore
-from .solver import BestPlan, Result, SolveOptions, Status, solve
+from .status import Status
 from .statusquo import (
     occupied,
     spec_terms,
@@ -116,6 +117,8 @@ def reallocate(inst: Instance, opts: ReallocOptions,
     # a 1e-5 LP tolerance (£100 on £10m) saves column-generation rounds for the MIP
     so = SolveOptions(time_limit=opts.time_limit, started=opts.started, seed=opts.seed,
                       workers=opts.workers, backend=opts.backend, lp_tolerance=1e-5)
+    from .solver import solve
+
     return solve(run, so, progress=progress, best=best)
 
 

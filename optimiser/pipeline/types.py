@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..candidates import Candidates
-from ..cutpool import CarriedCuts
 from ..instance import Instance
 from ..params import SolverParams
 from ..status import Status
+
+if TYPE_CHECKING:
+    from ..cutpool import CarriedCuts
 
 BACKENDS = ("auto", "cpsat", "highs", "cbc")  # MIP solver of the restricted model
 
