@@ -81,7 +81,11 @@ def test_a_plan_with_no_room_left_is_returned_as_given(tmp_path: Path) -> None:
     assert n == 0 and again is cands and best2 is best
 
 
-def test_fill_on_the_spatial_route_reaches_every_placement_with_room(tmp_path: Path) -> None:
+@pytest.mark.parametrize("room_pairs", [30_000_000, 200])
+def test_fill_on_the_spatial_route_reaches_every_placement_with_room(
+        tmp_path: Path, room_pairs: int) -> None:
+    """Evaluated directly (few placements with room), or first by opening the cells with
+    room near each unit (many: `room_pairs` small), then directly."""
     inst = _tight(tmp_path, 6, authority="England")
     full, pool = build_candidates(inst, limit=None)
     assert pool is not None
@@ -89,7 +93,7 @@ def test_fill_on_the_spatial_route_reaches_every_placement_with_room(tmp_path: P
     assert none is None and spatial.space is not None
     floor = spatial.space.floor_lb.copy()
     empty = np.full(inst.units.n, -1, dtype=np.int64)
-    cands, best, n = fill(inst, spatial, empty, None)
+    cands, best, n = fill(inst, spatial, empty, None, room_pairs=room_pairs)
     assert n > 0
     _check_plan(inst, cands, best, full)
     assert _room_left(inst, cands, best, full) == 0  # every placement with room was seen

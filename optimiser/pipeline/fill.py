@@ -29,6 +29,11 @@ from .pricing import best_per_unit
 FILL_PER_UNIT = 8  # pairs per unplaced unit a fill pass looks at (re-chosen each pass)
 FILL_PASSES = 4  # passes: a unit whose pairs were all taken looks again at what is left
 ROOM_ELEMENTS = 3_000_000  # unit x placement pairs evaluated at once at the beds left
+# unit x placement pairs at the beds left evaluated directly at most (beyond, while room
+# is plentiful, the spatial search towards the cells with room does it for less)
+ROOM_PAIRS = 30_000_000
+FILL_CELLS = 4  # cells with room a unit's spatial search may open (lowest bound first)
+FULL = 1e12  # the price of a full placement in the search for cells with room
 
 
 def beds_free(inst: Instance, cands: Candidates, best: np.ndarray) -> np.ndarray:
@@ -68,6 +73,43 @@ def greedy_fill(inst: Instance, free: np.ndarray, u: np.ndarray, p: np.ndarray,
         free[place] -= need
         taken.append(i)
     return np.asarray(taken, dtype=np.int64)
+
+
+def grow_towards_room(inst: Instance, space: SpatialPool, waiting: np.ndarray,
+                      free: np.ndarray, cells: int, deadline: float | None) -> int:
+    """Evaluate, for each waiting unit, the `cells` cells with room nearest by the
+    spatial bound (a full placement priced out of the cell's floor by fit). The pool's
+    floor under the column-generation prices is put back: it is what the bound reads.
+    Returns how many blocks were evaluated."""
+    floor_lb = space.floor_lb.copy()
+    pi = np.where(free > 0, 0.0, FULL)
+    threshold = np.where(waiting, inst.unit_unplaced.astype(float), -np.inf)
+    n = space.grow(pi, threshold, max_cells=cells, deadline=deadline, only=waiting)
+    space.floor_lb = floor_lb
+    return n
+
+
+def grown_fill(inst: Instance, space: SpatialPool, free: np.ndarray, placed: np.ndarray,
+               deadline: float | None, room_pairs: int = ROOM_PAIRS
+               ) -> list[tuple[np.ndarray, ...]]:
+    """Rounds of opening, for each waiting unit, the cells with room nearest by the
+    spatial bound (twice as many a round) and filling, until a round places nobody, the
+    direct pass would be small enough (`room_pairs`) or `deadline` passes: the pairs
+    taken (`free` and `placed` updated)."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    cells = FILL_CELLS
+    while deadline is None or time.perf_counter() < deadline:
+        waiting = ~placed & (inst.unit_unplaced > 0)
+        if int(waiting.sum()) * int((free > 0).sum()) <= room_pairs:
+            break
+        if not grow_towards_room(inst, space, waiting, free, cells, deadline):
+            break
+        more = fill_passes(inst, space, free, placed)
+        if not more:
+            break
+        parts += more
+        cells *= 2
+    return parts
 
 
 def pairs_at_room(inst: Instance, space: SpatialPool, waiting: np.ndarray,
@@ -142,12 +184,14 @@ def fill_passes(inst: Instance, source: PairPool | SpatialPool, free: np.ndarray
 
 
 def fill(inst: Instance, cands: Candidates, best: np.ndarray, pool: PairPool | None,
-         deadline: float | None = None) -> tuple[Candidates, np.ndarray, int]:
+         deadline: float | None = None, room_pairs: int = ROOM_PAIRS
+         ) -> tuple[Candidates, np.ndarray, int]:
     """The plan `best` (indices into `cands`) with unplaced units put in free beds.
-    On the spatial route, after the evaluated pairs, every pair of the units still
-    waiting with the placements that still have room (`pairs_at_room`, until `deadline`,
-    a time.perf_counter() value), taken greedily in one pass: maximal over every pair;
-    then `moved_to_room`. Returns the candidates with the pairs used added, the plan on
+    On the spatial route, after the evaluated pairs, the cells with room near each
+    waiting unit while room is plentiful (`grown_fill`), then every pair of the units
+    still waiting with the placements that still have room (`pairs_at_room`, until
+    `deadline`, a time.perf_counter() value), taken greedily in one pass: maximal over
+    every pair; then `moved_to_room`. Returns the candidates with the pairs used added, the plan on
     them, and how many more units are placed (0: `cands` and `best` as given)."""
     source: PairPool | SpatialPool | None = pool if pool is not None else cands.space
     if source is None or not len(cands):
@@ -157,31 +201,37 @@ def fill(inst: Instance, cands: Candidates, best: np.ndarray, pool: PairPool | N
     parts = fill_passes(inst, source, free, placed)
     space = cands.space if pool is None else None
     if space is not None:
-        parts += room_fill(inst, space, free, placed, deadline)
+        parts += grown_fill(inst, space, free, placed, deadline, room_pairs)
+        parts += room_fill(inst, space, free, placed, deadline, room_pairs)
     out, moved = cands, best
     if parts:
         u, p, o, a = (np.concatenate(x) for x in zip(*parts, strict=True))
         out, moved, at = with_pairs(cands, best, inst.n_placements, u, p, o, a)
         moved[u] = at
     if space is not None and (deadline is None or time.perf_counter() < deadline):
-        out, moved = moved_to_room(inst, out, moved, space, deadline)
+        out, moved = moved_to_room(inst, out, moved, space, deadline, room_pairs)
     if out is cands or objective_of(inst, out, moved) >= objective_of(inst, cands, best):
         return cands, best, 0
     return out, moved, int((moved >= 0).sum() - (best >= 0).sum())
 
 
 def room_fill(inst: Instance, space: SpatialPool, free: np.ndarray, placed: np.ndarray,
-              deadline: float | None) -> list[tuple[np.ndarray, ...]]:
+              deadline: float | None, room_pairs: int = ROOM_PAIRS
+              ) -> list[tuple[np.ndarray, ...]]:
     """The waiting units placed greedily on their pairs at the placements with room
-    (`free` and `placed` updated): the pairs taken, as one part."""
+    (`free` and `placed` updated): the pairs taken, as one part (none when there are
+    more than `room_pairs` to evaluate)."""
     waiting = ~placed & (inst.unit_unplaced > 0)
+    if int(waiting.sum()) * int((free > 0).sum()) > room_pairs:
+        return []
     u, p, o, a = pairs_at_room(inst, space, waiting, free, deadline)
     taken = greedy_fill(inst, free, u, p, o, a, placed)
     return [(u[taken], p[taken], o[taken], a[taken])] if len(taken) else []
 
 
 def moved_to_room(inst: Instance, cands: Candidates, best: np.ndarray, space: SpatialPool,
-                  deadline: float | None) -> tuple[Candidates, np.ndarray]:
+                  deadline: float | None, room_pairs: int = ROOM_PAIRS
+                  ) -> tuple[Candidates, np.ndarray]:
     """A placed single child may move to a bed no waiting unit can take and give its own
     to one that can: the pairs of every unit at the placements with room join the
     candidates, the single children are re-placed by one exact flow with the groups
@@ -190,6 +240,8 @@ def moved_to_room(inst: Instance, cands: Candidates, best: np.ndarray, space: Sp
     when the flow has not answered by `deadline`)."""
     free = beds_free(inst, cands, best)
     every = inst.unit_unplaced > 0
+    if int(every.sum()) * int((free > 0).sum()) > room_pairs:
+        return cands, best
     u, p, o, a = pairs_at_room(inst, space, every, free, deadline)
     if not len(u):
         return cands, best
@@ -201,7 +253,7 @@ def moved_to_room(inst: Instance, cands: Candidates, best: np.ndarray, space: Sp
         return cands, best
     free = beds_free(inst, wider, plan)
     placed = plan >= 0
-    parts = room_fill(inst, space, free, placed, deadline)
+    parts = room_fill(inst, space, free, placed, deadline, room_pairs)
     if parts:
         u, p, o, a = parts[0]
         wider, plan, at = with_pairs(wider, plan, inst.n_placements, u, p, o, a)
