@@ -396,7 +396,10 @@ def flow_rounds(ctx: SolveContext, cands: Candidates, forced: np.ndarray
         # the pairs priced in stay, even after the last round: the LP rounds start there
         lp_x = merged_x(cands, pr, lp_x)
         cands = merge(cands, pr)
-        if (ctx.elapsed() + round_s > ctx.share(MOVES_FLOW_SHARE)
+        # the first round's flows see each unit's cheapest pairs only: a second is
+        # worth more than an early start of the LP rounds, while it ends by their start
+        late = ctx.share(MOVES_FLOW_SHARE if rounds >= 2 else MOVES_NO_LP_SHARE)
+        if (ctx.elapsed() + round_s > late
                 or rounds >= MOVES_FLOW_ROUNDS or rounds >= opts.max_pricing_rounds * 4):
             break
         # the next search starts near this price: new pairs move it, but not far
