@@ -32,6 +32,8 @@ ROOM_ELEMENTS = 3_000_000  # unit x placement pairs evaluated at once at the bed
 # unit x placement pairs at the beds left evaluated directly at most (beyond, while room
 # is plentiful, the spatial search towards the cells with room does it for less)
 ROOM_PAIRS = 30_000_000
+# single child x placement pairs at the beds left evaluated at most for their moves
+MOVE_PAIRS = 150_000_000
 FILL_CELLS = 4  # cells with room a unit's spatial search may open (lowest bound first)
 FULL = 1e12  # the price of a full placement in the search for cells with room
 
@@ -93,8 +95,8 @@ def grown_fill(inst: Instance, space: SpatialPool, free: np.ndarray, placed: np.
                deadline: float | None, room_pairs: int = ROOM_PAIRS
                ) -> list[tuple[np.ndarray, ...]]:
     """Rounds of opening, for each waiting unit, the cells with room nearest by the
-    spatial bound (twice as many a round) and filling, until a round places nobody, the
-    direct pass would be small enough (`room_pairs`) or `deadline` passes: the pairs
+    spatial bound (twice as many a round) and filling, until no cell is left to open,
+    the direct pass would be small enough (`room_pairs`) or `deadline` passes: the pairs
     taken (`free` and `placed` updated)."""
     parts: list[tuple[np.ndarray, ...]] = []
     cells = FILL_CELLS
@@ -103,11 +105,12 @@ def grown_fill(inst: Instance, space: SpatialPool, free: np.ndarray, placed: np.
         if int(waiting.sum()) * int((free > 0).sum()) <= room_pairs:
             break
         if not grow_towards_room(inst, space, waiting, free, cells, deadline):
+            # every cell with room a waiting unit fits is evaluated: passes until none
+            # places anyone leave no waiting unit with a pair at a placement with room
+            while more := fill_passes(inst, space, free, placed):
+                parts += more
             break
-        more = fill_passes(inst, space, free, placed)
-        if not more:
-            break
-        parts += more
+        parts += fill_passes(inst, space, free, placed)
         cells *= 2
     return parts
 
@@ -233,16 +236,18 @@ def moved_to_room(inst: Instance, cands: Candidates, best: np.ndarray, space: Sp
                   deadline: float | None, room_pairs: int = ROOM_PAIRS
                   ) -> tuple[Candidates, np.ndarray]:
     """A placed single child may move to a bed no waiting unit can take and give its own
-    to one that can: the pairs of every unit at the placements with room join the
-    candidates, the single children are re-placed by one exact flow with the groups
-    where they are (`flow.reflow_singles`), and the waiting units fill the room that
-    leaves. Returns the candidates and the plan (as given when nothing is better, or
-    when the flow has not answered by `deadline`)."""
+    to one that can: the pairs of every single child at the placements with room join
+    the candidates (at most `MOVE_PAIRS` evaluated), the single children are re-placed
+    by one exact flow with the groups where they are (`flow.reflow_singles`), and the
+    waiting units fill the room that leaves (as in `fill`). Returns the candidates and
+    the plan (as given when nothing is better, or when the flow has not answered by
+    `deadline`)."""
     free = beds_free(inst, cands, best)
-    every = inst.unit_unplaced > 0
-    if int(every.sum()) * int((free > 0).sum()) > room_pairs:
+    units = inst.units
+    single = (units.size == 1) & ~units.solo & (inst.unit_unplaced > 0)
+    if int(single.sum()) * int((free > 0).sum()) > max(room_pairs, MOVE_PAIRS):
         return cands, best
-    u, p, o, a = pairs_at_room(inst, space, every, free, deadline)
+    u, p, o, a = pairs_at_room(inst, space, single, free, deadline)
     if not len(u):
         return cands, best
     wider, plan, _ = with_pairs(cands, best, inst.n_placements, u, p, o, a)
@@ -253,9 +258,10 @@ def moved_to_room(inst: Instance, cands: Candidates, best: np.ndarray, space: Sp
         return cands, best
     free = beds_free(inst, wider, plan)
     placed = plan >= 0
-    parts = room_fill(inst, space, free, placed, deadline, room_pairs)
+    parts = grown_fill(inst, space, free, placed, deadline, room_pairs)
+    parts += room_fill(inst, space, free, placed, deadline, room_pairs)
     if parts:
-        u, p, o, a = parts[0]
+        u, p, o, a = (np.concatenate(x) for x in zip(*parts, strict=True))
         wider, plan, at = with_pairs(wider, plan, inst.n_placements, u, p, o, a)
         plan[u] = at
     if objective_of(inst, wider, plan) >= objective_of(inst, cands, best):
