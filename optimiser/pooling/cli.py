@@ -106,10 +106,10 @@ def add_parser(sub: Any) -> None:
                         "authorities, 200 orders above)")
     p.add_argument("--method", choices=("solve", "bracket"), default="solve",
                    help="how a coalition is priced: solve (the engine's full solve, "
-                        "default) or bracket (for regional scale: a plan rounded from the "
-                        "transportation relaxation and a lower bound over every pair, in "
-                        "seconds; each coalition's gap reported, and the range of shares "
-                        "it allows)")
+                        "default) or bracket (for regional scale: the transportation "
+                        "relaxation over every pair, to 0.01%% whatever --time-limit, its "
+                        "Lagrangian bound and a plan rounded from it; each coalition's gap "
+                        "reported, and the range of shares it allows)")
     p.add_argument("--precision", type=float, default=None,
                    help="sampling: stop once every share's standard error is at most this "
                         "fraction of the gain (e.g. 0.01)")
