@@ -36,6 +36,7 @@ from typing import Protocol
 import numpy as np
 
 from ..candidates import Candidates
+from ..cutpool import CarriedCuts
 from ..instance import Instance
 from ..lpserver import LpServer
 from ..solver import Result, SolveOptions, solve
@@ -56,6 +57,8 @@ class Outcome:
     assignment: np.ndarray | None = field(default=None, repr=False, compare=False)
     # what no plan of the same instance costs less than (-inf: none known)
     bound: float = field(default=-np.inf, compare=False)
+    # the solve's certified cuts (None: none): the next re-solve certifies them again
+    cuts: CarriedCuts | None = field(default=None, repr=False, compare=False)
 
     @property
     def proven(self) -> bool:
@@ -68,15 +71,18 @@ def outcome(result: Result) -> Outcome:
     return Outcome(objective=float(result.objective), status=str(Status(result.status).value),
                    placed=int(placed.sum()),
                    total_weekly_cost=float(inst.weekly_cost[a[placed]].sum()),
-                   assignment=np.asarray(a, dtype=np.int64), bound=float(result.bound))
+                   assignment=np.asarray(a, dtype=np.int64), bound=float(result.bound),
+                   cuts=result.cuts)
 
 
 def resolve(folder: str, profiles: tuple[Profile, ...], options: SolveOptions,
-            start: np.ndarray | None = None) -> Outcome:
+            start: np.ndarray | None = None,
+            start_cuts: CarriedCuts | None = None) -> Outcome:
     """Solve the instance of `folder` with `profiles` added, by the whole engine, from
     `start` (an allocation of the instance with fewer of the profiles: theirs come first
-    and in order, so its indices stay valid)."""
-    return outcome(solve(Extender(folder).instance(profiles), replace(options, start=start)))
+    and in order, so its indices stay valid) and the cuts of its solve (`start_cuts`)."""
+    return outcome(solve(Extender(folder).instance(profiles),
+                         replace(options, start=start, start_cuts=start_cuts)))
 
 
 def exact(before: Outcome, after: Outcome, gap: float = 0.0) -> bool:
@@ -191,7 +197,7 @@ class EngineVerifier:
 
     def add(self, on: Sequence[int], q: int, current: Outcome, lp: Relaxation) -> Outcome:
         chosen = tuple(self.profiles[j] for j in [*on, q])
-        return resolve(self.folder, chosen, self.options, current.assignment)
+        return resolve(self.folder, chosen, self.options, current.assignment, current.cuts)
 
     def settle(self, on: Sequence[int], chosen: Outcome, lp: Relaxation) -> Outcome:
         return chosen

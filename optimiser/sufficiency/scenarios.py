@@ -44,7 +44,9 @@ def scenario_savings(folder: str, scenario: Scenario, profiles: tuple[Profile, .
     """One scenario: the objective without and each profile's saving (a worker's task)."""
     ext = Extender(folder)
     base = solve(ext.instance((), scenario.children), options)
-    warm = replace(options, start=base.assignment)  # each profile's placement is appended
+    # each profile's placement is appended: the base's plan and its certified cuts (each
+    # certified again on the new instance) start the re-solve
+    warm = replace(options, start=base.assignment, start_cuts=base.cuts)
     savings = [base.objective - solve(ext.instance((p,), scenario.children), warm).objective
                for p in profiles]
     return {"scenario": scenario.name, "children": scenario.n_children,
