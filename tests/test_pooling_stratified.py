@@ -144,8 +144,14 @@ def test_a_chain_prices_each_coalition_as_alone(tmp_path: Path) -> None:
         alone = solve_coalition(split, s.mask, OPTS)
         assert s.bound <= alone.objective + 1e-6 <= s.objective + 1e-6
     costs = CoalitionCosts(split, OPTS, method="bracket")
+    assert costs.warm(7) is None
+    costs.ensure([15])
+    assert costs.warm(7) is costs.solved[15].held  # from the region, kept to its own
     costs.ensure_chains([list(masks), [2, 6]])
     assert set(costs.solved) == {1, 2, 3, 6, 7, 15}
+    assert costs.warm(5) is costs.solved[1].held or costs.warm(5) is costs.solved[7].held
+    assert costs.warm(13) is costs.solved[15].held  # one member apart, not two (1)
+    assert costs.warm(10) is costs.solved[2].held  # one member apart, not two (15)
 
 
 def test_pool_by_bracket_sampled_is_efficient_with_the_last_stratum(tmp_path: Path) -> None:

@@ -178,12 +178,14 @@ class CoalitionCosts:
         self._cover = {0: True}
 
     def warm(self, mask: int) -> np.ndarray | None:
-        """The pairs the largest solved coalition inside `mask` held, if any."""
-        inside = [t for t, s in self.solved.items()
-                  if t & ~mask == 0 and s.held is not None]
-        if not inside:
+        """The pairs held by the solved coalition nearest `mask` that contains it or lies
+        inside it (fewest members apart), if any: the relaxation keeps those of them
+        that are `mask`'s own."""
+        near = [t for t, s in self.solved.items()
+                if s.held is not None and (t & ~mask == 0 or mask & ~t == 0)]
+        if not near:
             return None
-        return self.solved[max(inside, key=lambda t: bin(t).count("1"))].held
+        return self.solved[min(near, key=lambda t: bin(t ^ mask).count("1"))].held
 
     def options_for(self, mask: int) -> SolveOptions:
         """The solve options of coalition `mask`: the time limit grows with its children,

@@ -270,7 +270,8 @@ def shapley_stratified(n: int, cost: CostFn, samples: int, seed: int,
     if n < 3:
         return shapley_exact(n, cost, prefetch)
     full = (1 << n) - 1
-    prefetch([*(1 << i for i in range(n)), full, *(full & ~(1 << i) for i in range(n))])
+    prefetch([*(1 << i for i in range(n)), full])
+    chains([[full & ~(1 << i)] for i in range(n)])  # each warm-started from the region
     perms = orders(n, samples, seed)
     step = max(2, batch + batch % 2)
     used, last = 0, 0.0
