@@ -21,6 +21,7 @@ from ..params import SolverParams
 from .classprices import class_bound
 from .context import SolveContext
 from .lp import Duals, lp_duals
+from .moves_relax import moves_rounds, use_moves_flow
 from .pricing import Pricing, lifted, line_search, merge, price
 from .rows import NO_CLIQUES, clique_cuts
 
@@ -217,6 +218,10 @@ def column_generation(ctx: SolveContext, cands: Candidates) -> Relaxation:
     if transport:
         cands, lag, duals, pricing, lp_x, rounds = transport_rounds(ctx, cands, pool)
         cliques = NO_CLIQUES
+    elif use_moves_flow(inst, pool, ctx.max_moves):
+        # a moves limit on a regional pool: flows at a moves price bring in the pairs
+        # (moves_relax.py), simplex rounds with every row finish the LP
+        cands, lag, duals, pricing, lp_x, rounds, cliques = moves_rounds(ctx, cands)
     else:
         cands, lag, duals, pricing, lp_x, rounds, cliques = simplex_rounds(ctx, cands)
     ctx.timings["lp"] = time.perf_counter() - t
@@ -282,7 +287,9 @@ def simplex_rounds(ctx: SolveContext, cands: Candidates
                  if inst.units.n <= tp.clique_units and np.isfinite(lp_val) else NO_CLIQUES)
         if len(new_q):
             ctx.say(f"LP round {rounds}: {len(new_q)} clique cuts added")
-        if (((len(pr.add_unit) == 0 or converged) and not len(new_q))
+        # once converged, the clique cuts still found move the LP by pence; the cut
+        # proof's root finds them
+        if ((converged or (len(pr.add_unit) == 0 and not len(new_q)))
                 or ctx.elapsed() > ctx.share(tp.lp_share)
                 or rounds >= opts.max_pricing_rounds * 4):
             break
