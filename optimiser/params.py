@@ -75,6 +75,22 @@ class SolverParams:
     transport_round_pairs: int = 60
     transport_round_total: int = 1_000_000
 
+    # --- re-allocation with a moves limit at regional scale (pipeline/moves_relax.py) ---------
+    # held pools above this many pairs take the moves route: flows at a moves price, then
+    # simplex rounds with every row
+    moves_flow_pairs: int = 2_000_000
+    # flow rounds: at most this many, none ending past this share of the limit
+    moves_flow_rounds: int = 3
+    moves_flow_share: float = 0.4
+    # the simplex rounds after the flows: none started past moves_no_lp_share of the
+    # limit, none after the first past moves_lp_share; pairs priced in per unit a round
+    moves_lp_share: float = 0.55
+    moves_no_lp_share: float = 0.6
+    moves_lp_price_per_unit: int = 60
+    # the simplex LP starts from each unit's this many best pairs by reduced cost (with
+    # the flows' support and every stay pair)
+    moves_simplex_pairs: int = 8
+
     # --- hints (incumbent before fixing) ------------------------------------------------------
     # HiGHS dive: on each unit's this many best pairs by reduced cost (and the LP's, and
     # staying)

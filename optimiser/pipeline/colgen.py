@@ -218,7 +218,7 @@ def column_generation(ctx: SolveContext, cands: Candidates) -> Relaxation:
     if transport:
         cands, lag, duals, pricing, lp_x, rounds = transport_rounds(ctx, cands, pool)
         cliques = NO_CLIQUES
-    elif use_moves_flow(inst, pool, ctx.max_moves):
+    elif use_moves_flow(pool, ctx.max_moves, tp):
         # a moves limit on a regional pool: flows at a moves price bring in the pairs
         # (moves_relax.py), simplex rounds with every row finish the LP
         cands, lag, duals, pricing, lp_x, rounds, cliques = moves_rounds(ctx, cands)

@@ -25,6 +25,7 @@ import numpy as np
 from .. import flow
 from ..candidates import Candidates, PairPool, unit_slices
 from ..instance import Instance
+from ..params import SolverParams
 from .context import SolveContext
 from .lp import Duals, lp_duals
 from .plans import forced_pairs, subset
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 PRICE_DEPARTURES = True
 RHO_WHERE_BROKEN = True
 RHO_MARGIN = 1e-3  # of the moves price, kept below what makes residents indifferent
-# held pools above this many pairs take the moves route (`use_moves_flow`)
-MOVES_FLOW_PAIRS = 2_000_000
 # flows per search of the moves price in the first round, and in later rounds (warm
 # from the last round's price, the search starts from the bracket WARM_BRACKET x it);
 # a search ends when its bracket is this narrow (relative): the LP's value is flat there
@@ -47,17 +46,7 @@ PRICE_SEARCH_FIRST = 4
 PRICE_SEARCH_WARM = 5
 WARM_BRACKET = (0.7, 1.4)
 PRICE_TOLERANCE = 5e-3
-# flow rounds: at most this many, none ending past this share of the time limit
-MOVES_FLOW_ROUNDS = 3
-MOVES_FLOW_SHARE = 0.4
-# the simplex rounds after the flows: none started past MOVES_NO_LP_SHARE of the
-# limit, none after the first past MOVES_LP_SHARE; pairs priced in per unit a round
-MOVES_LP_SHARE = 0.55
-MOVES_NO_LP_SHARE = 0.6
-MOVES_LP_PRICE_PER_UNIT = 60
-# the simplex LP starts from each unit's this many best pairs by reduced cost (with the
-# flows' support and every stay pair)
-MOVES_SIMPLEX_PAIRS = 8
+# the route's size and its time shares are SolverParams' moves_* fields
 
 
 @dataclass(frozen=True)
@@ -237,10 +226,11 @@ def blended_x(best: MovesFlow, feasible: MovesFlow | None, max_moves: int) -> np
     return (1.0 - t) * best.x + t * feasible.x
 
 
-def use_moves_flow(inst: Instance, pool: PairPool | None, max_moves: int | None) -> bool:
+def use_moves_flow(pool: PairPool | None, max_moves: int | None,
+                   tuning: SolverParams) -> bool:
     """The moves route: a moves limit on a held pool too large for simplex rounds to
     reach the LP over every pair in time."""
-    return max_moves is not None and pool is not None and len(pool) > MOVES_FLOW_PAIRS
+    return max_moves is not None and pool is not None and len(pool) > tuning.moves_flow_pairs
 
 
 def moves_rounds(ctx: SolveContext, cands: Candidates
@@ -255,9 +245,9 @@ def moves_rounds(ctx: SolveContext, cands: Candidates
     inst, pool = ctx.inst, ctx.pool
     forced = ctx.forced if len(ctx.forced) else np.zeros(inst.units.n, dtype=bool)
     cands, lag, duals, pricing, lp_x, rounds = flow_rounds(ctx, cands, forced)
-    if pricing is None or pool is None or ctx.elapsed() > ctx.share(MOVES_NO_LP_SHARE):
+    if pricing is None or pool is None or ctx.elapsed() > ctx.share(ctx.tuning.moves_no_lp_share):
         return cands, lag, duals, pricing, lp_x, rounds, NO_CLIQUES
-    keep = dive_pairs(inst, cands, duals, pricing.best_option, lp_x, MOVES_SIMPLEX_PAIRS)
+    keep = dive_pairs(inst, cands, duals, pricing.best_option, lp_x, ctx.tuning.moves_simplex_pairs)
     keep[forced_pairs(inst, cands, forced)] = True
     start = subset(cands, keep)
     ctx.say(f"moves route: the LP with every row from {len(start):,} pairs")
@@ -301,7 +291,7 @@ def lp_rounds(ctx: SolveContext, cands: Candidates, wide: Candidates, forced: np
     """Simplex rounds (the LP with every row over `cands`, a pricing pass over the pool),
     each with a line search from the best multipliers so far (the flows' at first: a
     restricted LP's duals over-price the beds its few pairs compete for). Stops when the
-    LP meets the bound, or past `MOVES_LP_SHARE` of the limit. Returns (cands, the best
+    LP meets the bound, or past `moves_lp_share` of the limit. Returns (cands, the best
     bound, the last LP's x when current, rounds, clique cuts)."""
     inst, opts, tp, pool = ctx.inst, ctx.opts, ctx.tuning, ctx.pool
     assert pool is not None
@@ -309,7 +299,7 @@ def lp_rounds(ctx: SolveContext, cands: Candidates, wide: Candidates, forced: np
     lp_x: np.ndarray | None = None
     cliques, rounds = NO_CLIQUES, 0
     while len(cands):
-        budget = ctx.share(MOVES_LP_SHARE) - ctx.elapsed()
+        budget = ctx.share(tp.moves_lp_share) - ctx.elapsed()
         if rounds and budget <= 0:
             break
         rounds += 1
@@ -318,7 +308,7 @@ def lp_rounds(ctx: SolveContext, cands: Candidates, wide: Candidates, forced: np
                                         cliques=cliques, server=ctx.server)
         if not np.isfinite(lp_val):
             break
-        pr = price(inst, cands, pool, duals_r, None, per_unit=MOVES_LP_PRICE_PER_UNIT,
+        pr = price(inst, cands, pool, duals_r, None, per_unit=tp.moves_lp_price_per_unit,
                    max_moves=max_moves, forced=forced)
         lag_t = -np.inf
         if lp_val - max(pr.lagrangian_bound, best.lag) > 1e-4 * abs(lp_val):
@@ -332,7 +322,7 @@ def lp_rounds(ctx: SolveContext, cands: Candidates, wide: Candidates, forced: np
         if pr.lagrangian_bound >= best.lag:
             best = Bound(pr.lagrangian_bound, duals_r, pr)
         wide = merge(wide, pr)
-        if lp_val - best.lag > 1e-4 * abs(lp_val) and ctx.elapsed() < ctx.share(MOVES_LP_SHARE):
+        if lp_val - best.lag > 1e-4 * abs(lp_val) and ctx.elapsed() < ctx.share(tp.moves_lp_share):
             best = repriced(ctx, wide, forced, duals_r, best)
         lp_x = x_r
         ctx.say(f"moves route LP round {rounds}: LP £{lp_val:,.2f}, bound over all pairs "
@@ -342,7 +332,7 @@ def lp_rounds(ctx: SolveContext, cands: Candidates, wide: Candidates, forced: np
         new_q = (clique_cuts(inst, cands, x_r, cliques, tp.cliques_per_round)
                  if inst.units.n <= tp.clique_units else NO_CLIQUES)
         if (((len(pr.add_unit) == 0 or converged) and not len(new_q))
-                or ctx.elapsed() > ctx.share(MOVES_LP_SHARE)
+                or ctx.elapsed() > ctx.share(tp.moves_lp_share)
                 or rounds >= opts.max_pricing_rounds * 4):
             break
         cliques = np.concatenate([cliques, new_q])
@@ -365,7 +355,7 @@ def flow_rounds(ctx: SolveContext, cands: Candidates, forced: np.ndarray
                    min(tp.transport_round_pairs, tp.transport_round_total // max(inst.units.n, 1)))
     lo, hi, steps = 0.0, moves_ceiling(inst, cands), PRICE_SEARCH_FIRST
     rounds = 0
-    deadline = time.perf_counter() + ctx.share(MOVES_FLOW_SHARE) - ctx.elapsed()
+    deadline = time.perf_counter() + ctx.share(tp.moves_flow_share) - ctx.elapsed()
     gain = resident_gain(inst, pool, forced) if pool is not None and PRICE_DEPARTURES else None
     # departures are priced only where a flow broke them: elsewhere a price would only
     # make the residents cheap to displace (through the capacity rows)
@@ -398,9 +388,9 @@ def flow_rounds(ctx: SolveContext, cands: Candidates, forced: np.ndarray
         cands = merge(cands, pr)
         # the first round's flows see each unit's cheapest pairs only: a second is
         # worth more than an early start of the LP rounds, while it ends by their start
-        late = ctx.share(MOVES_FLOW_SHARE if rounds >= 2 else MOVES_NO_LP_SHARE)
+        late = ctx.share(tp.moves_flow_share if rounds >= 2 else tp.moves_no_lp_share)
         if (ctx.elapsed() + round_s > late
-                or rounds >= MOVES_FLOW_ROUNDS or rounds >= opts.max_pricing_rounds * 4):
+                or rounds >= tp.moves_flow_rounds or rounds >= opts.max_pricing_rounds * 4):
             break
         # the next search starts near this price: new pairs move it, but not far
         lo, hi, steps = WARM_BRACKET[0] * best.lam, max(WARM_BRACKET[1] * best.lam, 1.0), \
