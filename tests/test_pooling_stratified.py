@@ -175,3 +175,21 @@ def test_pool_without_budget_for_the_last_stratum_samples_plain_orders(
     assert sh.allocated.sum() == pytest.approx(sh.pooled, rel=1e-9)
     full = res.split.grand
     assert not all(full & ~(1 << i) in res.costs.solved for i in range(4))
+
+
+def test_one_antithetic_pair_has_a_finite_conservative_error() -> None:
+    n = 5
+    c = _game(n, 4)
+    two = shapley_stratified(n, c.__getitem__, 2, 0, lambda _: None, lambda _: None)
+    assert two.orders is not None
+    _, middle = stratified_forms(n, two.orders)
+    inner = middle.any(axis=0)
+    assert np.isfinite(two.stderr[inner]).all() and (two.stderr[inner] > 0).all()
+    assert np.isinf(two.stderr[~inner]).all()
+    exact = shapley_exact(n, c.__getitem__)
+    without = efficient(stratified_forms(n, two.orders)[0], (1 << n) - 1,
+                        np.where(inner, 1.0, 1.0))  # the residual spread on everyone
+    x = np.array([sum(a * c[m] for m, a in f.items()) for f in without])
+    # the middle mass the two end players lack goes to them, not to everyone
+    assert np.abs(two.allocated - exact.allocated)[~inner].sum() \
+        < np.abs(x - exact.allocated)[~inner].sum()

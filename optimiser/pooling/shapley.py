@@ -239,9 +239,14 @@ def efficient(forms: list[dict[int, float]], full: int, weight: np.ndarray
               ) -> list[dict[int, float]]:
     """The forms corrected so that the costs borne add up to c(N) exactly: the residual
     c(N) - sum x_i shared in proportion to `weight` (the shares' variances: the least
-    squares correction, which moves the least certain shares most)."""
-    w = weight / weight.sum() if np.isfinite(weight).all() and weight.sum() > 0 \
-        else np.full(len(forms), 1.0 / len(forms))
+    squares correction, which moves the least certain shares most; a share with no
+    middle draw, of unknown variance, takes it all with the others unknown)."""
+    inf = ~np.isfinite(weight)
+    if inf.any():  # the limit as their variances grow: all of it on those unknown
+        w = inf / inf.sum()
+    else:
+        w = weight / weight.sum() if weight.sum() > 0 else np.full(len(forms),
+                                                                   1.0 / len(forms))
     residual: dict[int, float] = {full: 1.0}
     for f in forms:
         for m, a in f.items():
@@ -297,8 +302,8 @@ def shapley_stratified(n: int, cost: CostFn, samples: int, seed: int,
 def stratified_error(n: int, perms: np.ndarray, cost: CostFn) -> np.ndarray:
     """Standard error of each stratified share (`shapley_stratified`): (n - 2) / n times
     that of the mean of its middle draws, an antithetic pair counted as one draw (an
-    order and its reverse put a player in the middle both or neither); infinite with
-    fewer than two such draws."""
+    order and its reverse put a player in the middle both or neither; with one pair, its
+    two orders); infinite with fewer than two middle orders."""
     if not len(perms):
         return np.full(n, np.inf)
     marg = marginals(perms, cost)
@@ -308,6 +313,8 @@ def stratified_error(n: int, perms: np.ndarray, cost: CostFn) -> np.ndarray:
         rows = np.flatnonzero(middle[:, i])
         pair = rows // 2
         draws = np.array([marg[rows[pair == k], i].mean() for k in np.unique(pair)])
+        if len(draws) < 2:  # one pair: its orders themselves (conservative), as
+            draws = marg[rows, i]  # `sampling_error` does
         if len(draws) > 1:
             out[i] = (n - 2) / n * draws.std(ddof=1) / math.sqrt(len(draws))
     return out
